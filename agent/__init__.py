@@ -1,0 +1,1 @@
+"""The edge agent: cameras and devices -> room state -> conditions -> signed events -> MQTT."""

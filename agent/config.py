@@ -1,0 +1,236 @@
+"""The agent's configuration file (``configs/center-*.yaml``): one edge box of one centre.
+
+Documented key by key in ``docs/configuration.md``; ``casewatch config schema agent`` prints the
+JSON Schema for editors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr, field_validator
+
+from casewatch.configfile import Problem, duplicate_ids, mapping_items
+from casewatch.settings import (
+    AgentId,
+    ConfigPath,
+    Key,
+    MqttSettings,
+    SecretFile,
+    Settings,
+    SigningKey,
+    TimeZone,
+    read_secret,
+)
+from devices.registry import known_drivers
+
+RoomType = Literal[
+    "registration",
+    "safety_check",
+    "info_collection",
+    "belongings",
+    "waiting",
+    "interrogation",
+    "inquiry",
+    "corridor",
+    "toilet",
+    "medical",
+    "exit",
+    "other",
+]
+OfficerMethod = Literal["zones", "persons_minus_detainees", "tags"]
+ZoneRole = Literal["officers", "detainee_seat", "door", "exit", "area", "ignore"]
+
+_STAFFED_BY_DEFAULT = {"interrogation": 2, "inquiry": 2, "safety_check": 1, "toilet": 1}
+
+
+class Room(Settings):
+    id: Key
+    name: str = Field(..., min_length=1, max_length=64, description="Shown to operators, e.g. 讯问室1")
+    type: RoomType
+    min_officers: int | None = Field(
+        None,
+        ge=0,
+        le=10,
+        description="Staff required while a detainee is present; default by type.",
+    )
+    officer_method: OfficerMethod = Field(
+        "persons_minus_detainees", description="How officers in the room are counted."
+    )
+    unattended_exempt: bool = Field(
+        False, description="Waiting room with one-way window and live guard (盘问规定 第27条)."
+    )
+
+    def required_officers(self) -> int:
+        if self.min_officers is not None:
+            return self.min_officers
+        return _STAFFED_BY_DEFAULT.get(self.type, 0)
+
+
+Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+
+
+class Zone(Settings):
+    id: Key
+    role: ZoneRole = "area"
+    polygon: list[Point] = Field(
+        ..., min_length=3, max_length=64, description="[x, y] pairs in 0..1 of width and height."
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _has_area(cls, polygon: list[Point]) -> list[Point]:
+        twice_area = sum(
+            x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
+        )
+        if abs(twice_area) < 1e-6:
+            raise ValueError("polygon has no area (points in a line?)")
+        return polygon
+
+
+WHOLE_FRAME: list[Point] = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+
+
+class FileSource(Settings):
+    type: Literal["file"]
+    path: ConfigPath
+    loop: bool = True
+    pace: bool = Field(True, description="Play at the file's fps (false: as fast as possible).")
+
+
+class RtspSource(Settings):
+    type: Literal["rtsp"]
+    url: Annotated[str, Field(pattern=r"^rtsps?://")]
+    open_timeout_s: float = Field(10.0, gt=0, le=120)
+    read_timeout_s: float = Field(10.0, gt=0, le=120)
+
+
+class _VendorSource(Settings):
+    host: str
+    port: int = Field(554, ge=1, le=65535)
+    channel: int = Field(1, ge=1, le=512)
+    stream: Literal["main", "sub"] = Field("sub", description="Use substreams for analysis.")
+    username: str = "admin"
+    password: SecretStr | None = None
+    password_file: SecretFile | None = None
+    open_timeout_s: float = Field(10.0, gt=0, le=120)
+    read_timeout_s: float = Field(10.0, gt=0, le=120)
+
+    def _credentials(self) -> str:
+        password = read_secret(self.password, self.password_file)
+        user = quote(self.username, safe="")
+        return f"{user}:{quote(password, safe='')}@" if password else f"{user}@"
+
+
+class HikvisionSource(_VendorSource):
+    type: Literal["hikvision"]
+
+    def url(self) -> str:
+        stream = 1 if self.stream == "main" else 2
+        return (
+            f"rtsp://{self._credentials()}{self.host}:{self.port}/Streaming/Channels/{self.channel}0{stream}"
+        )
+
+
+class DahuaSource(_VendorSource):
+    type: Literal["dahua"]
+
+    def url(self) -> str:
+        subtype = 0 if self.stream == "main" else 1
+        return (
+            f"rtsp://{self._credentials()}{self.host}:{self.port}"
+            f"/cam/realmonitor?channel={self.channel}&subtype={subtype}"
+        )
+
+
+class UsbSource(Settings):
+    type: Literal["usb"]
+    index: int = Field(0, ge=0, le=63)
+
+
+CameraSource = Annotated[
+    FileSource | RtspSource | HikvisionSource | DahuaSource | UsbSource, Field(discriminator="type")
+]
+
+
+class Camera(Settings):
+    id: Key
+    room: Key
+    name: str | None = Field(None, max_length=64)
+    source: CameraSource
+    fps: float = Field(5.0, gt=0, le=60, description="Frames per second analysed.")
+    zones: list[Zone] = Field(default_factory=lambda: [Zone(id="room", role="area", polygon=WHOLE_FRAME)])
+
+
+class ModelSettings(Settings):
+    name: Literal["yolov8n"] = Field("yolov8n", description="A model from `casewatch models pull`.")
+    path: ConfigPath | None = Field(None, description="A local .pt or .onnx instead of `name`.")
+    imgsz: int = Field(320, ge=160, le=1280, multiple_of=32)
+    confidence: float = Field(0.4, gt=0, lt=1)
+    device: str = Field("cpu", description="cpu, or cuda:0 where a GPU exists.")
+
+    @field_validator("path")
+    @classmethod
+    def _model_file(cls, value: Any) -> Any:
+        if value is not None and value.suffix not in (".pt", ".onnx"):
+            raise ValueError("model path must end in .pt or .onnx")
+        return value
+
+
+class Device(Settings):
+    id: Key
+    driver: str = Field(..., description="A registered driver name.")
+    port: str | None = Field(None, description="pyserial URL: /dev/ttyUSB0, socket://h:p, loop://")
+    baudrate: int = Field(9600, ge=300, le=4_000_000)
+    room: Key | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="Driver-specific settings.")
+
+
+class StorageSettings(Settings):
+    dir: ConfigPath = Field(..., description="Outbox, snapshots and clips live here.")
+    snapshot_retention_days: int = Field(30, ge=1, le=3650)
+
+
+class AgentConfig(Settings):
+    """One edge box of one case-handling centre."""
+
+    center: Key
+    agent: AgentId
+    name: str | None = Field(None, max_length=64, description="The centre's name, for operators.")
+    timezone: TimeZone = "Asia/Shanghai"
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    signing: SigningKey
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    storage: StorageSettings
+    rooms: list[Room] = Field(..., min_length=1)
+    cameras: list[Camera] = Field(default_factory=list)
+    devices: list[Device] = Field(default_factory=list)
+
+    def room(self, room_id: str) -> Room:
+        return next(r for r in self.rooms if r.id == room_id)
+
+
+def cross_check(data: dict[str, Any]) -> list[Problem]:
+    """Problems no single key shows: duplicate ids, references to rooms that do not exist."""
+    problems = duplicate_ids(data, "rooms") + duplicate_ids(data, "cameras") + duplicate_ids(data, "devices")
+    rooms = {str(room.get("id")) for _, room in mapping_items(data, "rooms")}
+    for index, camera in mapping_items(data, "cameras"):
+        if "room" in camera and str(camera["room"]) not in rooms:
+            problems.append((("cameras", index, "room"), "no room with this id in rooms", camera["room"]))
+        zones = camera.get("zones")
+        if isinstance(zones, list):
+            problems += [
+                (("cameras", index, *path), message, value)
+                for path, message, value in duplicate_ids({"zones": zones}, "zones")
+            ]
+    drivers = known_drivers()
+    for index, device in mapping_items(data, "devices"):
+        if "driver" in device and device["driver"] not in drivers:
+            known = ", ".join(drivers) or "none registered yet"
+            problems.append(
+                (("devices", index, "driver"), f"unknown driver (known: {known})", device["driver"])
+            )
+        if device.get("room") is not None and str(device["room"]) not in rooms:
+            problems.append((("devices", index, "room"), "no room with this id in rooms", device["room"]))
+    return problems

@@ -1,0 +1,1 @@
+"""Vision: frames from cameras -> persons per zone, camera health, evidence."""

@@ -1,0 +1,1 @@
+"""The hub: ingest, tamper-evident store, timing rules, alert loop, notifications, API, console."""

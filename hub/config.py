@@ -1,0 +1,133 @@
+"""The hub's configuration file (``configs/hub-*.yaml``): one centre's (or region's) hub.
+
+Documented key by key in ``docs/configuration.md``; ``casewatch config schema hub`` prints the
+JSON Schema for editors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, HttpUrl, SecretStr, model_validator
+
+from casewatch.configfile import Problem, duplicate_ids
+from casewatch.settings import (
+    AgentId,
+    ConfigPath,
+    Key,
+    MqttSettings,
+    SecretFile,
+    Settings,
+    SigningKey,
+    TimeZone,
+)
+from hub.passwords import is_password_hash
+
+Role = Literal["viewer", "operator", "supervisor", "admin"]
+
+
+class EmbeddedBroker(Settings):
+    """The broker the hub runs itself when ``mqtt`` is absent (one centre, one process)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=0, le=65535, description="0 picks a free port.")
+
+
+class StoreSettings(Settings):
+    path: ConfigPath = Field(..., description="SQLite file (WAL mode).")
+
+
+class AgentKey(SigningKey):
+    """An agent allowed to publish, with the key its events are signed with."""
+
+    id: AgentId
+
+
+class SmsSettings(Settings):
+    enabled: bool = True
+    port: str = Field(..., description="pyserial URL of the GSM/4G modem, e.g. /dev/ttyUSB2")
+    baudrate: int = Field(115200, ge=300, le=4_000_000)
+    pin: SecretStr | None = None
+    pin_file: SecretFile | None = None
+
+
+class Webhook(Settings):
+    id: Key
+    url: HttpUrl
+    secret: SecretStr | None = Field(None, description="HMAC key for the X-Casewatch-Signature header.")
+    secret_file: SecretFile | None = None
+    timeout_s: float = Field(5.0, gt=0, le=60)
+    retries: int = Field(5, ge=0, le=20)
+
+
+class NotifySettings(Settings):
+    sms: SmsSettings | None = None
+    webhooks: list[Webhook] = Field(default_factory=list)
+    max_per_recipient_per_hour: int = Field(20, ge=1, le=1000)
+
+
+class HttpSettings(Settings):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    session_secret: SecretStr | None = None
+    session_secret_file: SecretFile | None = None
+    session_ttl_min: int = Field(480, ge=5, le=7 * 24 * 60)
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> HttpSettings:
+        if self.session_secret is not None and self.session_secret_file is not None:
+            raise ValueError("give session_secret or session_secret_file, not both")
+        return self
+
+
+def _password_hash(value: str) -> str:
+    if not is_password_hash(value):
+        raise ValueError("expected a pbkdf2_sha256$… hash from `casewatch hub hash-password`")
+    return value
+
+
+class User(Settings):
+    username: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,32}$")]
+    display_name: str | None = Field(None, max_length=32)
+    role: Role
+    password_hash: Annotated[str, AfterValidator(_password_hash)]
+
+
+class WorkerSettings(Settings):
+    share_group: Key | None = Field(
+        None, description="MQTT v5 shared-subscription group; set it to run several hub workers."
+    )
+
+
+class HubConfig(Settings):
+    """A hub: ingest, store, rules, alerts, notifications, API and console."""
+
+    center: Key
+    name: str | None = Field(None, max_length=64)
+    timezone: TimeZone = "Asia/Shanghai"
+    mqtt: MqttSettings | None = Field(None, description="Absent: start the embedded broker.")
+    embedded_broker: EmbeddedBroker = Field(default_factory=EmbeddedBroker)
+    signing: SigningKey = Field(..., description="The hub's own key (signs registry messages).")
+    store: StoreSettings
+    agents: list[AgentKey] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list, description="Rule files or globs, relative to this file.")
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    users: list[User] = Field(default_factory=list)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+
+
+def cross_check(data: dict[str, Any]) -> list[Problem]:
+    """Duplicate agent ids, usernames and webhook ids; a user list without an admin."""
+    problems = duplicate_ids(data, "agents") + duplicate_ids(data, "users", "username")
+    notify = data.get("notify")
+    if isinstance(notify, dict):
+        problems += [(("notify", *p), m, v) for p, m, v in duplicate_ids(notify, "webhooks")]
+    users = data.get("users")
+    if (
+        isinstance(users, list)
+        and users
+        and not any(isinstance(u, dict) and u.get("role") == "admin" for u in users)
+    ):
+        problems.append((("users",), "at least one user needs role admin", None))
+    return problems

@@ -1,0 +1,67 @@
+"""Retained band registrations, hub -> agents: a band's role and flags, signed by the hub.
+
+Published retained on ``{prefix}/{center}/registry/bands/{band}``; an empty retained payload
+means the band is unbound. Only keys and flags travel: no names, no ID numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from protocol.canonical import StrictJSONError, canonical_bytes, loads_strict
+from protocol.errors import MalformedError, SchemaError
+from protocol.kinds import Key, Ms
+from protocol.signing import SIG_FIELD, Keyring, signed
+
+HUB_IDENTITY = "hub"
+Role = Literal["detainee", "officer", "auxiliary", "visitor", "guardian"]
+
+
+class BandFlags(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    minor: bool = False
+    special_group: bool = False
+    high_risk: bool = False
+    intoxicated: bool = False
+
+
+class BandRegistration(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    v: Literal[1] = 1
+    center: Key
+    band: Key
+    role: Role
+    sex: Literal["male", "female"] | None = None
+    case: Key | None = None
+    person: Key | None = None
+    """The hub's opaque person key (not a name or ID number)."""
+    flags: BandFlags = Field(default_factory=BandFlags)
+    updated: Ms
+    sig: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
+def encode_registration(reg: BandRegistration, hub_key: bytes) -> bytes:
+    body = reg.model_dump(mode="json", exclude_none=True)
+    return canonical_bytes(signed(body, hub_key))
+
+
+def decode_registration(raw: bytes, keyring: Keyring) -> BandRegistration | None:
+    """The registration in a retained payload; ``None`` for the empty payload (unbound)."""
+    if not raw:
+        return None
+    try:
+        doc: Any = loads_strict(raw.decode("utf-8"))
+    except (UnicodeDecodeError, StrictJSONError) as exc:
+        raise MalformedError(f"registry payload: {exc}", raw=raw) from exc
+    if not isinstance(doc, dict) or SIG_FIELD not in doc:
+        raise MalformedError("registry payload must be a signed JSON object", raw=raw)
+    keyring.verify(doc, HUB_IDENTITY)
+    try:
+        return BandRegistration.model_validate(doc)
+    except ValidationError as exc:
+        problems = [(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        raise SchemaError(f"registry payload: {problems}", problems=problems, raw=raw) from exc
