@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test lint typecheck models clean-venv
 
-$(VENV)/.deps-ok: pyproject.toml
+$(VENV)/.deps-ok:
 	@echo "casewatch: creating $(VENV) (first run installs ultralytics/torch, a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel

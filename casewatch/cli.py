@@ -181,7 +181,8 @@ def agent(config_path: Path) -> None:
     """运行边缘代理 (run the edge agent of one box)."""
     cfg = _load_or_exit(config_path, "agent")
     click.echo(
-        f"✓ 配置有效 (config valid): {cfg.center}/{cfg.agent}, {len(cfg.rooms)} rooms, {len(cfg.cameras)} cameras"
+        f"✓ 配置有效 (config valid): {cfg.center}/{cfg.agent}, "
+        f"{len(cfg.rooms)} rooms, {len(cfg.cameras)} cameras"
     )
     click.echo("✗ 代理运行时尚未包含在此版本中 (the agent runtime is not in this version yet)", err=True)
     sys.exit(EXIT_UNAVAILABLE)

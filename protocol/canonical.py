@@ -41,6 +41,13 @@ def _reject_constant(name: str) -> Any:
     raise StrictJSONError(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise StrictJSONError(f"number {text[:20]} overflows a double")
+    return value
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -76,7 +83,12 @@ def loads_strict(text: str) -> Any:
     if _depth(text) > MAX_DEPTH:
         raise StrictJSONError(f"nesting deeper than {MAX_DEPTH}")
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_no_duplicate_keys,
+        )
     except json.JSONDecodeError as exc:
         raise StrictJSONError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except RecursionError as exc:  # pragma: no cover - guarded by the depth check

@@ -88,7 +88,7 @@ class EvidenceClip(Data):
 class BandPosition(Data):
     """A band's resolved zone changed (after hysteresis); ``zone`` null means lost."""
 
-    zone: Key | None
+    zone: Key | None = None
     room: Key | None = None
     previous_zone: Key | None = None
     anchor: Key | None = None
