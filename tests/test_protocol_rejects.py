@@ -219,11 +219,13 @@ def test_arbitrary_bytes_raise_only_protocol_errors(raw: bytes) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20,
-))  # fmt: skip
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_arbitrary_json_raises_only_protocol_errors(value: object) -> None:
     raw = json.dumps(value).encode()
     with pytest.raises(ProtocolError):

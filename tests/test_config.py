@@ -1,0 +1,183 @@
+"""Configuration files: the demo ones load; bad ones report every problem with file:line:column."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.config import AgentConfig, cross_check
+from casewatch.cli import load
+from casewatch.configfile import load_config, parse_config
+from hub.config import HubConfig
+from hub.config import cross_check as hub_cross_check
+from protocol.errors import ConfigError
+from tests.conftest import REPO
+
+GOOD_AGENT = """\
+center: c1
+agent: box-01
+signing: {key: "${CW_KEY}"}
+storage: {dir: /tmp/cw}
+rooms:
+  - {id: int-1, name: 讯问室1, type: interrogation}
+cameras:
+  - id: cam-1
+    room: int-1
+    source: {type: rtsp, url: "rtsp://10.0.0.5/cam"}
+"""
+ENV = {"CW_KEY": "k" * 32}
+
+
+def agent(text: str, env: dict[str, str] | None = None) -> AgentConfig:
+    return parse_config(
+        text, AgentConfig, name="center.yaml", env=ENV if env is None else env, cross_check=cross_check
+    )
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        agent(text, env)
+    return [str(issue) for issue in info.value.issues]
+
+
+@pytest.mark.parametrize("name", ["center-demo.yaml", "hub-demo.yaml"])
+def test_demo_configs_are_valid(name: str) -> None:
+    cfg = load(REPO / "configs" / name)
+    assert cfg.center == "demo-center"
+
+
+def test_defaults_are_filled_in() -> None:
+    cfg = agent(GOOD_AGENT)
+    assert cfg.model.imgsz == 320
+    assert cfg.mqtt.port == 1883
+    assert cfg.rooms[0].required_officers() == 2  # interrogation: 刑诉法 第118条
+    assert cfg.cameras[0].zones[0].id == "room"  # whole frame when no zones are given
+    assert cfg.signing.key_bytes() == b"k" * 32
+
+
+def test_three_mistakes_are_all_reported_with_lines() -> None:
+    text = GOOD_AGENT.replace("type: interrogation", "type: interogation")
+    text = text.replace("    room: int-1\n", "    room: int-9\n")
+    text = text.replace('url: "rtsp://10.0.0.5/cam"', 'url: "rtsp://10.0.0.5/cam", colour: red')
+    found = problems(text)
+    assert len(found) == 3, found
+    assert (
+        found[0].startswith("center.yaml:6:") and "rooms[0].type" in found[0] and "'interogation'" in found[0]
+    )
+    assert found[1].startswith("center.yaml:9:") and "cameras[0].room" in found[1] and "'int-9'" in found[1]
+    assert found[2].startswith("center.yaml:10:") and "cameras[0].source.colour" in found[2]
+    assert "unknown key" in found[2]
+
+
+def test_missing_key_points_at_its_parent() -> None:
+    found = problems(GOOD_AGENT.replace("storage: {dir: /tmp/cw}\n", ""))
+    assert found == ["center.yaml:1:1: storage: required key is missing"]
+
+
+def test_missing_key_inside_a_union_member_is_named_plainly() -> None:
+    found = problems(GOOD_AGENT.replace('{type: rtsp, url: "rtsp://10.0.0.5/cam"}', "{type: rtsp}"))
+    assert found == ["center.yaml:10:13: cameras[0].source.url: required key is missing"]
+
+
+def test_yaml_syntax_error_has_a_location() -> None:
+    found = problems(GOOD_AGENT + "  - broken: [unclosed\n")
+    assert len(found) == 1 and found[0].startswith("center.yaml:") and "valid YAML" in found[0]
+
+
+def test_duplicate_yaml_keys_are_reported() -> None:
+    found = problems(GOOD_AGENT.replace("agent: box-01\n", "agent: box-01\nagent: box-02\n"))
+    assert any(f.startswith("center.yaml:3:1: agent: duplicate key") for f in found)
+
+
+def test_environment_interpolation_and_defaults() -> None:
+    text = GOOD_AGENT.replace("storage: {dir: /tmp/cw}", 'storage: {dir: "${CW_DIR:-/var/lib/cw}"}')
+    assert str(agent(text).storage.dir) == "/var/lib/cw"
+    assert str(agent(text, {**ENV, "CW_DIR": "/srv/cw"}).storage.dir) == "/srv/cw"
+    literal = GOOD_AGENT.replace("name: 讯问室1", "name: 'a$${b}'")
+    assert agent(literal).rooms[0].name == "a${b}"
+
+
+def test_missing_environment_variable_is_reported_where_used() -> None:
+    found = problems(GOOD_AGENT, env={})
+    assert any(
+        f.startswith("center.yaml:3:16: signing.key: environment variable CW_KEY is not set") for f in found
+    )
+
+
+def test_secret_from_file_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "box.key").write_text("x" * 40 + "\n")
+    (tmp_path / "mqtt.pass").write_text("s3cret\n")
+    text = GOOD_AGENT.replace('signing: {key: "${CW_KEY}"}', "signing: {key_file: keys/box.key}")
+    text += "mqtt: {username: box-01, password_file: mqtt.pass}\n"
+    (tmp_path / "center.yaml").write_text(text)
+    cfg = load_config(tmp_path / "center.yaml", AgentConfig, env={})
+    assert cfg.signing.key_bytes() == b"x" * 40
+    assert cfg.mqtt.password_value() == "s3cret"
+    assert "s3cret" not in repr(cfg)
+
+
+def test_secret_problems(tmp_path: Path) -> None:
+    (tmp_path / "short.key").write_text("abc\n")
+    text = GOOD_AGENT.replace('signing: {key: "${CW_KEY}"}', "signing: {key_file: short.key}")
+    text += "mqtt: {password: x, password_file: nowhere.pass}\n"
+    (tmp_path / "center.yaml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "center.yaml", AgentConfig, env={})
+    text_issues = str(info.value)
+    assert "signing.key_file: at least 16 characters" in text_issues.replace("a signing key needs ", "")
+    assert "mqtt.password_file: file does not exist" in text_issues
+
+
+def test_reserved_agent_id_and_bad_polygon() -> None:
+    text = GOOD_AGENT.replace("agent: box-01", "agent: registry")
+    text += "    zones: [{id: z, polygon: [[0, 0], [0.5, 0.5], [1, 1]]}]\n"
+    found = problems(text)
+    assert any("agent: 'registry' is reserved" in f for f in found)
+    assert any("zones[0].polygon: polygon has no area" in f for f in found)
+
+
+def test_unknown_driver_lists_the_known_ones() -> None:
+    found = problems(GOOD_AGENT + "devices:\n  - {id: wb, driver: nope, port: loop://}\n")
+    assert found == [
+        "center.yaml:12:22: devices[0].driver: unknown driver (known: none registered yet) (got 'nope')"
+    ]
+
+
+def test_vendor_camera_urls() -> None:
+    text = GOOD_AGENT.replace(
+        '{type: rtsp, url: "rtsp://10.0.0.5/cam"}',
+        "{type: hikvision, host: 10.0.0.5, channel: 3, password: 'p@ss:w/rd'}",
+    )
+    source = agent(text).cameras[0].source
+    assert source.url() == "rtsp://admin:p%40ss%3Aw%2Frd@10.0.0.5:554/Streaming/Channels/302"
+    text = text.replace("hikvision", "dahua").replace("channel: 3", "channel: 3, stream: main")
+    assert agent(text).cameras[0].source.url().endswith("/cam/realmonitor?channel=3&subtype=0")
+
+
+def test_hub_config_problems() -> None:
+    text = """\
+center: c1
+signing: {key: "${CW_KEY}"}
+store: {path: hub.db}
+agents:
+  - {id: box-01, key: "${CW_KEY}"}
+  - {id: box-01, key: "${CW_KEY}"}
+users:
+  - {username: ops, role: operator, password_hash: plain-text}
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, HubConfig, name="hub.yaml", env=ENV, cross_check=hub_cross_check)
+    found = [str(i) for i in info.value.issues]
+    assert any(f.startswith("hub.yaml:6:") and "agents[1].id: duplicate id" in f for f in found)
+    assert any(f.startswith("hub.yaml:8:") and "password_hash" in f and "hash-password" in f for f in found)
+    assert any("users: at least one user needs role admin" in f for f in found)
+
+
+def test_json_schema_of_both_files() -> None:
+    for model in (AgentConfig, HubConfig):
+        schema = model.model_json_schema()
+        assert schema["additionalProperties"] is False
+        json.dumps(schema)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocol.errors import ReplayError
+from protocol.sequence import Gap, SeqTracker
+
+
+def test_in_order_stream_has_no_gaps() -> None:
+    tracker = SeqTracker()
+    assert [tracker.admit("a", seq) for seq in range(1, 101)] == [None] * 100
+    assert tracker.next_expected("a") == 101
+
+
+def test_redelivery_is_a_replay() -> None:
+    tracker = SeqTracker()
+    tracker.admit("a", 1)
+    tracker.admit("a", 2)
+    with pytest.raises(ReplayError, match="a seq 1"):
+        tracker.admit("a", 1)
+
+
+def test_gap_is_reported_once_and_filled_late() -> None:
+    tracker = SeqTracker()
+    tracker.admit("a", 1)
+    assert tracker.admit("a", 5) == Gap("a", 2, 4)
+    assert tracker.admit("a", 6) is None  # the same gap is not reported again
+    assert tracker.missing("a") == 3
+    for seq in (3, 2, 4):
+        assert tracker.admit("a", seq) is None
+    assert tracker.next_expected("a") == 7
+    assert tracker.missing("a") == 0
+    with pytest.raises(ReplayError):
+        tracker.admit("a", 5)
+
+
+def test_second_gap_reported_separately() -> None:
+    tracker = SeqTracker()
+    tracker.admit("a", 1)
+    assert tracker.admit("a", 4) == Gap("a", 2, 3)
+    assert tracker.admit("a", 8) == Gap("a", 5, 7)
+
+
+def test_agents_are_independent_and_restorable() -> None:
+    tracker = SeqTracker()
+    tracker.restore("a", 50)
+    assert tracker.admit("a", 50) is None
+    assert tracker.admit("b", 7) is None  # first contact with b
+    with pytest.raises(ReplayError):
+        tracker.admit("a", 49)
+
+
+def test_memory_is_bounded() -> None:
+    tracker = SeqTracker(max_ahead=10)
+    tracker.admit("a", 1)
+    for seq in range(3, 30):
+        tracker.admit("a", seq)
+    assert tracker.next_expected("a") == 30  # gave up waiting for seq 2
+
+
+@given(st.permutations(list(range(1, 60))), st.lists(st.integers(1, 59), max_size=30))
+def test_every_seq_admitted_exactly_once_in_any_order(order: list[int], repeats: list[int]) -> None:
+    tracker = SeqTracker()
+    tracker.restore("a", 1)
+    admitted: list[int] = []
+    replays = 0
+    for seq in [*order, *repeats]:
+        try:
+            tracker.admit("a", seq)
+            admitted.append(seq)
+        except ReplayError:
+            replays += 1
+    assert sorted(admitted) == list(range(1, 60))
+    assert replays == len(repeats)
+    assert tracker.next_expected("a") == 60
