@@ -178,14 +178,14 @@ def parse_config(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        issue = ConfigIssue(
+        syntax = ConfigIssue(
             file=name,
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
             path="",
             expected=f"valid YAML: {problem}",
         )
-        raise ConfigError(str(issue), [issue]) from exc
+        raise ConfigError(str(syntax), [syntax]) from exc
     marks = _Marks()
     if root is not None:
         marks.walk(root, ())

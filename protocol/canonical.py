@@ -25,12 +25,64 @@ class StrictJSONError(ValueError):
     """Text that strict parsing refuses."""
 
 
+_MAX_INT = 2**53 - 1
+
+
+class _NeedsReference(Exception):
+    """The fast path cannot promise RFC 8785 output for this value; use the reference encoder."""
+
+
+def _prepare(value: Any) -> Any:
+    """A copy json.dumps renders exactly as JCS would, or raise ``_NeedsReference``."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -_MAX_INT <= value <= _MAX_INT:
+            raise CanonicalError(f"integer {value} is outside the interoperable range")
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise CanonicalError(f"{value} has no JSON form")
+        if value.is_integer() and abs(value) <= _MAX_INT:
+            return int(value)  # ECMAScript prints 5.0 as 5 (and -0.0 as 0); exact below 2**53
+        if value.is_integer() or "e" in repr(value):
+            raise _NeedsReference  # big integral values and exponents are spelt differently in ECMAScript
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalError(f"object key {key!r} is not a string")
+            if not key.isascii():
+                raise _NeedsReference  # JCS sorts by UTF-16 units, Python by code points
+            out[key] = _prepare(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_prepare(item) for item in value]
+    raise CanonicalError(f"{type(value).__name__} is not a JSON type")
+
+
 def canonical_bytes(value: Any) -> bytes:
-    """The RFC 8785 form of ``value`` as UTF-8 bytes."""
+    """The RFC 8785 form of ``value`` as UTF-8 bytes.
+
+    ``json.dumps`` with sorted keys and no whitespace already is JCS for ASCII keys and for
+    numbers written the same way in Python and ECMAScript, which is nearly every event; the rest
+    goes through the reference ``rfc8785`` encoder (pure Python, about 20x slower).
+    """
     try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise CanonicalError(str(exc) or type(exc).__name__) from exc
+        prepared = _prepare(value)
+    except _NeedsReference:
+        try:
+            return bytes(rfc8785.dumps(value))
+        except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+            raise CanonicalError(str(exc) or type(exc).__name__) from exc
+    try:
+        text = json.dumps(
+            prepared, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+        return text.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise CanonicalError(str(exc)) from exc
 
 
 def without(doc: Mapping[str, Any], field: str) -> dict[str, Any]:
@@ -80,7 +132,7 @@ def _depth(text: str) -> int:
 
 def loads_strict(text: str) -> Any:
     """Parse JSON text refusing NaN/Infinity, duplicate keys and excessive nesting."""
-    if _depth(text) > MAX_DEPTH:
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(text) > MAX_DEPTH:
         raise StrictJSONError(f"nesting deeper than {MAX_DEPTH}")
     try:
         return json.loads(

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from protocol.canonical import CanonicalError, StrictJSONError, canonical_bytes, loads_strict
+from protocol.canonical import CanonicalError, StrictJSONError, loads_strict
 from protocol.envelope import Event, Subject
 from protocol.errors import (
     EncodingError,
@@ -116,17 +116,14 @@ class Decoder:
         if topic is not None:
             self._check_topic(event, topic)
         self._check_time(event)
-        try:
-            event._canonical = canonical_bytes(doc)
-        except CanonicalError as exc:  # pragma: no cover - verify() canonicalised it already
-            raise MalformedError(f"no canonical form: {exc}") from exc
+        event._received = doc  # canonical bytes are computed from it when first asked for
         return event
 
     def _validate(self, doc: dict[str, Any]) -> Event:
         missing = [name for name in _ENVELOPE_FIELDS if name not in doc]
         if missing:
-            problems = [(name, "Field required") for name in missing]
-            raise SchemaError(f"envelope: {_describe(problems)}", problems=problems)
+            absent = [(name, "Field required") for name in missing]
+            raise SchemaError(f"envelope: {_describe(absent)}", problems=absent)
         kind = doc["kind"]
         if not isinstance(kind, str) or kind not in KINDS:
             raise UnknownKindError(f"unknown kind {kind!r}", problems=[("kind", "unknown kind")])

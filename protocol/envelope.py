@@ -52,6 +52,7 @@ class Event(BaseModel):
     sig: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
     _canonical: bytes | None = PrivateAttr(default=None)
+    _received: dict[str, Any] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _check_kind(self) -> Event:
@@ -65,6 +66,15 @@ class Event(BaseModel):
             raise ValueError(f"kind {self.kind!r} needs subject keys {', '.join(missing)}")
         return self
 
+    def __eq__(self, other: object) -> bool:
+        """Events are equal when their fields are; caches of how one was received do not count."""
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash((self.agent, self.seq, self.id, self.sig))
+
     def wire(self) -> dict[str, Any]:
         """The JSON object sent on the wire (nulls omitted)."""
         return self.model_dump(mode="json", exclude_none=True)
@@ -76,7 +86,7 @@ class Event(BaseModel):
         built here they are those of ``wire()``.
         """
         if self._canonical is None:
-            self._canonical = canonical_bytes(self.wire())
+            self._canonical = canonical_bytes(self._received if self._received is not None else self.wire())
         return self._canonical
 
     @property

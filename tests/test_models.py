@@ -70,7 +70,7 @@ def test_all_sources_failing_is_one_clear_error(tmp_path: Path) -> None:
 def test_missing_model_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="casewatch models pull"):
         ModelStore(tmp_path).resolve("yolov8n")
-    with pytest.raises(ModelError, match="model.path"):
+    with pytest.raises(ModelError, match=r"model\.path"):
         ModelStore(tmp_path).resolve("yolov8n", tmp_path / "mine.onnx")
     with pytest.raises(ModelError, match="unknown model"):
         ModelStore(tmp_path).pull("yolov99")
