@@ -1,7 +1,8 @@
 """How fast the wire contract is: build+sign+encode and decode+verify, per event, on one core.
 
 The hub must ingest ≥ 8,000 events/s with rules and storage on top, so decode+verify has to be
-a small part of that budget. Baseline in the same run: plain ``json.loads`` of the same payload.
+a small part of that budget. Baselines in the same run: plain ``json.loads`` of the same payload, and the
+reference RFC 8785 encoder (``rfc8785``) against our exact fast path.
 Prints a line per figure, then JSON as the last line. Usage: ``python bench/protocol_codec.py [N]``
 """
 
@@ -12,6 +13,9 @@ import platform
 import sys
 import time
 
+import rfc8785
+
+from protocol.canonical import canonical_bytes
 from protocol.clock import ManualClock
 from protocol.codec import Decoder, encode
 from protocol.envelope import new_event
@@ -48,6 +52,16 @@ def main(n: int) -> dict[str, object]:
         json.loads(raw)
     json_s = time.perf_counter() - t0
 
+    docs = [json.loads(raw) for raw in payloads[: n // 4]]
+    t0 = time.perf_counter()
+    for doc in docs:
+        canonical_bytes(doc)
+    fast_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for doc in docs:
+        rfc8785.dumps(doc)
+    reference_s = time.perf_counter() - t0
+
     result = {
         "events": n,
         "payload_bytes": len(payloads[0]),
@@ -55,6 +69,8 @@ def main(n: int) -> dict[str, object]:
         "decode_verify_eps": round(n / decode_s),
         "json_loads_eps": round(n / json_s),
         "decode_verify_us": round(decode_s / n * 1e6, 1),
+        "canonical_eps": round(len(docs) / fast_s),
+        "canonical_rfc8785_reference_eps": round(len(docs) / reference_s),
         "python": platform.python_version(),
     }
     for key, value in result.items():
