@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,22 +44,35 @@ class PersonDetector:
         except Exception as exc:
             raise ModelError(f"cannot load {weights}: {exc}") from exc
         self.imgsz = imgsz
+        self._batches = weights.suffix != ".onnx"  # exported models have a fixed batch of one
         self.confidence = confidence
         self.device = device
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
+        return self.detect_batch([frame])[0]
+
+    def detect_batch(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """Persons in each frame; a batch amortises per-call overhead across cameras."""
+        if not frames:
+            return []
+        if not self._batches and len(frames) > 1:
+            return [self.detect_batch([frame])[0] for frame in frames]
         results = self._model.predict(
-            frame,
+            list(frames),
             imgsz=self.imgsz,
             conf=self.confidence,
             classes=[PERSON_CLASS],
             device=self.device,
             verbose=False,
         )
-        boxes = results[0].boxes
-        xyxy = boxes.xyxy.cpu().numpy()
-        conf = boxes.conf.cpu().numpy()
-        return [
-            Detection(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(c))
-            for b, c in zip(xyxy, conf, strict=True)
-        ]
+        out = []
+        for result in results:
+            xyxy = result.boxes.xyxy.cpu().numpy()
+            conf = result.boxes.conf.cpu().numpy()
+            out.append(
+                [
+                    Detection(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(c))
+                    for b, c in zip(xyxy, conf, strict=True)
+                ]
+            )
+        return out
