@@ -62,9 +62,13 @@ class SnapshotStore:
         self.quality = quality
         self._last_prune = 0.0
 
+    @staticmethod
+    def path_for(camera: str, ts_ms: int) -> str:
+        return (Path("snapshots") / camera / f"{_stamp(ts_ms)}.jpg").as_posix()
+
     def save(self, camera: str, frame: np.ndarray, ts_ms: int) -> str:
         """Write a JPEG; return its path relative to the evidence root."""
-        relative = Path("snapshots") / camera / f"{_stamp(ts_ms)}.jpg"
+        relative = Path(self.path_for(camera, ts_ms))
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, self.quality])

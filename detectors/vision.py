@@ -8,6 +8,7 @@ quick and must not raise (the agent puts them in its outbox).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -90,12 +91,18 @@ class VisionService:
             )
             for cam in cameras
         }
+        self.snapshots_skipped = 0
+        self._evidence: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=64)
+        self._evidence_thread = threading.Thread(
+            target=self._evidence_loop, name="vision-evidence", daemon=True
+        )
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._tick_loop, name="vision-timer", daemon=True)
 
     # lifecycle ------------------------------------------------------------------------------
     def start(self) -> VisionService:
         self.pool.start()
+        self._evidence_thread.start()
         for state in self._cameras.values():
             state.reader = CameraReader(
                 state.camera, self._on_frame, clock=self.clock, on_error=self._on_error
@@ -111,6 +118,8 @@ class VisionService:
                 state.reader.stop()
         self.pool.stop()
         self._timer.join(5)
+        self._evidence.put(None)
+        self._evidence_thread.join(10)
 
     def reader(self, camera: str) -> CameraReader | None:
         return self._cameras[camera].reader
@@ -149,15 +158,16 @@ class VisionService:
         received = time.monotonic()
         state.delivered.append(received)
         state.latest_frame, state.latest_ms = frame, ts_ms
-        with state.lock:
-            change = state.pipeline.health(frame, ts_ms)
-            detect = state.pipeline.needs_detection(frame, ts_ms)
-        if change is not None:
-            self._health(state, change, frame, ts_ms)
+        # One reduced copy serves motion, health and the clip ring: resizing a 1080p frame once.
         small = frame
         if frame.shape[1] > self.settings.ring_width:
             height = round(frame.shape[0] * self.settings.ring_width / frame.shape[1])
             small = cv2.resize(frame, (self.settings.ring_width, height), interpolation=cv2.INTER_AREA)
+        with state.lock:
+            change = state.pipeline.health(small, ts_ms)
+            detect = state.pipeline.needs_detection(small, ts_ms)
+        if change is not None:
+            self._health(state, change, frame, ts_ms)
         state.ring.add(small, ts_ms)
         if self.clips.pending():
             for request in self.clips.due(camera_id, ts_ms):
@@ -203,12 +213,39 @@ class VisionService:
     def _snapshot(
         self, state: _CameraState, frame: np.ndarray, ts_ms: int, tracks: list[Track]
     ) -> str | None:
+        """Name the snapshot now; draw and write it on the evidence thread (never the detector's)."""
+        zones = state.pipeline.zones
+
+        def write() -> None:
+            try:
+                self.snapshots.save(state.camera.id, annotate(frame, zones, tracks), ts_ms)
+            except OSError as exc:
+                self.errors += 1
+                log.warning("camera %s: snapshot not written: %s", state.camera.id, exc)
+
         try:
-            return self.snapshots.save(state.camera.id, annotate(frame, state.pipeline.zones, tracks), ts_ms)
-        except OSError as exc:
-            self.errors += 1
-            log.warning("camera %s: snapshot not written: %s", state.camera.id, exc)
+            self._evidence.put_nowait(write)
+        except queue.Full:
+            self.snapshots_skipped += 1
             return None
+        return self.snapshots.path_for(state.camera.id, ts_ms)
+
+    def _evidence_loop(self) -> None:
+        while True:
+            job = self._evidence.get()
+            try:
+                if job is None:
+                    return
+                job()
+            finally:
+                self._evidence.task_done()
+
+    def flush_evidence(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every queued snapshot is on disk."""
+        deadline = time.monotonic() + timeout_s
+        while self._evidence.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._evidence.unfinished_tasks
 
     def _health(
         self, state: _CameraState, change: HealthChange, frame: np.ndarray | None, ts_ms: int

@@ -40,3 +40,30 @@ def ultralytics_assets() -> Path:
     import ultralytics
 
     return Path(ultralytics.__file__).parent / "assets"
+
+
+@pytest.fixture(scope="session")
+def person_detector(yolo_weights: Path):
+    """The real YOLOv8n person detector at the CPU default size (320)."""
+    from detectors.person_detector import PersonDetector
+
+    return PersonDetector(yolo_weights, imgsz=320, confidence=0.4)
+
+
+@pytest.fixture(scope="session")
+def room_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A minute of the scripted interrogation room at 640x360, 10 fps (with its on-screen clock)."""
+    from detectors.scene import interrogation_scene, write_video
+
+    path = tmp_path_factory.mktemp("media") / "room-60s.mp4"
+    return write_video(interrogation_scene(60.0), path, fps=10, width=640, height=360)
+
+
+@pytest.fixture
+def rtsp_server(tmp_path: Path, room_clip: Path):
+    """A real RTSP server (GStreamer, Debian packages) streaming the room clip; stop()/start() it."""
+    from tests.media_servers import RtspServer
+
+    server = RtspServer(tmp_path, video=room_clip).start()
+    yield server
+    server.stop()

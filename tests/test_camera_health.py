@@ -1,0 +1,76 @@
+"""Black frames, a frozen stream, a blurred stream and a shifted view each give their health state."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from detectors.health import HealthLimits, Watchdog, measure
+from detectors.scene import interrogation_scene, render
+
+LIMITS = HealthLimits(
+    offline_after_s=5, frozen_after_s=4, covered_after_s=2, defocus_after_s=2, moved_after_s=2,
+    recover_after_s=2, reference_after_s=2,
+)  # fmt: skip
+SCENE = interrogation_scene()
+
+
+def live(t: float) -> np.ndarray:
+    return render(SCENE, t)  # the on-screen clock changes every second, like a real camera
+
+
+def run(watchdog: Watchdog, frames, start: float, seconds: float, fps: float = 2.0) -> list[str]:
+    states = []
+    t = start
+    while t < start + seconds:
+        change = watchdog.frame(measure(frames(t)), t)
+        if change is not None:
+            states.append(change.state)
+        t += 1 / fps
+    return states
+
+
+def healthy() -> Watchdog:
+    watchdog = Watchdog(LIMITS)
+    assert run(watchdog, live, 0, 6) == ["online"]
+    assert watchdog.reference is not None
+    return watchdog
+
+
+def test_normal_stream_stays_online() -> None:
+    watchdog = healthy()
+    assert run(watchdog, live, 6, 30) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "frames", "state"),
+    [
+        ("black", lambda t: np.zeros((720, 1280, 3), np.uint8), "covered"),
+        ("lens covered", lambda t: np.full((720, 1280, 3), 90, np.uint8), "covered"),
+        ("frozen", lambda t: render(SCENE, 7.0), "frozen"),
+        ("blurred", lambda t: cv2.GaussianBlur(live(t), (31, 31), 0), "defocused"),
+        ("shifted", lambda t: np.roll(live(t), 180, axis=1), "moved"),
+    ],
+)
+def test_each_fault_gives_its_state_then_recovers(name: str, frames, state: str) -> None:
+    watchdog = healthy()
+    got = run(watchdog, frames, 6, 10)
+    assert got == [state], name
+    assert run(watchdog, live, 16, 6) == ["online"]
+
+
+def test_no_frames_means_offline_then_online_again() -> None:
+    watchdog = healthy()
+    assert watchdog.tick(8.0) is None
+    change = watchdog.tick(11.0)
+    assert change is not None and change.state == "offline" and change.previous == "online"
+    assert change.since_s == pytest.approx(5.5)  # the last frame
+    assert run(watchdog, live, 30, 1) == ["online"]
+
+
+def test_one_odd_frame_raises_nothing() -> None:
+    watchdog = healthy()
+    black = np.zeros((720, 1280, 3), np.uint8)
+    assert watchdog.frame(measure(black), 6.5) is None
+    assert run(watchdog, live, 7, 10) == []

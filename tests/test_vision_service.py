@@ -1,0 +1,144 @@
+"""The vision service end to end: a video through the shared detector to observations and
+evidence; bad sources give clear health events and never stop the service."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from agent.config import Camera
+from detectors.observations import ClipObservation, HealthObservation, ZoneObservation
+from detectors.scene import INTERROGATION_ZONES, interrogation_scene, write_video
+from detectors.vision import VisionService, VisionSettings
+from hub.embedded_broker import free_port
+from protocol.clock import ManualClock, SystemClock
+from protocol.ids import uuid7
+
+pytestmark = pytest.mark.model
+T0 = 1_767_250_000_000
+
+
+def camera(source: dict, camera_id: str = "cam-int-1") -> Camera:
+    zones = [
+        {"id": z.id, "role": z.role, "polygon": [list(p) for p in z.polygon]} for z in INTERROGATION_ZONES
+    ]
+    return Camera.model_validate(
+        {"id": camera_id, "room": "int-1", "source": source, "fps": 5, "zones": zones}
+    )
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_video_to_observations_snapshots_and_a_clip(tmp_path: Path, person_detector) -> None:
+    video = write_video(interrogation_scene(40.0), tmp_path / "room.mp4", fps=5)
+    observations: list = []
+    service = VisionService(
+        [camera({"type": "file", "path": str(video), "loop": False, "pace": False})],
+        person_detector, observations.append, clock=ManualClock(T0), evidence_root=tmp_path / "evidence",
+    )  # fmt: skip
+    clip_id = uuid7(T0)
+    service.request_clip(clip_id, "cam-int-1", T0 + 15_000, before_s=4, after_s=4)
+    service.start()
+    assert service.reader("cam-int-1").finished.wait(120)
+    assert wait_until(lambda: any(isinstance(o, ClipObservation) for o in observations), 10)
+    service.stop()
+
+    zones = [o for o in observations if isinstance(o, ZoneObservation)]
+    officers = [(o.count, o.previous, round((o.since_ms - T0) / 1000)) for o in zones if o.zone == "officers"]
+    assert officers[0][:2] == (2, None) and officers[1][:2] == (1, 2) and officers[2][:2] == (2, 1)
+    assert 13 <= officers[1][2] <= 16  # walked out at ~14 s of the script
+    assert [o.count for o in zones if o.zone == "detainee-seat"] == [1]
+    assert all(o.role in ("officers", "detainee_seat") for o in zones)
+    for o in zones:
+        assert o.snapshot and (tmp_path / "evidence" / o.snapshot).stat().st_size > 10_000
+        assert o.data().count == o.count  # converts to the wire kind
+    clip = next(o for o in observations if isinstance(o, ClipObservation))
+    assert clip.clip_id == clip_id and clip.data().sha256 == clip.sha256
+    assert T0 + 11_000 <= clip.start_ms <= T0 + 11_400 and T0 + 18_600 <= clip.end_ms <= T0 + 19_000
+    frames = cv2.VideoCapture(str(tmp_path / "evidence" / clip.path))
+    assert frames.get(cv2.CAP_PROP_FRAME_COUNT) >= 35  # 8 s at 5 fps
+    assert service.pool.stats.cameras["cam-int-1"].dropped == 0  # offline review: nothing dropped
+    assert service.pipeline("cam-int-1").gated > 50
+
+
+def test_corrupt_video_file_is_an_offline_event_not_a_crash(tmp_path: Path, person_detector) -> None:
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    observations: list = []
+    service = VisionService(
+        [camera({"type": "file", "path": str(corrupt), "pace": True})],
+        person_detector, observations.append, clock=SystemClock(), evidence_root=tmp_path,
+    )  # fmt: skip
+    service.start()
+    try:
+        assert wait_until(lambda: observations, 10)
+    finally:
+        service.stop()
+    health = observations[0]
+    assert isinstance(health, HealthObservation) and health.state == "offline"
+    assert "cannot open" in health.detail and "corrupt.mp4" in health.detail
+    assert health.data().state == "offline"
+
+
+def test_unreachable_camera_is_an_offline_event_with_the_reason(tmp_path: Path, person_detector) -> None:
+    port = free_port()  # nothing listens there
+    observations: list = []
+    source = {
+        "type": "hikvision",
+        "host": "127.0.0.1",
+        "port": port,
+        "password": "s3cret",
+        "open_timeout_s": 2,
+    }
+    service = VisionService(
+        [camera(source)], person_detector, observations.append, clock=SystemClock(), evidence_root=tmp_path
+    )
+    service.start()
+    try:
+        assert wait_until(lambda: observations, 15)
+        reader = service.reader("cam-int-1")
+        assert wait_until(lambda: reader.reconnects >= 2, 15)  # keeps trying, with backoff
+    finally:
+        service.stop()
+    health = observations[0]
+    assert isinstance(health, HealthObservation) and health.state == "offline"
+    assert f"127.0.0.1:{port}/Streaming/Channels/102" in health.detail
+    assert "s3cret" not in health.detail  # passwords never reach events or logs
+    assert len(observations) == 1  # reported once, not once per attempt
+
+
+def test_rtsp_camera_killed_and_restarted(tmp_path: Path, person_detector, rtsp_server) -> None:
+    observations: list = []
+    settings = VisionSettings()
+    settings.health = type(settings.health)(offline_after_s=3.0, recover_after_s=1.0)
+    source = {"type": "rtsp", "url": rtsp_server.url, "open_timeout_s": 3, "read_timeout_s": 2}
+    service = VisionService(
+        [camera(source)], person_detector, observations.append, clock=SystemClock(), evidence_root=tmp_path,
+        settings=settings,
+    )  # fmt: skip
+
+    def states() -> list[str]:
+        return [o.state for o in observations if isinstance(o, HealthObservation)]
+
+    service.start()
+    try:
+        assert wait_until(lambda: states() == ["online"], 20), states()
+        rtsp_server.stop()
+        killed = time.monotonic()
+        assert wait_until(lambda: states() == ["online", "offline"], 15), states()
+        assert time.monotonic() - killed <= 3.0 + 2.0 + 1.5  # offline_after_s + read timeout + tick
+        rtsp_server.start()
+        assert wait_until(lambda: states() == ["online", "offline", "online"], 45), states()
+    finally:
+        service.stop()
+    assert service.reader("cam-int-1").reconnects >= 1
