@@ -165,10 +165,16 @@ class Camera(Settings):
 
 class ModelSettings(Settings):
     name: Literal["yolov8n"] = Field("yolov8n", description="A model from `casewatch models pull`.")
+    format: Literal["onnx", "pt"] = Field(
+        "onnx", description="onnx: ONNX Runtime, no PyTorch at run time (CPU boxes); pt: Ultralytics/PyTorch."
+    )
     path: ConfigPath | None = Field(None, description="A local .pt or .onnx instead of `name`.")
     imgsz: int = Field(320, ge=160, le=1280, multiple_of=32)
     confidence: float = Field(0.4, gt=0, lt=1)
-    device: str = Field("cpu", description="cpu, or cuda:0 where a GPU exists.")
+    device: str = Field("cpu", description="cpu, or cuda:0 where a GPU exists (pt only).")
+    threads: int = Field(
+        1, ge=1, le=64, description="ONNX Runtime threads; the rest of the cores decode video."
+    )
 
     @field_validator("path")
     @classmethod
@@ -187,6 +193,23 @@ class Device(Settings):
     options: dict[str, Any] = Field(default_factory=dict, description="Driver-specific settings.")
 
 
+class VisionTuning(Settings):
+    """How the cameras are analysed; the defaults suit a 2–4 core box."""
+
+    recheck_s: float = Field(
+        3.0, gt=0, le=60, description="Re-detect an occupied zone this often without motion."
+    )
+    idle_recheck_s: float = Field(15.0, gt=0, le=600, description="Re-detect an empty view this often.")
+    inertia_s: float = Field(2.0, ge=0, le=60, description="A zone count changes after holding this long.")
+    offline_after_s: float = Field(20.0, gt=0, le=600, description="No frame this long: offline.")
+    frozen_after_s: float = Field(10.0, gt=0, le=600, description="Identical frames this long: frozen.")
+    covered_after_s: float = Field(5.0, gt=0, le=600, description="Dark or uniform this long: covered.")
+    defocus_after_s: float = Field(10.0, gt=0, le=600)
+    moved_after_s: float = Field(10.0, gt=0, le=600)
+    clip_before_s: float = Field(10.0, ge=0, le=60, description="Seconds of video kept before an incident.")
+    clip_after_s: float = Field(10.0, ge=0, le=120, description="Seconds recorded after an incident.")
+
+
 class StorageSettings(Settings):
     dir: ConfigPath = Field(..., description="Outbox, snapshots and clips live here.")
     snapshot_retention_days: int = Field(30, ge=1, le=3650)
@@ -202,6 +225,7 @@ class AgentConfig(Settings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     signing: SigningKey
     model: ModelSettings = Field(default_factory=ModelSettings)
+    vision: VisionTuning = Field(default_factory=VisionTuning)
     storage: StorageSettings
     rooms: list[Room] = Field(..., min_length=1)
     cameras: list[Camera] = Field(default_factory=list)

@@ -200,6 +200,18 @@ class ModelStore:
             )
         return target
 
+    def resolve_for(self, name: str, fmt: str, imgsz: int, path: Path | None = None) -> Path:
+        """The weights a config's ``model:`` section means (``path``, or the cached name/format)."""
+        if path is not None or fmt == "pt":
+            return self.resolve(name, path)
+        onnx = self.onnx_path(name, imgsz)
+        if not onnx.is_file():
+            raise ModelError(
+                f"模型 {onnx.name} 未找到: 请运行 `casewatch models pull --onnx --imgsz {imgsz}` "
+                f"(ONNX export of {name} at {imgsz} px is not in {self.root})"
+            )
+        return onnx
+
     def export_onnx(self, name: str = "yolov8n", *, imgsz: int = 320, log: Log = lambda _: None) -> Path:
         """Export the verified weights to ONNX at a fixed input size, for CPU boxes."""
         weights = self.pull(name, log=log).path

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.config import Camera, FileSource
+from agent.config import Camera, FileSource, VisionTuning
 from detectors.capture import CameraReader
 from detectors.detector_pool import BatchDetector, DetectorPool
 from detectors.evidence import ClipRecorder, ClipRequest, FrameRing, SnapshotStore, annotate
@@ -45,6 +45,24 @@ class VisionSettings:
     """Frames kept for clips are scaled to this width: clips stay small and cheap to encode."""
     max_batch: int = 4
     tick_s: float = 1.0
+
+
+def settings_from_config(tuning: VisionTuning, max_batch: int = 4) -> VisionSettings:
+    """The agent config's ``vision:`` section as service settings."""
+    return VisionSettings(
+        policy=GatePolicy(
+            recheck_s=tuning.recheck_s, idle_recheck_s=tuning.idle_recheck_s, inertia_s=tuning.inertia_s
+        ),
+        health=HealthLimits(
+            offline_after_s=tuning.offline_after_s,
+            frozen_after_s=tuning.frozen_after_s,
+            covered_after_s=tuning.covered_after_s,
+            defocus_after_s=tuning.defocus_after_s,
+            moved_after_s=tuning.moved_after_s,
+        ),
+        ring_seconds=tuning.clip_before_s + tuning.clip_after_s + 5.0,
+        max_batch=max_batch,
+    )
 
 
 @dataclass

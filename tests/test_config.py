@@ -181,3 +181,14 @@ def test_json_schema_of_both_files() -> None:
         schema = model.model_json_schema()
         assert schema["additionalProperties"] is False
         json.dumps(schema)
+
+
+def test_vision_section_becomes_service_settings() -> None:
+    from detectors.vision import settings_from_config
+
+    text = GOOD_AGENT + "vision: {recheck_s: 1.5, inertia_s: 4, offline_after_s: 8, clip_before_s: 6, clip_after_s: 9}\n"
+    settings = settings_from_config(agent(text).vision)
+    assert settings.policy.recheck_s == 1.5 and settings.policy.inertia_s == 4
+    assert settings.health.offline_after_s == 8
+    assert settings.ring_seconds == 6 + 9 + 5
+    assert problems(GOOD_AGENT + "vision: {recheck_s: 0}\n")[0].endswith("greater than 0 (got 0)")

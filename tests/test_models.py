@@ -9,6 +9,7 @@ import cv2
 import pytest
 
 from detectors.models import MODELS, ModelSpec, ModelStore, sha256_of
+from detectors.onnx_detector import OnnxPersonDetector
 from detectors.person_detector import PersonDetector
 from protocol.errors import ModelError
 
@@ -88,10 +89,32 @@ def test_weights_detect_the_people_in_ultralytics_photos(
 
 
 @pytest.mark.model
-def test_onnx_export_detects_too(tmp_path: Path, yolo_weights: Path, ultralytics_assets: Path) -> None:
+def test_onnx_export_runs_without_torch_and_matches_ultralytics(
+    tmp_path: Path, yolo_weights: Path, ultralytics_assets: Path
+) -> None:
     store = ModelStore(tmp_path, fetchers=(("local", copy_from(yolo_weights)),))
+    with pytest.raises(ModelError, match="models pull --onnx --imgsz 320"):
+        store.resolve_for("yolov8n", "onnx", 320)
     onnx = store.export_onnx("yolov8n", imgsz=320)
+    assert onnx == store.resolve_for("yolov8n", "onnx", 320)
     assert onnx.name == "yolov8n-320.onnx" and onnx.stat().st_size > 1_000_000
-    detector = PersonDetector(onnx, imgsz=320, confidence=0.4)
-    assert len(detector.detect(cv2.imread(str(ultralytics_assets / "zidane.jpg")))) == 2
     assert any(e.name == "yolov8n-320" for e in store.entries())
+    ours = OnnxPersonDetector(onnx, imgsz=320, confidence=0.4)
+    theirs = PersonDetector(onnx, imgsz=320, confidence=0.4)
+    for image, persons in (("zidane.jpg", 2), ("bus.jpg", 3)):  # at 320 px the cut-off man is too small
+        frame = cv2.imread(str(ultralytics_assets / image))
+        mine, reference = ours.detect(frame), theirs.detect(frame)
+        assert len(mine) == len(reference) == persons
+        for a, b in zip(sorted(mine, key=lambda d: d.x1), sorted(reference, key=lambda d: d.x1), strict=True):
+            assert abs(a.x1 - b.x1) < 2 and abs(a.y2 - b.y2) < 2 and abs(a.confidence - b.confidence) < 0.01
+    with pytest.raises(ModelError, match="exported for 320 px"):
+        OnnxPersonDetector(onnx, imgsz=640)
+
+
+def test_onnx_detector_does_not_import_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, detectors.onnx_detector, detectors.vision; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
