@@ -124,6 +124,7 @@ class CameraReader:
         started_ms = self.clock.now_ms()
         next_due = 0.0
         first = True
+        grabbed = 0
         while not self._stop.is_set():
             if not capture.grab():
                 if not live:
@@ -131,6 +132,7 @@ class CameraReader:
                 self._fail(f"no frame from {redact(source_url(source))} (stream ended or read timeout)")
                 return False
             self.frames_read += 1
+            grabbed += 1
             if first:
                 self.backoff.reset()
                 first = False
@@ -138,7 +140,7 @@ class CameraReader:
                 capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 if not live else time.monotonic() - started_wall
             )
             if not live and source_fps > 0 and position_s <= 0:
-                position_s = self.frames_read / source_fps
+                position_s = (grabbed - 1) / source_fps  # some containers report 0 for the first frame
             if position_s + 1e-6 < next_due:
                 continue  # skipped: not due at the analysis rate
             next_due = max(next_due + step_s, position_s)

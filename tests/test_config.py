@@ -186,7 +186,10 @@ def test_json_schema_of_both_files() -> None:
 def test_vision_section_becomes_service_settings() -> None:
     from detectors.vision import settings_from_config
 
-    text = GOOD_AGENT + "vision: {recheck_s: 1.5, inertia_s: 4, offline_after_s: 8, clip_before_s: 6, clip_after_s: 9}\n"
+    text = (
+        GOOD_AGENT
+        + "vision: {recheck_s: 1.5, inertia_s: 4, offline_after_s: 8, clip_before_s: 6, clip_after_s: 9}\n"
+    )
     settings = settings_from_config(agent(text).vision)
     assert settings.policy.recheck_s == 1.5 and settings.policy.inertia_s == 4
     assert settings.health.offline_after_s == 8
