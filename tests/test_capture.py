@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -43,4 +44,4 @@ def test_looping_file_is_sampled_to_the_analysis_rate_on_every_pass(tmp_path: Pa
     reader.stop()
     assert reader.frames_delivered / reader.frames_read == pytest.approx(0.5, abs=0.05)
     first_pass = stamps[:10]
-    assert [b - a for a, b in zip(first_pass, first_pass[1:], strict=False)] == [200] * 9  # media time, 5 fps
+    assert [b - a for a, b in itertools.pairwise(first_pass)] == [200] * 9  # media time, 5 fps
