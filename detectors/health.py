@@ -1,8 +1,9 @@
 """Camera health: frame measurements and the watchdog that turns them into states.
 
 States, most serious first: ``offline`` (no frame for ``offline_after_s``), ``covered`` (too dark
-or too uniform: lens covered, blacked out), ``frozen`` (identical frames — a real camera's
-picture always changes a little, if only its on-screen clock), ``defocused`` (sharpness collapsed
+or too uniform: lens covered, blacked out), ``frozen`` (no pixel of a 160-px view changes by more
+than ``frozen_delta`` grey levels — compression noise stays below 5, while a live camera's picture
+always changes somewhere, if only its on-screen clock), ``defocused`` (sharpness collapsed
 against the reference view), ``moved`` (the view shifted against the reference), ``online``.
 A state is reported only after it has held for its hold time, and ``online`` only after the
 problem has been gone as long, so a single odd frame never raises or clears a health event.
@@ -26,22 +27,18 @@ class FrameMetrics:
     luma_mean: float
     luma_std: float
     sharpness: float
-    thumb: bytes
-    """A 64-pixel-wide grey thumbnail, compared byte for byte to detect a frozen picture."""
     grey: np.ndarray = field(compare=False, repr=False)
-    """160-pixel-wide grey image for comparing the view with the reference."""
+    """160-pixel-wide grey image: compared with earlier ones (frozen) and the reference (moved)."""
 
 
 def measure(frame: np.ndarray) -> FrameMetrics:
     grey = small_grey(frame, 320)
     mean, std = cv2.meanStdDev(grey)
     sharpness = float(cv2.Laplacian(grey, cv2.CV_32F).var())
-    thumb = cv2.resize(grey, (64, max(1, grey.shape[0] * 64 // grey.shape[1])), interpolation=cv2.INTER_AREA)
     return FrameMetrics(
         luma_mean=float(mean[0][0]),
         luma_std=float(std[0][0]),
         sharpness=sharpness,
-        thumb=thumb.tobytes(),
         grey=cv2.resize(grey, (160, max(1, grey.shape[0] // 2)), interpolation=cv2.INTER_AREA),
     )
 
@@ -67,6 +64,7 @@ class HealthLimits:
     uniform_std: float = 6.0
     defocus_ratio: float = 0.3
     moved_fraction: float = 0.05
+    frozen_delta: int = 12
     reference_after_s: float = 5.0
     """A healthy view is taken as the reference after it has been seen this long."""
 
@@ -88,7 +86,7 @@ class Watchdog:
         self.reference: FrameMetrics | None = None
         self._last_frame_s: float | None = None
         self._started_s: float | None = None
-        self._last_thumb: bytes | None = None
+        self._last_change: np.ndarray | None = None
         self._unchanged_since: float | None = None
         self._candidate: tuple[str, float, str] | None = None
         self._healthy_since: float | None = None
@@ -109,8 +107,13 @@ class Watchdog:
         if self._started_s is None:
             self._started_s = now_s
         self._last_frame_s = now_s
-        if metrics.thumb != self._last_thumb:
-            self._last_thumb = metrics.thumb
+        last = self._last_change
+        if (
+            last is None
+            or last.shape != metrics.grey.shape
+            or (int(cv2.absdiff(last, metrics.grey).max()) > self.limits.frozen_delta)
+        ):
+            self._last_change = metrics.grey
             self._unchanged_since = now_s
         verdict, detail, since_hint, hold = self._judge(metrics, now_s)
         if verdict == "online":
@@ -141,7 +144,7 @@ class Watchdog:
             return "covered", f"uniform picture (contrast {m.luma_std:.1f})", now_s, lim.covered_after_s
         unchanged_since = self._unchanged_since if self._unchanged_since is not None else now_s
         if now_s - unchanged_since >= lim.frozen_after_s:
-            return "frozen", f"identical frames for {now_s - unchanged_since:.0f} s", unchanged_since, 0.0
+            return "frozen", f"picture unchanged for {now_s - unchanged_since:.0f} s", unchanged_since, 0.0
         ref = self.reference
         if ref is not None:
             if ref.sharpness > 0 and m.sharpness < lim.defocus_ratio * ref.sharpness:

@@ -142,7 +142,21 @@ def room_background(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     return img
 
 
-def render(scene: Scene, t: float, *, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+@dataclass(frozen=True)
+class Lens:
+    """Faults of the optics, applied under the on-screen text as a real camera's DSP does."""
+
+    blur: int = 0
+    """Gaussian kernel size (odd) for a defocused lens."""
+    shift: float = 0.0
+    """Horizontal shift of the view, as a fraction of the width (camera knocked aside)."""
+    covered: bool = False
+    """Lens covered: black picture."""
+
+
+def render(
+    scene: Scene, t: float, *, width: int = WIDTH, height: int = HEIGHT, lens: Lens | None = None
+) -> np.ndarray:
     frame = room_background(width, height).copy()
     placed = [(a, p) for a in scene.actors if (p := a.place(t)) is not None]
     for actor, place in sorted(placed, key=lambda item: item[1].y):  # far ones first
@@ -154,6 +168,13 @@ def render(scene: Scene, t: float, *, width: int = WIDTH, height: int = HEIGHT) 
         fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)
         if fx0 < fx1 and fy0 < fy1:
             frame[fy0:fy1, fx0:fx1] = person[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+    if lens is not None:
+        if lens.covered:
+            frame[:] = 0
+        if lens.blur:
+            frame = cv2.GaussianBlur(frame, (lens.blur, lens.blur), 0)
+        if lens.shift:
+            frame = np.roll(frame, int(lens.shift * width), axis=1)
     stamp = (scene.start + dt.timedelta(seconds=int(t))).strftime("%Y-%m-%d %H:%M:%S")
     cv2.putText(frame, stamp, (20, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
     cv2.putText(frame, "CAM-INT-1", (20, height - 20), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 from detectors.health import HealthLimits, Watchdog, measure
-from detectors.scene import interrogation_scene, render
+from detectors.scene import Lens, interrogation_scene, render
 
 LIMITS = HealthLimits(
     offline_after_s=5, frozen_after_s=4, covered_after_s=2, defocus_after_s=2, moved_after_s=2,
@@ -47,10 +46,11 @@ def test_normal_stream_stays_online() -> None:
     ("name", "frames", "state"),
     [
         ("black", lambda t: np.zeros((720, 1280, 3), np.uint8), "covered"),
-        ("lens covered", lambda t: np.full((720, 1280, 3), 90, np.uint8), "covered"),
+        ("lens covered, clock still drawn", lambda t: render(SCENE, t, lens=Lens(covered=True)), "covered"),
+        ("uniform grey", lambda t: np.full((720, 1280, 3), 90, np.uint8), "covered"),
         ("frozen", lambda t: render(SCENE, 7.0), "frozen"),
-        ("blurred", lambda t: cv2.GaussianBlur(live(t), (31, 31), 0), "defocused"),
-        ("shifted", lambda t: np.roll(live(t), 180, axis=1), "moved"),
+        ("defocused", lambda t: render(SCENE, t, lens=Lens(blur=31)), "defocused"),
+        ("knocked aside", lambda t: render(SCENE, t, lens=Lens(shift=0.15)), "moved"),
     ],
 )
 def test_each_fault_gives_its_state_then_recovers(name: str, frames, state: str) -> None:

@@ -142,3 +142,55 @@ def test_rtsp_camera_killed_and_restarted(tmp_path: Path, person_detector, rtsp_
     finally:
         service.stop()
     assert service.reader("cam-int-1").reconnects >= 1
+
+
+def test_faulty_stream_segments_give_their_health_events(tmp_path: Path, person_detector) -> None:
+    """A recorded stream that goes black, blurred, shifted and frozen, between normal stretches."""
+    from detectors.health import HealthLimits
+    from detectors.scene import Lens, render, still_room_scene
+
+    scene = still_room_scene(120.0)
+    width, height, fps = 640, 360, 5
+    segments = [
+        ("normal", 8), ("black", 8), ("normal", 6), ("blurred", 8), ("normal", 6),
+        ("shifted", 8), ("normal", 6), ("frozen", 12), ("normal", 6),
+    ]  # fmt: skip
+    path = tmp_path / "faults.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
+    t = 0.0
+    for kind, seconds in segments:
+        still = render(scene, t, width=width, height=height)
+        for _ in range(seconds * fps):
+            lens = {"black": Lens(covered=True), "blurred": Lens(blur=31), "shifted": Lens(shift=0.16)}.get(
+                kind
+            )
+            frame = still if kind == "frozen" else render(scene, t, width=width, height=height, lens=lens)
+            writer.write(frame)
+            t += 1 / fps
+    writer.release()
+
+    settings = VisionSettings()
+    settings.health = HealthLimits(
+        frozen_after_s=4,
+        covered_after_s=2,
+        defocus_after_s=2,
+        moved_after_s=2,
+        recover_after_s=2,
+        reference_after_s=3,
+    )
+    observations: list = []
+    service = VisionService(
+        [camera({"type": "file", "path": str(path), "loop": False, "pace": False})],
+        person_detector, observations.append, clock=ManualClock(T0), evidence_root=tmp_path / "ev",
+        settings=settings,
+    )  # fmt: skip
+    service.start()
+    assert service.reader("cam-int-1").finished.wait(120)
+    service.stop()
+    health = [o for o in observations if isinstance(o, HealthObservation)]
+    assert [o.state for o in health] == [
+        "online", "covered", "online", "defocused", "online", "moved", "online", "frozen", "online",
+    ]  # fmt: skip
+    covered = health[1]
+    assert 8_000 <= covered.since_ms - T0 <= 9_500 and "brightness" in covered.detail
+    assert all(o.snapshot for o in health)  # each change comes with a picture of what the camera saw
