@@ -1,0 +1,184 @@
+"""The agent's only contact with paho-mqtt: connect, stay connected, publish, say who we are.
+
+- MQTT v5 when the broker speaks it, 3.1.1 otherwise (``protocol: auto``): a broker that refuses
+  v5 (the embedded amqtt broker does) gets a 3.1.1 client from the next attempt on.
+- A retained ``offline`` will on ``.../status``; ``online`` (retained) after every connect, and
+  ``offline`` published before a clean shutdown.
+- Reconnects by itself with backoff 1 → 30 s; a refused connection (bad credentials, ACL) is logged
+  with the broker's reason and retried the same way — events wait in the outbox meanwhile.
+- paho's return codes become exceptions here; callbacks into the agent are wrapped so that an
+  exception can never kill paho's network thread (it would, silently).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from casewatch.settings import MqttSettings
+from protocol.errors import CasewatchError
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[str, bytes, bool], None]
+OnAck = Callable[[int], None]
+
+
+class LinkError(CasewatchError):
+    """A publish could not be handed to the network layer."""
+
+
+@dataclass
+class LinkStats:
+    connects: int = 0
+    refusals: int = 0
+    disconnects: int = 0
+    last_refusal: str | None = None
+    protocol: str = "5"
+
+
+@dataclass
+class Subscription:
+    topic: str
+    qos: int = 1
+
+
+@dataclass
+class MqttLink:
+    settings: MqttSettings
+    client_id: str
+    status_topic: str
+    on_message: OnMessage | None = None
+    on_ack: OnAck | None = None
+    subscriptions: list[Subscription] = field(default_factory=list)
+    on_connected: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.stats = LinkStats(protocol="3.1.1" if self.settings.protocol == "3.1.1" else "5")
+        self.connected = threading.Event()
+        self._lock = threading.Lock()
+        self._client: mqtt.Client | None = None
+        self._stopping = False
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self) -> MqttLink:
+        self._client = self._make_client()
+        self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        self._client.loop_start()
+        return self
+
+    def stop(self, *, timeout_s: float = 5.0) -> None:
+        """Say ``offline`` (retained) if connected, then disconnect."""
+        self._stopping = True
+        client = self._client
+        if client is None:
+            return
+        if self.connected.is_set():
+            try:
+                client.publish(self.status_topic, b"offline", qos=1, retain=True).wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("offline status not sent: %s", exc)
+        client.disconnect()
+        client.loop_stop()
+
+    def _make_client(self) -> mqtt.Client:
+        v5 = self.stats.protocol == "5"
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            transport=self.settings.transport,
+            **({} if v5 else {"clean_session": True}),
+        )
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+        client.reconnect_delay_set(1, 30)
+        client.will_set(self.status_topic, b"offline", qos=1, retain=True)
+        if self.settings.username:
+            client.username_pw_set(self.settings.username, self.settings.password_value())
+        tls = self.settings.tls
+        if tls is not None:
+            client.tls_set(
+                ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                certfile=str(tls.cert_file) if tls.cert_file else None,
+                keyfile=str(tls.key_file) if tls.key_file else None,
+                cert_reqs=ssl.CERT_NONE if tls.insecure else ssl.CERT_REQUIRED,
+            )
+            client.tls_insecure_set(tls.insecure)
+        client.on_connect = self._guard(self._on_connect)
+        client.on_disconnect = self._guard(self._on_disconnect)
+        client.on_message = self._guard(self._on_message)
+        client.on_publish = self._guard(self._on_publish)
+        return client
+
+    @staticmethod
+    def _guard(callback: Callable[..., None]) -> Callable[..., None]:
+        def guarded(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("MQTT callback %s failed", callback.__name__)
+
+        return guarded
+
+    # callbacks (paho's network thread) ---------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        if reason.is_failure:
+            self.stats.refusals += 1
+            self.stats.last_refusal = str(reason)
+            log.error("broker %s:%s refused the connection: %s", self.settings.host, self.settings.port, reason)
+            if self.settings.protocol == "auto" and self.stats.protocol == "5" and reason.value in (1, 132):
+                self.stats.protocol = "3.1.1"
+                threading.Thread(target=self._switch_to_311, daemon=True).start()
+            return
+        self.stats.connects += 1
+        log.info("connected to %s:%s (MQTT %s)", self.settings.host, self.settings.port, self.stats.protocol)
+        client.publish(self.status_topic, b"online", qos=1, retain=True)
+        for sub in self.subscriptions:
+            client.subscribe(sub.topic, sub.qos)
+        self.connected.set()
+        if self.on_connected is not None:
+            self.on_connected()
+
+    def _switch_to_311(self) -> None:
+        log.warning("broker does not speak MQTT v5: using 3.1.1")
+        with self._lock:
+            old = self._client
+            if old is not None:
+                old.loop_stop()
+            self._client = self._make_client()
+            self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+            self._client.loop_start()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was:
+            self.stats.disconnects += 1
+            if not self._stopping:
+                log.warning("disconnected from the broker: %s (reconnecting)", reason)
+
+    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
+        if self.on_message is not None:
+            self.on_message(message.topic, bytes(message.payload), bool(message.retain))
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any = None, _props: Any = None) -> None:
+        if self.on_ack is not None:
+            self.on_ack(mid)
+
+    # publishing -------------------------------------------------------------------------------
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
+        """Hand a message to paho; return its message id (acknowledged later via ``on_ack``)."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise LinkError("not connected")
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise LinkError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        return int(info.mid)
