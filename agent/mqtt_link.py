@@ -1,7 +1,8 @@
 """The agent's only contact with paho-mqtt: connect, stay connected, publish, say who we are.
 
 - MQTT v5 when the broker speaks it, 3.1.1 otherwise (``protocol: auto``): a broker that refuses
-  v5 (the embedded amqtt broker does) gets a 3.1.1 client from the next attempt on.
+  v5, or accepts the TCP connection but never answers a v5 CONNECT (the embedded amqtt broker
+  does that), gets a 3.1.1 client after ``v5_grace_s``.
 - A retained ``offline`` will on ``.../status``; ``online`` (retained) after every connect, and
   ``offline`` published before a clean shutdown.
 - Reconnects by itself with backoff 1 → 30 s; a refused connection (bad credentials, ACL) is logged
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +60,7 @@ class MqttLink:
     on_ack: OnAck | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
     on_connected: Callable[[], None] | None = None
+    v5_grace_s: float = 5.0
 
     def __post_init__(self) -> None:
         self.stats = LinkStats(protocol="3.1.1" if self.settings.protocol == "3.1.1" else "5")
@@ -65,13 +68,25 @@ class MqttLink:
         self._lock = threading.Lock()
         self._client: mqtt.Client | None = None
         self._stopping = False
+        self._tcp_failures = 0
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> MqttLink:
         self._client = self._make_client()
-        self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+        self._client.connect_async(
+            self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
+        )
         self._client.loop_start()
+        if self.settings.protocol == "auto":
+            threading.Thread(target=self._check_v5_answered, name="mqtt-v5-probe", daemon=True).start()
         return self
+
+    def _check_v5_answered(self) -> None:
+        time.sleep(self.v5_grace_s)
+        silent = self.stats.connects == 0 and self.stats.refusals == 0 and self._tcp_failures == 0
+        if not self._stopping and self.stats.protocol == "5" and silent:
+            self.stats.protocol = "3.1.1"
+            self._switch_to_311()
 
     def stop(self, *, timeout_s: float = 5.0) -> None:
         """Say ``offline`` (retained) if connected, then disconnect."""
@@ -115,6 +130,7 @@ class MqttLink:
         client.on_disconnect = self._guard(self._on_disconnect)
         client.on_message = self._guard(self._on_message)
         client.on_publish = self._guard(self._on_publish)
+        client.on_connect_fail = self._guard(self._on_connect_fail)
         return client
 
     @staticmethod
@@ -132,7 +148,9 @@ class MqttLink:
         if reason.is_failure:
             self.stats.refusals += 1
             self.stats.last_refusal = str(reason)
-            log.error("broker %s:%s refused the connection: %s", self.settings.host, self.settings.port, reason)
+            log.error(
+                "broker %s:%s refused the connection: %s", self.settings.host, self.settings.port, reason
+            )
             if self.settings.protocol == "auto" and self.stats.protocol == "5" and reason.value in (1, 132):
                 self.stats.protocol = "3.1.1"
                 threading.Thread(target=self._switch_to_311, daemon=True).start()
@@ -146,6 +164,9 @@ class MqttLink:
         if self.on_connected is not None:
             self.on_connected()
 
+    def _on_connect_fail(self, *_args: Any) -> None:
+        self._tcp_failures += 1
+
     def _switch_to_311(self) -> None:
         log.warning("broker does not speak MQTT v5: using 3.1.1")
         with self._lock:
@@ -153,7 +174,9 @@ class MqttLink:
             if old is not None:
                 old.loop_stop()
             self._client = self._make_client()
-            self._client.connect_async(self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s)
+            self._client.connect_async(
+                self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
+            )
             self._client.loop_start()
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any = None) -> None:

@@ -145,7 +145,9 @@ class Outbox:
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                shed += self._db.execute("DELETE FROM outbox WHERE ts < ?", (now_ms - self.max_age_ms,)).rowcount
+                shed += self._db.execute(
+                    "DELETE FROM outbox WHERE ts < ?", (now_ms - self.max_age_ms,)
+                ).rowcount
                 excess = self._count - shed - self.max_events
                 for priority in sorted(PRIORITIES.values(), reverse=True):
                     if excess <= 0:
@@ -172,7 +174,8 @@ class Outbox:
         """Unacknowledged events after ``after_seq``, in ``seq`` order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+                "SELECT seq, topic, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
             ).fetchall()
         return [Pending(int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows]
 

@@ -59,7 +59,9 @@ class Counter:
 def drafts(n: int, clock: SystemClock) -> list[Draft]:
     now = clock.now_ms()
     return [
-        Draft("band.vitals", "wb-rx-1", {"band": f"B{i % 50:04d}"}, {"heart_rate": 60 + i % 60, "spo2": 97}, now)
+        Draft(
+            "band.vitals", "wb-rx-1", {"band": f"B{i % 50:04d}"}, {"heart_rate": 60 + i % 60, "spo2": 97}, now
+        )
         for i in range(n)
     ]
 
@@ -98,7 +100,9 @@ def bare_qos1(host: str, port: int, n: int, payload: bytes) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--backlog", type=int, default=100_000)
     args = parser.parse_args()

@@ -5,6 +5,7 @@ Never a broker someone else started: each run gets a fresh process on a free loo
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
@@ -47,13 +48,22 @@ class Mosquitto:
     port: int = 0
     kind: str = "mosquitto"
     speaks_v5: bool = True
+    auth_file: Path | None = None
+    """A mosquitto_passwd file: anonymous clients are then refused."""
     _proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Mosquitto:
         self.port = self.port or free_port(self.host)
         conf = self.workdir / "mosquitto.conf"
+        auth = (
+            f"allow_anonymous false\npassword_file {self.auth_file}\n"
+            if self.auth_file
+            else "allow_anonymous true\n"
+        )
+        # as root, mosquitto would drop to user "mosquitto", who cannot read pytest's private tmp dirs
+        user = f"user {getpass.getuser()}\n"
         conf.write_text(
-            f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} {self.host}\n{user}{auth}persistence false\n"
             f"log_dest file {self.workdir / 'mosquitto.log'}\nmax_queued_messages 0\n"
         )
         self._proc = subprocess.Popen(

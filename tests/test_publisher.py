@@ -1,0 +1,164 @@
+"""Outbox -> broker with a real Mosquitto: outages lose nothing, order holds, refusals are retried."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.emitter import Draft, Emitter
+from agent.mqtt_link import MqttLink
+from agent.outbox import Outbox
+from agent.publisher import Publisher
+from casewatch.settings import MqttSettings
+from hub.embedded_broker import EmbeddedBroker
+from protocol.clock import ManualClock
+from protocol.errors import ReplayError
+from protocol.sequence import SeqTracker
+from tests.brokers import Mosquitto, mosquitto_binary
+from tests.mqtt_helpers import Collector
+from tests.protocol_helpers import KEY_A, LAYOUT, NOW, decoder
+
+pytestmark = pytest.mark.skipif(
+    mosquitto_binary() is None, reason="needs Debian's mosquitto (.ci/run installs it)"
+)
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def agent_parts(tmp_path: Path, settings: MqttSettings):
+    outbox = Outbox(tmp_path / "outbox.db")
+    link = MqttLink(settings, "box-01", LAYOUT.status("c1", "box-01"))
+    publisher = Publisher(outbox, link)
+    emitter = Emitter(outbox, key=KEY_A, center="c1", agent="box-01", layout=LAYOUT, clock=ManualClock(NOW),
+                      on_stored=publisher.notify)  # fmt: skip
+    return outbox, link, publisher, emitter
+
+
+def vitals(i: int) -> Draft:
+    return Draft("band.vitals", "wb-rx-1", {"band": "B0042"}, {"heart_rate": 60 + i % 50}, NOW)
+
+
+def admitted_in_order(messages: list[tuple[str, bytes, bool]]) -> list[int]:
+    """What the hub would keep: verified events, duplicates dropped, in arrival order."""
+    verify, tracker, kept = decoder(), SeqTracker(), []
+    for topic, payload, _ in messages:
+        if topic.endswith("/status"):
+            continue
+        event = verify.decode(payload, topic)
+        try:
+            tracker.admit(event.agent, event.seq)
+        except ReplayError:
+            continue
+        kept.append(event.seq)
+    return kept
+
+
+def test_broker_outage_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path, mosquitto_binary() or "").start()
+    outbox, link, publisher, emitter = agent_parts(tmp_path, MqttSettings(host=broker.host, port=broker.port))
+    link.start()
+    publisher.start()
+    try:
+        assert link.connected.wait(10)
+        watcher = Collector(broker.host, broker.port).subscribe(LAYOUT.events_filter("c1"))
+        for i in range(100):
+            emitter.emit(vitals(i))
+        assert wait_until(lambda: outbox.depth() == 0, 10)
+        broker.stop()
+        assert wait_until(lambda: not link.connected.is_set(), 10)
+        for i in range(100, 400):  # 300 events while the broker is down
+            emitter.emit(vitals(i))
+            time.sleep(0.005)
+        assert outbox.depth() == 300
+        broker.start()
+        late = Collector(broker.host, broker.port).subscribe(LAYOUT.events_filter("c1"))
+        assert wait_until(lambda: outbox.depth() == 0, 30)
+        assert wait_until(lambda: len(late.messages) >= 300, 10)
+        assert admitted_in_order(watcher.messages) == list(range(1, 101))
+        assert admitted_in_order(late.messages) == list(range(101, 401))
+        watcher.close()
+        late.close()
+    finally:
+        publisher.stop()
+        link.stop()
+        broker.stop()
+
+
+def test_status_is_retained_online_and_offline_by_will(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path, mosquitto_binary() or "").start()
+    _, link, _, _ = agent_parts(tmp_path, MqttSettings(host=broker.host, port=broker.port))
+    link.start()
+    assert link.connected.wait(10)
+    live = Collector(broker.host, broker.port).subscribe(LAYOUT.status_filter("c1"))
+    assert wait_until(lambda: any(m[1] == b"online" for m in live.messages), 5)
+    later = Collector(broker.host, broker.port).subscribe(LAYOUT.status_filter("c1"))
+    assert later.wait_for(1)[0] == ("casewatch/c1/box-01/status", b"online", True)  # retained
+    link.stop()  # a clean stop says offline itself
+    assert wait_until(lambda: live.messages[-1][1] == b"offline", 5)
+    # an agent that dies without a word: the broker publishes its will
+    _, dying, _, _ = agent_parts(
+        tmp_path / "2", MqttSettings(host=broker.host, port=broker.port, keepalive_s=5)
+    )
+    dying.client_id, dying.status_topic = "box-02", LAYOUT.status("c1", "box-02")
+    dying.start()
+    assert dying.connected.wait(10)
+    assert wait_until(lambda: ("casewatch/c1/box-02/status", b"online", False) in live.messages, 5)
+    assert dying._client is not None
+    dying._client.socket().close()  # connection lost without DISCONNECT
+    dying._client.loop_stop()
+    assert wait_until(lambda: live.messages[-1] == ("casewatch/c1/box-02/status", b"offline", False), 20)
+    live.close()
+    later.close()
+    broker.stop()
+
+
+def test_refused_credentials_keep_events_and_retry(tmp_path: Path) -> None:
+    passwords = tmp_path / "passwd"
+    passwords.touch()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "box-01", "right"], check=True)
+    broker = Mosquitto(tmp_path, mosquitto_binary() or "", auth_file=passwords).start()
+    settings = MqttSettings(host=broker.host, port=broker.port, username="box-01", password="wrong")
+    outbox, link, publisher, emitter = agent_parts(tmp_path, settings)
+    for i in range(20):
+        emitter.emit(vitals(i))
+    link.start()
+    publisher.start()
+    try:
+        assert wait_until(lambda: link.stats.refusals >= 2, 15)  # retried, with backoff
+        assert "authori" in (link.stats.last_refusal or "").lower()
+        assert outbox.depth() == 20 and not link.connected.is_set()
+    finally:
+        publisher.stop()
+        link.stop()
+        broker.stop()
+
+
+def test_auto_protocol_falls_back_to_311_on_the_embedded_broker(tmp_path: Path) -> None:
+    with EmbeddedBroker() as broker:
+        outbox, link, publisher, emitter = agent_parts(
+            tmp_path, MqttSettings(host=broker.host, port=broker.port)
+        )
+        link.start()
+        publisher.start()
+        try:
+            assert wait_until(lambda: link.connected.is_set(), 15)
+            assert link.stats.protocol == "3.1.1"
+            sub = Collector(broker.host, broker.port).subscribe(LAYOUT.events_filter("c1"))
+            for i in range(10):
+                emitter.emit(vitals(i))
+            assert wait_until(lambda: outbox.depth() == 0, 10)
+            assert admitted_in_order(sub.wait_for(10)) == list(range(1, 11))
+            sub.close()
+        finally:
+            publisher.stop()
+            link.stop()
