@@ -61,6 +61,7 @@ class Room(Settings):
     unattended_exempt: bool = Field(
         False, description="Waiting room with one-way window and live guard (盘问规定 第27条)."
     )
+    capacity: int = Field(12, ge=1, le=500, description="More persons than this counted is implausible.")
 
     def required_officers(self) -> int:
         if self.min_officers is not None:

@@ -1,0 +1,159 @@
+"""Violations the agent can see now, debounced into start/end pairs. Pure: times come in.
+
+The agent says what is true now; the hub decides for how long and what follows. A condition
+starts only after it has held for ``start_after_ms`` and ends only after it has been absent for
+``end_after_ms``, so a flickering count cannot open and close it repeatedly. Each start carries
+the facts as first seen and an id; its end carries the same id and the duration.
+
+Conditions (``protocol.kinds.ConditionName``):
+- ``understaffed``: detainees present, officers fewer than the room requires but at least one
+  (the interrogation held by one officer, 刑诉法 第118条);
+- ``unattended``: detainees present and no staff (一律有人负责看管), except exempt rooms and exits;
+- ``co_suspects``: two detainees of one case key in one room (防串供);
+- ``mixed_sexes``: detainees of both sexes in a waiting room (盘问规定 第30条);
+- ``special_group_waiting``: a minor or special-group detainee in a waiting room (盘问规定 第10条);
+- ``coverage_lost``: an occupied room with a camera offline, covered, frozen, defocused or moved;
+- ``exit_zone``: a detainee band in an exit room.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.room_state import Fusion, RoomState
+from protocol.kinds import ConditionEnd, ConditionStart, Evidence, Facts
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    room: str
+    facts: Facts
+
+
+@dataclass
+class _Tracked:
+    first_seen: int
+    facts: Facts
+    last_seen: int
+    condition_id: str | None = None
+    started: int | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    room: str
+    data: ConditionStart
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class Ended:
+    room: str
+    data: ConditionEnd
+    at_ms: int
+
+
+def candidates(state: RoomState, fusion: Fusion) -> list[Candidate]:
+    room = state.room
+    found: list[Candidate] = []
+
+    def facts(**extra: object) -> Facts:
+        return Facts.model_validate(
+            {
+                "persons": state.persons,
+                "detainees": len(state.detainees),
+                "officers": state.officers,
+                "required_officers": room.required_officers(),
+                "bands": list(state.detainees),
+                "cameras": list(state.cameras),
+                **extra,
+            }
+        )
+
+    if not state.detainees:
+        if state.cameras_unhealthy and state.persons:
+            found.append(Candidate("coverage_lost", room.id, facts(cameras=list(state.cameras_unhealthy))))
+        return found
+    registrations = [fusion.registry[b] for b in state.detainees if b in fusion.registry]
+    if room.type == "exit":
+        found.append(Candidate("exit_zone", room.id, facts()))
+    elif state.staff == 0:
+        if not room.unattended_exempt:
+            found.append(Candidate("unattended", room.id, facts()))
+    elif state.officers < room.required_officers():
+        found.append(Candidate("understaffed", room.id, facts()))
+    cases = Counter(r.case for r in registrations if r.case)
+    shared = sorted(case for case, n in cases.items() if n >= 2)
+    if shared:
+        found.append(Candidate("co_suspects", room.id, facts(cases=shared)))
+    if room.type == "waiting":
+        if len({r.sex for r in registrations if r.sex}) > 1:
+            found.append(Candidate("mixed_sexes", room.id, facts()))
+        if any(r.flags.minor or r.flags.special_group for r in registrations):
+            found.append(Candidate("special_group_waiting", room.id, facts()))
+    if state.cameras_unhealthy:
+        found.append(Candidate("coverage_lost", room.id, facts(cameras=list(state.cameras_unhealthy))))
+    return found
+
+
+@dataclass
+class ConditionTracker:
+    new_id: Callable[[int], str]
+    start_after_ms: int = 3000
+    end_after_ms: int = 5000
+    _tracked: dict[tuple[str, str], _Tracked] = field(default_factory=dict)
+
+    def active(self) -> dict[tuple[str, str], str]:
+        """(condition, room) -> condition id of every started condition."""
+        return {key: t.condition_id for key, t in self._tracked.items() if t.condition_id is not None}
+
+    def evaluate(
+        self,
+        found: list[Candidate],
+        now_ms: int,
+        evidence: Callable[[Candidate, str], Evidence] | None = None,
+    ) -> list[Started | Ended]:
+        out: list[Started | Ended] = []
+        seen = {(c.name, c.room): c for c in found}
+        for key, candidate in seen.items():
+            tracked = self._tracked.get(key)
+            if tracked is None:
+                tracked = self._tracked[key] = _Tracked(now_ms, candidate.facts, now_ms)
+            tracked.last_seen = now_ms
+            if tracked.condition_id is None and now_ms - tracked.first_seen >= self.start_after_ms:
+                tracked.condition_id = self.new_id(tracked.first_seen)
+                tracked.started = tracked.first_seen
+                proof = evidence(candidate, tracked.condition_id) if evidence else Evidence()
+                data = ConditionStart.model_validate(
+                    {
+                        "condition": key[0],
+                        "condition_id": tracked.condition_id,
+                        "facts": tracked.facts,
+                        "evidence": proof,
+                    }
+                )
+                out.append(Started(key[1], data, tracked.first_seen))
+        for key in [k for k in self._tracked if k not in seen]:
+            tracked = self._tracked[key]
+            if tracked.condition_id is None:
+                del self._tracked[key]  # not started yet: it must hold without a break to start
+                continue
+            if now_ms - tracked.last_seen < self.end_after_ms:
+                continue
+            del self._tracked[key]
+            if tracked.condition_id is not None and tracked.started is not None:
+                ended_at = tracked.last_seen
+                end = ConditionEnd.model_validate(
+                    {
+                        "condition": key[0],
+                        "condition_id": tracked.condition_id,
+                        "started": tracked.started,
+                        "duration_ms": max(0, ended_at - tracked.started),
+                        "reason": "resolved",
+                    }
+                )
+                out.append(Ended(key[1], end, ended_at))
+        return out
