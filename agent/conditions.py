@@ -64,7 +64,7 @@ def candidates(state: RoomState, fusion: Fusion) -> list[Candidate]:
         return Facts.model_validate(
             {
                 "persons": state.persons,
-                "detainees": len(state.detainees),
+                "detainees": state.detainee_count,
                 "officers": state.officers,
                 "required_officers": room.required_officers(),
                 "bands": list(state.detainees),
@@ -73,8 +73,10 @@ def candidates(state: RoomState, fusion: Fusion) -> list[Candidate]:
             }
         )
 
-    if not state.detainees:
-        if state.cameras_unhealthy and state.persons:
+    if not state.detainee_count:
+        if state.cameras_unhealthy and (
+            state.persons or any(fusion.last_count(c) for c in state.cameras_unhealthy)
+        ):
             found.append(Candidate("coverage_lost", room.id, facts(cameras=list(state.cameras_unhealthy))))
         return found
     registrations = [fusion.registry[b] for b in state.detainees if b in fusion.registry]

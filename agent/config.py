@@ -211,6 +211,36 @@ class VisionTuning(Settings):
     clip_after_s: float = Field(10.0, ge=0, le=120, description="Seconds recorded after an incident.")
 
 
+class OutboxSettings(Settings):
+    max_events: int = Field(1_000_000, ge=100, le=100_000_000, description="Shed beyond this, routine first.")
+    max_age_days: float = Field(
+        30, gt=0, le=365, description="Older events are dropped (the hub refuses them)."
+    )
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL", description="NORMAL survives a killed process; FULL also a power cut, at more disk writes."
+    )
+
+
+class OpsSettings(Settings):
+    enabled: bool = True
+    host: str = Field(
+        "127.0.0.1", description="Keep it on loopback: /metrics and /healthz are unauthenticated."
+    )
+    port: int = Field(9108, ge=0, le=65535, description="0 picks a free port (printed in the log).")
+
+
+class TimingSettings(Settings):
+    stats_interval_s: float = Field(30.0, gt=0, le=3600, description="agent.stats events.")
+    heartbeat_interval_s: float = Field(60.0, gt=0, le=3600, description="agent.heartbeat events.")
+    condition_start_s: float = Field(
+        3.0, ge=0, le=600, description="A condition must hold this long to start."
+    )
+    condition_end_s: float = Field(5.0, ge=0, le=600, description="…and be gone this long to end.")
+    vitals_interval_s: float = Field(
+        10.0, ge=0, le=3600, description="At most one band.vitals per band this often."
+    )
+
+
 class StorageSettings(Settings):
     dir: ConfigPath = Field(..., description="Outbox, snapshots and clips live here.")
     snapshot_retention_days: int = Field(30, ge=1, le=3650)
@@ -225,9 +255,15 @@ class AgentConfig(Settings):
     timezone: TimeZone = "Asia/Shanghai"
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     signing: SigningKey
+    registry_key: SigningKey | None = Field(
+        None, description="The hub's key: band registrations are verified with it (absent: none accepted)."
+    )
     model: ModelSettings = Field(default_factory=ModelSettings)
     vision: VisionTuning = Field(default_factory=VisionTuning)
     storage: StorageSettings
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
+    timing: TimingSettings = Field(default_factory=TimingSettings)
     rooms: list[Room] = Field(..., min_length=1)
     cameras: list[Camera] = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)

@@ -11,6 +11,10 @@ a role, a case key, sex and flags — never a name). Officers in a room are coun
   Right for fixed layouts; independent of band coverage.
 - ``tags``: officer bands/tags in the room. Right where officers wear tags.
 
+A person in a camera zone whose role is ``detainee_seat`` counts as a detainee even without a
+band (the interrogation chair is for the person being questioned), so an interrogation room
+watched by a camera alone still raises its conditions.
+
 Several cameras on one room: the highest count wins (they overlap; adding would double count).
 A count above the room's ``capacity`` is implausible (a reflection, a poster, a broken detector):
 it is clamped and reported in ``anomalies``.
@@ -37,13 +41,19 @@ class RoomState:
     staff: int
     detainees: tuple[str, ...]
     """Bands of detainees in the room."""
+    seated: int
+    """Persons the cameras see in ``detainee_seat`` zones: detainees even without a band."""
     bands: tuple[str, ...]
     cameras: tuple[str, ...]
     cameras_unhealthy: tuple[str, ...]
 
     @property
+    def detainee_count(self) -> int:
+        return max(len(self.detainees), self.seated)
+
+    @property
     def occupied(self) -> bool:
-        return bool(self.detainees) or bool(self.persons)
+        return self.detainee_count > 0 or bool(self.persons)
 
 
 @dataclass
@@ -91,6 +101,14 @@ class Fusion:
         self.camera_health[camera] = state
 
     # outputs -------------------------------------------------------------------------------------
+    def last_count(self, camera: str) -> int:
+        """Persons a camera counted last, even if it has since stopped working."""
+        return sum(
+            n
+            for (cam, z), n in self.zone_counts.items()
+            if cam == camera and self._zone_roles[(cam, z)] != "ignore"
+        )
+
     def role(self, band: str) -> str | None:
         registration = self.registry.get(band)
         return registration.role if registration else None
@@ -104,8 +122,16 @@ class Fusion:
         detainees = tuple(b for b in bands if roles[b] == "detainee")
         working = [c for c in cameras if c not in unhealthy]
         persons = None
-        zone_officers = 0
+        zone_officers = seated = 0
         if working:
+            seated = max(
+                sum(
+                    n
+                    for (cam, z), n in self.zone_counts.items()
+                    if cam == c and self._zone_roles[(cam, z)] == "detainee_seat"
+                )
+                for c in working
+            )
             persons = max(
                 sum(
                     n
@@ -130,14 +156,14 @@ class Fusion:
                 zone_officers = min(zone_officers, room.capacity)
         tagged_officers = sum(1 for b in bands if roles[b] == "officer")
         tagged_staff = sum(1 for b in bands if roles[b] in STAFF_ROLES)
-        non_staff = sum(1 for b in bands if roles[b] in NON_STAFF_ROLES)
+        non_staff = max(sum(1 for b in bands if roles[b] in NON_STAFF_ROLES), seated)
         if room.officer_method == "tags" or persons is None:
             officers, staff = tagged_officers, tagged_staff
         elif room.officer_method == "zones":
             officers = staff = zone_officers
         else:
             officers = staff = max(0, persons - non_staff)
-        return RoomState(room, persons, officers, staff, detainees, bands, cameras, unhealthy)
+        return RoomState(room, persons, officers, staff, detainees, seated, bands, cameras, unhealthy)
 
     def states(self) -> dict[str, RoomState]:
         return {room_id: self.state(room_id) for room_id in self._rooms}

@@ -177,15 +177,31 @@ def keygen() -> None:
 # --- runtimes ---------------------------------------------------------------------------------
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path), help="center-*.yaml")
-def agent(config_path: Path) -> None:
-    """运行边缘代理 (run the edge agent of one box)."""
+@click.option("--log-format", type=click.Choice(["auto", "json", "text"]), default="auto", show_default=True,
+              help="json: one object per line (default when not on a terminal).")  # fmt: skip
+def agent(config_path: Path, log_format: str) -> None:
+    """运行边缘代理，直到收到 SIGTERM/SIGINT (run the edge agent of one box until SIGTERM/SIGINT)."""
+    import signal
+    import threading
+
+    from casewatch.logs import setup_logging
+
     cfg = _load_or_exit(config_path, "agent")
-    click.echo(
-        f"✓ 配置有效 (config valid): {cfg.center}/{cfg.agent}, "
-        f"{len(cfg.rooms)} rooms, {len(cfg.cameras)} cameras"
-    )
-    click.echo("✗ 代理运行时尚未包含在此版本中 (the agent runtime is not in this version yet)", err=True)
-    sys.exit(EXIT_UNAVAILABLE)
+    setup_logging(log_format)
+    from agent.runtime import Agent
+
+    try:
+        runtime = Agent(cfg)
+    except CasewatchError as exc:
+        click.echo(f"✗ 代理无法启动 (agent cannot start): {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    runtime.start()
+    click.echo(f"✓ 代理运行中 (agent running): {cfg.center}/{cfg.agent}", err=True)
+    stop.wait()
+    runtime.stop()
 
 
 @main.group(invoke_without_command=True)

@@ -151,6 +151,9 @@ class VisionService:
     ) -> None:
         self.clips.request(clip_id, camera, at_ms, before_s=before_s, after_s=after_s)
 
+    def latest_frame(self, camera: str) -> np.ndarray | None:
+        return self._cameras[camera].latest_frame
+
     def fps(self, camera: str) -> float:
         times = self._cameras[camera].delivered
         if len(times) < 2 or times[-1] == times[0]:

@@ -25,7 +25,8 @@ def cam(camera_id: str, room: str) -> Camera:
 
 
 def reg(band: str, role: str, *, case: str | None = None, sex: str | None = None, minor: bool = False):
-    return BandRegistration(center="c", band=band, role=role, case=case, sex=sex, flags=BandFlags(minor=minor), updated=T0)
+    flags = BandFlags(minor=minor)
+    return BandRegistration(center="c", band=band, role=role, case=case, sex=sex, flags=flags, updated=T0)
 
 
 def fusion() -> Fusion:
@@ -98,6 +99,8 @@ def test_exit_and_coverage() -> None:
     state = f.state("int-1")
     assert state.persons is None and state.cameras_unhealthy == ("c-int",)
     assert "coverage_lost" in names(f, "int-1")
+    f.band("D1", None)  # no band: the covered camera's last count still says the room is occupied
+    assert names(f, "int-1") == {"coverage_lost"}
 
 
 def test_implausible_counts_are_clamped_and_logged() -> None:

@@ -1,0 +1,400 @@
+"""The edge agent process: cameras -> observations -> room state -> conditions -> signed events
+-> outbox -> MQTT, plus the hub's band registry coming the other way.
+
+Threads: the vision service's own (readers, detector, evidence, timer), paho's network loop, the
+publisher, one timer here (conditions every second, stats, heartbeats, snapshots, outbox bounds),
+and the ops HTTP server. Everything that changes state goes through ``_lock``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from agent.conditions import Candidate, ConditionTracker, Ended, Started, candidates
+from agent.config import AgentConfig
+from agent.emitter import Draft, Emitter
+from agent.mqtt_link import LinkError, MqttLink, Subscription
+from agent.ops import Metric, OpsServer
+from agent.outbox import Outbox
+from agent.publisher import Publisher
+from agent.room_state import Fusion
+from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
+from protocol.clock import Clock, SystemClock
+from protocol.errors import ProtocolError
+from protocol.ids import uuid7
+from protocol.kinds import AgentStats, CameraStats, Evidence
+from protocol.registry import HUB_IDENTITY, decode_registration
+from protocol.signing import Keyring
+from protocol.topics import RegistryBandTopic, TopicLayout
+
+log = logging.getLogger(__name__)
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, *, clock: Clock | None = None, detector: Any = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.layout = TopicLayout(config.mqtt.topic_prefix)
+        self.started_mono = time.monotonic()
+        storage = Path(config.storage.dir)
+        storage.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(
+            storage / "outbox.db",
+            max_events=config.outbox.max_events,
+            max_age_s=config.outbox.max_age_days * 86400,
+            synchronous=config.outbox.synchronous,
+        )
+        self.link = MqttLink(
+            config.mqtt,
+            config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}",
+            self.layout.status(config.center, config.agent),
+            on_message=self._on_message,
+            subscriptions=[Subscription(self.layout.registry_filter(config.center))],
+        )
+        self.publisher = Publisher(self.outbox, self.link)
+        self.emitter = Emitter(
+            self.outbox, key=config.signing.key_bytes(), center=config.center, agent=config.agent,
+            layout=self.layout, clock=self.clock, on_stored=self.publisher.notify,
+        )  # fmt: skip
+        self.fusion = Fusion(config.rooms, config.cameras)
+        timing = config.timing
+        self.conditions = ConditionTracker(
+            new_id=uuid7,
+            start_after_ms=int(timing.condition_start_s * 1000),
+            end_after_ms=int(timing.condition_end_s * 1000),
+        )
+        self.registry_keys = (
+            Keyring({HUB_IDENTITY: config.registry_key.key_bytes()}) if config.registry_key else None
+        )
+        self.counters = {"registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0}
+        self._lock = threading.RLock()
+        self._snapshots: dict[str, str] = {}  # camera -> latest snapshot path
+        self._clip_conditions: dict[str, str] = {}  # clip id -> condition id
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._timer_loop, name="agent-timer", daemon=True)
+        self.vision = None
+        if config.cameras:
+            from detectors.vision import VisionService, settings_from_config
+
+            if detector is None:
+                from detectors.models import ModelStore
+                from detectors.onnx_detector import load_detector
+
+                m = config.model
+                weights = ModelStore().resolve_for(m.name, m.format, m.imgsz, m.path)
+                detector = load_detector(
+                    weights, imgsz=m.imgsz, confidence=m.confidence, device=m.device, threads=m.threads
+                )
+            self.vision = VisionService(
+                config.cameras, detector, self._on_observation, clock=self.clock, evidence_root=storage,
+                settings=settings_from_config(config.vision),
+                retention_days=config.storage.snapshot_retention_days,
+            )  # fmt: skip
+        self.ops: OpsServer | None = None
+        if config.ops.enabled:
+            self.ops = OpsServer(config.ops.host, config.ops.port, self.metrics, self.health)
+
+    # lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> Agent:
+        log.info(
+            "agent %s/%s starting: %d rooms, %d cameras, outbox %d pending (next seq %d)",
+            self.config.center, self.config.agent, len(self.config.rooms), len(self.config.cameras),
+            self.outbox.depth(), self.outbox.next_seq(),
+        )  # fmt: skip
+        if self.ops is not None:
+            self.ops.start()
+            log.info("metrics on http://%s:%d/metrics", self.config.ops.host, self.ops.port)
+        self.link.start()
+        self.publisher.start()
+        if self.vision is not None:
+            self.vision.start()
+        self._timer.start()
+        return self
+
+    def stop(self, *, drain_s: float = 5.0) -> None:
+        """Stop sensing, give the publisher ``drain_s`` to empty the outbox, say offline, close."""
+        log.info("agent stopping (outbox %d pending)", self.outbox.depth())
+        self._stop.set()
+        if self.vision is not None:
+            self.vision.stop()
+        deadline = time.monotonic() + drain_s
+        while self.outbox.depth() and self.link.connected.is_set() and time.monotonic() < deadline:
+            self.publisher.notify()
+            time.sleep(0.05)
+        self.publisher.stop()
+        self.link.stop()
+        self._timer.join(5)
+        if self.ops is not None:
+            self.ops.stop()
+        log.info("agent stopped (outbox %d pending, kept for the next start)", self.outbox.depth())
+        self.outbox.close()
+
+    # inputs ----------------------------------------------------------------------------------------
+    def emit(self, drafts: list[Draft]) -> None:
+        try:
+            self.emitter.emit_many(drafts)
+        except Exception:
+            self.counters["emit_errors"] += 1
+            log.exception("events could not be stored: %s", [d.kind for d in drafts])
+
+    def _on_observation(self, obs: Observation) -> None:
+        with self._lock:
+            if isinstance(obs, ZoneObservation):
+                self.fusion.zone(obs.camera, obs.zone, obs.count)
+                if obs.snapshot:
+                    self._snapshots[obs.camera] = obs.snapshot
+                subject = {"room": obs.room, "camera": obs.camera, "zone": obs.zone}
+                self.emit([Draft("occupancy", obs.camera, subject, obs.data(), obs.since_ms)])
+            elif isinstance(obs, HealthObservation):
+                self.fusion.camera(obs.camera, obs.state)
+                if obs.snapshot:
+                    self._snapshots[obs.camera] = obs.snapshot
+                self.emit(
+                    [
+                        Draft(
+                            "camera.health",
+                            obs.camera,
+                            {"camera": obs.camera, "room": obs.room},
+                            obs.data(),
+                            obs.since_ms,
+                        )
+                    ]
+                )
+            elif isinstance(obs, ClipObservation):
+                data = obs.data().model_copy(
+                    update={"condition_id": self._clip_conditions.pop(obs.clip_id, None)}
+                )
+                self.emit(
+                    [
+                        Draft(
+                            "evidence.clip",
+                            obs.camera,
+                            {"camera": obs.camera, "room": obs.room},
+                            data,
+                            obs.end_ms,
+                        )
+                    ]
+                )
+
+    def band_position(self, band: str, room: str | None) -> None:
+        """Where a wristband is (from the device drivers)."""
+        with self._lock:
+            self.fusion.band(band, room)
+
+    def _on_message(self, topic: str, payload: bytes, _retained: bool) -> None:
+        try:
+            parsed = self.layout.parse(topic)
+        except ProtocolError:
+            return
+        if not isinstance(parsed, RegistryBandTopic):
+            return
+        if self.registry_keys is None:
+            self.counters["registry_rejected"] += 1
+            log.warning("band registration for %s ignored: no registry_key configured", parsed.band)
+            return
+        try:
+            registration = decode_registration(payload, self.registry_keys)
+        except ProtocolError as exc:
+            self.counters["registry_rejected"] += 1
+            log.warning("band registration for %s rejected: %s", parsed.band, exc)
+            return
+        if registration is not None and registration.band != parsed.band:
+            self.counters["registry_rejected"] += 1
+            log.warning("registration for %s arrived on the topic of %s", registration.band, parsed.band)
+            return
+        with self._lock:
+            self.fusion.register(parsed.band, registration)
+        self.counters["registry_accepted"] += 1
+
+    # periodic work ---------------------------------------------------------------------------------
+    def _timer_loop(self) -> None:
+        timing = self.config.timing
+        next_stats = time.monotonic() + timing.stats_interval_s
+        next_heartbeat = time.monotonic() + timing.heartbeat_interval_s
+        next_bounds = next_snapshot = time.monotonic()
+        while not self._stop.wait(min(1.0, timing.heartbeat_interval_s, timing.stats_interval_s)):
+            now = time.monotonic()
+            try:
+                self.evaluate_conditions()
+                if now >= next_heartbeat:
+                    next_heartbeat = now + timing.heartbeat_interval_s
+                    self.emit(
+                        [
+                            Draft(
+                                "agent.heartbeat",
+                                self.config.agent,
+                                {},
+                                {"uptime_s": self.uptime()},
+                                self.clock.now_ms(),
+                            )
+                        ]
+                    )
+                if now >= next_stats:
+                    next_stats = now + timing.stats_interval_s
+                    self.emit(
+                        [Draft("agent.stats", self.config.agent, {}, self.stats(), self.clock.now_ms())]
+                    )
+                if now >= next_bounds:
+                    next_bounds = now + 60
+                    shed = self.outbox.enforce_bounds(self.clock.now_ms())
+                    if shed:
+                        log.warning("outbox over its bounds: shed %d events", shed)
+                if now >= next_snapshot:
+                    next_snapshot = now + 10
+                    self.publish_snapshots()
+            except Exception:
+                log.exception("agent timer step failed")
+
+    def evaluate_conditions(self) -> None:
+        now = self.clock.now_ms()
+        with self._lock:
+            found: list[Candidate] = []
+            for state in self.fusion.states().values():
+                found += candidates(state, self.fusion)
+            changes = self.conditions.evaluate(found, now, self._evidence)
+            for anomaly in self.fusion.anomalies:
+                log.warning("room state: %s", anomaly)
+            self.counters["anomalies"] += len(self.fusion.anomalies)
+            self.fusion.anomalies.clear()
+        drafts = []
+        for change in changes:
+            kind = "condition.start" if isinstance(change, Started) else "condition.end"
+            drafts.append(Draft(kind, self.config.agent, {"room": change.room}, change.data, change.at_ms))
+            if isinstance(change, Ended):
+                log.info("condition %s in %s ended", change.data.condition, change.room)
+            else:
+                log.warning("condition %s in %s", change.data.condition, change.room)
+        if drafts:
+            self.emit(drafts)
+
+    def _evidence(self, candidate: Candidate, condition_id: str) -> Evidence:
+        cameras = [c.id for c in self.config.cameras if c.room == candidate.room]
+        if not cameras or self.vision is None:
+            return Evidence()
+        before, after = self.config.vision.clip_before_s, self.config.vision.clip_after_s
+        at = self.clock.now_ms()
+        clip_id = uuid7(at)
+        self._clip_conditions[clip_id] = condition_id
+        self.vision.request_clip(clip_id, cameras[0], at, before_s=before, after_s=after)
+        return Evidence(
+            snapshot=self._snapshots.get(cameras[0]),
+            clip_id=clip_id,
+            clip_start=at - int(before * 1000),
+            clip_end=at + int(after * 1000),
+        )
+
+    def publish_snapshots(self) -> None:
+        """The latest picture of each camera, retained (QoS 0, latest only: not via the outbox)."""
+        if self.vision is None or not self.link.connected.is_set():
+            return
+        for camera in self.config.cameras:
+            frame = self.vision.latest_frame(camera.id)
+            if frame is None:
+                continue
+            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
+            if not ok:
+                continue
+            try:
+                topic = self.layout.snapshot(self.config.center, self.config.agent, camera.id)
+                self.link.publish(topic, jpeg.tobytes(), qos=0, retain=True)
+            except LinkError:
+                return
+
+    # reporting -------------------------------------------------------------------------------------
+    def uptime(self) -> float:
+        return round(time.monotonic() - self.started_mono, 1)
+
+    def stats(self) -> AgentStats:
+        cameras = {}
+        detector_ms = None
+        if self.vision is not None:
+            pool = self.vision.pool.stats
+            detector_ms = round(pool.ms_per_frame, 1) if pool.frames else None
+            for camera in self.config.cameras:
+                counters = pool.cameras.get(camera.id)
+                cameras[camera.id] = CameraStats(
+                    fps=round(self.vision.fps(camera.id), 2),
+                    dropped=min(counters.dropped if counters else 0, 100_000),
+                    queue=self.vision.pool.queue_depth(),
+                )
+        oldest = self.outbox.oldest_ts()
+        return AgentStats(
+            uptime_s=self.uptime(),
+            cameras=cameras,
+            devices={},
+            detector_ms=detector_ms,
+            outbox_depth=min(self.outbox.depth(), 100_000),
+            outbox_oldest_ms=oldest,
+            shed=min(self.outbox.shed_total(), 100_000),
+        )
+
+    def health(self) -> dict[str, Any]:
+        connected = self.link.connected.is_set()
+        cameras = {c: s for c, s in self.fusion.camera_health.items()}
+        degraded = not connected or any(state != "online" for state in cameras.values())
+        return {
+            "status": "degraded" if degraded else "ok",
+            "mqtt_connected": connected,
+            "outbox_depth": self.outbox.depth(),
+            "next_seq": self.outbox.next_seq(),
+            "cameras": cameras,
+            "conditions_active": len(self.conditions.active()),
+        }
+
+    def metrics(self) -> list[Metric]:
+        oldest = self.outbox.oldest_ts()
+        age = max(0.0, (self.clock.now_ms() - oldest) / 1000) if oldest is not None else 0.0
+        out: list[Metric] = [
+            ("casewatch_outbox_depth", "gauge", "Events waiting for PUBACK.", [({}, self.outbox.depth())]),
+            ("casewatch_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting event.", [({}, age)]),
+            (
+                "casewatch_outbox_shed_total",
+                "counter",
+                "Events shed over the bounds.",
+                [({}, self.outbox.shed_total())],
+            ),
+            ("casewatch_events_emitted_total", "counter", "Events stored.", [({}, self.emitter.emitted)]),
+            (
+                "casewatch_events_published_total",
+                "counter",
+                "Publishes handed to MQTT.",
+                [({}, self.publisher.published)],
+            ),
+            ("casewatch_events_acked_total", "counter", "PUBACKs received.", [({}, self.publisher.acked)]),
+            (
+                "casewatch_mqtt_connected",
+                "gauge",
+                "1 when connected.",
+                [({}, float(self.link.connected.is_set()))],
+            ),
+            (
+                "casewatch_mqtt_refusals_total",
+                "counter",
+                "Connections refused.",
+                [({}, self.link.stats.refusals)],
+            ),
+            (
+                "casewatch_conditions_active",
+                "gauge",
+                "Conditions started, not ended.",
+                [({}, len(self.conditions.active()))],
+            ),
+        ]
+        for name, value in self.counters.items():
+            out.append((f"casewatch_{name}_total", "counter", name.replace("_", " "), [({}, value)]))
+        if self.vision is not None:
+            pool = self.vision.pool.stats
+            fps = [({"camera": c.id}, self.vision.fps(c.id)) for c in self.config.cameras]
+            dropped = [({"camera": c}, float(n.dropped)) for c, n in pool.cameras.items()]
+            out += [
+                ("casewatch_camera_fps", "gauge", "Frames analysed per second.", fps),
+                ("casewatch_camera_dropped_total", "counter", "Frames dropped: detector behind.", dropped),
+                ("casewatch_detector_ms", "gauge", "Detector time per frame.", [({}, pool.ms_per_frame)]),
+            ]
+        return out
