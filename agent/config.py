@@ -236,9 +236,6 @@ class TimingSettings(Settings):
         3.0, ge=0, le=600, description="A condition must hold this long to start."
     )
     condition_end_s: float = Field(5.0, ge=0, le=600, description="…and be gone this long to end.")
-    vitals_interval_s: float = Field(
-        10.0, ge=0, le=3600, description="At most one band.vitals per band this often."
-    )
 
 
 class StorageSettings(Settings):
