@@ -67,3 +67,13 @@ def rtsp_server(tmp_path: Path, room_clip: Path):
     server = RtspServer(tmp_path, video=room_clip).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def onnx_weights(yolo_weights: Path) -> Path:
+    """YOLOv8n exported to ONNX at 320 px in the model cache (what `models pull --onnx` makes)."""
+    from detectors.models import ModelStore
+
+    store = ModelStore()
+    path = store.onnx_path("yolov8n", 320)
+    return path if path.is_file() else store.export_onnx("yolov8n", imgsz=320)
