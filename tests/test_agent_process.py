@@ -141,3 +141,32 @@ def test_sigterm_flushes_says_offline_and_serves_metrics(tmp_path: Path, broker:
         agent.stop()
         status.close()
         events.close()
+
+
+def test_refused_credentials_keep_events_logged_and_retried(tmp_path: Path) -> None:
+    import subprocess
+
+    passwords = tmp_path / "passwd"
+    passwords.touch()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "box-01", "right"], check=True)
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker", mosquitto_binary() or "", auth_file=passwords).start()
+    config = agent_config(
+        tmp_path, broker.port, key=KEY, timing={"heartbeat_interval_s": 0.1, "stats_interval_s": 1},
+        mqtt={"host": "127.0.0.1", "port": broker.port, "username": "box-01", "password": "wrong"},
+    )  # fmt: skip
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        agent.start()
+
+        def metric(name: str) -> float:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{agent.ops_port}/metrics").read().decode()
+            return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
+
+        assert wait_until(lambda: metric("casewatch_mqtt_refusals_total") >= 2, 20)
+        assert metric("casewatch_outbox_depth") >= 10 and metric("casewatch_mqtt_connected") == 0
+        log = (tmp_path / "agent.log").read_text()
+        assert "refused the connection" in log and "authori" in log.lower()
+    finally:
+        agent.stop()
+        broker.stop()

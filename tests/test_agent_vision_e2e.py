@@ -3,7 +3,6 @@ it, raises `understaffed` with evidence, clears it when the officer is back, and
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
