@@ -17,6 +17,7 @@ from protocol.topics import TopicLayout
 from tests.agent_process import AgentProcess, agent_config
 from tests.brokers import Mosquitto, mosquitto_binary
 from tests.mqtt_helpers import Collector
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     mosquitto_binary() is None, reason="needs Debian's mosquitto (.ci/run installs it)"
@@ -33,15 +34,6 @@ def everything(broker: Mosquitto) -> Collector:
         .subscribe(LAYOUT.events_filter("c1"))
         .subscribe(LAYOUT.stats_filter("c1"))
     )
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def decode_all(messages: list[tuple[str, bytes, bool]]):

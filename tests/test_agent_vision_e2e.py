@@ -10,7 +10,8 @@ import pytest
 from detectors.scene import INTERROGATION_ZONES, interrogation_scene, write_video
 from tests.agent_process import AgentProcess, agent_config
 from tests.brokers import Mosquitto, mosquitto_binary
-from tests.test_agent_process import KEY, decode_all, everything, wait_until
+from tests.test_agent_process import KEY, decode_all, everything
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.model,

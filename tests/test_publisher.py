@@ -20,19 +20,11 @@ from protocol.sequence import SeqTracker
 from tests.brokers import Mosquitto, mosquitto_binary
 from tests.mqtt_helpers import Collector
 from tests.protocol_helpers import KEY_A, LAYOUT, NOW, decoder
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     mosquitto_binary() is None, reason="needs Debian's mosquitto (.ci/run installs it)"
 )
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def agent_parts(tmp_path: Path, settings: MqttSettings):

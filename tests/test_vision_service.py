@@ -16,6 +16,7 @@ from detectors.vision import VisionService, VisionSettings
 from hub.embedded_broker import free_port
 from protocol.clock import ManualClock, SystemClock
 from protocol.ids import uuid7
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.model
 T0 = 1_767_250_000_000
@@ -28,15 +29,6 @@ def camera(source: dict, camera_id: str = "cam-int-1") -> Camera:
     return Camera.model_validate(
         {"id": camera_id, "room": "int-1", "source": source, "fps": 5, "zones": zones}
     )
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_video_to_observations_snapshots_and_a_clip(tmp_path: Path, person_detector) -> None:
