@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from casewatch.configfile import Problem, duplicate_ids, mapping_items
 from casewatch.settings import (
@@ -23,7 +23,7 @@ from casewatch.settings import (
     TimeZone,
     read_secret,
 )
-from devices.registry import known_drivers
+from devices.registry import driver, known_drivers
 
 RoomType = Literal[
     "registration",
@@ -289,6 +289,13 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
             problems.append(
                 (("devices", index, "driver"), f"unknown driver (known: {known})", device["driver"])
             )
+        elif "driver" in device and isinstance(device.get("options", {}), dict):
+            try:  # each driver checks its own options
+                driver(device["driver"]).Options.model_validate(device.get("options", {}))
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    path = ("devices", index, "options", *err["loc"])
+                    problems.append((path, err["msg"], err.get("input")))
         if device.get("room") is not None and str(device["room"]) not in rooms:
             problems.append((("devices", index, "room"), "no room with this id in rooms", device["room"]))
     return problems

@@ -142,8 +142,20 @@ def test_reserved_agent_id_and_bad_polygon() -> None:
 def test_unknown_driver_lists_the_known_ones() -> None:
     found = problems(GOOD_AGENT + "devices:\n  - {id: wb, driver: nope, port: loop://}\n")
     assert found == [
-        "center.yaml:12:22: devices[0].driver: unknown driver (known: none registered yet) (got 'nope')"
+        "center.yaml:12:22: devices[0].driver: unknown driver (known: wristband-rs485) (got 'nope')"
     ]
+
+
+def test_driver_options_are_checked_by_the_driver() -> None:
+    text = GOOD_AGENT + (
+        "devices:\n  - id: wb\n    driver: wristband-rs485\n    port: loop://\n"
+        "    options:\n      anchors: {'10': {room: int-1}, '20': {rooom: x}}\n      margin_db: -1\n"
+    )
+    found = problems(text)
+    assert len(found) == 3, found
+    assert found[0].startswith("center.yaml:16:44: devices[0].options.anchors.20.room: Field required")
+    assert found[1].startswith("center.yaml:16:52: devices[0].options.anchors.20.rooom: Extra inputs")
+    assert any("devices[0].options.margin_db" in f and "greater than or equal to 0" in f for f in found)
 
 
 def test_vendor_camera_urls() -> None:

@@ -24,7 +24,7 @@ READINGS = st.one_of(
         st.none() | st.integers(0, 254),
         st.none() | st.integers(0, 100),
         st.none() | st.integers(0, 600).map(lambda t: t / 10),
-    ),  # fmt: skip
+    ),
     st.builds(BandTamperReading, BANDS, st.booleans(), st.booleans()),
     st.builds(BandBatteryReading, BANDS, st.integers(0, 100), st.integers(1, 65535)),
     st.builds(BandButtonReading, BANDS, st.integers(0, 255), st.sampled_from(["short", "long", "double"])),

@@ -1,0 +1,100 @@
+"""Runs the agent's configured devices: a port reader per device feeding its driver, a timer for
+silence, and device health (``device.health``) when a port opens or is lost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agent.config import Device
+from devices.events import DeviceEvent
+from devices.registry import driver
+from devices.transport import PortReader
+from protocol.clock import Clock
+from protocol.kinds import DeviceHealth
+
+log = logging.getLogger(__name__)
+
+OnEvents = Callable[[list[DeviceEvent]], None]
+
+
+class DeviceService:
+    def __init__(
+        self, devices: Sequence[Device], on_events: OnEvents, *, clock: Clock, tick_s: float = 1.0
+    ) -> None:
+        self.clock = clock
+        self.on_events = on_events
+        self.tick_s = tick_s
+        self.states: dict[str, str] = {}
+        self._drivers: dict[str, Any] = {}
+        self._readers: list[PortReader] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._tick_loop, name="devices-timer", daemon=True)
+        for device in devices:
+            cls = driver(device.driver)
+            instance = cls(device.id, cls.Options.model_validate(device.options))
+            self._drivers[device.id] = instance
+            if device.port is None:
+                log.warning("device %s has no port: nothing to read", device.id)
+                continue
+            self._readers.append(
+                PortReader(
+                    device.port,
+                    self._feeder(device.id, instance),
+                    self._state_reporter(device),
+                    baudrate=device.baudrate,
+                    name=device.id,
+                )
+            )
+
+    def _emit(self, events: list[DeviceEvent]) -> None:
+        if events:
+            try:
+                self.on_events(events)
+            except Exception:
+                log.exception("device events could not be handled")
+
+    def _feeder(self, device_id: str, instance: Any) -> Callable[[bytes], None]:
+        def feed(data: bytes) -> None:
+            with self._lock:
+                events = instance.feed(data, self.clock.now_ms())
+            self._emit(events)
+
+        return feed
+
+    def _state_reporter(self, device: Device) -> Callable[[bool, str], None]:
+        def report(online: bool, detail: str) -> None:
+            state = "online" if online else "offline"
+            self.states[device.id] = state
+            (log.info if online else log.warning)("device %s %s: %s", device.id, state, detail)
+            data = DeviceHealth.model_validate(
+                {"state": state, "driver": device.driver, "detail": detail[:1000]}
+            )
+            self._emit(
+                [DeviceEvent("device.health", device.id, {"device": device.id}, data, self.clock.now_ms())]
+            )
+
+        return report
+
+    def start(self) -> DeviceService:
+        for reader in self._readers:
+            reader.start()
+        self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for reader in self._readers:
+            reader.stop()
+        self._timer.join(3)
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            now = self.clock.now_ms()
+            for instance in self._drivers.values():
+                with self._lock:
+                    events = instance.tick(now)
+                self._emit(events)
