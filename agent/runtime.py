@@ -25,6 +25,7 @@ from agent.outbox import Outbox
 from agent.publisher import Publisher
 from agent.room_state import Fusion
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
+from devices.events import DeviceEvent
 from protocol.clock import Clock, SystemClock
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
@@ -96,6 +97,11 @@ class Agent:
                 settings=settings_from_config(config.vision),
                 retention_days=config.storage.snapshot_retention_days,
             )  # fmt: skip
+        self.devices = None
+        if config.devices:
+            from devices.service import DeviceService
+
+            self.devices = DeviceService(config.devices, self._on_device_events, clock=self.clock)
         self.ops: OpsServer | None = None
         if config.ops.enabled:
             self.ops = OpsServer(config.ops.host, config.ops.port, self.metrics, self.health)
@@ -114,6 +120,8 @@ class Agent:
         self.publisher.start()
         if self.vision is not None:
             self.vision.start()
+        if self.devices is not None:
+            self.devices.start()
         self._timer.start()
         return self
 
@@ -123,6 +131,8 @@ class Agent:
         self._stop.set()
         if self.vision is not None:
             self.vision.stop()
+        if self.devices is not None:
+            self.devices.stop()
         deadline = time.monotonic() + drain_s
         while self.outbox.depth() and self.link.connected.is_set() and time.monotonic() < deadline:
             self.publisher.notify()
@@ -182,10 +192,12 @@ class Agent:
                     ]
                 )
 
-    def band_position(self, band: str, room: str | None) -> None:
-        """Where a wristband is (from the device drivers)."""
+    def _on_device_events(self, events: list[DeviceEvent]) -> None:
         with self._lock:
-            self.fusion.band(band, room)
+            for event in events:
+                if event.kind == "band.position":
+                    self.fusion.band(event.subject["band"], event.room)
+        self.emit([Draft(e.kind, e.source, e.subject, e.data, e.ts) for e in events])
 
     def _on_message(self, topic: str, payload: bytes, _retained: bool) -> None:
         try:
@@ -324,10 +336,11 @@ class Agent:
                     queue=self.vision.pool.queue_depth(),
                 )
         oldest = self.outbox.oldest_ts()
+        devices: dict[str, Any] = dict(self.devices.states) if self.devices is not None else {}
         return AgentStats(
             uptime_s=self.uptime(),
             cameras=cameras,
-            devices={},
+            devices=devices,
             detector_ms=detector_ms,
             outbox_depth=min(self.outbox.depth(), 100_000),
             outbox_oldest_ms=oldest,
@@ -337,13 +350,15 @@ class Agent:
     def health(self) -> dict[str, Any]:
         connected = self.link.connected.is_set()
         cameras = {c: s for c, s in self.fusion.camera_health.items()}
-        degraded = not connected or any(state != "online" for state in cameras.values())
+        devices = dict(self.devices.states) if self.devices is not None else {}
+        degraded = not connected or any(state != "online" for state in [*cameras.values(), *devices.values()])
         return {
             "status": "degraded" if degraded else "ok",
             "mqtt_connected": connected,
             "outbox_depth": self.outbox.depth(),
             "next_seq": self.outbox.next_seq(),
             "cameras": cameras,
+            "devices": devices,
             "conditions_active": len(self.conditions.active()),
         }
 

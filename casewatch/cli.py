@@ -232,7 +232,46 @@ def hub_hash_password(password: str) -> None:
 # --- simulators and demo ----------------------------------------------------------------------
 @main.group()
 def sim() -> None:
-    """设备模拟器 (device simulators: wristband receiver, cabinet, modem — arrive with the devices)."""
+    """设备模拟器 (device simulators, for trying a config without hardware)."""
+
+
+@sim.command("wristbands")
+@click.option("--bands", default=3, show_default=True, help="How many bands (ids 00000001…).")
+@click.option("--anchors", default="10,20", show_default=True, help="Anchor ids to move the bands between.")
+@click.option("--rate", default=5.0, show_default=True, help="Frames per second per band.")
+@click.option("--seconds", default=0.0, help="Stop after this long (0: until Ctrl-C).")
+def sim_wristbands(bands: int, anchors: str, rate: float, seconds: float) -> None:
+    """模拟 RS-485 手环接收器：打印串口路径，写入定位/体征数据 (simulated wristband receiver on a PTY)."""
+    import itertools
+    import random
+    import time
+
+    from devices.readings import BandSighting, BandVitalsReading
+    from devices.simulator import WristbandSimulator
+    from devices.wristband_frames import band_id
+
+    simulator = WristbandSimulator()
+    click.echo(f"串口 (port): {simulator.path}")
+    click.echo(f"配置 (config): devices: [{{id: wb-sim, driver: wristband-rs485, port: {simulator.path}}}]")
+    anchor_ids = [a.strip() for a in anchors.split(",") if a.strip()]
+    ids = [band_id(n + 1) for n in range(bands)]
+    started = time.monotonic()
+    try:
+        for tick in itertools.count():
+            for index, band in enumerate(ids):
+                anchor = anchor_ids[(tick // int(30 * rate) + index) % len(anchor_ids)]
+                simulator.send(
+                    BandSighting(band, anchor, random.randint(-65, -50)),
+                    BandVitalsReading(band, random.randint(70, 95), random.randint(95, 99), 36.5),
+                )
+            simulator.drain()
+            if seconds and time.monotonic() - started >= seconds:
+                break
+            time.sleep(1 / rate)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.pty.close()
 
 
 @main.command()
