@@ -25,6 +25,7 @@ COMMANDS = [
     ["hub"],
     ["hub", "hash-password"],
     ["sim"],
+    ["sim", "wristbands"],
     ["demo"],
 ]
 
