@@ -1,0 +1,244 @@
+"""GSM/4G modem: sending Chinese SMS with AT commands (3GPP TS 27.005), dialogue without I/O.
+
+``SendSms`` is the whole exchange as a state machine: check the SIM (``AT+CPIN?``), the network
+registration (``AT+CREG?``) and the signal (``AT+CSQ``), switch to PDU mode, then for each part
+``AT+CMGS=<length>``, wait for the ``> `` prompt, send the PDU and Ctrl-Z, and read ``+CMGS: <ref>``
+or ``+CMS ERROR: <n>``. A failed part is retried ``retries`` times. Unsolicited lines (``+CMTI``,
+``+CREG``, ``RING``…) can arrive in the middle of any answer: they are set aside, never mistaken for
+the answer. ``ModemLink`` drives the machine over a serial port.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import serial
+
+from devices.sms_pdu import Pdu, encode_submit
+
+CTRL_Z = b"\x1a"
+PROMPT = "> "
+_URC = re.compile(r"^(\+CMTI|\+CDSI|\+CREG: \d$|\+CEREG: \d$|\+CGREG: \d$|RING|\+CLIP|\^|\+CMT:|NO CARRIER)")
+
+
+class LineReader:
+    """Bytes from the modem -> lines, with the ``> `` prompt as a line of its own."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, data: bytes) -> list[str]:
+        self._buffer += data.decode("ascii", errors="replace")
+        lines = []
+        while True:
+            if self._buffer.lstrip("\r\n").startswith(PROMPT):
+                self._buffer = self._buffer.lstrip("\r\n")[len(PROMPT) :]
+                lines.append(PROMPT)
+                continue
+            cut = min((i for i in (self._buffer.find("\r"), self._buffer.find("\n")) if i >= 0), default=-1)
+            if cut < 0:
+                return lines
+            line, self._buffer = self._buffer[:cut].strip(), self._buffer[cut + 1 :]
+            if line:
+                lines.append(line)
+
+
+def is_unsolicited(line: str) -> bool:
+    return bool(_URC.match(line))
+
+
+@dataclass(frozen=True)
+class SmsResult:
+    ok: bool
+    references: tuple[int, ...]
+    error: str | None
+    attempts: int
+
+
+@dataclass
+class SendSms:
+    number: str
+    text: str
+    retries: int = 2
+    reference: int = 0
+    unsolicited: list[str] = field(default_factory=list)
+    _pdus: list[Pdu] = field(default_factory=list)
+    _step: str = "cmee"
+    _part: int = 0
+    _tries: int = 0
+    _attempts: int = 0
+    _refs: list[int] = field(default_factory=list)
+    _info: list[str] = field(default_factory=list)
+
+    def start(self) -> bytes:
+        self._pdus = encode_submit(self.number, self.text, reference=self.reference)
+        self._step = "cmee"
+        return b"AT+CMEE=2\r"
+
+    def _done(self, ok: bool, error: str | None = None) -> SmsResult:
+        return SmsResult(ok, tuple(self._refs), error, self._attempts)
+
+    def _send_part(self) -> bytes:
+        self._step = "cmgs"
+        self._attempts += 1
+        return f"AT+CMGS={self._pdus[self._part].tpdu_length}\r".encode()
+
+    def line(self, line: str) -> bytes | SmsResult | None:
+        """Feed one line from the modem; get the next bytes to write, the result, or None (wait)."""
+        if is_unsolicited(line):
+            self.unsolicited.append(line)
+            return None
+        if line.startswith(("+CME ERROR", "+CMS ERROR")) or line == "ERROR":
+            return self._error(line)
+        if line != "OK" and line != PROMPT and not line.startswith("+CMGS"):
+            self._info.append(line)
+            return None
+        step = self._step
+        if step == "cmee":
+            self._step = "cpin"
+            return b"AT+CPIN?\r"
+        if step == "cpin" and line == "OK":
+            if not any("READY" in i for i in self._info):
+                return self._done(False, f"SIM not ready: {' '.join(self._info) or 'no answer'}")
+            self._info.clear()
+            self._step = "creg"
+            return b"AT+CREG?\r"
+        if step == "creg" and line == "OK":
+            status = next((i.split(",")[-1].strip() for i in self._info if i.startswith("+CREG:")), "")
+            if status not in ("1", "5"):
+                return self._done(False, f"not registered on the network (+CREG status {status or '?'})")
+            self._info.clear()
+            self._step = "csq"
+            return b"AT+CSQ\r"
+        if step == "csq" and line == "OK":
+            rssi = next(
+                (i.split(":")[1].split(",")[0].strip() for i in self._info if i.startswith("+CSQ:")), "99"
+            )
+            if rssi == "99" or not rssi.isdigit() or int(rssi) == 0:
+                return self._done(False, f"no signal (+CSQ {rssi})")
+            self._info.clear()
+            self._step = "cmgf"
+            return b"AT+CMGF=0\r"
+        if step == "cmgf" and line == "OK":
+            return self._send_part()
+        if step == "cmgs" and line == PROMPT:
+            self._step = "sent"
+            return self._pdus[self._part].hex.encode() + CTRL_Z
+        if step == "sent" and line.startswith("+CMGS"):
+            self._refs.append(int(line.split(":")[1].strip()))
+            return None
+        if step == "sent" and line == "OK":
+            self._part += 1
+            self._tries = 0
+            if self._part == len(self._pdus):
+                return self._done(True)
+            return self._send_part()
+        return None
+
+    def _error(self, line: str) -> bytes | SmsResult:
+        if self._step in ("cmgs", "sent") and self._tries < self.retries:
+            self._tries += 1
+            return self._send_part()
+        if self._step == "cmee":  # an old modem without verbose errors: carry on
+            self._step = "cpin"
+            return b"AT+CPIN?\r"
+        return self._done(False, f"{self._step}: {line}")
+
+
+@dataclass
+class SimulatedModem:
+    """Answers like a modem, for tests and the demo; records what it "sent"."""
+
+    sim_ready: bool = True
+    registered: bool = True
+    csq: int = 20
+    fail_sends: int = 0
+    urc_every: int = 2
+    sent: list[str] = field(default_factory=list)
+    _reader: LineReader = field(default_factory=LineReader)
+    _pending_pdu: bool = False
+    _ref: int = 0
+    _count: int = 0
+    _buffer: bytes = b""
+
+    def respond(self, data: bytes) -> bytes:
+        if self._pending_pdu:
+            self._buffer += data
+            if CTRL_Z not in self._buffer:
+                return b""
+            pdu, _, rest = self._buffer.partition(CTRL_Z)
+            self._buffer, self._pending_pdu = b"", False
+            if self.fail_sends > 0:
+                self.fail_sends -= 1
+                return b"\r\n+CMS ERROR: 500\r\n" + self.respond(rest)
+            self.sent.append(pdu.decode())
+            self._ref += 1
+            return f"\r\n+CMGS: {self._ref}\r\n\r\nOK\r\n".encode() + self.respond(rest)
+        out = b""
+        for line in self._reader.feed(data):
+            self._count += 1
+            if self.urc_every and self._count % self.urc_every == 0:
+                out += b'\r\n+CMTI: "SM",3\r\n'  # a message arrived: unsolicited, mid-dialogue
+            if line.startswith("AT+CPIN?"):
+                out += (
+                    b"\r\n+CPIN: READY\r\n\r\nOK\r\n"
+                    if self.sim_ready
+                    else b"\r\n+CME ERROR: SIM not inserted\r\n"
+                )
+            elif line.startswith("AT+CREG?"):
+                out += f"\r\n+CREG: 0,{1 if self.registered else 2}\r\n\r\nOK\r\n".encode()
+            elif line.startswith("AT+CSQ"):
+                out += f"\r\n+CSQ: {self.csq},0\r\n\r\nOK\r\n".encode()
+            elif line.startswith("AT+CMGS="):
+                self._pending_pdu = True
+                out += b"\r\n> "
+            elif line.startswith("AT"):
+                out += b"\r\nOK\r\n"
+        return out
+
+
+class ModemLink:
+    """Runs ``SendSms`` over a serial port (pyserial URL); one message at a time."""
+
+    def __init__(self, url: str, *, baudrate: int = 115200, timeout_s: float = 20.0) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self.unsolicited: list[str] = []
+
+    def send(self, number: str, text: str, *, reference: int = 0, retries: int = 2) -> SmsResult:
+        dialogue = SendSms(number, text, retries=retries, reference=reference)
+        with self._lock:
+            try:
+                port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.2)
+            except (serial.SerialException, OSError, ValueError) as exc:
+                return SmsResult(False, (), f"modem port {self.url}: {exc}", 0)
+            try:
+                reader = LineReader()
+                port.write(dialogue.start())
+                deadline = time.monotonic() + self.timeout_s
+                while time.monotonic() < deadline:
+                    data = port.read(max(1, port.in_waiting))
+                    for line in reader.feed(data):
+                        step = dialogue.line(line)
+                        if isinstance(step, SmsResult):
+                            return step
+                        if step is not None:
+                            port.write(step)
+                return SmsResult(
+                    False,
+                    tuple(dialogue._refs),
+                    f"modem did not answer within {self.timeout_s:.0f} s",
+                    dialogue._attempts,
+                )
+            except (serial.SerialException, OSError) as exc:
+                return SmsResult(
+                    False, tuple(dialogue._refs), f"modem port {self.url} failed: {exc}", dialogue._attempts
+                )
+            finally:
+                self.unsolicited += dialogue.unsolicited
+                port.close()

@@ -1,0 +1,104 @@
+"""Sending SMS through a modem: the AT dialogue against a simulated modem, then over a real PTY."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from devices.modem import LineReader, ModemLink, SendSms, SimulatedModem, SmsResult
+from devices.simulator import PtyPair
+from devices.sms_pdu import decode_submit_text
+
+TEXT = "【执法办案监督】讯问室1 单人讯问已持续5分钟，橙色预警，请立即整改。"
+
+
+def converse(dialogue: SendSms, modem: SimulatedModem) -> SmsResult:
+    reader = LineReader()
+    pending = dialogue.start()
+    for _ in range(200):
+        for line in reader.feed(modem.respond(pending)):
+            step = dialogue.line(line)
+            if isinstance(step, SmsResult):
+                return step
+            if step is not None:
+                pending = step
+                break
+        else:
+            pending = b""
+    raise AssertionError("dialogue did not finish")
+
+
+def test_chinese_message_is_sent_with_unsolicited_lines_in_between() -> None:
+    modem = SimulatedModem(urc_every=1)
+    dialogue = SendSms("+8613800138000", TEXT)
+    result = converse(dialogue, modem)
+    assert result == SmsResult(True, (1,), None, 1)
+    assert decode_submit_text(modem.sent[0])[1] == TEXT
+    assert dialogue.unsolicited and all(u.startswith("+CMTI") for u in dialogue.unsolicited)
+
+
+def test_long_message_goes_in_parts() -> None:
+    modem = SimulatedModem()
+    result = converse(SendSms("10086", TEXT * 3, reference=9), modem)
+    assert result.ok and len(result.references) == len(modem.sent) == 2
+    assert "".join(decode_submit_text(p)[1] for p in modem.sent) == TEXT * 3
+
+
+def test_a_refused_part_is_retried() -> None:
+    modem = SimulatedModem(fail_sends=2)
+    result = converse(SendSms("10086", "测试", retries=2), modem)
+    assert result.ok and result.attempts == 3
+    failing = SimulatedModem(fail_sends=5)
+    result = converse(SendSms("10086", "测试", retries=2), failing)
+    assert not result.ok and "+CMS ERROR: 500" in (result.error or "")
+
+
+@pytest.mark.parametrize(
+    ("modem", "reason"),
+    [
+        (SimulatedModem(sim_ready=False), "cpin"),
+        (SimulatedModem(registered=False), "not registered"),
+        (SimulatedModem(csq=99), "no signal"),
+    ],
+)
+def test_checks_before_sending(modem: SimulatedModem, reason: str) -> None:
+    result = converse(SendSms("10086", "测试"), modem)
+    assert not result.ok and reason in (result.error or "") and modem.sent == []
+
+
+def test_over_a_real_serial_port() -> None:
+    pty = PtyPair.open()
+    modem = SimulatedModem()
+    stop = threading.Event()
+
+    def serve() -> None:
+        os.set_blocking(pty.master, False)
+        while not stop.is_set():
+            try:
+                data = os.read(pty.master, 4096)
+            except BlockingIOError:
+                stop.wait(0.01)
+                continue
+            except OSError:
+                return
+            answer = modem.respond(data)
+            if answer:
+                os.write(pty.master, answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        result = ModemLink(pty.path, timeout_s=10).send("+8613800138000", TEXT)
+    finally:
+        stop.set()
+        thread.join(2)
+        pty.close()
+    assert result.ok, result
+    assert decode_submit_text(modem.sent[0]) == ("+8613800138000", TEXT, None)
+
+
+def test_missing_port_is_a_clear_failure() -> None:
+    result = ModemLink("/dev/ttyNOSUCH", timeout_s=1).send("10086", "x")
+    assert not result.ok and "/dev/ttyNOSUCH" in (result.error or "")
