@@ -156,7 +156,8 @@ def test_refused_credentials_keep_events_logged_and_retried(tmp_path: Path) -> N
             return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
 
         assert wait_until(lambda: metric("casewatch_mqtt_refusals_total") >= 2, 20)
-        assert metric("casewatch_outbox_depth") >= 10 and metric("casewatch_mqtt_connected") == 0
+        assert wait_until(lambda: metric("casewatch_outbox_depth") >= 10, 10)  # events keep piling up, kept
+        assert metric("casewatch_mqtt_connected") == 0
         log = (tmp_path / "agent.log").read_text()
         assert "refused the connection" in log and "authori" in log.lower()
     finally:
