@@ -16,6 +16,7 @@ from typing import Any
 
 import cv2
 
+from agent import reporting
 from agent.conditions import Candidate, ConditionTracker, Ended, Started, candidates
 from agent.config import AgentConfig
 from agent.emitter import Draft, Emitter
@@ -29,7 +30,7 @@ from devices.events import DeviceEvent
 from protocol.clock import Clock, SystemClock
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
-from protocol.kinds import AgentStats, CameraStats, Evidence
+from protocol.kinds import AgentStats, Evidence
 from protocol.registry import HUB_IDENTITY, decode_registration
 from protocol.signing import Keyring
 from protocol.topics import RegistryBandTopic, TopicLayout
@@ -318,98 +319,15 @@ class Agent:
             except LinkError:
                 return
 
-    # reporting -------------------------------------------------------------------------------------
+    # reporting (agent/reporting.py) -------------------------------------------------------------
     def uptime(self) -> float:
         return round(time.monotonic() - self.started_mono, 1)
 
     def stats(self) -> AgentStats:
-        cameras = {}
-        detector_ms = None
-        if self.vision is not None:
-            pool = self.vision.pool.stats
-            detector_ms = round(pool.ms_per_frame, 1) if pool.frames else None
-            for camera in self.config.cameras:
-                counters = pool.cameras.get(camera.id)
-                cameras[camera.id] = CameraStats(
-                    fps=round(self.vision.fps(camera.id), 2),
-                    dropped=min(counters.dropped if counters else 0, 100_000),
-                    queue=self.vision.pool.queue_depth(),
-                )
-        oldest = self.outbox.oldest_ts()
-        devices: dict[str, Any] = dict(self.devices.states) if self.devices is not None else {}
-        return AgentStats(
-            uptime_s=self.uptime(),
-            cameras=cameras,
-            devices=devices,
-            detector_ms=detector_ms,
-            outbox_depth=min(self.outbox.depth(), 100_000),
-            outbox_oldest_ms=oldest,
-            shed=min(self.outbox.shed_total(), 100_000),
-        )
+        return reporting.stats(self)
 
     def health(self) -> dict[str, Any]:
-        connected = self.link.connected.is_set()
-        cameras = {c: s for c, s in self.fusion.camera_health.items()}
-        devices = dict(self.devices.states) if self.devices is not None else {}
-        degraded = not connected or any(state != "online" for state in [*cameras.values(), *devices.values()])
-        return {
-            "status": "degraded" if degraded else "ok",
-            "mqtt_connected": connected,
-            "outbox_depth": self.outbox.depth(),
-            "next_seq": self.outbox.next_seq(),
-            "cameras": cameras,
-            "devices": devices,
-            "conditions_active": len(self.conditions.active()),
-        }
+        return reporting.health(self)
 
     def metrics(self) -> list[Metric]:
-        oldest = self.outbox.oldest_ts()
-        age = max(0.0, (self.clock.now_ms() - oldest) / 1000) if oldest is not None else 0.0
-        out: list[Metric] = [
-            ("casewatch_outbox_depth", "gauge", "Events waiting for PUBACK.", [({}, self.outbox.depth())]),
-            ("casewatch_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting event.", [({}, age)]),
-            (
-                "casewatch_outbox_shed_total",
-                "counter",
-                "Events shed over the bounds.",
-                [({}, self.outbox.shed_total())],
-            ),
-            ("casewatch_events_emitted_total", "counter", "Events stored.", [({}, self.emitter.emitted)]),
-            (
-                "casewatch_events_published_total",
-                "counter",
-                "Publishes handed to MQTT.",
-                [({}, self.publisher.published)],
-            ),
-            ("casewatch_events_acked_total", "counter", "PUBACKs received.", [({}, self.publisher.acked)]),
-            (
-                "casewatch_mqtt_connected",
-                "gauge",
-                "1 when connected.",
-                [({}, float(self.link.connected.is_set()))],
-            ),
-            (
-                "casewatch_mqtt_refusals_total",
-                "counter",
-                "Connections refused.",
-                [({}, self.link.stats.refusals)],
-            ),
-            (
-                "casewatch_conditions_active",
-                "gauge",
-                "Conditions started, not ended.",
-                [({}, len(self.conditions.active()))],
-            ),
-        ]
-        for name, value in self.counters.items():
-            out.append((f"casewatch_{name}_total", "counter", name.replace("_", " "), [({}, value)]))
-        if self.vision is not None:
-            pool = self.vision.pool.stats
-            fps = [({"camera": c.id}, self.vision.fps(c.id)) for c in self.config.cameras]
-            dropped = [({"camera": c}, float(n.dropped)) for c, n in pool.cameras.items()]
-            out += [
-                ("casewatch_camera_fps", "gauge", "Frames analysed per second.", fps),
-                ("casewatch_camera_dropped_total", "counter", "Frames dropped: detector behind.", dropped),
-                ("casewatch_detector_ms", "gauge", "Detector time per frame.", [({}, pool.ms_per_frame)]),
-            ]
-        return out
+        return reporting.metrics(self)

@@ -1,0 +1,106 @@
+"""What the agent reports about itself: ``agent.stats`` data, ``/healthz`` and ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agent.ops import Metric
+from protocol.kinds import AgentStats, CameraStats
+
+if TYPE_CHECKING:
+    from agent.runtime import Agent
+
+
+def stats(agent: Agent) -> AgentStats:
+    cameras = {}
+    detector_ms = None
+    if agent.vision is not None:
+        pool = agent.vision.pool.stats
+        detector_ms = round(pool.ms_per_frame, 1) if pool.frames else None
+        for camera in agent.config.cameras:
+            counters = pool.cameras.get(camera.id)
+            cameras[camera.id] = CameraStats(
+                fps=round(agent.vision.fps(camera.id), 2),
+                dropped=min(counters.dropped if counters else 0, 100_000),
+                queue=agent.vision.pool.queue_depth(),
+            )
+    oldest = agent.outbox.oldest_ts()
+    devices: dict[str, Any] = dict(agent.devices.states) if agent.devices is not None else {}
+    return AgentStats(
+        uptime_s=agent.uptime(),
+        cameras=cameras,
+        devices=devices,
+        detector_ms=detector_ms,
+        outbox_depth=min(agent.outbox.depth(), 100_000),
+        outbox_oldest_ms=oldest,
+        shed=min(agent.outbox.shed_total(), 100_000),
+    )
+
+
+def health(agent: Agent) -> dict[str, Any]:
+    connected = agent.link.connected.is_set()
+    cameras = {c: s for c, s in agent.fusion.camera_health.items()}
+    devices = dict(agent.devices.states) if agent.devices is not None else {}
+    degraded = not connected or any(state != "online" for state in [*cameras.values(), *devices.values()])
+    return {
+        "status": "degraded" if degraded else "ok",
+        "mqtt_connected": connected,
+        "outbox_depth": agent.outbox.depth(),
+        "next_seq": agent.outbox.next_seq(),
+        "cameras": cameras,
+        "devices": devices,
+        "conditions_active": len(agent.conditions.active()),
+    }
+
+
+def metrics(agent: Agent) -> list[Metric]:
+    oldest = agent.outbox.oldest_ts()
+    age = max(0.0, (agent.clock.now_ms() - oldest) / 1000) if oldest is not None else 0.0
+    out: list[Metric] = [
+        ("casewatch_outbox_depth", "gauge", "Events waiting for PUBACK.", [({}, agent.outbox.depth())]),
+        ("casewatch_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting event.", [({}, age)]),
+        (
+            "casewatch_outbox_shed_total",
+            "counter",
+            "Events shed over the bounds.",
+            [({}, agent.outbox.shed_total())],
+        ),
+        ("casewatch_events_emitted_total", "counter", "Events stored.", [({}, agent.emitter.emitted)]),
+        (
+            "casewatch_events_published_total",
+            "counter",
+            "Publishes handed to MQTT.",
+            [({}, agent.publisher.published)],
+        ),
+        ("casewatch_events_acked_total", "counter", "PUBACKs received.", [({}, agent.publisher.acked)]),
+        (
+            "casewatch_mqtt_connected",
+            "gauge",
+            "1 when connected.",
+            [({}, float(agent.link.connected.is_set()))],
+        ),
+        (
+            "casewatch_mqtt_refusals_total",
+            "counter",
+            "Connections refused.",
+            [({}, agent.link.stats.refusals)],
+        ),
+        (
+            "casewatch_conditions_active",
+            "gauge",
+            "Conditions started, not ended.",
+            [({}, len(agent.conditions.active()))],
+        ),
+    ]
+    for name, value in agent.counters.items():
+        out.append((f"casewatch_{name}_total", "counter", name.replace("_", " "), [({}, value)]))
+    if agent.vision is not None:
+        pool = agent.vision.pool.stats
+        fps = [({"camera": c.id}, agent.vision.fps(c.id)) for c in agent.config.cameras]
+        dropped = [({"camera": c}, float(n.dropped)) for c, n in pool.cameras.items()]
+        out += [
+            ("casewatch_camera_fps", "gauge", "Frames analysed per second.", fps),
+            ("casewatch_camera_dropped_total", "counter", "Frames dropped: detector behind.", dropped),
+            ("casewatch_detector_ms", "gauge", "Detector time per frame.", [({}, pool.ms_per_frame)]),
+        ]
+    return out
