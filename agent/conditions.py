@@ -5,7 +5,7 @@ starts only after it has held for ``start_after_ms`` and ends only after it has 
 ``end_after_ms``, so a flickering count cannot open and close it repeatedly. Each start carries
 the facts as first seen and an id; its end carries the same id and the duration.
 
-Conditions (``protocol.kinds.ConditionName``):
+Conditions (``protocol.data.ConditionName``):
 - ``understaffed``: detainees present, officers fewer than the room requires but at least one
   (the interrogation held by one officer, 刑诉法 第118条);
 - ``unattended``: detainees present and no staff (一律有人负责看管), except exempt rooms and exits;
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.room_state import Fusion, RoomState
-from protocol.kinds import ConditionEnd, ConditionStart, Evidence, Facts
+from protocol.data import ConditionEnd, ConditionStart, Evidence, Facts
 
 
 @dataclass(frozen=True)

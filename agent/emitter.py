@@ -13,8 +13,9 @@ from typing import Any
 from agent.outbox import Outbox, Record
 from protocol.clock import Clock
 from protocol.codec import encode
+from protocol.data import Data
 from protocol.envelope import Event, Subject, new_event
-from protocol.kinds import KINDS, Data
+from protocol.kinds import KINDS
 from protocol.topics import TopicLayout
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent.ops import Metric
-from protocol.kinds import AgentStats, CameraStats
+from protocol.data import AgentStats, CameraStats
 
 if TYPE_CHECKING:
     from agent.runtime import Agent

@@ -28,9 +28,9 @@ from agent.room_state import Fusion
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
 from protocol.clock import Clock, SystemClock
+from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
-from protocol.kinds import AgentStats, Evidence
 from protocol.registry import HUB_IDENTITY, decode_registration
 from protocol.signing import Keyring
 from protocol.topics import RegistryBandTopic, TopicLayout

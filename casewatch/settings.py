@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from protocol.kinds import KEY_PATTERN
+from protocol.fields import KEY_PATTERN
 from protocol.signing import key_from_text
 from protocol.topics import RESERVED_AGENT_IDS, TopicLayout
 

@@ -1,6 +1,6 @@
 """What the vision service tells the agent: zone counts, camera health, clips.
 
-Each observation converts to the ``data`` of its wire kind (``protocol.kinds``), so the agent
+Each observation converts to the ``data`` of its wire kind (``protocol.data``), so the agent
 only adds the envelope.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.kinds import CameraHealth, EvidenceClip, Occupancy
+from protocol.data import CameraHealth, EvidenceClip, Occupancy
 
 
 @dataclass(frozen=True)

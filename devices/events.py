@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.kinds import Data
+from protocol.data import Data
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from devices.events import DeviceEvent
 from devices.registry import driver
 from devices.transport import PortReader
 from protocol.clock import Clock
-from protocol.kinds import DeviceHealth
+from protocol.data import DeviceHealth
 
 log = logging.getLogger(__name__)
 

@@ -26,15 +26,8 @@ from devices.readings import (
 )
 from devices.registry import register_driver
 from devices.wristband_frames import WristbandDecoder
-from protocol.kinds import (
-    KEY_PATTERN,
-    BandBattery,
-    BandButton,
-    BandLink,
-    BandPosition,
-    BandTamper,
-    BandVitals,
-)
+from protocol.data import BandBattery, BandButton, BandLink, BandPosition, BandTamper, BandVitals
+from protocol.fields import KEY_PATTERN
 
 Key = Annotated[str, Field(pattern=KEY_PATTERN)]
 

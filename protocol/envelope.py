@@ -11,8 +11,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SerializeAsAny, model_validator
 
 from protocol.canonical import canonical_bytes
+from protocol.data import Data
+from protocol.fields import MAX_SAFE_INT, Key, Ms
 from protocol.ids import UUID7_PATTERN, uuid7
-from protocol.kinds import KINDS, MAX_SAFE_INT, Data, Key, Ms
+from protocol.kinds import KINDS
 from protocol.signing import SIG_FIELD, signature
 
 PROTOCOL_VERSION = 1

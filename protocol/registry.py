@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from protocol.canonical import StrictJSONError, canonical_bytes, loads_strict
 from protocol.errors import MalformedError, SchemaError
-from protocol.kinds import Key, Ms
+from protocol.fields import Key, Ms
 from protocol.signing import SIG_FIELD, Keyring, signed
 
 HUB_IDENTITY = "hub"

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 
 from protocol.errors import TopicError
-from protocol.kinds import KEY_PATTERN, KINDS
+from protocol.fields import KEY_PATTERN
+from protocol.kinds import KINDS
 
 DEFAULT_PREFIX = "casewatch"
 RESERVED_AGENT_IDS = frozenset({"registry", "alerts"})
