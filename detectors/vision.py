@@ -74,7 +74,6 @@ class _CameraState:
     reader: CameraReader | None = None
     delivered: deque[float] = field(default_factory=lambda: deque(maxlen=50))
     latest_frame: np.ndarray | None = None
-    latest_ms: int | None = None
 
 
 def zone_shapes(camera: Camera) -> list[ZoneShape]:
@@ -178,7 +177,7 @@ class VisionService:
         state = self._cameras[camera_id]
         received = time.monotonic()
         state.delivered.append(received)
-        state.latest_frame, state.latest_ms = frame, ts_ms
+        state.latest_frame = frame
         # One reduced copy serves motion, health and the clip ring: resizing a 1080p frame once.
         small = frame
         if frame.shape[1] > self.settings.ring_width:

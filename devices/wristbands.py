@@ -8,7 +8,6 @@ hysteresis), vitals at most once per ``vitals_interval_s`` per band, tamper and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -176,6 +175,3 @@ class WristbandRs485:
 
     def tick(self, now_ms: int) -> list[DeviceEvent]:
         return self.logic.tick(now_ms)
-
-
-OnEvents = Callable[[list[DeviceEvent]], None]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,10 +38,19 @@ def test_crc_matches_the_modbus_test_frames() -> None:
     assert crc16_modbus(bytes.fromhex("01050003FF00")).to_bytes(2, "little") == bytes.fromhex("7C3A")
 
 
-def test_documented_example_frame() -> None:
-    frame = encode(BandSighting("0000002A", "12", -61))
-    assert frame.hex(" ").upper() == "AA 55 08 01 00 00 00 2A 00 0C C3 " + frame[-2:].hex(" ").upper()
-    assert WristbandDecoder().feed(frame) == [BandSighting("0000002A", "12", -61)]
+def test_frames_in_docs_devices_md() -> None:
+    examples = {
+        "AA 55 08 01 00 00 00 2A 00 0C C3 E1 B5": BandSighting("0000002A", "12", -61),
+        "AA 55 09 02 00 00 00 2A 58 61 01 6E 62 4C": BandVitalsReading("0000002A", 88, 97, 36.6),
+        "AA 55 06 03 00 00 00 2A 01 A3 93": BandTamperReading("0000002A", True, False),
+        "AA 55 08 04 00 00 00 2A 12 0E 24 C0 A5": BandBatteryReading("0000002A", 18, 3620),
+        "AA 55 07 05 00 00 00 2A 00 01 B4 E5": BandButtonReading("0000002A", 0, "long"),
+    }
+    docs = (Path(__file__).parent.parent / "docs" / "devices.md").read_text(encoding="utf-8")
+    for hex_frame, reading in examples.items():
+        assert f"`{hex_frame}`" in docs
+        assert encode(reading) == bytes.fromhex(hex_frame)
+        assert WristbandDecoder().feed(bytes.fromhex(hex_frame)) == [reading]
 
 
 @settings(max_examples=300)
