@@ -70,6 +70,12 @@ class BandZones:
         state.anchor, state.candidate = best, None
         return AnchorChange(band, best, current, round(state.rssi[best]))
 
+    def heard(self, band: str, now_ms: int) -> None:
+        """Any packet from the band (vitals, battery, a UWB point) proves it is alive."""
+        state = self.bands.setdefault(band, _Band())
+        state.last_heard = now_ms
+        state.online = True
+
     def silent(self, now_ms: int) -> list[str]:
         """Bands that have just gone unheard for ``offline_ms`` (each reported once)."""
         gone = []

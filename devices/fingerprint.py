@@ -32,6 +32,7 @@ ACK_TEXT = {
     0x07: "too few features",
     0x08: "no match",
     0x09: "not found",
+    0x0A: "could not combine the two captures",
     0x0B: "page out of range",
     0x13: "wrong password",
 }
@@ -190,6 +191,53 @@ class Identify:
         return Matched(*result)
 
 
+@dataclass(frozen=True)
+class Enrolled:
+    page: int
+
+
+@dataclass
+class Enrol:
+    """The enrolment dialogue: two captures of the same finger (GenImg, Img2Tz into buffers 1 and
+    2), RegModel merges them, Store writes the template at ``page``. Same shape as ``Identify``."""
+
+    page: int
+    max_polls: int = 100
+    _step: str = "gen_img"
+    _buffer: int = 1
+    _polls: int = 0
+
+    def start(self) -> bytes:
+        self._step, self._buffer, self._polls = "gen_img", 1, 1
+        return gen_img()
+
+    def answer(self, ack: Packet) -> bytes | Enrolled | NotMatched:
+        if ack.pid != PID_ACK:
+            return NotMatched(f"unexpected packet type 0x{ack.pid:02X}")
+        if self._step == "gen_img":
+            if ack.code == 0x02:
+                if self._polls >= self.max_polls:
+                    return NotMatched("no finger")
+                self._polls += 1
+                return gen_img()
+            if ack.code != 0:
+                return NotMatched(ack.text)
+            self._step = "img2tz"
+            return img2tz(self._buffer)
+        if ack.code != 0:
+            return NotMatched(ack.text)
+        if self._step == "img2tz":
+            if self._buffer == 1:
+                self._step, self._buffer, self._polls = "gen_img", 2, 1
+                return gen_img()
+            self._step = "reg_model"
+            return reg_model()
+        if self._step == "reg_model":
+            self._step = "store"
+            return store(1, self.page)
+        return Enrolled(self.page)
+
+
 @dataclass
 class SimulatedModule:
     """A fingerprint module for tests and the demo: answers command packets like the real one."""
@@ -198,8 +246,10 @@ class SimulatedModule:
     """finger name -> page"""
     finger: str | None = None
     """The finger on the sensor now (None: nothing), e.g. "officer-P1001"."""
+    capacity: int = 300
     _image: str | None = None
-    _features: str | None = None
+    _features: dict[int, str | None] = field(default_factory=dict)
+    _model: str | None = None
     decoder: FingerprintDecoder = field(default_factory=FingerprintDecoder)
 
     def _ack(self, code: int, extra: bytes = b"") -> bytes:
@@ -213,12 +263,25 @@ class SimulatedModule:
             elif request.code == GEN_IMG:
                 self._image = self.finger
                 out += self._ack(0x00 if self.finger else 0x02)
-            elif request.code == IMG2TZ:
-                self._features = self._image
+            elif request.code == IMG2TZ and len(request.payload) == 2:
+                self._features[request.payload[1]] = self._image
                 out += self._ack(0x00 if self._image else 0x03)
             elif request.code == SEARCH:
-                page = self.enrolled.get(self._features or "")
+                page = self.enrolled.get(self._features.get(1) or "")
                 out += self._ack(0x09) if page is None else self._ack(0x00, struct.pack(">HH", page, 100))
+            elif request.code == REG_MODEL:
+                one, two = self._features.get(1), self._features.get(2)
+                self._model = one if one is not None and one == two else None
+                out += self._ack(0x00 if self._model else 0x0A)  # 0A: could not combine
+            elif request.code == STORE and len(request.payload) == 4:
+                page = struct.unpack(">H", request.payload[2:4])[0]
+                if page >= self.capacity:
+                    out += self._ack(0x0B)
+                elif self._model is None:
+                    out += self._ack(0x01)
+                else:
+                    self.enrolled[self._model] = page
+                    out += self._ack(0x00)
             else:
                 out += self._ack(0x01)
         return out

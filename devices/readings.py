@@ -15,6 +15,15 @@ class BandSighting:
 
 
 @dataclass(frozen=True)
+class BandLocated:
+    """A band located by a UWB engine at x/y (metres); polygons turn points into zones."""
+
+    band: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
 class BandVitalsReading:
     band: str
     heart_rate: int | None
@@ -43,4 +52,11 @@ class BandButtonReading:
     press: str  # short | long | double
 
 
-Reading = BandSighting | BandVitalsReading | BandTamperReading | BandBatteryReading | BandButtonReading
+Reading = (
+    BandSighting
+    | BandLocated
+    | BandVitalsReading
+    | BandTamperReading
+    | BandBatteryReading
+    | BandButtonReading
+)

@@ -1,4 +1,5 @@
-"""Runs the agent's configured devices: a port reader per device feeding its driver, a timer for
+"""Runs the agent's configured devices: a port reader per device feeding its driver (or, for an
+*active* driver that talks to several ports itself, the driver's own threads), a timer for
 silence, and device health (``device.health``) when a port opens or is lost."""
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class DeviceService:
         self.states: dict[str, str] = {}
         self._drivers: dict[str, Any] = {}
         self._readers: list[PortReader] = []
+        self._active: list[tuple[Any, Callable[[bool, str], None]]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._tick_loop, name="devices-timer", daemon=True)
@@ -37,6 +39,10 @@ class DeviceService:
             cls = driver(device.driver)
             instance = cls(device.id, cls.Options.model_validate(device.options))
             self._drivers[device.id] = instance
+            if getattr(cls, "active", False):
+                # drives its own ports (a cabinet: fingerprint, board, scanner)
+                self._active.append((instance, self._state_reporter(device)))
+                continue
             if device.port is None:
                 log.warning("device %s has no port: nothing to read", device.id)
                 continue
@@ -82,6 +88,8 @@ class DeviceService:
     def start(self) -> DeviceService:
         for reader in self._readers:
             reader.start()
+        for instance, report in self._active:
+            instance.start(self._emit, report, self.clock)
         self._timer.start()
         return self
 
@@ -89,6 +97,8 @@ class DeviceService:
         self._stop.set()
         for reader in self._readers:
             reader.stop()
+        for instance, _report in self._active:
+            instance.stop()
         self._timer.join(3)
 
     def _tick_loop(self) -> None:

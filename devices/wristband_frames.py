@@ -56,7 +56,9 @@ def encode(reading: Reading) -> bytes:
         return frame(TYPE_TAMPER, band, bytes([int(reading.strap_open) | int(reading.magnet) << 1]))
     if isinstance(reading, BandBatteryReading):
         return frame(TYPE_BATTERY, band, struct.pack(">BH", reading.percent, reading.millivolts or 0))
-    return frame(TYPE_BUTTON, band, bytes([reading.button, PRESSES.index(reading.press)]))
+    if isinstance(reading, BandButtonReading):
+        return frame(TYPE_BUTTON, band, bytes([reading.button, PRESSES.index(reading.press)]))
+    raise ValueError(f"the RS-485 receiver protocol has no record for {type(reading).__name__}")
 
 
 def _parse(kind: int, band: str, payload: bytes) -> Reading | None:

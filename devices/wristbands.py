@@ -18,12 +18,14 @@ from devices.events import DeviceEvent
 from devices.readings import (
     BandBatteryReading,
     BandButtonReading,
+    BandLocated,
     BandSighting,
     BandTamperReading,
     BandVitalsReading,
     Reading,
 )
 from devices.registry import register_driver
+from devices.uwb_zones import PolygonZones
 from devices.wristband_frames import WristbandDecoder
 from protocol.data import BandBattery, BandButton, BandLink, BandPosition, BandTamper, BandVitals
 from protocol.fields import KEY_PATTERN
@@ -38,12 +40,20 @@ class AnchorPlace(BaseModel):
     zone: Key | None = None
 
 
+class Polygon(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    room: Key
+    points: list[tuple[float, float]] = Field(..., min_length=3, description="[[x, y], …] in metres")
+
+
 class WristbandOptions(BaseModel):
     """``devices[].options`` of a wristband receiver."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     anchors: dict[str, AnchorPlace] = Field(default_factory=dict, description="anchor id -> room (and zone)")
+    polygons: dict[Key, Polygon] = Field(default_factory=dict, description="UWB: zone id -> room and outline")
     margin_db: float = Field(6.0, ge=0, le=40)
     hold_s: float = Field(3.0, ge=0, le=60)
     offline_after_s: float = Field(30.0, gt=0, le=3600)
@@ -57,6 +67,7 @@ class WristbandLogic:
     device: str
     options: WristbandOptions
     zones: BandZones = field(init=False)
+    areas: PolygonZones = field(init=False)
     _last_vitals: dict[str, int] = field(default_factory=dict)
     _tamper: dict[str, tuple[bool, bool]] = field(default_factory=dict)
     _battery: dict[str, int] = field(default_factory=dict)
@@ -67,6 +78,9 @@ class WristbandLogic:
         o = self.options
         self.zones = BandZones(
             margin_db=o.margin_db, hold_ms=int(o.hold_s * 1000), offline_ms=int(o.offline_after_s * 1000)
+        )
+        self.areas = PolygonZones(
+            {zone: list(p.points) for zone, p in o.polygons.items()}, hold_ms=int(o.hold_s * 1000)
         )
 
     def _zone_key(self, anchor: str) -> tuple[str | None, str | None]:
@@ -82,7 +96,20 @@ class WristbandLogic:
         if band in self._offline:
             self._offline.discard(band)
             out.append(DeviceEvent("band.link", self.device, subject, BandLink(state="online"), now_ms))
-        if isinstance(reading, BandSighting):
+        self.zones.heard(band, now_ms)
+        if isinstance(reading, BandLocated):
+            moved = self.areas.located(band, reading.x, reading.y, now_ms)
+            if moved is not None:
+                area = self.options.polygons[moved.zone].room
+                located = BandPosition(
+                    zone=moved.zone, room=area, previous_zone=moved.previous, x=moved.x, y=moved.y
+                )
+                out.append(
+                    DeviceEvent(
+                        "band.position", self.device, {**subject, "room": area}, located, now_ms, area
+                    )
+                )
+        elif isinstance(reading, BandSighting):
             if reading.anchor not in self.options.anchors:
                 self.unknown_anchors += 1
                 return out

@@ -156,3 +156,7 @@ class ConfigIssue:
 
 class ModelError(CasewatchError):
     """Detector weights are missing, corrupt, or cannot be fetched."""
+
+
+class DeviceError(CasewatchError):
+    """A serial device could not be opened, did not answer, or answered an error."""
