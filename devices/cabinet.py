@@ -3,7 +3,7 @@
 Three serial parts — a fingerprint module (EF01), a lock/IO board (Modbus RTU), a QR scanner —
 each on its own port and thread, feeding one ``CabinetLogic``. The device is online when every
 configured part is; ``device.health`` names the part that failed. Each part reopens its port with
-backoff (1 s doubling to 10 s) after a failure. Which document lies in which slot is kept in
+backoff (1 s, 2 s, then every 4 s) after a failure. Which document lies in which slot is kept in
 ``inventory_file`` (JSON) so a restart does not forget it.
 """
 
@@ -208,7 +208,6 @@ class DossierCabinet:
             lambda online, detail: self._part("scanner", "" if online else detail),
             baudrate=scanner.baudrate,
             name=f"{self.device}-scanner",
-            max_backoff_s=10,
         ).start()
         for name, target in (("board", self._board_loop), ("fingerprint", self._finger_loop)):
             thread = threading.Thread(target=target, name=f"{self.device}-{name}", daemon=True)
@@ -250,7 +249,7 @@ class DossierCabinet:
             self._emit(decision.events)
 
     def _backoff(self, failures: int) -> float:
-        return float(min(10, 2 ** max(0, failures - 1)))
+        return float(min(4, 2 ** max(0, failures - 1)))
 
     def _sensors(self, doors: dict[str, bool], occupied: dict[str, bool], now_ms: int) -> Decision:
         return self.logic.sensors(doors, occupied, now_ms)

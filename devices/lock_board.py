@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 ILLEGAL_FUNCTION, ILLEGAL_ADDRESS = 0x01, 0x02
+MAX_BUFFER = 512  # two maximal RTU frames: older bytes cannot belong to a pending request
 
 
 class BoardError(DeviceError):
@@ -114,27 +115,51 @@ class SimulatedModbusBoard:
     pulses: list[int] = field(default_factory=list)
     """every coil switched on, in order (what the tests check)"""
     requests: int = 0
-    _framer: FramerRTU = field(default_factory=lambda: FramerRTU(DecodePDU(is_server=True)))
+    _decoder: DecodePDU = field(default_factory=lambda: DecodePDU(is_server=True))
+    _framer: FramerRTU = field(init=False)
     _buffer: bytes = b""
 
+    def __post_init__(self) -> None:
+        self._framer = FramerRTU(self._decoder)
+
     def respond(self, data: bytes) -> bytes:
-        self._buffer += data
+        """Answer every complete request in what has arrived. pymodbus's RTU framer relies on
+        the silence between frames and throws a whole burst away on a bad CRC; here a frame is
+        looked for at every offset instead, so noise before a request costs only the noise."""
+        self._buffer = (self._buffer + data)[-MAX_BUFFER:]
         out = b""
         while self._buffer:
-            try:
-                used, request = self._framer.handleFrame(self._buffer, 0, 0)
-            except ModbusException:
-                used, request = max(1, len(self._buffer)), None
-            self._buffer = self._buffer[used:]
-            if request is None:
-                if used == 0:
-                    break
-                continue
+            found = self._next_request()
+            if found is None:
+                break
+            request, end = found
+            self._buffer = self._buffer[end:]
             self.requests += 1
-            if request.dev_id != self.unit:
-                continue  # another board on the bus
-            out += self._framer.buildFrame(self._answer(request))
+            if request.dev_id == self.unit:  # other units on the bus answer for themselves
+                out += self._framer.buildFrame(self._answer(request))
         return out
+
+    def _next_request(self) -> tuple[ModbusPDU, int] | None:
+        buf = self._buffer
+        for start in range(len(buf) - 3):
+            if buf[start + 1] & 0x80:
+                continue  # an exception response is never a request
+            cls = self._decoder.lookupPduClass(buf[start:])
+            if cls is None:
+                continue
+            size = cls.calculateRtuFrameSize(buf[start:])
+            if not size or start + size > len(buf):
+                continue  # not a frame here, or not complete yet
+            frame = buf[start : start + size]
+            if FramerRTU.compute_CRC(frame[:-2]) != int.from_bytes(frame[-2:], "big"):
+                continue
+            try:
+                _, request = self._framer.handleFrame(frame, 0, 0)
+            except ModbusException:
+                continue
+            if request is not None:
+                return request, start + size
+        return None
 
     def _answer(self, request: ModbusPDU) -> ModbusPDU:
         unit, address, count = request.dev_id, request.address, request.count

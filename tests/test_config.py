@@ -142,7 +142,8 @@ def test_reserved_agent_id_and_bad_polygon() -> None:
 def test_unknown_driver_lists_the_known_ones() -> None:
     found = problems(GOOD_AGENT + "devices:\n  - {id: wb, driver: nope, port: loop://}\n")
     assert found == [
-        "center.yaml:12:22: devices[0].driver: unknown driver (known: dossier-cabinet, wristband-jsonl, wristband-mqtt, wristband-rs485) (got 'nope')"
+        "center.yaml:12:22: devices[0].driver: unknown driver (known: dossier-cabinet, wristband-jsonl, "
+        "wristband-mqtt, wristband-rs485) (got 'nope')"
     ]
 
 

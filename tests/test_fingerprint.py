@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devices.cabinet_sim import CabinetSimulator
 from devices.fingerprint import (
     PID_ACK,
+    Enrol,
+    Enrolled,
     FingerprintDecoder,
     Identify,
     Matched,
@@ -17,6 +21,9 @@ from devices.fingerprint import (
     packet,
     search_result,
 )
+from devices.fingerprint_link import FingerprintLink
+from protocol.errors import DeviceError
+from tests.fuzzing import CODEC_FUZZ
 
 
 def test_commands_match_the_reference_frames() -> None:
@@ -31,6 +38,7 @@ def test_search_ack_reference_frame_decodes_to_page_and_score() -> None:
     assert search_result(ack) == (5, 100)
 
 
+@CODEC_FUZZ
 @given(st.lists(st.binary(min_size=1, max_size=20), max_size=6), st.binary(max_size=30))
 def test_packets_survive_splits_and_leading_noise(payloads, noise) -> None:
     noise = noise.replace(b"\xef", b"\x00")
@@ -43,6 +51,16 @@ def test_packets_survive_splits_and_leading_noise(payloads, noise) -> None:
     assert decoder.dropped_bytes == len(noise)
 
 
+@CODEC_FUZZ
+@given(st.binary(max_size=300))
+def test_random_bytes_never_raise_and_the_next_good_packet_decodes(noise: bytes) -> None:
+    decoder = FingerprintDecoder()
+    decoder.feed(noise)
+    good = packet(PID_ACK, b"\x00\x00\x07\x00\x64")
+    got = decoder.feed(good + bytes(270))  # zeros complete whatever bogus frame the noise began
+    assert b"\x00\x00\x07\x00\x64" in [p.payload for p in got]
+
+
 def test_bad_checksum_is_dropped_and_counted() -> None:
     good = packet(PID_ACK, b"\x00")
     bad = bytearray(good)
@@ -52,7 +70,12 @@ def test_bad_checksum_is_dropped_and_counted() -> None:
     assert decoder.bad_checksums == 1
 
 
-def run(identify: Identify, module: SimulatedModule, finger_after_polls: int = 0, finger: str | None = None):
+def run(
+    identify: Identify | Enrol,
+    module: SimulatedModule,
+    finger_after_polls: int = 0,
+    finger: str | None = None,
+):
     decoder = FingerprintDecoder()
     step = identify.start()
     polls = 0
@@ -76,3 +99,32 @@ def test_unknown_finger_and_no_finger() -> None:
     module = SimulatedModule(enrolled={"P1001-right-index": 5})
     assert run(Identify(), module, finger="stranger")[0] == NotMatched("not found")
     assert run(Identify(max_polls=5), SimulatedModule(), finger=None)[0] == NotMatched("no finger")
+
+
+def test_enrol_stores_the_finger_at_the_page_then_identify_finds_it() -> None:
+    module = SimulatedModule(capacity=300)
+    outcome, _ = run(Enrol(page=12), module, finger="P1003-left-thumb")
+    assert outcome == Enrolled(12)
+    assert module.enrolled == {"P1003-left-thumb": 12}
+    assert run(Identify(), module, finger="P1003-left-thumb")[0] == Matched(page=12, score=100)
+
+
+def test_enrol_refuses_a_page_beyond_the_library() -> None:
+    outcome, _ = run(Enrol(page=500), SimulatedModule(capacity=300), finger="P1003")
+    assert outcome == NotMatched("page out of range")
+
+
+def test_enrol_over_a_real_pty_with_the_link() -> None:
+    sim = CabinetSimulator(enrolled={})
+    sim.start()
+    try:
+        sim.finger("P2002")
+        link = FingerprintLink(sim.ptys["fingerprint"].path)
+        assert link.run(Enrol(page=3)) == Enrolled(3)
+        assert link.run(Identify()) == Matched(page=3, score=100)
+        sim.silent = True
+        with pytest.raises(DeviceError, match="did not answer"):
+            link.run(Identify())
+        link.close()
+    finally:
+        sim.close()
