@@ -27,11 +27,17 @@ _URC = re.compile(r"^(\+CMTI|\+CDSI|\+CREG: \d$|\+CEREG: \d$|\+CGREG: \d$|RING|\
 class LineReader:
     """Bytes from the modem -> lines, with the ``> `` prompt as a line of its own."""
 
+    MAX_LINE = 4096  # longer than any answer: a modem spewing bytes without a line end is noise
+
     def __init__(self) -> None:
         self._buffer = ""
+        self.overlong = 0
 
     def feed(self, data: bytes) -> list[str]:
         self._buffer += data.decode("ascii", errors="replace")
+        if len(self._buffer) > self.MAX_LINE and "\r" not in self._buffer and "\n" not in self._buffer:
+            self.overlong += 1
+            self._buffer = ""
         lines = []
         while True:
             if self._buffer.lstrip("\r\n").startswith(PROMPT):

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devices.modem import LineReader, ModemLink, SendSms, SimulatedModem, SmsResult
 from devices.simulator import PtyPair
 from devices.sms_pdu import decode_submit_text
+from tests.fuzzing import CODEC_FUZZ
 
+LINES = ["OK", "ERROR", "> ", "+CMS ERROR: 500", "+CME ERROR: 10", "+CPIN: READY", "+CREG: 0,1",
+         "+CSQ: 20,99", "+CMGS: 12", "+CMTI: \"SM\",3", "RING", "+CREG: 2"]  # fmt: skip
 TEXT = "【执法办案监督】讯问室1 单人讯问已持续5分钟，橙色预警，请立即整改。"
 
 
@@ -66,6 +73,67 @@ def test_a_refused_part_is_retried() -> None:
 def test_checks_before_sending(modem: SimulatedModem, reason: str) -> None:
     result = converse(SendSms("10086", "测试"), modem)
     assert not result.ok and reason in (result.error or "") and modem.sent == []
+
+
+def serve(respond: Callable[[bytes], bytes]) -> tuple[PtyPair, threading.Event]:
+    """A modem's far end on a PTY, answering with ``respond``."""
+    pty = PtyPair.open()
+    stop = threading.Event()
+
+    def run() -> None:
+        os.set_blocking(pty.master, False)
+        while not stop.is_set():
+            try:
+                data = os.read(pty.master, 4096)
+            except BlockingIOError:
+                stop.wait(0.01)
+                continue
+            except OSError:
+                return
+            answer = respond(data)
+            if answer:
+                os.write(pty.master, answer)
+
+    threading.Thread(target=run, daemon=True).start()
+    return pty, stop
+
+
+@pytest.mark.parametrize(
+    ("respond", "reason"),
+    [
+        (lambda _data: b"", "did not answer"),
+        (lambda _data: b"\x00\xff~~garbage\r\n+++\r\n", "did not answer"),
+        (lambda _data: b"\r\nERROR\r\n", "ERROR"),
+    ],
+    ids=["silent", "garbage", "error"],
+)
+def test_a_bad_modem_fails_with_the_reason_in_bounded_time(
+    respond: Callable[[bytes], bytes], reason: str
+) -> None:
+    pty, stop = serve(respond)
+    started = time.monotonic()
+    try:
+        result = ModemLink(pty.path, timeout_s=1.5).send("+8613800138000", TEXT)
+    finally:
+        stop.set()
+        pty.close()
+    assert not result.ok and reason in (result.error or ""), result
+    assert time.monotonic() - started < 5
+
+
+@CODEC_FUZZ
+@given(st.binary(max_size=600), st.lists(st.sampled_from(LINES) | st.text(max_size=20), max_size=12))
+def test_random_modem_output_never_breaks_the_reader_or_the_dialogue(noise: bytes, lines: list[str]) -> None:
+    reader = LineReader()
+    for line in reader.feed(noise):
+        assert "\r" not in line and "\n" not in line
+    dialogue = SendSms("+8613800138000", TEXT)
+    dialogue.start()
+    for line in lines:
+        step = dialogue.line(line)
+        assert step is None or isinstance(step, bytes | SmsResult)
+        if isinstance(step, SmsResult):
+            break
 
 
 def test_over_a_real_serial_port() -> None:

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.scanner import Scan, ScannerDecoder
+from tests.fuzzing import CODEC_FUZZ
 
 CASE = "公安局案件A3301020250001-01"
 
@@ -53,6 +54,7 @@ def test_undecodable_bytes_are_replaced_and_counted() -> None:
     assert "\ufffd" in scan.code and decoder.undecodable == 1
 
 
+@CODEC_FUZZ
 @given(st.binary(max_size=3000))
 def test_random_bytes_never_raise_and_codes_stay_bounded(noise: bytes) -> None:
     decoder = ScannerDecoder(max_length=256)

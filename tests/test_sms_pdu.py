@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.sms_pdu import Pdu, decode_submit_text, encode_submit, split_parts
+from tests.fuzzing import CODEC_FUZZ
 
 
 def test_short_chinese_message_is_one_pdu() -> None:
@@ -37,6 +38,7 @@ def test_surrogate_pairs_stay_whole() -> None:
     assert parts[1].decode("utf-16-be").startswith("😀")
 
 
+@CODEC_FUZZ
 @given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=400), st.integers(0, 255))
 def test_any_text_round_trips_through_its_parts(text: str, reference: int) -> None:
     parts: list[Pdu] = encode_submit("+8613800138000", text, reference=reference)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.crc import crc16_modbus
@@ -16,6 +16,7 @@ from devices.readings import (
     BandVitalsReading,
 )
 from devices.wristband_frames import WristbandDecoder, band_id, encode
+from tests.fuzzing import CODEC_FUZZ
 
 BANDS = st.integers(0, 2**32 - 1).map(band_id)
 READINGS = st.one_of(
@@ -53,7 +54,7 @@ def test_frames_in_docs_devices_md() -> None:
         assert WristbandDecoder().feed(bytes.fromhex(hex_frame)) == [reading]
 
 
-@settings(max_examples=300)
+@CODEC_FUZZ
 @given(st.lists(READINGS, max_size=20), st.data())
 def test_any_stream_split_anywhere_decodes_to_the_same_readings(readings, data) -> None:
     stream = b"".join(encode(r) for r in readings)
@@ -66,7 +67,7 @@ def test_any_stream_split_anywhere_decodes_to_the_same_readings(readings, data) 
     assert decoder.stats.dropped_bytes == 0
 
 
-@settings(max_examples=300)
+@CODEC_FUZZ
 @given(st.lists(READINGS, min_size=1, max_size=10), st.binary(max_size=40))
 def test_garbage_between_frames_is_skipped_and_counted(readings, garbage) -> None:
     garbage = garbage.replace(b"\xaa", b"\x00")  # no accidental headers in the noise
@@ -85,6 +86,7 @@ def test_bad_crc_drops_one_frame_and_keeps_the_next() -> None:
     assert decoder.stats.bad_crc == 1
 
 
+@CODEC_FUZZ
 @given(st.binary(max_size=500))
 def test_random_bytes_never_raise(noise: bytes) -> None:
     WristbandDecoder().feed(noise)
