@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import threading
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from devices.readings import Reading
@@ -55,3 +58,39 @@ class WristbandSimulator:
                 pass
         except (BlockingIOError, OSError):
             pass
+
+
+class PtyResponder:
+    """Serves a request/answer device (a modem, a board) on a PTY: whatever the agent writes goes
+    to ``respond``; what it returns is written back."""
+
+    def __init__(self, respond: Callable[[bytes], bytes]) -> None:
+        self.respond = respond
+        self.pty = PtyPair.open()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pty-responder", daemon=True)
+
+    @property
+    def path(self) -> str:
+        return self.pty.path
+
+    def start(self) -> PtyResponder:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.pty.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self.pty.master], [], [], 0.05)
+                if ready:
+                    answer = self.respond(os.read(self.pty.master, 4096))
+                    if answer:
+                        os.write(self.pty.master, answer)
+            except OSError:
+                if self._stop.wait(0.05):
+                    return

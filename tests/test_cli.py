@@ -26,6 +26,9 @@ COMMANDS = [
     ["hub", "hash-password"],
     ["sim"],
     ["sim", "wristbands"],
+    ["sim", "cabinet"],
+    ["sim", "modem"],
+    ["enrol-finger"],
     ["demo"],
 ]
 
@@ -115,3 +118,48 @@ def test_models_pull_reports_source_and_hash(yolo_weights: Path) -> None:
     done = run("models", "pull")
     assert done.returncode == 0, done.stderr
     assert "sha256 f59b3d833e2ff32e" in done.stdout and "cache" in done.stdout
+
+
+def test_sim_cabinet_runs_a_script_and_prints_a_usable_config(tmp_path: Path) -> None:
+    script = tmp_path / "steps.yaml"
+    script.write_text("- {at: 0, finger: P1001}\n- {at: 0.2, lift: true}\n- {at: 0.3, open: s01}\n")
+    result = run("sim", "cabinet", "--slots", "2", "--script", str(script))
+    assert result.returncode == 0, result.stderr
+    assert "driver: dossier-cabinet" in result.stdout and "/dev/pts/" in result.stdout
+    assert "open s01 (locked)" in result.stdout  # nobody granted it: the door stays shut
+
+
+def test_sim_modem_shows_each_message_sent_through_it() -> None:
+    from devices.modem import ModemLink
+
+    process = subprocess.Popen(
+        [CASEWATCH, "sim", "modem", "--fail", "1", "--seconds", "8"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+        result = ModemLink(port, timeout_s=5).send("+8613800138000", "讯问室1 单人讯问，请整改")
+        assert result.ok and result.attempts == 2, result  # the first try met +CMS ERROR: 500
+        line = process.stdout.readline()
+        assert "+8613800138000" in line and "讯问室1 单人讯问，请整改" in line
+    finally:
+        process.terminate()
+        process.wait(5)
+
+
+def test_enrol_finger_against_the_simulated_module() -> None:
+    from devices.cabinet_sim import CabinetSimulator
+
+    simulator = CabinetSimulator(enrolled={}).start()
+    try:
+        simulator.finger("P3003")
+        result = run("enrol-finger", "--port", simulator.ptys["fingerprint"].path, "--page", "21")
+        assert result.returncode == 0, result.stderr
+        assert simulator.fingerprint.enrolled == {"P3003": 21}
+        missing = run("enrol-finger", "--port", "/dev/ttyNOSUCH", "--page", "1")
+        assert missing.returncode != 0 and "/dev/ttyNOSUCH" in missing.stderr
+    finally:
+        simulator.close()
