@@ -36,6 +36,7 @@ RoomType = Literal[
     "corridor",
     "toilet",
     "medical",
+    "dossier",
     "exit",
     "other",
 ]
