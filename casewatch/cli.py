@@ -240,19 +240,38 @@ def sim() -> None:
 @click.option("--anchors", default="10,20", show_default=True, help="Anchor ids to move the bands between.")
 @click.option("--rate", default=5.0, show_default=True, help="Frames per second per band.")
 @click.option("--seconds", default=0.0, help="Stop after this long (0: until Ctrl-C).")
-def sim_wristbands(bands: int, anchors: str, rate: float, seconds: float) -> None:
+@click.option(
+    "--script", type=click.Path(exists=True, path_type=Path),
+    help="YAML timeline instead: - {at: 0, band: '00000001', anchor: '10'}, - {at: 20, heart_rate: 130, …}",
+)  # fmt: skip
+def sim_wristbands(bands: int, anchors: str, rate: float, seconds: float, script: Path | None) -> None:
     """模拟 RS-485 手环接收器：打印串口路径，写入定位/体征数据 (simulated wristband receiver on a PTY)."""
     import itertools
     import random
     import time
 
+    import yaml
+
     from devices.readings import BandSighting, BandVitalsReading
-    from devices.simulator import WristbandSimulator
+    from devices.simulator import WristbandSimulator, run_wristband_script
     from devices.wristband_frames import band_id
 
     simulator = WristbandSimulator()
     click.echo(f"串口 (port): {simulator.path}")
     click.echo(f"配置 (config): devices: [{{id: wb-sim, driver: wristband-rs485, port: {simulator.path}}}]")
+    if script is not None:
+        steps = yaml.safe_load(script.read_text("utf-8")) or []
+        if not isinstance(steps, list) or not all(isinstance(s, dict) and "band" in s for s in steps):
+            raise click.BadParameter(
+                "the script must be a YAML list of mappings with a band", param_hint="--script"
+            )
+        try:
+            run_wristband_script(simulator, steps, rate=rate, echo=click.echo)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            simulator.pty.close()
+        return
     anchor_ids = [a.strip() for a in anchors.split(",") if a.strip()]
     ids = [band_id(n + 1) for n in range(bands)]
     started = time.monotonic()

@@ -8,11 +8,20 @@ import contextlib
 import os
 import select
 import threading
+import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from devices.readings import Reading
+from devices.readings import (
+    BandBatteryReading,
+    BandButtonReading,
+    BandSighting,
+    BandTamperReading,
+    BandVitalsReading,
+    Reading,
+)
 from devices.wristband_frames import encode
 
 
@@ -94,3 +103,65 @@ class PtyResponder:
             except OSError:
                 if self._stop.wait(0.05):
                     return
+
+
+@dataclass
+class _BandState:
+    anchor: str | None = None
+    rssi: int = -55
+    heart_rate: int | None = None
+    spo2: int | None = None
+
+
+def run_wristband_script(
+    simulator: WristbandSimulator,
+    steps: list[dict[str, Any]],
+    *,
+    rate: float = 5.0,
+    tail_s: float = 3.0,
+    echo: Callable[[str], None] | None = None,
+) -> None:
+    """Play a timeline: ``{at: 0, band: "00000001", anchor: "10"}`` puts a band at an anchor (it
+    is then heard there ``rate`` times a second, so hysteresis resolves), ``heart_rate``/``spo2``
+    set its vitals (sent each second), ``strap_open``/``magnet``, ``battery`` and ``button`` send
+    once. Runs ``tail_s`` past the last step."""
+    bands: dict[str, _BandState] = {}
+    started = time.monotonic()
+    pending = sorted(steps, key=lambda s: float(s.get("at", 0)))
+    end = (float(pending[-1].get("at", 0)) if pending else 0.0) + tail_s
+    last_vitals = 0.0
+    while (now := time.monotonic() - started) < end:
+        while pending and float(pending[0].get("at", 0)) <= now:
+            step = pending.pop(0)
+            band = str(step["band"])
+            state = bands.setdefault(band, _BandState())
+            once: list[Reading] = []
+            if "anchor" in step:
+                state.anchor = str(step["anchor"])
+            state.rssi = int(step.get("rssi", state.rssi))
+            state.heart_rate = step.get("heart_rate", state.heart_rate)
+            state.spo2 = step.get("spo2", state.spo2)
+            if "strap_open" in step or "magnet" in step:
+                once.append(BandTamperReading(band, bool(step.get("strap_open")), bool(step.get("magnet"))))
+            if "battery" in step:
+                once.append(BandBatteryReading(band, int(step["battery"]), None))
+            if "button" in step:
+                once.append(BandButtonReading(band, int(step["button"]), "short"))
+            if once:
+                simulator.send(*once)
+            if echo is not None:
+                echo(f"t={now:6.1f}s " + ", ".join(f"{k}={v}" for k, v in step.items() if k != "at"))
+        sightings: list[Reading] = [
+            BandSighting(band, s.anchor, s.rssi) for band, s in bands.items() if s.anchor is not None
+        ]
+        if now - last_vitals >= 1.0:
+            last_vitals = now
+            sightings += [
+                BandVitalsReading(band, s.heart_rate, s.spo2, None)
+                for band, s in bands.items()
+                if s.heart_rate is not None or s.spo2 is not None
+            ]
+        if sightings:
+            simulator.send(*sightings)
+        simulator.drain()
+        time.sleep(1 / rate)
