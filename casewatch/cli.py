@@ -15,9 +15,9 @@ import yaml
 
 from casewatch import __version__
 from casewatch.configfile import load_config
+from casewatch.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_UNAVAILABLE
 from protocol.errors import CasewatchError, ConfigError
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_UNAVAILABLE = 1, 2, 3
 CONFIG_KINDS = ("agent", "hub")
 
 
@@ -229,181 +229,7 @@ def hub_hash_password(password: str) -> None:
     click.echo(hash_password(password))
 
 
-# --- simulators and demo ----------------------------------------------------------------------
-@main.group()
-def sim() -> None:
-    """设备模拟器 (device simulators, for trying a config without hardware)."""
-
-
-@sim.command("wristbands")
-@click.option("--bands", default=3, show_default=True, help="How many bands (ids 00000001…).")
-@click.option("--anchors", default="10,20", show_default=True, help="Anchor ids to move the bands between.")
-@click.option("--rate", default=5.0, show_default=True, help="Frames per second per band.")
-@click.option("--seconds", default=0.0, help="Stop after this long (0: until Ctrl-C).")
-@click.option(
-    "--script", type=click.Path(exists=True, path_type=Path),
-    help="YAML timeline instead: - {at: 0, band: '00000001', anchor: '10'}, - {at: 20, heart_rate: 130, …}",
-)  # fmt: skip
-def sim_wristbands(bands: int, anchors: str, rate: float, seconds: float, script: Path | None) -> None:
-    """模拟 RS-485 手环接收器：打印串口路径，写入定位/体征数据 (simulated wristband receiver on a PTY)."""
-    import itertools
-    import random
-    import time
-
-    import yaml
-
-    from devices.readings import BandSighting, BandVitalsReading
-    from devices.simulator import WristbandSimulator, run_wristband_script
-    from devices.wristband_frames import band_id
-
-    simulator = WristbandSimulator()
-    click.echo(f"串口 (port): {simulator.path}")
-    click.echo(f"配置 (config): devices: [{{id: wb-sim, driver: wristband-rs485, port: {simulator.path}}}]")
-    if script is not None:
-        steps = yaml.safe_load(script.read_text("utf-8")) or []
-        if not isinstance(steps, list) or not all(isinstance(s, dict) and "band" in s for s in steps):
-            raise click.BadParameter(
-                "the script must be a YAML list of mappings with a band", param_hint="--script"
-            )
-        try:
-            run_wristband_script(simulator, steps, rate=rate, echo=click.echo)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            simulator.pty.close()
-        return
-    anchor_ids = [a.strip() for a in anchors.split(",") if a.strip()]
-    ids = [band_id(n + 1) for n in range(bands)]
-    started = time.monotonic()
-    try:
-        for tick in itertools.count():
-            for index, band in enumerate(ids):
-                anchor = anchor_ids[(tick // int(30 * rate) + index) % len(anchor_ids)]
-                simulator.send(
-                    BandSighting(band, anchor, random.randint(-65, -50)),
-                    BandVitalsReading(band, random.randint(70, 95), random.randint(95, 99), 36.5),
-                )
-            simulator.drain()
-            if seconds and time.monotonic() - started >= seconds:
-                break
-            time.sleep(1 / rate)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.pty.close()
-
-
-@sim.command("cabinet")
-@click.option("--slots", default=8, show_default=True, type=click.IntRange(1, 16), help="Slots s01…")
-@click.option(
-    "--officer", "officers", multiple=True, default=("7=P1001", "8=P1002"), show_default=True,
-    help="PAGE=OFFICER: a finger enrolled at that page (the finger is named after the officer).",
-)  # fmt: skip
-@click.option("--script", type=click.Path(exists=True, path_type=Path), help="YAML list of steps.")
-def sim_cabinet(slots: int, officers: tuple[str, ...], script: Path | None) -> None:
-    """模拟卷宗柜：指纹模块、锁控板 (Modbus)、扫码枪各一个串口 (simulated dossier cabinet on three PTYs).
-
-    Steps (script or stdin, one per line: VERB VALUE): finger P1001 | lift | scan CODE | open s01 |
-    force s01 | close s01 | take s01 | put s01; in a script each step may carry `at: SECONDS`.
-    """
-    import yaml
-
-    from devices.cabinet_sim import CabinetSimulator
-
-    enrolled: dict[str, int] = {}
-    for item in officers:
-        page, _, name = item.partition("=")
-        if not page.isdigit() or not name:
-            raise click.BadParameter(f"{item!r}: expected PAGE=OFFICER, e.g. 7=P1001", param_hint="--officer")
-        enrolled[name] = int(page)
-    simulator = CabinetSimulator(slots=slots, enrolled=enrolled).start()
-    for part, pty in simulator.ptys.items():
-        click.echo(f"串口 (port) {part}: {pty.path}")
-    device = {"id": "cab-sim", "driver": "dossier-cabinet", "options": simulator.options()}
-    click.echo(
-        "配置 (config):\n" + yaml.safe_dump({"devices": [device]}, allow_unicode=True, sort_keys=False)
-    )
-    try:
-        if script is not None:
-            steps = yaml.safe_load(script.read_text("utf-8")) or []
-            if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
-                raise click.BadParameter("the script must be a YAML list of mappings", param_hint="--script")
-            simulator.run_script(steps, echo=click.echo)
-            return
-        for line in sys.stdin:
-            verb, _, value = line.strip().partition(" ")
-            if not verb:
-                continue
-            try:
-                result = simulator.do(verb, value.strip() or None)
-            except ValueError as exc:
-                click.echo(f"✗ {exc}", err=True)
-                continue
-            click.echo(f"{verb} {value.strip()}" + (" (锁定 locked)" if result is False else " ✓"))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        simulator.close()
-
-
-@sim.command("modem")
-@click.option(
-    "--fail", "fail_sends", default=0, show_default=True, help="Answer +CMS ERROR: 500 this often first."
-)
-@click.option("--no-sim", is_flag=True, help="Report the SIM card missing.")
-@click.option("--unregistered", is_flag=True, help="Report no network registration.")
-@click.option("--seconds", default=0.0, help="Stop after this long (0: until Ctrl-C).")
-def sim_modem(fail_sends: int, no_sim: bool, unregistered: bool, seconds: float) -> None:
-    """模拟短信猫 (AT/PDU)：打印串口路径，显示收到的短信 (simulated GSM modem; shows each SMS sent)."""
-    import time
-
-    from devices.modem import SimulatedModem
-    from devices.simulator import PtyResponder
-    from devices.sms_pdu import decode_submit_text
-
-    modem = SimulatedModem(sim_ready=not no_sim, registered=not unregistered, fail_sends=fail_sends)
-    responder = PtyResponder(modem.respond).start()
-    click.echo(f"串口 (port): {responder.path}")
-    shown = 0
-    started = time.monotonic()
-    try:
-        while not seconds or time.monotonic() - started < seconds:
-            for pdu in modem.sent[shown:]:
-                number, text, part = decode_submit_text(pdu)
-                click.echo(f"短信 (SMS) → {number}{f' [{part}]' if part else ''}: {text}")
-            shown = len(modem.sent)
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        responder.close()
-
-
-@main.command("enrol-finger")
-@click.option("--port", required=True, help="pyserial URL of the cabinet's fingerprint module.")
-@click.option("--page", required=True, type=click.IntRange(0, 2999), help="Library page to store it at.")
-@click.option("--baudrate", default=57600, show_default=True)
-def enrol_finger(port: str, page: int, baudrate: int) -> None:
-    """录入指纹：按两次同一手指，存入指定页 (enrol a finger at a page; map the page to the officer in
-    the cabinet's `officers:`)."""
-    from devices.fingerprint import Enrol, Enrolled
-    from devices.fingerprint_link import FingerprintLink
-
-    click.echo("请将手指按在传感器上两次 (place the same finger on the sensor twice)…")
-    link = FingerprintLink(port, baudrate=baudrate)
-    try:
-        outcome = link.run(Enrol(page=page, max_polls=300))
-    except CasewatchError as exc:
-        click.echo(f"✗ {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    finally:
-        link.close()
-    if not isinstance(outcome, Enrolled):
-        click.echo(f"✗ 录入失败 (enrolment failed): {outcome}", err=True)
-        sys.exit(EXIT_FAILED)
-    click.echo(f"✓ 已存入第 {page} 页 (stored at page {page})")
-
-
+# --- demo -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--broker", help="HOST:PORT of an MQTT broker to use instead of the embedded one.")
 @click.option(
@@ -425,3 +251,11 @@ def demo(broker: str | None, images: tuple[Path, ...], config_dir: Path | None) 
         sys.exit(EXIT_FAILED)
     click.echo(json.dumps(summary, ensure_ascii=False))
     sys.exit(0 if summary["verified"] == summary["published"] and summary["rejected_forged"] else EXIT_FAILED)
+
+
+# Device simulators and tools live in their own module; registered here so `casewatch --help`
+# lists them with the rest.
+from casewatch.device_commands import enrol_finger, sim  # noqa: E402
+
+main.add_command(sim)
+main.add_command(enrol_finger)

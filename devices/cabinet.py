@@ -28,7 +28,7 @@ from devices.fingerprint import Identify, Matched, NotMatched
 from devices.fingerprint_link import FingerprintLink
 from devices.lock_board import LockBoard, ModbusLockBoard
 from devices.registry import register_driver
-from devices.scanner import ScannerDecoder
+from devices.scanner import Scan, ScannerDecoder
 from devices.transport import PortReader
 from protocol.clock import Clock
 from protocol.errors import DeviceError
@@ -124,7 +124,7 @@ class DossierCabinet:
     Options = CabinetOptions
     active = True
 
-    def __init__(self, device: str, options: CabinetOptions, *, board: LockBoard | None = None) -> None:
+    def __init__(self, device: str, options: CabinetOptions) -> None:
         self.device = device
         self.options = options
         rules = CabinetRules(
@@ -139,7 +139,7 @@ class DossierCabinet:
         )
         self.logic = CabinetLogic(device, rules, inventory=_load_inventory(options.inventory_file))
         b = options.board
-        self.board: LockBoard = board or ModbusLockBoard(
+        self.board: LockBoard = ModbusLockBoard(
             b.port, unit=b.unit, baudrate=b.baudrate, timeout_s=b.timeout_s
         )
         self.fingerprint = FingerprintLink(options.fingerprint.port, baudrate=options.fingerprint.baudrate)
@@ -227,32 +227,27 @@ class DossierCabinet:
 
     def tick(self, now_ms: int) -> list[DeviceEvent]:
         with self._lock:
-            decision = self.logic.tick(now_ms)
-            for scan in self.scanner.flush_idle(now_ms):
-                more = self.logic.scan(scan.code, now_ms)
-                decision.events += more.events
-                decision.unlock += more.unlock
+            decision = self.logic.tick(now_ms).add(self._scans(self.scanner.flush_idle(now_ms), now_ms))
             self._apply(decision)
         return decision.events
 
     # -- parts -----------------------------------------------------------------------------------
+    def _scans(self, scans: list[Scan], now_ms: int) -> Decision:
+        decision = Decision()
+        for scan in scans:
+            decision.add(self.logic.scan(scan.code, now_ms))
+        return decision
+
     def _scanner_bytes(self, data: bytes) -> None:
         with self._lock:
             now = self._now()
-            decision = Decision()
-            for scan in self.scanner.feed(data, now):
-                more = self.logic.scan(scan.code, now)
-                decision.events += more.events
-                decision.unlock += more.unlock
+            decision = self._scans(self.scanner.feed(data, now), now)
             self._apply(decision)
         if decision.events:
             self._emit(decision.events)
 
     def _backoff(self, failures: int) -> float:
         return float(min(4, 2 ** max(0, failures - 1)))
-
-    def _sensors(self, doors: dict[str, bool], occupied: dict[str, bool], now_ms: int) -> Decision:
-        return self.logic.sensors(doors, occupied, now_ms)
 
     def _board_loop(self) -> None:
         opts = self.options.board
@@ -282,7 +277,7 @@ class DossierCabinet:
             self._part("board", "")
             doors = {slot: bits[w.door_input] for slot, w in self.options.slots.items()}
             occupied = {slot: bits[w.occupied_input] for slot, w in self.options.slots.items()}
-            self._decide(partial(self._sensors, doors, occupied))
+            self._decide(partial(self.logic.sensors, doors, occupied))
             self._stop.wait(opts.poll_s)
 
     def _finger_loop(self) -> None:

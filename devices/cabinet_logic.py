@@ -57,6 +57,11 @@ class Decision:
     events: list[DeviceEvent] = field(default_factory=list)
     unlock: list[str] = field(default_factory=list)
 
+    def add(self, other: Decision) -> Decision:
+        self.events += other.events
+        self.unlock += other.unlock
+        return self
+
 
 @dataclass
 class CabinetLogic:

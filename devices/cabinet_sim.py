@@ -9,17 +9,17 @@ lock was pulsed since it last closed, unless the script forces it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import select
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from devices.fingerprint import SimulatedModule
 from devices.lock_board import SimulatedModbusBoard
-from devices.simulator import PtyPair
+from devices.simulator import PtyPair, PtyResponder
 
 OCCUPIED_BASE = 16
 
@@ -31,18 +31,22 @@ class CabinetSimulator:
     """finger name -> page, e.g. {"P1001": 7}"""
     fingerprint: SimulatedModule = field(init=False)
     board: SimulatedModbusBoard = field(default_factory=SimulatedModbusBoard)
-    ptys: dict[str, PtyPair] = field(default_factory=dict)
+    ptys: dict[str, PtyPair] = field(init=False)
+    _responders: dict[str, PtyResponder] = field(init=False)
     _unlocked: set[int] = field(default_factory=set)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     silent: bool = False
     """True: the module and board stop answering (a dead device)."""
 
     def __post_init__(self) -> None:
         self.fingerprint = SimulatedModule(enrolled=dict(self.enrolled))
-        for part in ("fingerprint", "board", "scanner"):
-            self.ptys[part] = PtyPair.open()
+        self._responders = {
+            "fingerprint": PtyResponder(partial(self._answer, self.fingerprint.respond)),
+            "board": PtyResponder(partial(self._answer, self.board.respond)),
+        }
+        self.ptys = {part: r.pty for part, r in self._responders.items()}
+        self.ptys["scanner"] = PtyPair.open()  # the scanner only talks: nothing to answer
 
     # -- what the agent's config needs -----------------------------------------------------------
     @staticmethod
@@ -68,47 +72,25 @@ class CabinetSimulator:
 
     # -- running ---------------------------------------------------------------------------------
     def start(self) -> CabinetSimulator:
-        self._thread = threading.Thread(target=self._serve, name="cabinet-sim", daemon=True)
-        self._thread.start()
+        for responder in self._responders.values():
+            responder.start()
         return self
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(2)
-        for pty in self.ptys.values():
-            pty.close()
+        for responder in self._responders.values():
+            responder.close()
+        self.ptys["scanner"].close()
 
-    def _serve(self) -> None:
-        masters = {self.ptys["fingerprint"].master: "fingerprint", self.ptys["board"].master: "board"}
-        scanner = self.ptys["scanner"].master
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([*masters, scanner], [], [], 0.05)
-            except (OSError, ValueError):
-                return
-            for fd in ready:
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    continue  # the agent's side is not open (yet/any more)
-                if fd == scanner or self.silent:
-                    continue
-                with self._lock:
-                    answer = (
-                        self.fingerprint.respond(data)
-                        if masters[fd] == "fingerprint"
-                        else self.board.respond(data)
-                    )
-                    self._track_locks()
-                if answer:
-                    with contextlib.suppress(OSError):
-                        os.write(fd, answer)
-
-    def _track_locks(self) -> None:
-        for coil, on in enumerate(self.board.coils[: self.slots]):
-            if on:
-                self._unlocked.add(coil)
+    def _answer(self, respond: Callable[[bytes], bytes], data: bytes) -> bytes:
+        with self._lock:
+            if self.silent:
+                return b""
+            answer = respond(data)
+            for coil, on in enumerate(self.board.coils[: self.slots]):
+                if on:
+                    self._unlocked.add(coil)  # a pulsed lock stays open until its door closes
+        return answer
 
     # -- the script's verbs ----------------------------------------------------------------------
     def _index(self, slot: str) -> int:
@@ -149,9 +131,6 @@ class CabinetSimulator:
     def take(self, slot: str) -> None:
         with self._lock:
             self.board.inputs[OCCUPIED_BASE + self._index(slot)] = False
-
-    def door_open(self, slot: str) -> bool:
-        return self.board.inputs[self._index(slot)]
 
     def run_script(self, steps: list[dict[str, Any]], *, echo: Any = None) -> None:
         """Steps like ``{at: 1.5, finger: P1001}``, ``{at: 3, scan: "A1-01"}``, ``{at: 4, open: s01}``,

@@ -1,8 +1,10 @@
 """Device drivers register here by name, so a YAML ``driver:`` picks one.
 
-A driver turns bytes from a port into typed readings and never touches MQTT. Drivers arrive with
-the serial-devices work; until one registers, any ``devices:`` entry is refused by ``config
-check`` with the list of known names (empty), rather than failing later at start-up.
+A driver turns bytes from a port into typed readings and never publishes. A *passive* driver has
+``feed(bytes, now_ms)`` and ``tick(now_ms)`` and the device service reads its port; an *active*
+one (``active = True``: the cabinet with three ports, the MQTT gateway) has ``start(emit,
+on_health, clock)``, ``stop()`` and ``tick``. Every driver has an ``Options`` model, so ``config
+check`` validates ``options:`` and refuses an unknown ``driver:`` with the list of known names.
 """
 
 from __future__ import annotations

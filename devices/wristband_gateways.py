@@ -88,10 +88,6 @@ class WristbandJsonLines:
         self._buffer = bytearray()
         self._skipping = False
 
-    @property
-    def logic(self) -> WristbandLogic:
-        return self.docs.logic
-
     def feed(self, data: bytes, now_ms: int) -> list[DeviceEvent]:
         out: list[DeviceEvent] = []
         self._buffer += data
@@ -140,10 +136,6 @@ class WristbandMqttGateway:
         self._emit: Any = None
         self._on_health: Any = None
         self._clock: Clock | None = None
-
-    @property
-    def logic(self) -> WristbandLogic:
-        return self.docs.logic
 
     def start(self, emit: Any, on_health: Any, clock: Clock) -> WristbandMqttGateway:
         self._emit, self._on_health, self._clock = emit, on_health, clock

@@ -3,8 +3,6 @@ board over a pseudo-terminal, failures as clear errors, and fuzzed bytes."""
 
 from __future__ import annotations
 
-import os
-import select
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +15,7 @@ from pymodbus.pdu.bit_message import ReadDiscreteInputsRequest, WriteSingleCoilR
 from pymodbus.pdu.decoders import DecodePDU
 
 from devices.lock_board import BoardError, ModbusLockBoard, SimulatedModbusBoard
-from devices.simulator import PtyPair
+from devices.simulator import PtyResponder
 from tests.fuzzing import CODEC_FUZZ
 
 CLIENT_FRAMER = FramerRTU(DecodePDU(is_server=False))
@@ -46,25 +44,11 @@ def test_a_frame_after_garbage_is_still_answered() -> None:
 
 
 @pytest.fixture
-def served_board() -> Iterator[tuple[SimulatedModbusBoard, PtyPair, threading.Event]]:
-    board, pty, mute = SimulatedModbusBoard(), PtyPair.open(), threading.Event()
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            ready, _, _ = select.select([pty.master], [], [], 0.05)
-            if ready:
-                data = os.read(pty.master, 4096)
-                answer = board.respond(data)
-                if answer and not mute.is_set():
-                    os.write(pty.master, answer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield board, pty, mute
-    stop.set()
-    thread.join(1)
-    pty.close()
+def served_board() -> Iterator[tuple[SimulatedModbusBoard, PtyResponder, threading.Event]]:
+    board, mute = SimulatedModbusBoard(), threading.Event()
+    responder = PtyResponder(lambda data: b"" if mute.is_set() else board.respond(data)).start()
+    yield board, responder, mute
+    responder.close()
 
 
 def test_client_reads_inputs_and_pulses_a_coil_over_a_pty(served_board) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from collections.abc import Callable
 
@@ -12,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devices.modem import LineReader, ModemLink, SendSms, SimulatedModem, SmsResult
-from devices.simulator import PtyPair
+from devices.simulator import PtyResponder
 from devices.sms_pdu import decode_submit_text
 from tests.fuzzing import CODEC_FUZZ
 
@@ -75,29 +73,6 @@ def test_checks_before_sending(modem: SimulatedModem, reason: str) -> None:
     assert not result.ok and reason in (result.error or "") and modem.sent == []
 
 
-def serve(respond: Callable[[bytes], bytes]) -> tuple[PtyPair, threading.Event]:
-    """A modem's far end on a PTY, answering with ``respond``."""
-    pty = PtyPair.open()
-    stop = threading.Event()
-
-    def run() -> None:
-        os.set_blocking(pty.master, False)
-        while not stop.is_set():
-            try:
-                data = os.read(pty.master, 4096)
-            except BlockingIOError:
-                stop.wait(0.01)
-                continue
-            except OSError:
-                return
-            answer = respond(data)
-            if answer:
-                os.write(pty.master, answer)
-
-    threading.Thread(target=run, daemon=True).start()
-    return pty, stop
-
-
 @pytest.mark.parametrize(
     ("respond", "reason"),
     [
@@ -110,13 +85,12 @@ def serve(respond: Callable[[bytes], bytes]) -> tuple[PtyPair, threading.Event]:
 def test_a_bad_modem_fails_with_the_reason_in_bounded_time(
     respond: Callable[[bytes], bytes], reason: str
 ) -> None:
-    pty, stop = serve(respond)
+    responder = PtyResponder(respond).start()
     started = time.monotonic()
     try:
-        result = ModemLink(pty.path, timeout_s=1.5).send("+8613800138000", TEXT)
+        result = ModemLink(responder.path, timeout_s=1.5).send("+8613800138000", TEXT)
     finally:
-        stop.set()
-        pty.close()
+        responder.close()
     assert not result.ok and reason in (result.error or ""), result
     assert time.monotonic() - started < 5
 
@@ -137,32 +111,12 @@ def test_random_modem_output_never_breaks_the_reader_or_the_dialogue(noise: byte
 
 
 def test_over_a_real_serial_port() -> None:
-    pty = PtyPair.open()
     modem = SimulatedModem()
-    stop = threading.Event()
-
-    def serve() -> None:
-        os.set_blocking(pty.master, False)
-        while not stop.is_set():
-            try:
-                data = os.read(pty.master, 4096)
-            except BlockingIOError:
-                stop.wait(0.01)
-                continue
-            except OSError:
-                return
-            answer = modem.respond(data)
-            if answer:
-                os.write(pty.master, answer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    responder = PtyResponder(modem.respond).start()
     try:
-        result = ModemLink(pty.path, timeout_s=10).send("+8613800138000", TEXT)
+        result = ModemLink(responder.path, timeout_s=10).send("+8613800138000", TEXT)
     finally:
-        stop.set()
-        thread.join(2)
-        pty.close()
+        responder.close()
     assert result.ok, result
     assert decode_submit_text(modem.sent[0]) == ("+8613800138000", TEXT, None)
 
