@@ -94,6 +94,13 @@ def metrics(agent: Agent) -> list[Metric]:
     ]
     for name, value in agent.counters.items():
         out.append((f"casewatch_{name}_total", "counter", name.replace("_", " "), [({}, value)]))
+    if agent.devices is not None:
+        errors = [
+            ({"device": device, "error": name}, float(count))
+            for device, counts in agent.devices.errors().items()
+            for name, count in counts.items()
+        ]
+        out.append(("casewatch_device_errors_total", "counter", "Device input errors counted.", errors))
     if agent.vision is not None:
         pool = agent.vision.pool.stats
         fps = [({"camera": c.id}, agent.vision.fps(c.id)) for c in agent.config.cameras]

@@ -231,6 +231,15 @@ class DossierCabinet:
             self._apply(decision)
         return decision.events
 
+    def errors(self) -> dict[str, int]:
+        return {
+            "board_errors": self.counters["board_errors"],
+            "finger_failures": self.counters["finger_failures"],
+            "finger_bad_checksums": self.fingerprint.decoder.bad_checksums,
+            "scan_undecodable": self.scanner.undecodable,
+            "scan_oversize": self.scanner.oversize,
+        }
+
     # -- parts -----------------------------------------------------------------------------------
     def _scans(self, scans: list[Scan], now_ms: int) -> Decision:
         decision = Decision()

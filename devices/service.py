@@ -85,6 +85,14 @@ class DeviceService:
 
         return report
 
+    def errors(self) -> dict[str, dict[str, int]]:
+        """Each device's counted input errors (bad frames, bad JSON, board timeouts…) for /metrics."""
+        out = {}
+        for device_id, instance in self._drivers.items():
+            with self._lock:
+                out[device_id] = dict(instance.errors())
+        return out
+
     def start(self) -> DeviceService:
         for reader in self._readers:
             reader.start()

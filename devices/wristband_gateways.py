@@ -61,6 +61,13 @@ class _JsonDocuments:
             self._last_warning = time.monotonic()
             log.warning("%s: " + text, self.device, *args)
 
+    def errors(self) -> dict[str, int]:
+        return {
+            "bad_json": self.bad_json,
+            "bad_records": self.mapping.bad_records,
+            "unknown_anchors": self.logic.unknown_anchors,
+        }
+
     def document(self, raw: bytes, now_ms: int, topic: str = "") -> list[DeviceEvent]:
         try:
             doc: Any = json.loads(raw)
@@ -109,6 +116,9 @@ class WristbandJsonLines:
 
     def tick(self, now_ms: int) -> list[DeviceEvent]:
         return self.docs.logic.tick(now_ms)
+
+    def errors(self) -> dict[str, int]:
+        return {**self.docs.errors(), "oversize_lines": self.oversize}
 
 
 @register_driver("wristband-mqtt")
@@ -176,3 +186,6 @@ class WristbandMqttGateway:
     def tick(self, now_ms: int) -> list[DeviceEvent]:
         with self._lock:
             return self.docs.logic.tick(now_ms)
+
+    def errors(self) -> dict[str, int]:
+        return self.docs.errors()

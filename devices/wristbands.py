@@ -202,3 +202,12 @@ class WristbandRs485:
 
     def tick(self, now_ms: int) -> list[DeviceEvent]:
         return self.logic.tick(now_ms)
+
+    def errors(self) -> dict[str, int]:
+        s = self.decoder.stats
+        return {
+            "dropped_bytes": s.dropped_bytes,
+            "bad_crc": s.bad_crc,
+            "bad_frames": s.bad_frames,
+            "unknown_anchors": self.logic.unknown_anchors,
+        }

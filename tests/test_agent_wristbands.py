@@ -4,6 +4,7 @@ interrogation room raises `unattended`; vitals, tamper and unplugging reach the 
 from __future__ import annotations
 
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,10 @@ def test_detainee_band_alone_in_the_room(tmp_path: Path) -> None:
         assert wait_until(lambda: {"condition.start", "band.vitals", "band.tamper"} <= set(kinds()), 15), (
             kinds()
         )
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{agent.ops_port}/metrics").read().decode()
+        counted = [line for line in metrics.splitlines() if line.startswith("casewatch_device_errors_total{")]
+        dropped = [float(line.split()[-1]) for line in counted if 'error="dropped_bytes"' in line]
+        assert dropped and dropped[0] > 0, counted
         simulator.pty.close()  # the receiver is unplugged
         assert wait_until(lambda: kinds().count("device.health") >= 2, 10), kinds()
         agent.terminate()

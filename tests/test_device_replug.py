@@ -43,6 +43,7 @@ def test_pty_closed_and_reopened_mid_stream(tmp_path: Path) -> None:
         assert wait_until(lambda: health() == ["online"], 5), health()
         first.send(BandSighting("00000001", "10", -50), noise=b"\x55\xaa half a fra")
         assert wait_until(lambda: rooms() == ["int-1"], 5), rooms()
+        assert sum(service.errors()["wb-rx-1"].values()) > 0  # the half frame was counted
         first.pty.close()  # unplugged mid-stream
         assert wait_until(lambda: health() == ["online", "offline"], 5), health()
         time.sleep(1.5)
