@@ -1,0 +1,1 @@
+"""The rule engine: YAML rules over facts in event time, with staged five-colour levels."""

@@ -1,0 +1,169 @@
+"""The rule engine: facts in, signals out, timers as absolute deadlines. No I/O, no clock reads.
+
+The caller passes ``now`` (the hub's Clock) to ``on_fact`` and ``tick``; rules compute from event
+time (``fact.ts``), timers fire when ``now`` passes their due time. Every (rule, key) whose state
+changed is reported by ``take_dirty`` so the hub persists it in the same transaction as the
+alerts it caused; ``restore`` at start rebuilds the timers, and the first ``tick`` fires what came
+due while the hub was down, marked late.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import ValidationError
+
+from hub.rules.facts import Fact
+from hub.rules.shapes import SHAPES, Shape
+from hub.rules.spec import Rule, RuleFile, Window
+from hub.rules.state import KeyState, Signal
+from protocol.errors import ConfigError
+
+StateKey = tuple[str, tuple[str, ...]]
+
+
+def load_rule_files(paths: Iterable[Path]) -> RuleFile:
+    """All rules of the given files as one, refusing duplicate ids and unknown calendars."""
+    calendars: dict[str, Window] = {}
+    rules: list[Rule] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            part = RuleFile.model_validate(doc)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read rule file: {exc.strerror or exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        except ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors(include_url=False)
+            ]
+            raise ConfigError(
+                f"{path}: "
+                + "; ".join(problems[:3])
+                + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+            ) from exc
+        for rule in part.rules:
+            if rule.id in seen:
+                raise ConfigError(f"{path}: rule {rule.id} is already defined in {seen[rule.id]}")
+            seen[rule.id] = path
+        calendars.update(part.calendars)
+        rules.extend(part.rules)
+    return RuleFile.model_validate({"calendars": calendars, "rules": rules})
+
+
+class RuleEngine:
+    def __init__(self, rules: RuleFile, tz: str = "Asia/Shanghai") -> None:
+        self.tz = ZoneInfo(tz)
+        self.rules = {r.id: r for r in rules.rules if r.enabled}
+        self.shapes: dict[str, Shape] = {}
+        self._by_kind: dict[str, list[Shape]] = {}
+        for rule in self.rules.values():
+            window = rules.calendars[rule.calendar] if isinstance(rule.calendar, str) else rule.calendar
+            shape = SHAPES[rule.shape](rule, self._calendar(window))
+            self.shapes[rule.id] = shape
+            for kind in shape.kinds():
+                self._by_kind.setdefault(kind, []).append(shape)
+        self._states: dict[StateKey, KeyState] = {}
+        self._due: dict[StateKey, int] = {}
+        self._heap: list[tuple[int, str, tuple[str, ...]]] = []
+        self._dirty: set[StateKey] = set()
+
+    def _calendar(self, window: Window | None):  # type: ignore[no-untyped-def]
+        if window is None:
+            return lambda ts: True
+        tz = self.tz
+        return lambda ts: window.contains(datetime.fromtimestamp(ts / 1000, UTC).astimezone(tz).time())
+
+    # facts and time ---------------------------------------------------------------------------
+    def on_fact(self, fact: Fact, now: int) -> list[Signal]:
+        out: list[Signal] = []
+        for shape in self._by_kind.get(fact.kind, ()):
+            key = fact.key(shape.rule.key)
+            if key is None:
+                continue
+            skey = (shape.rule.id, key)
+            existing = self._states.get(skey)
+            st = existing or KeyState()
+            signals = shape.on_fact(st, key, fact, now)
+            out += signals
+            if signals or existing is not None or not st.empty():
+                self._settle(skey, st, shape)
+        return out
+
+    def tick(self, now: int) -> list[Signal]:
+        """Fire every timer due at ``now``; call it on a timer and once after ``restore``."""
+        out: list[Signal] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, rule_id, key = heapq.heappop(self._heap)
+            skey = (rule_id, key)
+            if self._due.get(skey) != due:
+                continue  # superseded
+            st = self._states.get(skey)
+            shape = self.shapes.get(rule_id)
+            if st is None or shape is None:
+                self._due.pop(skey, None)
+                continue
+            del self._due[skey]
+            out += shape.fire(st, key, now)
+            self._settle(skey, st, shape)
+        return out
+
+    def next_due(self) -> int | None:
+        while self._heap and self._due.get((self._heap[0][1], self._heap[0][2])) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def _settle(self, skey: StateKey, st: KeyState, shape: Shape) -> None:
+        self._dirty.add(skey)
+        if st.empty():
+            self._states.pop(skey, None)
+            self._due.pop(skey, None)
+            return
+        self._states[skey] = st
+        due = shape.due(st)
+        if due is None:
+            self._due.pop(skey, None)
+        elif self._due.get(skey) != due:
+            self._due[skey] = due
+            heapq.heappush(self._heap, (due, skey[0], skey[1]))
+
+    # persistence ------------------------------------------------------------------------------
+    def take_dirty(self) -> dict[StateKey, dict[str, object] | None]:
+        """(rule, key) -> state to store, or None to delete; resets the dirty set."""
+        out: dict[StateKey, dict[str, object] | None] = {}
+        for skey in self._dirty:
+            st = self._states.get(skey)
+            out[skey] = st.to_json() if st is not None else None
+        self._dirty.clear()
+        return out
+
+    def restore(self, rows: Iterable[tuple[str, tuple[str, ...], dict[str, object]]]) -> int:
+        """Load persisted states; states of rules no longer configured are dropped (and deleted)."""
+        n = 0
+        for rule_id, key, doc in rows:
+            shape = self.shapes.get(rule_id)
+            skey = (rule_id, key)
+            if shape is None:
+                self._dirty.add(skey)
+                continue
+            self._settle(skey, KeyState.from_json(doc), shape)
+            n += 1
+        self._dirty = {k for k in self._dirty if k[0] not in self.shapes}
+        return n
+
+    def open_episodes(self) -> int:
+        return sum(1 for st in self._states.values() if st.episode is not None)
+
+    def pending_timers(self) -> int:
+        return len(self._due)
+
+    def state(self, rule_id: str, key: tuple[str, ...]) -> KeyState | None:
+        return self._states.get((rule_id, key))

@@ -1,0 +1,93 @@
+"""What a rule remembers per key, and what it tells the alert book.
+
+One ``KeyState`` per (rule, key): the open episode if any (when it started, which levels fired
+and when, each level's hold start, the deadline's limit), the ``first`` times a sequence rule has
+seen, its recent violations (so a late ``first`` can correct them), and a count rule's window.
+It serialises to JSON so the hub persists it with the batch that changed it and restores it at
+start: nothing pending is lost to a restart (Home Assistant's ``for:`` is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from hub.rules.levels import Level
+
+SignalType = Literal["level", "clear", "correction"]
+
+
+def alert_id(rule: str, key: tuple[str, ...], started: int) -> str:
+    """Deterministic, so replaying a batch after a crash updates the same alert, never a twin."""
+    digest = hashlib.sha256("\x1f".join((rule, *key, str(started))).encode()).hexdigest()
+    return f"{rule}-{digest[:12]}"
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A change the alert book must apply: a level reached, a clear, or a correction."""
+
+    type: SignalType
+    rule: str
+    alert: str
+    key: tuple[str, ...]
+    at_ms: int
+    """Event time of the change: a level's due time, or the time of the fact that caused it."""
+    now_ms: int
+    """Hub clock when it was decided."""
+    level: Level | None = None
+    late: bool = False
+    """Decided later than it was due (the hub was down, or the fact arrived late)."""
+    reason: str = ""
+    pos: int = 0
+    """Store position of the fact that caused it (0 for timers)."""
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Episode:
+    alert: str
+    started: int
+    context: dict[str, Any] = field(default_factory=dict)
+    fired: dict[Level, int] = field(default_factory=dict)
+    """Level -> event time it was reached."""
+    since: dict[Level, int | None] = field(default_factory=dict)
+    """Holds: level -> since when its test has held (None: not holding now)."""
+    limit: int | None = None
+    """Deadlines: the limit in force (ms after ``started``)."""
+
+
+@dataclass
+class KeyState:
+    episode: Episode | None = None
+    firsts: list[int] = field(default_factory=list)
+    violations: list[tuple[str, int]] = field(default_factory=list)
+    """Sequence rules: (alert, time of the ``then`` fact) of recent violations."""
+    times: list[int] = field(default_factory=list)
+    """Count rules: times of matches inside the window."""
+
+    def empty(self) -> bool:
+        return self.episode is None and not self.firsts and not self.violations and not self.times
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.episode is not None:
+            out["episode"] = asdict(self.episode)
+        if self.firsts:
+            out["firsts"] = self.firsts
+        if self.violations:
+            out["violations"] = [list(v) for v in self.violations]
+        if self.times:
+            out["times"] = self.times
+        return out
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> KeyState:
+        ep = doc.get("episode")
+        return cls(
+            episode=Episode(**ep) if ep else None,
+            firsts=list(doc.get("firsts", [])),
+            violations=[(str(a), int(t)) for a, t in doc.get("violations", [])],
+            times=list(doc.get("times", [])),
+        )
