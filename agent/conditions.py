@@ -13,7 +13,9 @@ Conditions (``protocol.data.ConditionName``):
 - ``mixed_sexes``: detainees of both sexes in a waiting room (盘问规定 第30条);
 - ``special_group_waiting``: a minor or special-group detainee in a waiting room (盘问规定 第10条);
 - ``coverage_lost``: an occupied room with a camera offline, covered, frozen, defocused or moved;
-- ``exit_zone``: a detainee band in an exit room.
+- ``exit_zone``: a detainee band in an exit room;
+- ``minor_unaccompanied``: a minor detainee in an interrogation or inquiry room with no guardian
+  (or appropriate adult) band present (刑诉法 第281条, 行规 第75条).
 """
 
 from __future__ import annotations
@@ -91,6 +93,10 @@ def candidates(state: RoomState, fusion: Fusion) -> list[Candidate]:
     shared = sorted(case for case, n in cases.items() if n >= 2)
     if shared:
         found.append(Candidate("co_suspects", room.id, facts(cases=shared)))
+    if room.type in ("interrogation", "inquiry") and any(r.flags.minor for r in registrations):
+        roles = {fusion.registry[b].role for b in state.bands if b in fusion.registry}
+        if "guardian" not in roles:
+            found.append(Candidate("minor_unaccompanied", room.id, facts()))
     if room.type == "waiting":
         if len({r.sex for r in registrations if r.sex}) > 1:
             found.append(Candidate("mixed_sexes", room.id, facts()))

@@ -202,6 +202,7 @@ ConditionName = Literal[
     "special_group_waiting",
     "coverage_lost",
     "exit_zone",
+    "minor_unaccompanied",
 ]
 
 

@@ -37,6 +37,7 @@ def fusion() -> Fusion:
         ("D3", "detainee", {"case": "K2", "sex": "male", "minor": True}),
         ("P1", "officer", {}),
         ("A1", "auxiliary", {}),
+        ("G1", "guardian", {}),
     ):
         f.register(band, reg(band, role, **extra))
     return f
@@ -87,6 +88,19 @@ def test_waiting_room_conditions() -> None:
     assert names(f, "wait-1") == {"co_suspects", "mixed_sexes", "special_group_waiting"}
     co = next(c for c in candidates(f.state("wait-1"), f) if c.name == "co_suspects")
     assert co.facts.cases == ["K1"]
+
+
+def test_a_minor_questioned_without_a_guardian() -> None:
+    f = fusion()
+    f.band("D3", "int-1")  # the minor
+    f.zone("c-int", "officers", 3)
+    assert names(f, "int-1") == {"minor_unaccompanied"}
+    f.band("G1", "int-1")
+    f.zone("c-int", "officers", 4)  # the guardian is one more person on camera
+    assert names(f, "int-1") == set()
+    f.band("G1", None)
+    f.band("D3", "wait-1")  # a waiting room is special_group_waiting's business
+    assert "minor_unaccompanied" not in names(f, "wait-1")
 
 
 def test_exit_and_coverage() -> None:
