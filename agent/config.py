@@ -24,22 +24,8 @@ from casewatch.settings import (
     read_secret,
 )
 from devices.registry import driver, known_drivers
+from protocol.fields import RoomType
 
-RoomType = Literal[
-    "registration",
-    "safety_check",
-    "info_collection",
-    "belongings",
-    "waiting",
-    "interrogation",
-    "inquiry",
-    "corridor",
-    "toilet",
-    "medical",
-    "dossier",
-    "exit",
-    "other",
-]
 OfficerMethod = Literal["zones", "persons_minus_detainees", "tags"]
 ZoneRole = Literal["officers", "detainee_seat", "door", "exit", "area", "ignore"]
 

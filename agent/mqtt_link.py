@@ -29,6 +29,8 @@ from protocol.errors import CasewatchError
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes, bool], None]
+OnDelivery = Callable[[str, bytes, int, int], None]
+"""(topic, payload, mid, qos): with ``manual_ack`` the receiver calls ``ack(mid, qos)`` itself."""
 OnAck = Callable[[int], None]
 
 
@@ -61,6 +63,12 @@ class MqttLink:
     subscriptions: list[Subscription] = field(default_factory=list)
     on_connected: Callable[[], None] | None = None
     v5_grace_s: float = 5.0
+    on_delivery: OnDelivery | None = None
+    manual_ack: bool = False
+    """Acknowledge QoS 1 deliveries only when ``ack`` is called (after a durable commit)."""
+    persistent_session: bool = False
+    """Keep the session while away, so the broker queues QoS 1 messages for us (the hub)."""
+    session_expiry_s: int = 7 * 24 * 3600
 
     def __post_init__(self) -> None:
         self.stats = LinkStats(protocol="3.1.1" if self.settings.protocol == "3.1.1" else "5")
@@ -73,9 +81,7 @@ class MqttLink:
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> MqttLink:
         self._client = self._make_client()
-        self._client.connect_async(
-            self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
-        )
+        self._connect_async(self._client)
         self._client.loop_start()
         if self.settings.protocol == "auto":
             threading.Thread(target=self._check_v5_answered, name="mqtt-v5-probe", daemon=True).start()
@@ -109,7 +115,8 @@ class MqttLink:
             client_id=self.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             transport=self.settings.transport,
-            **({} if v5 else {"clean_session": True}),
+            manual_ack=self.manual_ack,
+            **({} if v5 else {"clean_session": not self.persistent_session}),
         )
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
@@ -132,6 +139,19 @@ class MqttLink:
         client.on_publish = self._guard(self._on_publish)
         client.on_connect_fail = self._guard(self._on_connect_fail)
         return client
+
+    def _connect_async(self, client: mqtt.Client) -> None:
+        kwargs: dict[str, Any] = {}
+        if self.stats.protocol == "5":
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = self.session_expiry_s if self.persistent_session else 0
+            kwargs = {"clean_start": not self.persistent_session, "properties": props}
+        client.connect_async(
+            self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s, **kwargs
+        )
 
     @staticmethod
     def _guard(callback: Callable[..., None]) -> Callable[..., None]:
@@ -174,9 +194,7 @@ class MqttLink:
             if old is not None:
                 old.loop_stop()
             self._client = self._make_client()
-            self._client.connect_async(
-                self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s
-            )
+            self._connect_async(self._client)
             self._client.loop_start()
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason: Any, _props: Any = None) -> None:
@@ -188,12 +206,20 @@ class MqttLink:
                 log.warning("disconnected from the broker: %s (reconnecting)", reason)
 
     def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
-        if self.on_message is not None:
+        if self.on_delivery is not None:
+            self.on_delivery(message.topic, bytes(message.payload), int(message.mid), int(message.qos))
+        elif self.on_message is not None:
             self.on_message(message.topic, bytes(message.payload), bool(message.retain))
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any = None, _props: Any = None) -> None:
         if self.on_ack is not None:
             self.on_ack(mid)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a delivery (``manual_ack``): the broker may now forget it."""
+        client = self._client
+        if client is not None and qos > 0:
+            client.ack(mid, qos)
 
     # publishing -------------------------------------------------------------------------------
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:

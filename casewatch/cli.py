@@ -15,7 +15,7 @@ import yaml
 
 from casewatch import __version__
 from casewatch.configfile import load_config
-from casewatch.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_UNAVAILABLE
+from casewatch.exits import EXIT_CONFIG, EXIT_FAILED
 from protocol.errors import CasewatchError, ConfigError
 
 CONFIG_KINDS = ("agent", "hub")
@@ -39,10 +39,12 @@ def detect_kind(path: Path) -> str:
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         data = None
     if isinstance(data, dict):
-        if "agent" in data or "rooms" in data:
+        if "agent" in data:
             return "agent"
         if "store" in data or "agents" in data or "users" in data:
             return "hub"
+        if "rooms" in data:
+            return "agent"
     return "hub" if path.name.startswith("hub") else "agent"
 
 
@@ -204,31 +206,6 @@ def agent(config_path: Path, log_format: str) -> None:
     runtime.stop()
 
 
-@main.group(invoke_without_command=True)
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="hub-*.yaml")
-@click.pass_context
-def hub(ctx: click.Context, config_path: Path | None) -> None:
-    """运行中心枢纽及其管理命令 (run the hub; hub maintenance commands)."""
-    if ctx.invoked_subcommand is not None:
-        return
-    if config_path is None:
-        click.echo(ctx.get_help())
-        sys.exit(EXIT_CONFIG)
-    cfg = _load_or_exit(config_path, "hub")
-    click.echo(f"✓ 配置有效 (config valid): {cfg.center}, {len(cfg.agents)} agents, {len(cfg.users)} users")
-    click.echo("✗ 中心枢纽运行时尚未包含在此版本中 (the hub runtime is not in this version yet)", err=True)
-    sys.exit(EXIT_UNAVAILABLE)
-
-
-@hub.command("hash-password")
-@click.password_option("--password", prompt="密码 (password)", help="Read from a prompt when omitted.")
-def hub_hash_password(password: str) -> None:
-    """生成控制台用户的密码哈希 (hash a console password for the hub's users: list)."""
-    from hub.passwords import hash_password
-
-    click.echo(hash_password(password))
-
-
 # --- demo -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--broker", help="HOST:PORT of an MQTT broker to use instead of the embedded one.")
@@ -256,6 +233,8 @@ def demo(broker: str | None, images: tuple[Path, ...], config_dir: Path | None) 
 # Device simulators and tools live in their own module; registered here so `casewatch --help`
 # lists them with the rest.
 from casewatch.device_commands import enrol_finger, sim  # noqa: E402
+from casewatch.hub_commands import hub  # noqa: E402
 
 main.add_command(sim)
+main.add_command(hub)
 main.add_command(enrol_finger)

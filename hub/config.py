@@ -22,6 +22,7 @@ from casewatch.settings import (
     TimeZone,
 )
 from hub.passwords import is_password_hash
+from protocol.fields import RoomType
 
 Role = Literal["viewer", "operator", "supervisor", "admin"]
 
@@ -35,6 +36,28 @@ class EmbeddedBroker(Settings):
 
 class StoreSettings(Settings):
     path: ConfigPath = Field(..., description="SQLite file (WAL mode).")
+    synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL", description="FULL survives power loss; NORMAL survives a crash of the hub only."
+    )
+
+
+class IngestSettings(Settings):
+    batch_max: int = Field(500, ge=1, le=10_000, description="Events per durable commit at most.")
+    batch_ms: int = Field(50, ge=1, le=5_000, description="Longest wait to fill a batch.")
+    max_future_s: int = Field(300, ge=1, le=86_400, description="Refuse events further ahead.")
+    max_age_h: int = Field(720, ge=1, le=24 * 365, description="Refuse events older than this.")
+
+
+class RoomInfo(Settings):
+    """A room of the centre, for the console and for rules (``room_type``)."""
+
+    id: Key
+    name: str = Field(..., min_length=1, max_length=32)
+    type: RoomType
+
+
+class AlertSettings(Settings):
+    escalate_after_h: float = Field(48, gt=0, le=24 * 30, description="Unrectified tickets rise a level.")
 
 
 class AgentKey(SigningKey):
@@ -111,6 +134,9 @@ class HubConfig(Settings):
     store: StoreSettings
     agents: list[AgentKey] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=list, description="Rule files or globs, relative to this file.")
+    rooms: list[RoomInfo] = Field(default_factory=list)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     users: list[User] = Field(default_factory=list)
@@ -119,7 +145,11 @@ class HubConfig(Settings):
 
 def cross_check(data: dict[str, Any]) -> list[Problem]:
     """Duplicate agent ids, usernames and webhook ids; a user list without an admin."""
-    problems = duplicate_ids(data, "agents") + duplicate_ids(data, "users", "username")
+    problems = (
+        duplicate_ids(data, "agents")
+        + duplicate_ids(data, "users", "username")
+        + duplicate_ids(data, "rooms")
+    )
     notify = data.get("notify")
     if isinstance(notify, dict):
         problems += [(("notify", *p), m, v) for p, m, v in duplicate_ids(notify, "webhooks")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -23,3 +23,20 @@ Text = Annotated[str, Field(max_length=1000)]
 Uuid7 = Annotated[str, Field(pattern=UUID7_PATTERN)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Real = Annotated[float, Field(ge=-1e12, le=1e12, allow_inf_nan=False)]
+
+RoomType = Literal[
+    "registration",
+    "safety_check",
+    "info_collection",
+    "belongings",
+    "waiting",
+    "interrogation",
+    "inquiry",
+    "corridor",
+    "toilet",
+    "medical",
+    "dossier",
+    "exit",
+    "other",
+]
+"""What a room is for: the agent's fusion and the hub's rules (``room_type``) both key on it."""

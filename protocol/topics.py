@@ -10,7 +10,8 @@
     {prefix}/{center}/alerts/{alert_id}                           retained alert state, hub -> all
 
 The prefix may have several levels (``casewatch/prod``). ``registry`` and ``alerts`` are reserved
-and cannot be agent ids, which keeps the layout unambiguous.
+and cannot be agent ids, which keeps the layout unambiguous; nor can ``hub``, the identity of the
+hub's own records and of its status topic ``{prefix}/{center}/hub/status``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from protocol.fields import KEY_PATTERN
 from protocol.kinds import KINDS
 
 DEFAULT_PREFIX = "casewatch"
-RESERVED_AGENT_IDS = frozenset({"registry", "alerts"})
+RESERVED_AGENT_IDS = frozenset({"registry", "alerts", "hub"})
 _KEY_RE = re.compile(KEY_PATTERN)
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 STATS_KIND = "agent.stats"
@@ -107,6 +108,10 @@ class TopicLayout:
 
     def snapshot(self, center: str, agent: str, camera: str) -> str:
         return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/snapshots/{_key(camera, 'camera')}"
+
+    def hub_status(self, center: str) -> str:
+        """The hub's own retained ``online``/``offline`` (its will)."""
+        return f"{self.prefix}/{_key(center, 'center')}/hub/status"
 
     def registry_band(self, center: str, band: str) -> str:
         return f"{self.prefix}/{_key(center, 'center')}/registry/bands/{_key(band, 'band')}"

@@ -159,6 +159,9 @@ class RuleEngine:
         self._dirty = {k for k in self._dirty if k[0] not in self.shapes}
         return n
 
+    def state_due(self, skey: StateKey) -> int | None:
+        return self._due.get(skey)
+
     def open_episodes(self) -> int:
         return sum(1 for st in self._states.values() if st.episode is not None)
 

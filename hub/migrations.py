@@ -1,0 +1,193 @@
+"""Versioned schema migrations of the hub's store, counted in SQLite's ``PRAGMA user_version``.
+
+``MIGRATIONS`` lists every schema change in order, numbered 1, 2, 3… without holes. Opening a
+store applies the ones above its ``user_version``, each in its own ``BEGIN IMMEDIATE`` transaction
+together with the new ``user_version`` (the pragma lives in the database header, so it commits or
+rolls back with the migration): a failure or a SIGKILL halfway leaves the store at the previous
+version, never in between. A store written by a newer casewatch (``user_version`` above the last
+migration known here) is refused rather than guessed at.
+
+Adding a migration is a function and one line::
+
+    def _v2_timers(db: Database) -> None:
+        db.create_table("timers", {"id": str, "due_ms": int}, pk="id", not_null={"due_ms"})
+
+    MIGRATIONS = [..., Migration(2, "persisted rule timers", _v2_timers)]
+
+A migration only ever adds or transforms; it never edits ``events`` rows, whose bytes the hash
+chain covers (see ``hub.store``). Tables are created through sqlite-utils (it writes the DDL and
+quotes names); its write helpers nest inside our transaction as savepoints.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlite_utils import Database
+
+from hub.errors import StoreError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    summary: str
+    apply: Callable[[Database], None]
+
+
+def _v1_events(db: Database) -> None:
+    """The append-only, hash-chained event log and the ingest's bookkeeping around it."""
+    events = db.create_table(
+        "events",
+        {
+            "pos": int,  # chain position 1..n, assigned by the store (head + 1), never reused
+            "agent": str,
+            "seq": int,
+            "id": str,
+            "kind": str,
+            "ts": int,  # event time, ms UTC
+            "received_ms": int,
+            "body": bytes,  # canonical JSON of the whole signed event: what the chain hashes
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="pos",
+        not_null={"agent", "seq", "id", "kind", "ts", "received_ms", "body", "prev_hash", "hash"},
+    )
+    events.create_index(["agent", "seq"], index_name="events_agent_seq", unique=True)
+    events.create_index(["kind", "ts"], index_name="events_kind_ts")
+    events.create_index(["ts"], index_name="events_ts")
+
+    quarantine = db.create_table(
+        "quarantine",
+        {
+            "id": int,
+            "received_ms": int,
+            "topic": str,
+            "code": str,  # short machine reason: signature, schema, malformed, oversize, ...
+            "reason": str,  # human text
+            "agent": str,  # the claimed agent, when one could be read
+            "size": int,  # length of the original payload
+            "raw": bytes,  # its first RAW_LIMIT bytes
+        },
+        pk="id",
+        not_null={"received_ms", "code", "reason", "size", "raw"},
+    )
+    quarantine.create_index(["code"], index_name="quarantine_code")
+
+    db.create_table(
+        "agent_seq",
+        {"agent": str, "next_expected": int, "last_ts": int, "last_received_ms": int},
+        pk="agent",
+        not_null={"next_expected"},
+    )
+    db.create_table(
+        "gaps",
+        {"id": int, "agent": str, "first": int, "last": int, "detected_ms": int},
+        pk="id",
+        not_null={"agent", "first", "last", "detected_ms"},
+    )
+    db.create_table("meta", {"key": str, "value": str}, pk="key", not_null={"value"})
+
+
+def _v2_derived(db: Database) -> None:
+    """What the hub derives from the log (``hub.state_store``): rebuildable, so never hashed."""
+    db.create_table(
+        "rule_state",
+        {"rule": str, "key": str, "state": str, "due_ms": int},
+        pk=("rule", "key"),
+        not_null={"state"},
+    )
+    alerts = db.create_table(
+        "alerts",
+        {
+            "id": str,
+            "rule": str,
+            "level": str,
+            "state": str,
+            "active": int,
+            "opened_ms": int,
+            "updated_ms": int,
+            "doc": str,
+        },
+        pk="id",
+        not_null={"rule", "level", "state", "opened_ms", "updated_ms", "doc"},
+    )
+    alerts.create_index(["state", "opened_ms"], index_name="alerts_by_state")
+    alerts.create_index(["opened_ms"], index_name="alerts_by_time")
+    log = db.create_table(
+        "alert_log",
+        {
+            "id": int,
+            "alert": str,
+            "at_ms": int,
+            "by": str,
+            "action": str,
+            "state": str,
+            "level": str,
+            "comment": str,
+            "late": int,
+        },
+        pk="id",
+        not_null={"alert", "at_ms", "by", "action", "state", "level"},
+    )
+    log.create_index(["alert", "id"], index_name="alert_log_by_alert")
+    db.create_table(
+        "projections", {"kind": str, "key": str, "doc": str}, pk=("kind", "key"), not_null={"doc"}
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(1, "events hash chain, quarantine, agent sequences, gaps, meta", _v1_events),
+    Migration(2, "rule states, alerts and their log, projections", _v2_derived),
+]
+
+
+def latest_version(migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    return migrations[-1].version if migrations else 0
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(
+    conn: sqlite3.Connection, *, where: str, migrations: Sequence[Migration] = MIGRATIONS
+) -> list[int]:
+    """Bring the store on ``conn`` up to the newest migration; return the versions applied.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): the transactions are ours.
+    ``where`` names the store in error messages (its path).
+    """
+    numbers = [m.version for m in migrations]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ValueError(f"migrations must be numbered 1..n without holes, got {numbers}")
+    latest = latest_version(migrations)
+    found = schema_version(conn)
+    if found > latest:
+        raise StoreError(
+            f"store {where}: schema v{found} is newer than this casewatch (knows v{latest}): "
+            "upgrade casewatch"
+        )
+    db = Database(conn, recursive_triggers=False, execute_plugins=False)
+    applied: list[int] = []
+    for migration in migrations[found:]:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            # Another process may have migrated while we waited for the write lock.
+            if schema_version(conn) < migration.version:
+                migration.apply(db)
+                conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+                applied.append(migration.version)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(
+                    f"store {where}: migration v{migration.version} ({migration.summary}) failed: {exc}"
+                ) from exc
+            raise
+    return applied

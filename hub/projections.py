@@ -1,0 +1,220 @@
+"""What the log says now: persons in custody, band bindings, where bands are, cases, officers.
+
+Pure and rebuildable: ``apply`` folds one logged event (an agent's or a hub record) into the
+state, ``enrich`` turns an event into the ``Fact`` rules see (docs/rules.md lists its paths).
+Changes are collected for the shell to persist and, for bands, to publish as retained registry
+messages. ``casewatch hub rebuild`` replays the log through a fresh instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.rules.facts import Fact
+from protocol.registry import BandFlags, BandRegistration
+
+FLAG_NAMES = ("minor", "special_group", "high_risk", "intoxicated")
+KINDS = ("person", "band", "case", "officer", "band_room")
+
+
+@dataclass(frozen=True)
+class RoomInfo:
+    id: str
+    name: str
+    type: str
+
+
+@dataclass
+class Projections:
+    center: str
+    rooms: dict[str, RoomInfo] = field(default_factory=dict)
+    persons: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bands: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    officers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    band_room: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _changed: set[tuple[str, str]] = field(default_factory=set)
+    _registry: dict[str, BandRegistration | None] = field(default_factory=dict)
+
+    # reading ----------------------------------------------------------------------------------
+    def enrich(self, doc: dict[str, Any], pos: int = 0) -> Fact:
+        """The fact rules see for a logged event (before it is applied)."""
+        data = doc.get("data") or {}
+        values: dict[str, Any] = {k: v for k, v in (doc.get("subject") or {}).items() if v is not None}
+        values.update(agent=doc.get("agent"), source=doc.get("source"), data=data)
+        kind = doc.get("kind", "")
+        if kind == "band.position" and data.get("room"):
+            values["room"] = data["room"]
+        band = values.get("band")
+        if band:
+            self._band_values(band, values)
+        if kind == "person.intake":
+            values.update(procedure=data.get("procedure"), sex=data.get("sex"), case=data.get("case"))
+            values["flags"] = {name: bool(data.get(name)) for name in FLAG_NAMES}
+        elif values.get("person") in self.persons:
+            self._person_values(self.persons[values["person"]], values)
+        if kind.startswith("condition."):
+            self._condition_values(data, values)
+        document = data.get("document")
+        if isinstance(document, str):
+            case = self.document_case(document)
+            if case:
+                values["document_case"] = case
+                values.setdefault("case", case)
+        room = values.get("room")
+        if isinstance(room, str) and room in self.rooms:
+            values["room_type"] = self.rooms[room].type
+        return Fact(kind, int(doc.get("ts", 0)), values, pos)
+
+    def _band_values(self, band: str, values: dict[str, Any]) -> None:
+        binding = self.bands.get(band)
+        if binding:
+            values["role"] = binding["role"]
+            for key in ("person", "officer"):
+                if binding.get(key):
+                    values.setdefault(key, binding[key])
+        if "room" not in values and band in self.band_room:
+            values["room"] = self.band_room[band]["room"]
+
+    def _person_values(self, person: dict[str, Any], values: dict[str, Any]) -> None:
+        values.setdefault("case", person.get("case"))
+        values.update(procedure=person.get("procedure"), sex=person.get("sex"))
+        values["flags"] = dict(person.get("flags", {}))
+
+    def _condition_values(self, data: dict[str, Any], values: dict[str, Any]) -> None:
+        flags = dict.fromkeys(FLAG_NAMES, False)
+        for band in (data.get("facts") or {}).get("bands", []):
+            person = self.persons.get((self.bands.get(band) or {}).get("person") or "")
+            for name, on in (person or {}).get("flags", {}).items():
+                flags[name] = flags.get(name, False) or bool(on)
+        values["flags"] = flags
+
+    def document_case(self, document: str) -> str | None:
+        """Dossier codes are ``{case}-{nn}``; the case is known from its acceptance."""
+        if document in self.cases:
+            return document
+        head = document.rsplit("-", 1)[0]
+        return head if head in self.cases else None
+
+    def in_custody(self) -> list[dict[str, Any]]:
+        return [p for p in self.persons.values() if p.get("released") is None]
+
+    def registration(self, band: str, now_ms: int) -> BandRegistration | None:
+        binding = self.bands.get(band)
+        if binding is None:
+            return None
+        person = self.persons.get(binding.get("person") or "") or {}
+        officer = self.officers.get(binding.get("officer") or "") or {}
+        sex = person.get("sex") or officer.get("sex")
+        return BandRegistration(
+            center=self.center,
+            band=band,
+            role=binding["role"],
+            sex=sex,
+            case=person.get("case"),
+            person=binding.get("person"),
+            flags=BandFlags(**person.get("flags", {})),
+            updated=now_ms,
+        )
+
+    # folding the log --------------------------------------------------------------------------
+    def apply(self, doc: dict[str, Any]) -> None:
+        kind = doc.get("kind", "")
+        subject = doc.get("subject") or {}
+        data = doc.get("data") or {}
+        ts = int(doc.get("ts", 0))
+        if kind == "band.position" and subject.get("band") and data.get("room"):
+            self._set(
+                "band_room", subject["band"], {"room": data["room"], "zone": data.get("zone"), "ts": ts}
+            )
+        if doc.get("agent") != "hub":
+            return
+        if kind == "person.intake":
+            person = {k: v for k, v in data.items() if k not in FLAG_NAMES}
+            person.update(
+                id=subject["person"],
+                flags={n: bool(data.get(n)) for n in FLAG_NAMES},
+                released=None,
+                bands=[],
+            )
+            self._set("person", subject["person"], person)
+        elif kind == "person.release" and subject.get("person") in self.persons:
+            person = self.persons[subject["person"]]
+            person.update(released=ts, release=data)
+            for band in list(person.get("bands", [])):
+                self._unbind(band)
+            self._set("person", person["id"], person)
+        elif kind == "band.bind":
+            self._bind(subject["band"], subject.get("person"), data, ts)
+        elif kind == "band.unbind":
+            self._unbind(subject["band"])
+        elif kind == "case.accept":
+            self._set("case", subject["case"], {"id": subject["case"], "accepted": ts, **data})
+        elif kind == "officer.register":
+            self._set("officer", subject["officer"], {"id": subject["officer"], **data})
+
+    def _bind(self, band: str, person_id: str | None, data: dict[str, Any], ts: int) -> None:
+        if band in self.bands:
+            self._unbind(band)
+        self._set(
+            "band",
+            band,
+            {
+                "band": band,
+                "role": data["role"],
+                "person": person_id,
+                "officer": data.get("officer"),
+                "since": ts,
+            },
+        )
+        person = self.persons.get(person_id or "")
+        if person is not None:
+            person["bands"] = [*person.get("bands", []), band]
+            self._set("person", person["id"], person)
+        self._registry[band] = None  # computed when taken
+
+    def _unbind(self, band: str) -> None:
+        binding = self.bands.get(band)
+        if binding is None:
+            return
+        person = self.persons.get(binding.get("person") or "")
+        if person is not None:
+            person["bands"] = [b for b in person.get("bands", []) if b != band]
+            self._set("person", person["id"], person)
+        self._set("band", band, None)
+        self._registry[band] = None
+
+    def _set(self, kind: str, key: str, doc: dict[str, Any] | None) -> None:
+        table: dict[str, dict[str, Any]] = getattr(self, _TABLES[kind])
+        if doc is None:
+            table.pop(key, None)
+        else:
+            table[key] = doc
+        self._changed.add((kind, key))
+
+    # persistence ------------------------------------------------------------------------------
+    def take_changes(self) -> list[tuple[str, str, dict[str, Any] | None]]:
+        out = [(kind, key, getattr(self, _TABLES[kind]).get(key)) for kind, key in sorted(self._changed)]
+        self._changed.clear()
+        return out
+
+    def take_registry(self, now_ms: int) -> dict[str, BandRegistration | None]:
+        """Bands whose retained registration must be (re)published; None = publish empty."""
+        out = {band: self.registration(band, now_ms) for band in self._registry}
+        self._registry.clear()
+        return out
+
+    def load(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for kind, key, doc in rows:
+            if kind in _TABLES:
+                getattr(self, _TABLES[kind])[key] = doc
+
+
+_TABLES = {
+    "person": "persons",
+    "band": "bands",
+    "case": "cases",
+    "officer": "officers",
+    "band_room": "band_room",
+}

@@ -1,0 +1,188 @@
+"""Hub records: what people tell the hub (intake, bindings, approvals, …), logged like events.
+
+Records go into the same hash-chained log as agents' events, signed with the hub's key, with
+``agent`` = ``hub`` and ``source`` = the user who made them. So the log alone is the whole story:
+projections and alerts rebuild from it, and ``hub verify`` covers people's actions too. Records
+stay in the hub (names may be in them); agents only ever see band registrations.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from protocol.canonical import canonical_bytes
+from protocol.errors import SchemaError
+from protocol.fields import Key, Ms
+from protocol.ids import uuid7
+from protocol.signing import signed
+
+HUB_AGENT = "hub"
+Procedure = Literal["summons", "compelled", "inquiry", "panwen", "other"]
+"""传唤 summons, 拘传 compelled, 询问查证 inquiry, 继续盘问 panwen."""
+PROCEDURE_NAMES: dict[str, str] = {
+    "summons": "传唤",
+    "compelled": "拘传",
+    "inquiry": "询问查证",
+    "panwen": "继续盘问",
+    "other": "其他",
+}
+Text = Annotated[str, Field(max_length=500)]
+StaffRole = Literal["officer", "unit_leader", "duty_supervisor", "legal", "inspection"]
+"""Who hears which alerts: 办案民警, 单位领导, 值班所领导/中心值班, 法制, 督察."""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Intake(_Data):
+    procedure: Procedure
+    arrived: Ms
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    sex: Literal["male", "female"]
+    id_number: Annotated[str, Field(max_length=32)] | None = None
+    minor: bool = False
+    special_group: bool = False
+    high_risk: bool = False
+    intoxicated: bool = False
+    case: Key | None = None
+    note: Text = ""
+
+
+class Release(_Data):
+    reason: Text = ""
+    family_pickup: bool = False
+
+
+class BandBind(_Data):
+    role: Literal["detainee", "officer", "auxiliary", "visitor", "guardian"]
+    officer: Key | None = None
+    """For staff bands: the officer's key in the registry."""
+
+
+class BandUnbind(_Data):
+    reason: Text = ""
+
+
+class Approval(_Data):
+    type: Literal["extension", "leave_area", "exemption", "borrow_extension"]
+    hours: Annotated[float, Field(gt=0, le=24 * 14)] | None = None
+    approved_by: Annotated[str, Field(min_length=1, max_length=64)]
+    note: Text = ""
+
+
+class CaseAccept(_Data):
+    title: Annotated[str, Field(max_length=120)] = ""
+    unit: Key | None = None
+    officers: list[Key] = Field(default_factory=list, max_length=16)
+
+
+class Record(_Data):
+    type: Literal[
+        "safety_check",
+        "info_collection",
+        "belongings_stored",
+        "belongings_returned",
+        "meal",
+        "rest_start",
+        "rest_end",
+        "health_check",
+    ]
+    note: Text = ""
+
+
+class Officer(_Data):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    sex: Literal["male", "female"]
+    unit: Key
+    police: bool = True
+    """民警 (True) or 辅警 auxiliary (False)."""
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9]{5,20}$")] | None = None
+    roles: list[StaffRole] = Field(default_factory=lambda: list[StaffRole](["officer"]))
+    fingerprint_pages: list[Annotated[int, Field(ge=0, le=65535)]] = Field(default_factory=list)
+    tags: list[Key] = Field(default_factory=list, max_length=4)
+    active: bool = True
+
+
+class AlertAction(_Data):
+    action: Literal["acknowledge", "assign", "rectify", "verify", "reject", "close", "comment"]
+    comment: Text = ""
+    assignee: Key | None = None
+    evidence: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=10)
+
+
+class IngestGap(_Data):
+    """Written by the ingest itself: an agent's seq numbers that never arrived (data loss)."""
+
+    agent: Key
+    first: Annotated[int, Field(ge=1)]
+    last: Annotated[int, Field(ge=1)]
+
+
+RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
+    "person.intake": (Intake, ("person",)),
+    "person.release": (Release, ("person",)),
+    "band.bind": (BandBind, ("band",)),
+    "band.unbind": (BandUnbind, ("band",)),
+    "approval": (Approval, ()),
+    "case.accept": (CaseAccept, ("case",)),
+    "record": (Record, ("person",)),
+    "officer.register": (Officer, ("officer",)),
+    "alert.action": (AlertAction, ("alert",)),
+    "ingest.gap": (IngestGap, ()),
+}
+SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room")
+
+
+def validate_record(kind: str, subject: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
+    """The record's data, validated and normalised; ``SchemaError`` names what is wrong."""
+    spec = RECORD_KINDS.get(kind)
+    if spec is None:
+        raise SchemaError(f"unknown record kind {kind!r}")
+    model, needed = spec
+    problems = [(f"subject.{k}", "required") for k in needed if not subject.get(k)]
+    problems += [(f"subject.{k}", "unknown subject key") for k in subject if k not in SUBJECT_KEYS]
+    if kind == "approval" and not any(subject.get(k) for k in ("person", "case", "dossier")):
+        problems.append(("subject", "an approval is for a person, case or dossier"))
+    try:
+        clean = model.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        problems += [(".".join(["data", *map(str, e["loc"])]), e["msg"]) for e in exc.errors()]
+        clean = {}
+    if problems:
+        raise SchemaError(f"{kind}: " + "; ".join(f"{p}: {m}" for p, m in problems[:5]), problems=problems)
+    return clean
+
+
+def build_record(
+    *,
+    kind: str,
+    subject: dict[str, str],
+    data: dict[str, Any],
+    seq: int,
+    ts: int,
+    center: str,
+    by: str,
+    key: bytes,
+    now_ms: int,
+) -> dict[str, Any]:
+    """A signed record envelope (the same shape as an agent's event) ready for the log."""
+    body = {
+        "v": 1,
+        "id": uuid7(now_ms),
+        "seq": seq,
+        "ts": ts,
+        "center": center,
+        "agent": HUB_AGENT,
+        "source": by,
+        "kind": kind,
+        "subject": {k: v for k, v in subject.items() if v},
+        "data": validate_record(kind, subject, data),
+    }
+    return signed(body, key)
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    return canonical_bytes(record)

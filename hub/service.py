@@ -1,0 +1,416 @@
+"""The running hub: MQTT in, durable batches, judgement, alerts and registrations out.
+
+Threads: paho's network thread hands each delivery to a queue; one ingest thread takes batches
+(``ingest.batch_max`` messages or ``ingest.batch_ms``), admits them (verify, dedupe, quarantine),
+commits the batch to the store, and only then acknowledges the deliveries (MQTT manual ack) — so
+an acknowledged event is always on disk. The same thread folds the stored events into the
+``HubCore``, saves what changed in one more transaction, publishes changed alerts (retained,
+``{prefix}/{center}/alerts/{id}``) and band registrations (retained, for the agents), and fires
+timers when they come due. People's records (``record``) join the same queue and the same log.
+
+The hub's MQTT session is persistent (clean session off, a session expiry on v5): while the hub
+is down, the broker keeps QoS 1 events for it, and agents' outboxes keep what the broker did not
+accept. Configure the broker's per-client queue for the longest outage you plan for.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.mqtt_link import LinkError, MqttLink, Subscription
+from casewatch.settings import MqttSettings
+from hub.admission import Admission
+from hub.alerts import Alert, AlertBook
+from hub.config import HubConfig
+from hub.core import Changes, HubCore
+from hub.embedded_broker import EmbeddedBroker
+from hub.projections import Projections, RoomInfo
+from hub.records import HUB_AGENT, build_record, record_bytes
+from hub.rules.engine import RuleEngine, load_rule_files
+from hub.rules.levels import CHINESE
+from hub.state_store import DerivedStore
+from hub.store import Batch, HubStore, Incoming, Stored
+from protocol.clock import Clock, SystemClock
+from protocol.codec import Decoder
+from protocol.errors import ConfigError
+from protocol.registry import encode_registration
+from protocol.signing import Keyring
+from protocol.topics import TopicLayout
+
+log = logging.getLogger(__name__)
+TICK_S = 0.2
+
+
+@dataclass
+class _Delivery:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_ms: int
+
+
+@dataclass
+class _RecordRequest:
+    kind: str
+    subject: dict[str, str]
+    data: dict[str, Any]
+    by: str
+    ts: int | None
+    done: Future[Stored] = field(default_factory=Future)
+
+
+@dataclass
+class IngestStats:
+    batches: int = 0
+    stored: int = 0
+    commit_ms_max: float = 0.0
+    store_errors: int = 0
+    published: int = 0
+    publish_errors: int = 0
+
+
+def rule_paths(cfg: HubConfig, base: Path) -> list[Path]:
+    """The configured rule files (globs relative to the config's folder), in a stable order."""
+    out: list[Path] = []
+    for pattern in cfg.rules:
+        full = base / pattern  # an absolute pattern stays absolute
+        found = sorted(Path(p) for p in glob.glob(str(full))) if glob.has_magic(pattern) else [full]
+        if not found:
+            raise ConfigError(f"rules: {pattern!r} matches no file (relative to {base})")
+        out.extend(p for p in found if p not in out)
+    return out
+
+
+class HubService:
+    def __init__(
+        self,
+        cfg: HubConfig,
+        base: Path,
+        *,
+        clock: Clock | None = None,
+        on_alert: Callable[[Alert], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.base = base
+        self.clock = clock or SystemClock()
+        self.on_alert = on_alert
+        prefix = cfg.mqtt.topic_prefix if cfg.mqtt else "casewatch"
+        self.layout = TopicLayout(prefix)
+        self.hub_key = cfg.signing.key_bytes()
+        keyring = Keyring({a.id: a.key_bytes() for a in cfg.agents})
+        self.decoder = Decoder(
+            keyring,
+            now_ms=self.clock.now_ms,
+            layout=self.layout,
+            max_future_ms=cfg.ingest.max_future_s * 1000,
+            max_age_ms=cfg.ingest.max_age_h * 3_600_000,
+        )
+        self.rules = load_rule_files(rule_paths(cfg, base))
+        self.stats = IngestStats()
+        self._queue: queue.Queue[_Delivery | _RecordRequest | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.broker: EmbeddedBroker | None = None
+        self.link: MqttLink | None = None
+        self.ready = threading.Event()
+
+    # lifecycle --------------------------------------------------------------------------------
+    def open(self) -> HubService:
+        """Open the store and restore state (no network): what ``start`` and ``rebuild`` share."""
+        cfg = self.cfg
+        self.store = HubStore(cfg.store.path, synchronous=cfg.store.synchronous)
+        self.derived = DerivedStore(self.store)
+        self.core = self._fresh_core()
+        self.core.projections.load(self.derived.projection_rows())
+        self.core.engine.restore(self.derived.rule_states())
+        self.core.book.restore(self.derived.live_alerts())
+        self.core.pos = self.derived.rules_pos()
+        self.admission = Admission(self.decoder)
+        self.admission.restore(self.store.agent_next())
+        self._hub_seq = self.store.agent_next().get(HUB_AGENT, 1)
+        return self
+
+    def _fresh_core(self) -> HubCore:
+        rooms = {r.id: RoomInfo(r.id, r.name, r.type) for r in self.cfg.rooms}
+        return HubCore(
+            projections=Projections(self.cfg.center, rooms=rooms),
+            engine=RuleEngine(self.rules, self.cfg.timezone),
+            book=AlertBook(escalate_after_ms=int(self.cfg.alerts.escalate_after_h * 3_600_000)),
+        )
+
+    def catch_up(self) -> int:
+        """Fold in events stored after the rules' mark (a crash between commit and save)."""
+        n = 0
+        for chunk in _chunks(self.store.iterate(after_pos=self.core.pos), 2000):
+            self.core.process(chunk, self.clock.now_ms())
+            self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+            n += len(chunk)
+        self.core.tick(self.clock.now_ms())
+        self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+        return n
+
+    def rebuild(self) -> int:
+        """Drop what was derived and replay the whole log in event time (the hub must be stopped)."""
+        self.open()
+        try:
+            self.derived.clear()
+            self.core = self._fresh_core()
+            n = 0
+            for chunk in _chunks(self.store.iterate(), 5000):
+                self.core.replay(chunk)
+                self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+                n += len(chunk)
+            self.core.tick(self.clock.now_ms())
+            self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+            return n
+        finally:
+            self.store.close()
+
+    def start(self) -> HubService:
+        self.open()
+        caught = self.catch_up()
+        if caught:
+            log.info("folded in %d stored events the rules had not seen", caught)
+        settings = self.cfg.mqtt
+        if settings is None:
+            eb = self.cfg.embedded_broker
+            self.broker = EmbeddedBroker(eb.host, eb.port).start()
+            settings = MqttSettings(host=eb.host, port=self.broker.port, protocol="3.1.1")
+        share = self.cfg.workers.share_group
+        filters = [self.layout.events_filter(self.cfg.center), self.layout.stats_filter(self.cfg.center)]
+        subs = [Subscription(TopicLayout.shared(share, f) if share else f, 1) for f in filters]
+        self.link = MqttLink(
+            settings=settings,
+            client_id=settings.client_id or f"casewatch-hub-{self.cfg.center}",
+            status_topic=self.layout.hub_status(self.cfg.center),
+            subscriptions=subs,
+            on_delivery=self._on_delivery,
+            manual_ack=True,
+            persistent_session=True,
+            on_connected=self._republish_registry,
+        )
+        self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
+        self._thread.start()
+        self.link.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(10)
+        if self.link is not None:
+            self.link.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        self.store.close()
+
+    # inputs -----------------------------------------------------------------------------------
+    def _on_delivery(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        self._queue.put(_Delivery(topic, payload, mid, qos, self.clock.now_ms()))
+
+    def record(
+        self,
+        kind: str,
+        subject: dict[str, str],
+        data: dict[str, Any],
+        *,
+        by: str,
+        ts: int | None = None,
+        timeout_s: float = 10.0,
+    ) -> Stored:
+        """Log a record made by a person (validated first); returns it once committed."""
+        from hub.records import validate_record
+
+        validate_record(kind, subject, data)
+        request = _RecordRequest(kind, subject, data, by, ts)
+        self._queue.put(request)
+        return request.done.result(timeout_s)
+
+    # the ingest thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            items = self._take_batch()
+            try:
+                if items:
+                    self._ingest(items)
+                self._tick()
+            except Exception:
+                log.exception("ingest round failed; continuing")
+
+    def _take_batch(self) -> list[_Delivery | _RecordRequest]:
+        due = self.core.engine.next_due()
+        wait = TICK_S if due is None else max(0.0, min(TICK_S, (due - self.clock.now_ms()) / 1000))
+        try:
+            first = self._queue.get(timeout=wait)
+        except queue.Empty:
+            return []
+        if first is None:
+            return []
+        items: list[_Delivery | _RecordRequest] = [first]
+        deadline = time.monotonic() + self.cfg.ingest.batch_ms / 1000
+        while len(items) < self.cfg.ingest.batch_max:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                self._stop.set()
+                break
+            items.append(item)
+        return items
+
+    def _ingest(self, items: list[_Delivery | _RecordRequest]) -> None:
+        batch = Batch()
+        deliveries: list[_Delivery] = []
+        requests: list[_RecordRequest] = []
+        for item in items:
+            if isinstance(item, _Delivery):
+                deliveries.append(item)
+                verdict = self.admission.admit(item.payload, item.topic, item.received_ms)
+                if isinstance(verdict, Incoming):
+                    batch.events.append(verdict)
+                elif verdict is not None:
+                    batch.quarantined.append(verdict)
+            else:
+                try:
+                    batch.events.append(self._record_incoming(item))
+                    requests.append(item)
+                except Exception as exc:
+                    item.done.set_exception(exc)
+        for gap in self.admission.take_gaps():
+            batch.gaps.append(gap)
+            batch.events.append(
+                self._record_incoming(
+                    _RecordRequest(
+                        "ingest.gap",
+                        {},
+                        {"agent": gap.agent, "first": gap.first, "last": gap.last},
+                        HUB_AGENT,
+                        gap.detected_ms,
+                    )
+                )
+            )
+        for ev in batch.events:
+            nxt = self.admission.tracker.next_expected(ev.agent)
+            if nxt is not None:
+                batch.agent_next[ev.agent] = nxt
+        batch.agent_next[HUB_AGENT] = self._hub_seq
+        started = time.perf_counter()
+        try:
+            stored = self.store.write(batch)
+        except Exception as exc:
+            self.stats.store_errors += 1
+            log.error("batch of %d not committed (will be redelivered): %s", len(items), exc)
+            self.admission.restore(self.store.agent_next())
+            self._hub_seq = self.store.agent_next().get(HUB_AGENT, 1)
+            for req in requests:
+                req.done.set_exception(exc)
+            return
+        self.stats.commit_ms_max = max(self.stats.commit_ms_max, (time.perf_counter() - started) * 1000)
+        self.stats.batches += 1
+        self.stats.stored += len(stored)
+        if self.link is not None:
+            for d in deliveries:
+                self.link.ack(d.mid, d.qos)
+        by_id = {s.id: s for s in stored}
+        for req, ev in zip(requests, [e for e in batch.events if e.agent == HUB_AGENT], strict=False):
+            if ev.id in by_id:
+                req.done.set_result(by_id[ev.id])
+        now = self.clock.now_ms()
+        self.core.process(stored, now)
+        self._save(self.core.take_changes(now))
+
+    def _record_incoming(self, req: _RecordRequest) -> Incoming:
+        now = self.clock.now_ms()
+        ts = req.ts if req.ts is not None else now
+        doc = build_record(
+            kind=req.kind,
+            subject=req.subject,
+            data=req.data,
+            seq=self._hub_seq,
+            ts=ts,
+            center=self.cfg.center,
+            by=req.by,
+            key=self.hub_key,
+            now_ms=now,
+        )
+        self._hub_seq += 1
+        return Incoming(HUB_AGENT, doc["seq"], doc["id"], req.kind, ts, now, record_bytes(doc))
+
+    def _tick(self) -> None:
+        now = self.clock.now_ms()
+        self.core.tick(now)
+        changes = self.core.take_changes(now)
+        if not changes.empty():
+            self._save(changes)
+
+    # outputs ----------------------------------------------------------------------------------
+    def _save(self, changes: Changes, *, publish: bool = True) -> None:
+        engine = self.core.engine
+        due = {k: engine.state_due(k) for k in changes.rule_states}
+        self.derived.save(changes, due)
+        if not publish:
+            return
+        for alert in changes.alerts:
+            self._publish(self.layout.alert(self.cfg.center, alert.id), self.alert_payload(alert), True)
+            if self.on_alert is not None:
+                self.on_alert(alert)
+        for band, reg in changes.registry.items():
+            payload = encode_registration(reg, self.hub_key) if reg is not None else b""
+            self._publish(self.layout.registry_band(self.cfg.center, band), payload, True)
+
+    def alert_payload(self, alert: Alert) -> bytes:
+        rule = self.core.engine.rules.get(alert.rule)
+        doc = {
+            **alert.to_json(),
+            "title": rule.title if rule else alert.rule,
+            "basis": rule.basis if rule else "",
+            "level_zh": CHINESE[alert.level],
+        }
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def _publish(self, topic: str, payload: bytes, retain: bool) -> None:
+        if self.link is None:
+            return
+        try:
+            self.link.publish(topic, payload, qos=1, retain=retain)
+            self.stats.published += 1
+        except LinkError as exc:
+            self.stats.publish_errors += 1
+            log.warning("not published to %s: %s", topic, exc)
+
+    def _republish_registry(self) -> None:
+        """On every (re)connect: retained registrations of every bound band (the broker may be new)."""
+        now = self.clock.now_ms()
+        for band in list(self.core.projections.bands):
+            reg = self.core.projections.registration(band, now)
+            if reg is not None:
+                self._publish(
+                    self.layout.registry_band(self.cfg.center, band),
+                    encode_registration(reg, self.hub_key),
+                    True,
+                )
+        self.ready.set()
+
+
+def _chunks(items: Any, size: int) -> Any:
+    chunk: list[Stored] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,136 @@
+"""What the hub derived from the log, persisted: rule states (timers), alerts, projections.
+
+These tables are not the record (the hash-chained ``events`` are); they make a restart quick —
+load them instead of replaying a million events — and ``casewatch hub rebuild`` can drop and
+recompute them from the log at any time. Everything one batch of processing changed is written
+in one transaction together with ``rules_pos`` (the last event folded in), so after a crash the
+hub replays only events past that mark, and alert ids are deterministic: nothing is doubled.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from hub.alerts import Alert, Transition
+from hub.core import Changes
+from hub.rules.engine import StateKey
+from hub.store import HubStore
+
+RULES_POS = "rules_pos"
+DERIVED_TABLES = ("rule_state", "alerts", "alert_log", "projections")
+
+
+class DerivedStore:
+    def __init__(self, store: HubStore) -> None:
+        self.store = store
+
+    # start ------------------------------------------------------------------------------------
+    def rules_pos(self) -> int:
+        value = self.store.meta_get(RULES_POS)
+        return int(value) if value else 0
+
+    def rule_states(self) -> Iterator[tuple[str, tuple[str, ...], dict[str, Any]]]:
+        with self.store._locked() as db:
+            rows = db.execute("SELECT rule, key, state FROM rule_state").fetchall()
+        for rule, key_json, state in rows:
+            yield rule, tuple(json.loads(key_json)), json.loads(state)
+
+    def live_alerts(self) -> list[Alert]:
+        """Alerts that can still change (not closed): what the alert book holds in memory."""
+        with self.store._locked() as db:
+            rows = db.execute("SELECT doc FROM alerts WHERE state != 'closed'").fetchall()
+        return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
+
+    def projection_rows(self) -> list[tuple[str, str, dict[str, Any]]]:
+        with self.store._locked() as db:
+            rows = db.execute("SELECT kind, key, doc FROM projections").fetchall()
+        return [(kind, key, json.loads(doc)) for kind, key, doc in rows]
+
+    # each batch -------------------------------------------------------------------------------
+    def save(self, changes: Changes, due: dict[StateKey, int | None] | None = None) -> None:
+        due = due or {}
+        with self.store._transaction() as db:
+            for (rule, key), state in changes.rule_states.items():
+                key_json = json.dumps(list(key), ensure_ascii=False)
+                if state is None:
+                    db.execute("DELETE FROM rule_state WHERE rule = ? AND key = ?", (rule, key_json))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO rule_state (rule, key, state, due_ms) VALUES (?, ?, ?, ?)",
+                        (rule, key_json, json.dumps(state, ensure_ascii=False), due.get((rule, key))),
+                    )
+            db.executemany(
+                "INSERT OR REPLACE INTO alerts (id, rule, level, state, active, opened_ms, updated_ms, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        a.id,
+                        a.rule,
+                        a.level,
+                        a.state,
+                        int(a.active),
+                        a.opened_ms,
+                        a.updated_ms,
+                        json.dumps(a.to_json(), ensure_ascii=False),
+                    )
+                    for a in changes.alerts
+                ],
+            )
+            db.executemany(
+                "INSERT INTO alert_log (alert, at_ms, by, action, state, level, comment, late)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (t.alert, t.at_ms, t.by, t.action, t.state, t.level, t.comment, int(t.late))
+                    for t in changes.transitions
+                ],
+            )
+            for kind, name, doc in changes.projections:
+                if doc is None:
+                    db.execute("DELETE FROM projections WHERE kind = ? AND key = ?", (kind, name))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO projections (kind, key, doc) VALUES (?, ?, ?)",
+                        (kind, name, json.dumps(doc, ensure_ascii=False)),
+                    )
+            if changes.pos:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (RULES_POS, str(changes.pos))
+                )
+
+    def clear(self) -> None:
+        """Forget everything derived (``hub rebuild`` recomputes it from the log)."""
+        with self.store._transaction() as db:
+            for table in DERIVED_TABLES:
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key = ?", (RULES_POS,))
+
+    # queries ----------------------------------------------------------------------------------
+    def alert(self, alert_id: str) -> Alert | None:
+        with self.store._locked() as db:
+            row = db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return Alert.from_json(json.loads(row[0])) if row else None
+
+    def alerts(self, *, state: str | None = None, open_only: bool = False, limit: int = 200) -> list[Alert]:
+        sql, args = "SELECT doc FROM alerts", []
+        if state:
+            sql, args = sql + " WHERE state = ?", [state]
+        elif open_only:
+            sql += " WHERE state != 'closed'"
+        sql += " ORDER BY opened_ms DESC LIMIT ?"
+        with self.store._locked() as db:
+            rows = db.execute(sql, (*args, limit)).fetchall()
+        return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
+
+    def history(self, alert_id: str) -> list[Transition]:
+        with self.store._locked() as db:
+            rows = db.execute(
+                "SELECT alert, at_ms, by, action, state, level, comment, late FROM alert_log"
+                " WHERE alert = ? ORDER BY id",
+                (alert_id,),
+            ).fetchall()
+        return [
+            Transition(a, at, by, act, st, lv, c or "", bool(late))
+            for a, at, by, act, st, lv, c, late in rows
+        ]

@@ -1,0 +1,519 @@
+"""The hub's tamper-evident event store: an append-only, hash-chained log in SQLite (WAL).
+
+Every admitted event becomes one row of ``events`` at the next chain position ``pos`` (1, 2, 3…,
+no holes). Each row stores the hex sha256 of the previous row's hash and its own body::
+
+    prev_hash(1)   = "0" * 64
+    prev_hash(n)   = hash(n - 1)
+    hash(n)        = sha256(bytes.fromhex(prev_hash(n)) + body(n)).hexdigest()
+
+where ``body`` is the canonical JSON bytes of the whole signed event as it arrived. Anyone can
+check a copy of the table with that formula alone (an integrator's script, ``sqlite3`` and
+``sha256sum``); ``HubStore.verify`` does it in constant memory and names the first broken row.
+Editing a body or a hash breaks that row; deleting a row leaves a hole in ``pos``; deleting the
+tail is caught against the head (``head_pos``, ``head_hash`` in ``meta``) that every batch records
+in its own transaction. A mismatch already present when a store is opened is kept in ``meta`` as
+``head_mismatch``, so appending more events does not paper over it.
+
+``write`` takes a whole ingest batch (events, quarantined messages, sequence gaps, the agents'
+next expected ``seq``) and commits it in one transaction: the ingest acknowledges the MQTT
+messages only after that commit, so nothing acknowledged is ever lost. The hot path is plain
+``sqlite3`` with ``executemany`` and the head kept in memory (no SELECT per batch in the usual
+case); sqlite-utils writes the schema (``hub.migrations``) and serves the small queries.
+``(agent, seq)`` is unique: a redelivered event is skipped and does not advance the chain.
+
+One ``HubStore`` per file and process; its lock serialises the ingest, HTTP and rule threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from hub.errors import StoreError
+from hub.migrations import migrate
+
+__all__ = [
+    "GENESIS",
+    "RAW_LIMIT",
+    "Batch",
+    "HubStore",
+    "Incoming",
+    "Quarantined",
+    "SeqGap",
+    "StoreError",
+    "Stored",
+    "VerifyReport",
+]
+
+GENESIS = "0" * 64
+"""``prev_hash`` of row 1."""
+RAW_LIMIT = 4096
+"""How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
+_RESERVED_META = ("head_pos", "head_hash", "head_mismatch")
+_IN_CHUNK = 500  # seqs per ``IN (...)`` lookup, well under SQLite's variable limit
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An event that passed decoding and signature checks, to be appended to the chain."""
+
+    agent: str
+    seq: int
+    id: str
+    kind: str
+    ts: int
+    received_ms: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A message refused at ingest; ``raw`` may be whole, the store keeps ``RAW_LIMIT`` bytes."""
+
+    received_ms: int
+    topic: str | None
+    code: str
+    reason: str
+    agent: str | None
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SeqGap:
+    """``seq`` numbers ``first..last`` of ``agent`` that never arrived (as seen at ``detected_ms``)."""
+
+    agent: str
+    first: int
+    last: int
+    detected_ms: int
+
+
+@dataclass
+class Batch:
+    """What one ingest round commits at once. ``agent_next``: next expected ``seq`` per agent."""
+
+    events: list[Incoming] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    gaps: list[SeqGap] = field(default_factory=list)
+    agent_next: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    pos: int
+    agent: str
+    seq: int
+    id: str
+    kind: str
+    ts: int
+    received_ms: int
+    body: bytes
+    hash: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """``rows``: rows checked intact from row 1 on (all when ``ok``); ``head``: the last one's hash.
+
+    ``first_broken`` is the first chain position that is missing or does not check out, or the
+    position after the end when rows recorded as written are gone from the tail.
+    """
+
+    ok: bool
+    rows: int
+    first_broken: int | None
+    reason: str | None
+    head: str
+
+
+_COLUMNS = "pos, agent, seq, id, kind, ts, received_ms, body, hash"
+_INSERT_EVENT = (
+    "INSERT INTO events (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_QUARANTINE = (
+    "INSERT INTO quarantine (received_ms, topic, code, reason, agent, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_GAP = 'INSERT INTO gaps (agent, "first", "last", detected_ms) VALUES (?, ?, ?, ?)'
+_UPSERT_META = (
+    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+# last_ts / last_received_ms only move forward, and stay as they were when the batch has no event
+_UPSERT_AGENT = """
+    INSERT INTO agent_seq (agent, next_expected, last_ts, last_received_ms) VALUES (?, ?, ?, ?)
+    ON CONFLICT (agent) DO UPDATE SET
+        next_expected = excluded.next_expected,
+        last_ts = max(coalesce(excluded.last_ts, last_ts), coalesce(last_ts, excluded.last_ts)),
+        last_received_ms = max(
+            coalesce(excluded.last_received_ms, last_received_ms),
+            coalesce(last_received_ms, excluded.last_received_ms)
+        )
+"""
+
+
+class HubStore:
+    def __init__(self, path: Path | str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
+        self.path = Path(path)
+        self._memory = str(path) == ":memory:"
+        self._lock = threading.Lock()
+        self._max_seq: dict[str, int] = {}  # per agent, loaded on first sight: skips most lookups
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {self.path}: cannot create its folder: {exc}") from exc
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: cannot open: {exc}") from exc
+        try:
+            self._db.execute("PRAGMA busy_timeout = 5000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute(f"PRAGMA synchronous = {synchronous}")
+            migrate(self._db, where=str(self.path))
+            row = self._db.execute("SELECT pos, hash FROM events ORDER BY pos DESC LIMIT 1").fetchone()
+            self._head: tuple[int, str] = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+            self._keep_head_mismatch()
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+                raise StoreError(f"{self.path} is not a casewatch store: {exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"store {self.path}: {exc}") from exc
+            raise
+
+    # plumbing ---------------------------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+
+    def _keep_head_mismatch(self) -> None:
+        """Record, once, a head that disagrees with the table at open: later batches overwrite it."""
+        meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash')"))
+        recorded = _recorded_head(meta)
+        if recorded is None:
+            return
+        row = self._db.execute("SELECT hash FROM events WHERE pos = ?", (recorded[0],)).fetchone()
+        problem = _head_problem(recorded, self._head[0], None if row is None else str(row[0]))
+        if problem is not None:
+            seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+            note = json.dumps({"first_broken": problem[0], "reason": f"{problem[1]}; seen at open {seen}"})
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('head_mismatch', ?)", (note,))
+
+    # writing ----------------------------------------------------------------------------------
+    def write(self, batch: Batch) -> list[Stored]:
+        """Commit a whole batch in one transaction; return the events stored, in ``pos`` order.
+
+        An event whose ``(agent, seq)`` is already stored (or earlier in the batch) is skipped.
+        ``agent_seq`` is upserted for the agents in ``batch.agent_next``; its ``last_ts`` and
+        ``last_received_ms`` only move forward, to the newest of that agent's stored events.
+        """
+        if not (batch.events or batch.quarantined or batch.gaps or batch.agent_next):
+            return []
+        with self._transaction() as db:
+            stored, max_seq = self._append(db, batch.events)
+            if batch.quarantined:
+                db.executemany(_INSERT_QUARANTINE, [_quarantine_row(q) for q in batch.quarantined])
+            if batch.gaps:
+                db.executemany(_INSERT_GAP, [(g.agent, g.first, g.last, g.detected_ms) for g in batch.gaps])
+            if batch.agent_next:
+                newest: dict[str, tuple[int, int]] = {}
+                for s in stored:
+                    ts, received = newest.get(s.agent, (s.ts, s.received_ms))
+                    newest[s.agent] = (max(ts, s.ts), max(received, s.received_ms))
+                db.executemany(
+                    _UPSERT_AGENT,
+                    [
+                        (agent, nxt, *newest.get(agent, (None, None)))
+                        for agent, nxt in batch.agent_next.items()
+                    ],
+                )
+            if stored:
+                db.executemany(
+                    _UPSERT_META, [("head_pos", str(stored[-1].pos)), ("head_hash", stored[-1].hash)]
+                )
+        # committed: only now does the in-memory state move on
+        if stored:
+            self._head = (stored[-1].pos, stored[-1].hash)
+        self._max_seq.update(max_seq)
+        return stored
+
+    def _append(self, db: sqlite3.Connection, events: list[Incoming]) -> tuple[list[Stored], dict[str, int]]:
+        if not events:
+            return [], {}
+        max_seq = {agent: self._known_max_seq(db, agent) for agent in {e.agent for e in events}}
+        taken = self._already_stored(db, events, max_seq)
+        pos, prev_hex = self._head
+        prev = bytes.fromhex(prev_hex)
+        rows: list[tuple[Any, ...]] = []
+        stored: list[Stored] = []
+        for e in events:
+            if (e.agent, e.seq) in taken:
+                continue
+            taken.add((e.agent, e.seq))
+            pos += 1
+            digest = hashlib.sha256(prev + e.body).digest()
+            hexed = digest.hex()
+            rows.append((pos, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, prev_hex, hexed))
+            stored.append(Stored(pos, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, hexed))
+            prev, prev_hex = digest, hexed
+            if e.seq > max_seq[e.agent]:
+                max_seq[e.agent] = e.seq
+        db.executemany(_INSERT_EVENT, rows)
+        return stored, max_seq
+
+    def _known_max_seq(self, db: sqlite3.Connection, agent: str) -> int:
+        if agent not in self._max_seq:
+            row = db.execute("SELECT max(seq) FROM events WHERE agent = ?", (agent,)).fetchone()
+            self._max_seq[agent] = -1 if row[0] is None else int(row[0])
+        return self._max_seq[agent]
+
+    @staticmethod
+    def _already_stored(
+        db: sqlite3.Connection, events: list[Incoming], max_seq: dict[str, int]
+    ) -> set[tuple[str, int]]:
+        """``(agent, seq)`` of the batch already in the table; only seqs <= the agent's max are asked."""
+        doubtful: dict[str, list[int]] = {}
+        for e in events:
+            if e.seq <= max_seq[e.agent]:
+                doubtful.setdefault(e.agent, []).append(e.seq)
+        taken: set[tuple[str, int]] = set()
+        for agent, seqs in doubtful.items():
+            for i in range(0, len(seqs), _IN_CHUNK):
+                part = seqs[i : i + _IN_CHUNK]
+                marks = ", ".join("?" * len(part))
+                sql = f"SELECT seq FROM events WHERE agent = ? AND seq IN ({marks})"
+                taken.update((agent, int(seq)) for (seq,) in db.execute(sql, (agent, *part)))
+        return taken
+
+    def meta_set(self, key: str, value: str) -> None:
+        if key in _RESERVED_META:
+            raise ValueError(f"meta key {key!r} is kept by the store itself")
+        with self._locked() as db:
+            db.execute(_UPSERT_META, (key, value))
+
+    # reading ----------------------------------------------------------------------------------
+    def head(self) -> tuple[int, str]:
+        """``(pos, hash)`` of the last stored event; ``(0, GENESIS)`` when there is none."""
+        return self._head
+
+    def count(self) -> int:
+        with self._locked() as db:
+            return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def read(self, after_pos: int = 0, limit: int = 10_000) -> list[Stored]:
+        with self._locked() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE pos > ? ORDER BY pos LIMIT ?", (after_pos, limit)
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def iterate(self, after_pos: int = 0, chunk: int = 10_000) -> Iterator[Stored]:
+        """Every event after ``after_pos`` in ``pos`` order, ``chunk`` rows in memory at a time.
+
+        The lock is held per chunk only, so ingest goes on; events appended meanwhile are included.
+        """
+        while rows := self.read(after_pos, chunk):
+            yield from rows
+            after_pos = rows[-1].pos
+
+    def agent_next(self) -> dict[str, int]:
+        with self._locked() as db:
+            return {str(a): int(n) for a, n in db.execute("SELECT agent, next_expected FROM agent_seq")}
+
+    def quarantine_counts(self) -> dict[str, int]:
+        with self._locked() as db:
+            return {
+                str(c): int(n) for c, n in db.execute("SELECT code, count(*) FROM quarantine GROUP BY code")
+            }
+
+    def quarantine_rows(self, limit: int = 100, code: str | None = None) -> list[dict[str, Any]]:
+        """The newest quarantined messages first, as column dicts (``raw`` is bytes)."""
+        where, params = ("WHERE code = ?", [code]) if code is not None else ("", [])
+        with self._locked() as db:
+            return list(
+                Database(db, recursive_triggers=False, execute_plugins=False).query(
+                    f"SELECT * FROM quarantine {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+                )
+            )
+
+    def gaps(self, agent: str | None = None) -> list[SeqGap]:
+        where, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
+        with self._locked() as db:
+            rows = db.execute(
+                f'SELECT agent, "first", "last", detected_ms FROM gaps {where} ORDER BY id', params
+            ).fetchall()
+        return [SeqGap(str(a), int(f), int(la), int(d)) for a, f, la, d in rows]
+
+    def meta_get(self, key: str) -> str | None:
+        with self._locked() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # verification -----------------------------------------------------------------------------
+    def verify(self, progress: Callable[[int], None] | None = None, *, chunk: int = 10_000) -> VerifyReport:
+        """Walk the chain from row 1 and name the first broken row; memory stays at ``chunk`` rows.
+
+        Runs on a read-only connection of its own inside one read transaction, so it sees one
+        consistent snapshot (rows and recorded head together) while ingest goes on writing.
+        ``progress`` is called with the number of rows checked after each chunk.
+        """
+        if self._memory:
+            with self._locked() as db:
+                return _verify(db, progress, chunk)
+        try:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: cannot open for verify: {exc}") from exc
+        try:
+            conn.execute("BEGIN")
+            return _verify(conn, progress, chunk)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> HubStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _quarantine_row(q: Quarantined) -> tuple[Any, ...]:
+    return (q.received_ms, q.topic, q.code, q.reason, q.agent, len(q.raw), bytes(q.raw[:RAW_LIMIT]))
+
+
+def _stored(row: tuple[Any, ...]) -> Stored:
+    pos, agent, seq, id_, kind, ts, received_ms, body, hash_ = row
+    return Stored(
+        int(pos), str(agent), int(seq), str(id_), str(kind), int(ts), int(received_ms), bytes(body), hash_
+    )
+
+
+def _recorded_head(meta: dict[str, str]) -> tuple[int, str] | None:
+    """``(head_pos, head_hash)`` from ``meta``; an unreadable one as position -1."""
+    if "head_pos" not in meta:
+        return None
+    try:
+        return int(meta["head_pos"]), meta.get("head_hash", "")
+    except ValueError:
+        return -1, ""
+
+
+def _head_problem(
+    recorded: tuple[int, str], last_pos: int, hash_at_recorded: str | None
+) -> tuple[int, str] | None:
+    """What is wrong between the head recorded in ``meta`` and the table as it is, if anything."""
+    recorded_pos, recorded_hash = recorded
+    if recorded_pos < 0:
+        return 1, "the recorded head in meta is unreadable (edited?)"
+    if last_pos < recorded_pos:
+        return last_pos + 1, f"rows after {last_pos} are missing (recorded head {recorded_pos})"
+    if recorded_pos > 0 and hash_at_recorded != recorded_hash:
+        return recorded_pos, f"row {recorded_pos}: hash differs from the recorded head (edited?)"
+    if last_pos > recorded_pos:
+        return recorded_pos + 1, (
+            f"row {recorded_pos + 1} is past the recorded head {recorded_pos} (written outside casewatch?)"
+        )
+    return None
+
+
+def _verify(conn: sqlite3.Connection, progress: Callable[[int], None] | None, chunk: int) -> VerifyReport:
+    meta = dict(
+        conn.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash', 'head_mismatch')")
+    )
+    recorded = _recorded_head(meta)
+    cursor = conn.execute("SELECT pos, prev_hash, hash, body FROM events ORDER BY pos")
+    rows, prev, hash_at_recorded = 0, GENESIS, None
+    problem: tuple[int, str] | None = None
+    while problem is None and (batch := cursor.fetchmany(chunk)):
+        for pos, prev_hash, hash_, body in batch:
+            problem = _check_row(conn, rows + 1, prev, pos, prev_hash, hash_, body, recorded)
+            if problem is not None:
+                break
+            rows, prev = pos, hash_
+            if recorded is not None and pos == recorded[0]:
+                hash_at_recorded = hash_
+        if progress is not None:
+            progress(rows)
+    cursor.close()
+    if problem is None and recorded is not None:
+        problem = _head_problem(recorded, rows, hash_at_recorded)
+    if "head_mismatch" in meta:
+        try:
+            seen = json.loads(meta["head_mismatch"])
+            noted = (int(seen["first_broken"]), str(seen["reason"]))
+        except (ValueError, TypeError, KeyError):
+            noted = (1, f"meta head_mismatch is unreadable (edited?): {meta['head_mismatch']!r}")
+        if problem is None or noted[0] < problem[0]:
+            problem = noted
+    if problem is None:
+        return VerifyReport(True, rows, None, None, prev)
+    return VerifyReport(False, rows, problem[0], problem[1], prev)
+
+
+def _check_row(
+    conn: sqlite3.Connection,
+    expected: int,
+    prev: str,
+    pos: Any,
+    prev_hash: Any,
+    hash_: Any,
+    body: Any,
+    recorded: tuple[int, str] | None,
+) -> tuple[int, str] | None:
+    """The problem of one row given the previous row's hash, or None."""
+    if pos != expected:
+        return expected, (f"row {expected} is missing" if pos > expected else f"row {pos} is out of order")
+    if prev_hash != prev:
+        previous = "the genesis value 0…0" if pos == 1 else f"row {pos - 1}'s hash"
+        return pos, f"row {pos}: prev_hash does not match {previous} (edited?)"
+    if isinstance(body, str):
+        body = body.encode()
+    try:
+        computed = hashlib.sha256(bytes.fromhex(prev_hash) + body).hexdigest()
+    except (TypeError, ValueError):
+        return pos, f"row {pos}: prev_hash or body has the wrong type or format (edited?)"
+    if computed == hash_:
+        return None
+    # Which of the two changed? The next row (or the recorded head) still carries the original hash.
+    row = conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (pos + 1,)).fetchone()
+    successor = row[0] if row else (recorded[1] if recorded and recorded[0] == pos else None)
+    if successor == computed:
+        return pos, f"row {pos}: its hash column was edited (the body still matches the chain)"
+    if successor == hash_:
+        return pos, f"row {pos}: body does not match its hash (edited?)"
+    return pos, f"row {pos}: body and hash do not match (edited?)"

@@ -1,0 +1,464 @@
+"""The hub's store keeps a hash chain that verify checks, dedupes, quarantines, migrates, survives SIGKILL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from hub.migrations import MIGRATIONS, Migration, latest_version, migrate
+from hub.store import (
+    GENESIS,
+    RAW_LIMIT,
+    Batch,
+    HubStore,
+    Incoming,
+    Quarantined,
+    SeqGap,
+    StoreError,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+BIG = 100_000
+
+
+def event(
+    agent: str, seq: int, *, kind: str = "occupancy", ts: int | None = None, received: int = 0
+) -> Incoming:
+    ts = 1_700_000_000_000 + seq if ts is None else ts
+    body = json.dumps(
+        {"agent": agent, "seq": seq, "kind": kind, "ts": ts, "data": {"room": "r1", "count": seq % 3}},
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    return Incoming(agent, seq, f"{agent}-{seq}", kind, ts, received or ts + 5, body)
+
+
+def events(agent: str, first: int, last: int) -> list[Incoming]:
+    return [event(agent, seq) for seq in range(first, last + 1)]
+
+
+def chain_by_hand(path: Path) -> list[tuple[int, str, str]]:
+    """(pos, prev_hash, hash) of every row, after checking them with hashlib alone."""
+    conn = sqlite3.connect(path)
+    rows = conn.execute("SELECT pos, prev_hash, hash, body FROM events ORDER BY pos").fetchall()
+    conn.close()
+    prev = "0" * 64
+    for expected_pos, (pos, prev_hash, hash_, body) in enumerate(rows, start=1):
+        assert (pos, prev_hash) == (expected_pos, prev)
+        prev = hashlib.sha256(bytes.fromhex(prev) + body).hexdigest()
+        assert hash_ == prev
+    return [(pos, prev_hash, hash_) for pos, prev_hash, hash_, _ in rows]
+
+
+def tamper(path: Path, sql: str, *params: object) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        assert conn.execute(sql, params).rowcount >= 1
+    conn.close()
+
+
+# the chain ------------------------------------------------------------------------------------
+def test_batches_form_one_chain_that_matches_an_independent_sha256(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    assert store.head() == (0, GENESIS) and store.count() == 0
+    stored = store.write(Batch(events=events("box-01", 1, 3)))
+    stored += store.write(Batch(events=events("box-02", 1, 2) + events("box-01", 4, 5)))
+    assert [s.pos for s in stored] == [1, 2, 3, 4, 5, 6, 7]
+    assert [(s.agent, s.seq) for s in stored[3:5]] == [("box-02", 1), ("box-02", 2)]
+    report = store.verify()
+    assert report.ok and report.rows == 7 and report.first_broken is None and report.reason is None
+    assert report.head == stored[-1].hash == store.head()[1] and store.head()[0] == 7
+    by_hand = chain_by_hand(tmp_path / "hub.db")
+    assert [h for _, _, h in by_hand] == [s.hash for s in stored]
+    assert store.meta_get("head_pos") == "7" and store.meta_get("head_hash") == stored[-1].hash
+    assert store.read() == stored
+    store.close()
+
+
+def test_head_survives_reopening_and_the_chain_continues(tmp_path: Path) -> None:
+    with HubStore(tmp_path / "hub.db") as store:
+        store.write(Batch(events=events("box-01", 1, 4)))
+        head = store.head()
+    again = HubStore(tmp_path / "hub.db")
+    assert again.head() == head == (4, head[1])
+    more = again.write(Batch(events=events("box-01", 5, 6)))
+    assert [s.pos for s in more] == [5, 6]
+    assert chain_by_hand(tmp_path / "hub.db")[4][1] == head[1]  # row 5 links to the old head
+    assert again.verify().ok and again.count() == 6
+    again.close()
+
+
+def test_duplicates_in_a_batch_and_across_batches_do_not_advance_the_chain(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    first = store.write(Batch(events=[event("a", 1), event("a", 2), event("a", 2), event("b", 1)]))
+    assert [(s.pos, s.agent, s.seq) for s in first] == [(1, "a", 1), (2, "a", 2), (3, "b", 1)]
+    # a redelivery of old events mixed with new and late ones
+    second = store.write(
+        Batch(events=[event("a", 2), event("b", 1), event("a", 3), event("a", 1), event("b", 5)])
+    )
+    assert [(s.pos, s.agent, s.seq) for s in second] == [(4, "a", 3), (5, "b", 5)]
+    assert store.write(Batch(events=[event("a", 1), event("b", 5)])) == []
+    assert store.head() == (5, second[-1].hash)
+    late = store.write(Batch(events=[event("b", 3)]))  # below the max but never stored: admitted
+    assert [(s.pos, s.seq) for s in late] == [(6, 3)]
+    assert store.count() == 6 and store.verify().ok
+    store.close()
+    reopened = HubStore(tmp_path / "hub.db")  # the per-agent cache starts empty again
+    assert reopened.write(Batch(events=[event("b", 3), event("a", 2), event("a", 4)]))[0].seq == 4
+    assert reopened.count() == 7 and reopened.verify().ok
+    reopened.close()
+
+
+def test_read_and_iterate_stream_in_pos_order(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    for first in range(1, 100, 10):
+        store.write(Batch(events=events("box-01", first, first + 9)))
+    assert [s.pos for s in store.read(after_pos=95)] == [96, 97, 98, 99, 100]
+    assert [s.seq for s in store.read(after_pos=10, limit=3)] == [11, 12, 13]
+    streamed = list(store.iterate(after_pos=3, chunk=7))
+    assert [s.pos for s in streamed] == list(range(4, 101))
+    assert streamed[0].body == event("box-01", 4).body and streamed[0].id == "box-01-4"
+    store.close()
+
+
+# quarantine, sequences, gaps, meta ------------------------------------------------------------
+def test_quarantine_keeps_a_bounded_copy_and_counts_by_code(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    big = bytes(range(256)) * 40  # 10,240 bytes
+    store.write(
+        Batch(
+            quarantined=[
+                Quarantined(1, "casewatch/box-01/event", "signature", "bad sig", "box-01", big),
+                Quarantined(2, None, "malformed", "not JSON", None, b"{nope"),
+                Quarantined(3, "x/y", "signature", "bad sig", "box-02", b"{}"),
+            ]
+        )
+    )
+    assert store.quarantine_counts() == {"signature": 2, "malformed": 1}
+    rows = store.quarantine_rows()
+    assert [r["received_ms"] for r in rows] == [3, 2, 1]  # newest first
+    oldest = rows[-1]
+    assert oldest["size"] == len(big) and oldest["raw"] == big[:RAW_LIMIT] and len(oldest["raw"]) == 4096
+    assert (oldest["topic"], oldest["code"], oldest["reason"], oldest["agent"]) == (
+        "casewatch/box-01/event",
+        "signature",
+        "bad sig",
+        "box-01",
+    )
+    assert rows[1]["topic"] is None and rows[1]["agent"] is None and rows[1]["size"] == 5
+    assert [r["received_ms"] for r in store.quarantine_rows(code="signature", limit=1)] == [3]
+    assert store.count() == 0 and store.head() == (0, GENESIS)  # quarantine is not part of the chain
+    store.close()
+
+
+def test_agent_sequences_are_upserted_and_gaps_listed(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    assert store.agent_next() == {} and store.gaps() == []
+    store.write(
+        Batch(
+            events=[event("a", 1, ts=100, received=150), event("a", 2, ts=200, received=250)],
+            gaps=[SeqGap("b", 3, 7, 999)],
+            agent_next={"a": 3, "b": 8},
+        )
+    )
+    store.write(
+        Batch(
+            events=[event("a", 5, ts=150, received=300)],  # late in event time, last received
+            gaps=[SeqGap("a", 3, 4, 1000)],
+            agent_next={"a": 6},
+        )
+    )
+    assert store.agent_next() == {"a": 6, "b": 8}
+    assert store.gaps() == [SeqGap("b", 3, 7, 999), SeqGap("a", 3, 4, 1000)]
+    assert store.gaps(agent="a") == [SeqGap("a", 3, 4, 1000)]
+    conn = sqlite3.connect(tmp_path / "hub.db")
+    last = dict(
+        (a, (t, r)) for a, t, r in conn.execute("SELECT agent, last_ts, last_received_ms FROM agent_seq")
+    )
+    conn.close()
+    assert last == {"a": (200, 300), "b": (None, None)}  # times only move forward
+    store.close()
+    assert HubStore(tmp_path / "hub.db").agent_next() == {"a": 6, "b": 8}
+
+
+def test_meta_round_trips_and_the_head_keys_are_reserved(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    assert store.meta_get("projection_pos") is None
+    store.meta_set("projection_pos", "12")
+    store.meta_set("projection_pos", "13")
+    assert store.meta_get("projection_pos") == "13"
+    with pytest.raises(ValueError, match="head_pos"):
+        store.meta_set("head_pos", "1")
+    store.close()
+
+
+def test_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    store.write(Batch(events=events("a", 1, 2)))
+    head = store.head()
+    # another writer took position 3 behind this store's back: the next append must fail whole
+    tamper(tmp_path / "hub.db", "INSERT INTO events VALUES (3, 'x', 1, 'i', 'k', 0, 0, x'00', '', '')")
+    batch = Batch(
+        events=events("a", 3, 4),
+        quarantined=[Quarantined(1, "t", "schema", "bad", None, b"{}")],
+        agent_next={"a": 5},
+    )
+    with pytest.raises(StoreError, match=r"hub\.db"):
+        store.write(batch)
+    assert store.head() == head and store.quarantine_counts() == {} and store.agent_next() == {}
+    store.close()
+
+
+# verify on a large store --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A closed 100,000-event store built the way ingest builds it (500-event batches)."""
+    path = tmp_path_factory.mktemp("big") / "hub.db"
+    store = HubStore(path, synchronous="NORMAL")
+    agents = [f"box-{i:02d}" for i in range(4)]
+    for first in range(1, BIG // 4 + 1, 125):
+        store.write(
+            Batch(events=[event(agent, seq) for seq in range(first, first + 125) for agent in agents])
+        )
+    assert store.head()[0] == BIG
+    store.close()
+    return path
+
+
+@pytest.fixture
+def big_copy(big_store: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "hub.db"
+    shutil.copyfile(big_store, path)
+    return path
+
+
+def test_verify_walks_100k_rows_in_chunks(big_copy: Path) -> None:
+    store = HubStore(big_copy)
+    seen: list[int] = []
+    started = time.perf_counter()
+    report = store.verify(progress=seen.append)
+    elapsed = time.perf_counter() - started
+    assert report.ok and report.rows == BIG and report.head == store.head()[1]
+    assert seen[-1] == BIG and len(seen) >= 10  # reported chunk by chunk
+    assert elapsed < 5, f"verify took {elapsed:.1f} s"
+    store.close()
+
+
+def test_verify_names_a_single_edited_body(big_copy: Path) -> None:
+    tamper(big_copy, "UPDATE events SET body = ? WHERE pos = ?", b'{"agent":"box-01","seq":1}', 47_111)
+    report = HubStore(big_copy).verify()
+    assert not report.ok and report.first_broken == 47_111 and report.rows == 47_110
+    assert report.reason == "row 47111: body does not match its hash (edited?)"
+
+
+def test_verify_names_an_edited_hash(big_copy: Path) -> None:
+    tamper(big_copy, "UPDATE events SET hash = ? WHERE pos = ?", "ab" * 32, 60_000)
+    report = HubStore(big_copy).verify()
+    assert (report.ok, report.first_broken) == (False, 60_000)
+    assert report.reason is not None and "hash column was edited" in report.reason
+
+
+def test_verify_names_an_edited_body_with_a_recomputed_hash(big_copy: Path) -> None:
+    conn = sqlite3.connect(big_copy)
+    (prev_hash,) = conn.execute("SELECT prev_hash FROM events WHERE pos = 30000").fetchone()
+    forged = b'{"forged":true}'
+    with conn:
+        conn.execute(
+            "UPDATE events SET body = ?, hash = ? WHERE pos = 30000",
+            (forged, hashlib.sha256(bytes.fromhex(prev_hash) + forged).hexdigest()),
+        )
+    conn.close()
+    report = HubStore(big_copy).verify()
+    assert report.first_broken == 30_001  # row 30000 checks out alone; its successor no longer links
+    assert report.reason == "row 30001: prev_hash does not match row 30000's hash (edited?)"
+
+
+def test_verify_names_an_edited_prev_hash(big_copy: Path) -> None:
+    tamper(big_copy, "UPDATE events SET prev_hash = ? WHERE pos = ?", "00" * 32, 12_345)
+    report = HubStore(big_copy).verify()
+    assert (report.ok, report.first_broken, report.rows) == (False, 12_345, 12_344)
+    assert report.reason is not None and report.reason.startswith("row 12345: prev_hash")
+
+
+def test_verify_names_a_deleted_row(big_copy: Path) -> None:
+    tamper(big_copy, "DELETE FROM events WHERE pos = ?", 50_001)
+    report = HubStore(big_copy).verify()
+    assert (report.ok, report.first_broken, report.reason) == (False, 50_001, "row 50001 is missing")
+
+
+def test_verify_names_a_deleted_first_row(big_copy: Path) -> None:
+    tamper(big_copy, "DELETE FROM events WHERE pos = 1")
+    report = HubStore(big_copy).verify()
+    assert (report.first_broken, report.reason, report.rows) == (1, "row 1 is missing", 0)
+
+
+def test_verify_catches_a_deleted_tail_against_the_recorded_head(big_copy: Path) -> None:
+    tamper(big_copy, "DELETE FROM events WHERE pos > ?", 99_000)
+    report = HubStore(big_copy).verify()
+    assert (report.ok, report.rows, report.first_broken) == (False, 99_000, 99_001)
+    assert report.reason == f"rows after 99000 are missing (recorded head {BIG})"
+
+
+def test_a_truncation_stays_visible_after_more_events_are_appended(big_copy: Path) -> None:
+    tamper(big_copy, "DELETE FROM events WHERE pos > ?", 99_990)
+    store = HubStore(big_copy)
+    assert store.head()[0] == 99_990
+    store.write(Batch(events=events("box-99", 1, 50)))
+    store.close()
+    store = HubStore(big_copy)
+    report = store.verify()
+    assert (report.ok, report.first_broken) == (False, 99_991)
+    assert report.reason is not None and report.reason.startswith(
+        f"rows after 99990 are missing (recorded head {BIG})"
+    )
+    assert "seen at open" in report.reason
+    store.close()
+
+
+# migrations -----------------------------------------------------------------------------------
+def test_a_new_store_is_at_the_latest_schema_and_reopening_migrates_nothing(tmp_path: Path) -> None:
+    HubStore(tmp_path / "hub.db").close()
+    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version() == MIGRATIONS[-1].version
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert migrate(conn, where="hub.db") == []
+    conn.close()
+    with HubStore(tmp_path / "hub.db") as store:  # v1 again would fail: its tables exist
+        store.write(Batch(events=events("a", 1, 1)))
+        assert store.verify().ok
+
+
+def test_each_migration_runs_once_in_its_own_transaction(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    runs: list[int] = []
+
+    def add_timers(db: Database) -> None:
+        runs.append(2)
+        db.create_table("timers", {"id": str, "due_ms": int}, pk="id")
+
+    def broken(db: Database) -> None:
+        db.create_table("half_done", {"id": int}, pk="id")
+        db.execute("INSERT INTO no_such_table VALUES (1)")
+
+    plan = [*MIGRATIONS, Migration(2, "timers", add_timers)]
+    assert migrate(conn, where="hub.db", migrations=plan) == [1, 2]
+    assert migrate(conn, where="hub.db", migrations=plan) == [] and runs == [2]
+    with pytest.raises(StoreError, match=r"migration v3 \(broken\) failed"):
+        migrate(conn, where="hub.db", migrations=[*plan, Migration(3, "broken", broken)])
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "timers" in tables and "half_done" not in tables
+    with pytest.raises(ValueError, match="without holes"):
+        migrate(conn, where="hub.db", migrations=[*plan, Migration(4, "skips 3", add_timers)])
+    conn.close()
+
+
+def test_a_store_from_a_newer_casewatch_is_refused(tmp_path: Path) -> None:
+    HubStore(tmp_path / "hub.db").close()
+    newer = latest_version() + 2
+    conn = sqlite3.connect(tmp_path / "hub.db")
+    conn.execute(f"PRAGMA user_version = {newer}")
+    conn.close()
+    with pytest.raises(StoreError) as refused:
+        HubStore(tmp_path / "hub.db")
+    message = str(refused.value)
+    assert f"schema v{newer} is newer than this casewatch (knows v{latest_version()})" in message
+    assert "upgrade casewatch" in message and "hub.db" in message
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    path.write_bytes(b"these are not the bytes of an SQLite database, " * 100)
+    with pytest.raises(StoreError, match=r"hub\.db is not a casewatch store: file is not a database"):
+        HubStore(path)
+    assert path.read_bytes().startswith(b"these are not")  # left as it was
+
+
+def test_a_path_that_cannot_be_created_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("x")
+    with pytest.raises(StoreError, match="plain-file"):
+        HubStore(tmp_path / "plain-file" / "hub.db")
+
+
+# crash ----------------------------------------------------------------------------------------
+WRITER = """
+import sys
+from hub.store import Batch, HubStore, Incoming
+
+store = HubStore(sys.argv[1])
+seq = 0
+while True:
+    batch = []
+    for _ in range(100):
+        seq += 1
+        body = b'{"agent":"box-01","seq":%d,"pad":"%s"}' % (seq, b"x" * 500)
+        batch.append(Incoming("box-01", seq, "e%d" % seq, "occupancy", seq, seq, body))
+    stored = store.write(Batch(events=batch, agent_next={"box-01": seq + 1}))
+    print(stored[-1].pos, flush=True)
+"""
+
+
+def test_sigkill_mid_stream_loses_nothing_committed(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    reported: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(reported) < 30 and time.monotonic() < deadline:
+        line = child.stdout.readline()
+        if not line:
+            pytest.fail(f"the writer died: {child.stderr.read()}")
+        reported.append(int(line))
+    child.send_signal(signal.SIGKILL)
+    reported += [int(line) for line in child.stdout.read().split()]  # committed before the kill
+    child.wait(timeout=10)
+    child.stderr.close()
+    child.stdout.close()
+    assert len(reported) >= 30 and child.returncode == -signal.SIGKILL
+
+    store = HubStore(path)
+    committed = reported[-1]
+    assert store.head()[0] >= committed and store.head()[0] % 100 == 0  # whole batches or nothing
+    assert [s.pos for s in store.read(limit=committed)] == list(range(1, committed + 1))
+    assert [s.seq for s in store.read(after_pos=committed - 1, limit=1)] == [committed]
+    assert store.agent_next()["box-01"] == store.head()[0] + 1
+    report = store.verify()
+    assert report.ok and report.rows == store.count() >= committed
+    assert store.write(Batch(events=[event("box-01", store.head()[0] + 1)]))[0].pos == store.head()[0]
+    store.close()
+
+
+def test_verify_runs_alongside_writes(tmp_path: Path) -> None:
+    store = HubStore(tmp_path / "hub.db")
+    store.write(Batch(events=events("a", 1, 500)))
+    calls: list[int] = []
+
+    def write_meanwhile(rows: int) -> None:
+        calls.append(rows)
+        if len(calls) == 1:  # the report covers one snapshot, rows appended meanwhile are not in it
+            store.write(Batch(events=events("a", 501, 600)))
+
+    progress: Callable[[int], None] = write_meanwhile
+    report = store.verify(progress=progress, chunk=100)
+    assert report.ok and report.rows == 500
+    assert store.verify().rows == 600
+    store.close()
