@@ -67,15 +67,21 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
     cfg = service.cfg
     click.echo(
         f"✓ 中心枢纽运行中 (hub running): {cfg.center}, {len(service.rules.rules)} rules, "
-        f"store {cfg.store.path}", err=True,
+        f"store {cfg.store.path}",
+        err=True,
     )
     stop.wait()
     service.stop()
 
 
 def _config_option(func: Any) -> Any:
-    return click.option("--config", "config_path", type=click.Path(path_type=Path), required=False,
-                        help="hub-*.yaml (or give it before the subcommand)")(func)
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        required=False,
+        help="hub-*.yaml (or give it before the subcommand)",
+    )(func)
 
 
 def _resolve(ctx: click.Context, config_path: Path | None) -> Path:

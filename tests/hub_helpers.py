@@ -25,8 +25,9 @@ ROOMS = [
 ]
 
 
-def hub_config(workdir: Path, port: int | None, *, agent_key: str, rules: list[str] | None = None,
-               **extra: Any) -> Path:
+def hub_config(
+    workdir: Path, port: int | None, *, agent_key: str, rules: list[str] | None = None, **extra: Any
+) -> Path:
     """A hub config in ``workdir``: the shipped rule pack by default, a broker at ``port``."""
     (workdir / "hub.key").write_text(new_key())
     (workdir / "agent.key").write_text(agent_key)
@@ -57,10 +58,20 @@ class AgentFeed:
         self._seq = itertools.count(start_seq)
         self.layout = TopicLayout()
 
-    def event(self, kind: str, ts: int, subject: dict[str, str], data: dict[str, Any],
-              source: str = "cam-int-1") -> Event:
-        return new_event(key=self.key, seq=next(self._seq), ts=ts, center=CENTER, agent=self.agent,
-                         source=source, kind=kind, subject=subject, data=data)
+    def event(
+        self, kind: str, ts: int, subject: dict[str, str], data: dict[str, Any], source: str = "cam-int-1"
+    ) -> Event:
+        return new_event(
+            key=self.key,
+            seq=next(self._seq),
+            ts=ts,
+            center=CENTER,
+            agent=self.agent,
+            source=source,
+            kind=kind,
+            subject=subject,
+            data=data,
+        )
 
     def message(self, event: Event) -> tuple[str, bytes]:
         return self.layout.topic_for(event), encode(event)

@@ -46,9 +46,18 @@ def publisher(broker: Any) -> mqtt.Client:
 def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[HubService, AgentFeed]]:
     feed = AgentFeed()
     (tmp_path / "rules.yaml").write_text(RULE)
-    path = hub_config(tmp_path, mqtt_broker.port, agent_key=feed.key_text, rules=["rules.yaml"],
-                      mqtt={"host": "127.0.0.1", "port": mqtt_broker.port, "keepalive_s": 5,
-                            "client_id": f"hub-{tmp_path.name}"})
+    path = hub_config(
+        tmp_path,
+        mqtt_broker.port,
+        agent_key=feed.key_text,
+        rules=["rules.yaml"],
+        mqtt={
+            "host": "127.0.0.1",
+            "port": mqtt_broker.port,
+            "keepalive_s": 5,
+            "client_id": f"hub-{tmp_path.name}",
+        },
+    )
     cfg = load_config(path, HubConfig, cross_check=hub_cross_check)
     service = HubService(cfg, tmp_path).start()
     assert service.ready.wait(15), "hub did not connect"
@@ -137,9 +146,20 @@ def test_intake_and_band_binding_publish_a_signed_registration(hub: Any, mqtt_br
     service, _feed = hub
     registry = Collector(mqtt_broker.host, mqtt_broker.port).subscribe(f"casewatch/{CENTER}/registry/bands/+")
     now = int(time.time() * 1000)
-    service.record("person.intake", {"person": "p1"}, {
-        "procedure": "summons", "arrived": now, "name": "张三", "sex": "male", "minor": True, "case": "K1",
-    }, by="demo", ts=now)
+    service.record(
+        "person.intake",
+        {"person": "p1"},
+        {
+            "procedure": "summons",
+            "arrived": now,
+            "name": "张三",
+            "sex": "male",
+            "minor": True,
+            "case": "K1",
+        },
+        by="demo",
+        ts=now,
+    )
     stored = service.record("band.bind", {"band": "B0042", "person": "p1"}, {"role": "detainee"}, by="demo")
     assert stored.agent == "hub" and stored.kind == "band.bind"
     (message,) = registry.wait_for(1)
