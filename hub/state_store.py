@@ -32,26 +32,26 @@ class DerivedStore:
         return int(value) if value else 0
 
     def rule_states(self) -> Iterator[tuple[str, tuple[str, ...], dict[str, Any]]]:
-        with self.store._locked() as db:
+        with self.store.locked() as db:
             rows = db.execute("SELECT rule, key, state FROM rule_state").fetchall()
         for rule, key_json, state in rows:
             yield rule, tuple(json.loads(key_json)), json.loads(state)
 
     def live_alerts(self) -> list[Alert]:
         """Alerts that can still change (not closed): what the alert book holds in memory."""
-        with self.store._locked() as db:
+        with self.store.locked() as db:
             rows = db.execute("SELECT doc FROM alerts WHERE state != 'closed'").fetchall()
         return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
 
     def projection_rows(self) -> list[tuple[str, str, dict[str, Any]]]:
-        with self.store._locked() as db:
+        with self.store.locked() as db:
             rows = db.execute("SELECT kind, key, doc FROM projections").fetchall()
         return [(kind, key, json.loads(doc)) for kind, key, doc in rows]
 
     # each batch -------------------------------------------------------------------------------
     def save(self, changes: Changes, due: dict[StateKey, int | None] | None = None) -> None:
         due = due or {}
-        with self.store._transaction() as db:
+        with self.store.transaction() as db:
             for (rule, key), state in changes.rule_states.items():
                 key_json = json.dumps(list(key), ensure_ascii=False)
                 if state is None:
@@ -101,14 +101,14 @@ class DerivedStore:
 
     def clear(self) -> None:
         """Forget everything derived (``hub rebuild`` recomputes it from the log)."""
-        with self.store._transaction() as db:
+        with self.store.transaction() as db:
             for table in DERIVED_TABLES:
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta WHERE key = ?", (RULES_POS,))
 
     # queries ----------------------------------------------------------------------------------
     def alert(self, alert_id: str) -> Alert | None:
-        with self.store._locked() as db:
+        with self.store.locked() as db:
             row = db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return Alert.from_json(json.loads(row[0])) if row else None
 
@@ -119,12 +119,12 @@ class DerivedStore:
         elif open_only:
             sql += " WHERE state != 'closed'"
         sql += " ORDER BY opened_ms DESC LIMIT ?"
-        with self.store._locked() as db:
+        with self.store.locked() as db:
             rows = db.execute(sql, (*args, limit)).fetchall()
         return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
 
     def history(self, alert_id: str) -> list[Transition]:
-        with self.store._locked() as db:
+        with self.store.locked() as db:
             rows = db.execute(
                 "SELECT alert, at_ms, by, action, state, level, comment, late FROM alert_log"
                 " WHERE alert = ? ORDER BY id",

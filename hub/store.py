@@ -196,7 +196,7 @@ class HubStore:
 
     # plumbing ---------------------------------------------------------------------------------
     @contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
+    def locked(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
                 yield self._db
@@ -204,8 +204,8 @@ class HubStore:
                 raise StoreError(f"store {self.path}: {exc}") from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._locked() as db:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.locked() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
@@ -238,7 +238,7 @@ class HubStore:
         """
         if not (batch.events or batch.quarantined or batch.gaps or batch.agent_next):
             return []
-        with self._transaction() as db:
+        with self.transaction() as db:
             stored, max_seq = self._append(db, batch.events)
             if batch.quarantined:
                 db.executemany(_INSERT_QUARANTINE, [_quarantine_row(q) for q in batch.quarantined])
@@ -317,7 +317,7 @@ class HubStore:
     def meta_set(self, key: str, value: str) -> None:
         if key in _RESERVED_META:
             raise ValueError(f"meta key {key!r} is kept by the store itself")
-        with self._locked() as db:
+        with self.locked() as db:
             db.execute(_UPSERT_META, (key, value))
 
     # reading ----------------------------------------------------------------------------------
@@ -326,11 +326,11 @@ class HubStore:
         return self._head
 
     def count(self) -> int:
-        with self._locked() as db:
+        with self.locked() as db:
             return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def read(self, after_pos: int = 0, limit: int = 10_000) -> list[Stored]:
-        with self._locked() as db:
+        with self.locked() as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE pos > ? ORDER BY pos LIMIT ?", (after_pos, limit)
             ).fetchall()
@@ -346,11 +346,11 @@ class HubStore:
             after_pos = rows[-1].pos
 
     def agent_next(self) -> dict[str, int]:
-        with self._locked() as db:
+        with self.locked() as db:
             return {str(a): int(n) for a, n in db.execute("SELECT agent, next_expected FROM agent_seq")}
 
     def quarantine_counts(self) -> dict[str, int]:
-        with self._locked() as db:
+        with self.locked() as db:
             return {
                 str(c): int(n) for c, n in db.execute("SELECT code, count(*) FROM quarantine GROUP BY code")
             }
@@ -358,7 +358,7 @@ class HubStore:
     def quarantine_rows(self, limit: int = 100, code: str | None = None) -> list[dict[str, Any]]:
         """The newest quarantined messages first, as column dicts (``raw`` is bytes)."""
         where, params = ("WHERE code = ?", [code]) if code is not None else ("", [])
-        with self._locked() as db:
+        with self.locked() as db:
             return list(
                 Database(db, recursive_triggers=False, execute_plugins=False).query(
                     f"SELECT * FROM quarantine {where} ORDER BY id DESC LIMIT ?", [*params, limit]
@@ -367,14 +367,14 @@ class HubStore:
 
     def gaps(self, agent: str | None = None) -> list[SeqGap]:
         where, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
-        with self._locked() as db:
+        with self.locked() as db:
             rows = db.execute(
                 f'SELECT agent, "first", "last", detected_ms FROM gaps {where} ORDER BY id', params
             ).fetchall()
         return [SeqGap(str(a), int(f), int(la), int(d)) for a, f, la, d in rows]
 
     def meta_get(self, key: str) -> str | None:
-        with self._locked() as db:
+        with self.locked() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -387,7 +387,7 @@ class HubStore:
         ``progress`` is called with the number of rows checked after each chunk.
         """
         if self._memory:
-            with self._locked() as db:
+            with self.locked() as db:
                 return _verify(db, progress, chunk)
         try:
             conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
@@ -482,6 +482,10 @@ def _verify(conn: sqlite3.Connection, progress: Callable[[int], None] | None, ch
             problem = noted
     if problem is None:
         return VerifyReport(True, rows, None, None, prev)
+    if rows >= problem[0]:  # a head or open-time problem inside the walked rows: report the prefix
+        rows = problem[0] - 1
+        row = conn.execute("SELECT hash FROM events WHERE pos = ?", (rows,)).fetchone()
+        prev = str(row[0]) if row else GENESIS
     return VerifyReport(False, rows, problem[0], problem[1], prev)
 
 

@@ -324,7 +324,23 @@ def test_a_truncation_stays_visible_after_more_events_are_appended(big_copy: Pat
         f"rows after 99990 are missing (recorded head {BIG})"
     )
     assert "seen at open" in report.reason
+    assert report.rows == 99_990 and report.head == chain_by_hand(big_copy)[99_989][2]
     store.close()
+
+
+def test_a_forged_last_row_is_caught_against_the_recorded_head(big_copy: Path) -> None:
+    conn = sqlite3.connect(big_copy)
+    (prev_hash,) = conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (BIG,)).fetchone()
+    forged = b'{"forged":true}'
+    with conn:  # the chain alone cannot tell: the last row has no successor
+        conn.execute(
+            "UPDATE events SET body = ?, hash = ? WHERE pos = ?",
+            (forged, hashlib.sha256(bytes.fromhex(prev_hash) + forged).hexdigest(), BIG),
+        )
+    conn.close()
+    report = HubStore(big_copy).verify()
+    assert (report.ok, report.first_broken, report.rows) == (False, BIG, BIG - 1)
+    assert report.reason == f"row {BIG}: hash differs from the recorded head (edited?)"
 
 
 # migrations -----------------------------------------------------------------------------------
@@ -343,25 +359,26 @@ def test_a_new_store_is_at_the_latest_schema_and_reopening_migrates_nothing(tmp_
 def test_each_migration_runs_once_in_its_own_transaction(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
     runs: list[int] = []
+    n = latest_version()
 
     def add_timers(db: Database) -> None:
-        runs.append(2)
-        db.create_table("timers", {"id": str, "due_ms": int}, pk="id")
+        runs.append(n + 1)
+        db.create_table("test_timers", {"id": str, "due_ms": int}, pk="id")
 
     def broken(db: Database) -> None:
         db.create_table("half_done", {"id": int}, pk="id")
         db.execute("INSERT INTO no_such_table VALUES (1)")
 
-    plan = [*MIGRATIONS, Migration(2, "timers", add_timers)]
-    assert migrate(conn, where="hub.db", migrations=plan) == [1, 2]
-    assert migrate(conn, where="hub.db", migrations=plan) == [] and runs == [2]
-    with pytest.raises(StoreError, match=r"migration v3 \(broken\) failed"):
-        migrate(conn, where="hub.db", migrations=[*plan, Migration(3, "broken", broken)])
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    plan = [*MIGRATIONS, Migration(n + 1, "timers", add_timers)]
+    assert migrate(conn, where="hub.db", migrations=plan) == list(range(1, n + 2))
+    assert migrate(conn, where="hub.db", migrations=plan) == [] and runs == [n + 1]
+    with pytest.raises(StoreError, match=rf"migration v{n + 2} \(broken\) failed"):
+        migrate(conn, where="hub.db", migrations=[*plan, Migration(n + 2, "broken", broken)])
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == n + 1
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "timers" in tables and "half_done" not in tables
+    assert "test_timers" in tables and "half_done" not in tables
     with pytest.raises(ValueError, match="without holes"):
-        migrate(conn, where="hub.db", migrations=[*plan, Migration(4, "skips 3", add_timers)])
+        migrate(conn, where="hub.db", migrations=[*plan, Migration(n + 3, "skips one", add_timers)])
     conn.close()
 
 
