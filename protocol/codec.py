@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from protocol.canonical import CanonicalError, StrictJSONError, loads_strict
+from protocol.canonical import CanonicalError, StrictJSONError, canonical_bytes, loads_strict
 from protocol.envelope import Event, Subject
 from protocol.errors import (
     EncodingError,
@@ -110,13 +110,15 @@ class Decoder:
             raise MalformedError(f"expected a JSON object, got {type(doc).__name__}")
         event = self._validate(doc)
         try:
-            self.keyring.verify(doc, event.agent)
+            full = canonical_bytes(doc)
         except CanonicalError as exc:
             raise MalformedError(f"no canonical form: {exc}") from exc
+        self.keyring.verify_signed_canonical(full, event.sig, event.agent)
         if topic is not None:
             self._check_topic(event, topic)
         self._check_time(event)
-        event._received = doc  # canonical bytes are computed from it when first asked for
+        event._received = doc
+        event._canonical = full
         return event
 
     def _validate(self, doc: dict[str, Any]) -> Event:

@@ -75,13 +75,31 @@ class Keyring:
 
     def verify(self, doc: Mapping[str, Any], identity: str) -> None:
         """Raise ``SignatureError`` unless ``doc['sig']`` is valid for one of ``identity``'s keys."""
-        keys = self._keys.get(identity)
-        if keys is None:
-            raise UnknownAgentError(f"no key for {identity!r}: unknown agent")
         sig = doc.get(SIG_FIELD)
         if not isinstance(sig, str):
             raise SignatureError("missing sig")
-        body = canonical_bytes(without(doc, SIG_FIELD))
+        self.verify_unsigned(canonical_bytes(without(doc, SIG_FIELD)), sig, identity)
+
+    def verify_signed_canonical(self, full: bytes, sig: str, identity: str) -> None:
+        """Verify from the canonical bytes of the *whole* signed top-level object.
+
+        Canonical JSON sorts keys, so the form without ``sig`` is the same bytes with the
+        top-level ``,"sig":"…"`` member taken out: one canonicalisation instead of two (the
+        hub's ingest needs the whole form for its log anyway). ``sig`` is never the first key of
+        an envelope, and the top-level member is the last occurrence (only ``subject``, whose
+        schema has no ``sig``, sorts after it).
+        """
+        member = b',"' + SIG_FIELD.encode() + b'":"' + sig.encode("utf-8", "replace") + b'"'
+        cut = full.rfind(member)
+        if cut < 0:
+            raise SignatureError("sig is not a member of the signed object")
+        self.verify_unsigned(full[:cut] + full[cut + len(member) :], sig, identity)
+
+    def verify_unsigned(self, body: bytes, sig: str, identity: str) -> None:
+        """Raise ``SignatureError`` unless ``sig`` is the HMAC of canonical ``body`` by ``identity``."""
+        keys = self._keys.get(identity)
+        if keys is None:
+            raise UnknownAgentError(f"no key for {identity!r}: unknown agent")
         for key in keys:
             expected = hmac.new(key, body, hashlib.sha256).hexdigest()
             if hmac.compare_digest(expected, sig):

@@ -1,0 +1,389 @@
+"""Hub ingest against a bare paho consumer, alert latency, timer memory and restart time.
+
+One Mosquitto (Debian) on loopback, started here; the hub is the real ``casewatch hub`` process
+with the shipped rule pack (``configs/rules``), durable commits (``synchronous=FULL``) and dedupe.
+
+(1) ``bare_eps`` / ``hub_eps``: the same stream of N signed ``band.vitals`` events is queued by
+    the broker for two persistent sessions; a bare paho QoS 1 consumer drains one (counting),
+    then the hub drains the other (verify, dedupe, commit, ack, rules, alerts) — events/s from
+    the consumer's connection to the last event stored *and* folded into the rules.
+(2) ``alert_p99_ms``: at 1,000 events/s, one in 50 is a wristband tamper (WB-TAMPER, red at
+    once); latency from publish to the alert's retained message arriving at a subscriber.
+(3) ``timers_100k_rss_mb``: peak RSS of a process holding 100,000 open deadline timers (DUR-CRIM,
+    one person each) in the rule engine with the whole pack loaded.
+(4) ``restart_s_1m``: a store with 1,000,000 events and those 100,000 open timers; seconds from
+    starting ``casewatch hub`` to it saying it runs (connected, timers restored).
+Usage: python bench/hub_ingest.py [--events 40000] [--stored 1000000]
+Last line: {"bare_eps": ..., "hub_eps": ..., "ratio": ..., "alert_p99_ms": ..., ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
+
+from tests.brokers import Mosquitto, mosquitto_binary  # noqa: E402
+from tests.hub_helpers import CENTER, AgentFeed, hub_config  # noqa: E402
+
+CASEWATCH = str(Path(sys.executable).parent / "casewatch")
+EVENTS_FILTER = f"casewatch/{CENTER}/+/events/#"
+
+
+def session(broker: Any, client_id: str, on_message: Any = None) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    if on_message is not None:
+        client.on_message = on_message
+    client.connect(broker.host, broker.port, clean_start=False, properties=props)
+    return client
+
+
+def register_sessions(broker: Any, client_ids: list[str]) -> None:
+    for cid in client_ids:
+        client = session(broker, cid)
+        client.loop_start()
+        client.subscribe(EVENTS_FILTER, qos=1)
+        time.sleep(0.3)
+        client.disconnect()
+        client.loop_stop()
+
+
+def publish_all(
+    broker: Any, messages: list[tuple[str, bytes]], rate: float | None = None, on_sent: Any = None
+) -> None:
+    acked = threading.Semaphore(0)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.on_publish = lambda *_a: acked.release()
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    started = time.monotonic()
+    for i, (topic, payload) in enumerate(messages):
+        if rate:
+            ahead = started + i / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+        if on_sent is not None:
+            on_sent(i)
+        client.publish(topic, payload, qos=1)
+    for _ in messages:
+        acked.acquire(timeout=60)
+    client.disconnect()
+    client.loop_stop()
+
+
+def bare_drain(broker: Any, client_id: str, n: int) -> float:
+    done = threading.Event()
+    count = 0
+    first = 0.0
+
+    def on_message(*_a: Any) -> None:
+        nonlocal count, first
+        count += 1
+        if count == 1:
+            first = time.perf_counter()
+        if count >= n:
+            done.set()
+
+    client = session(broker, client_id, on_message)
+    client.loop_start()
+    done.wait(300)
+    took = time.perf_counter() - first
+    client.disconnect()
+    client.loop_stop()
+    return n / took
+
+
+def scalar(db: Path, sql: str) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            row = conn.execute(sql).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+    except sqlite3.Error:
+        return -1
+
+
+def start_hub(config: Path, log: Path) -> tuple[subprocess.Popen[bytes], float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [CASEWATCH, "hub", "--config", str(config), "--log-format", "json"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    while "hub running" not in log.read_text(errors="replace"):
+        if proc.poll() is not None:
+            raise RuntimeError(log.read_text()[-2000:])
+        time.sleep(0.02)
+    return proc, time.perf_counter() - started
+
+
+def hub_drain(config: Path, work: Path, n: int) -> float:
+    db = work / "hub.db"
+    proc, _ = start_hub(config, work / "hub.log")
+    while scalar(db, "SELECT count(*) FROM events") < 1:  # timed from the first event, like bare
+        time.sleep(0.002)
+    started = time.perf_counter()
+    while scalar(db, "SELECT value FROM meta WHERE key = 'rules_pos'") < n:
+        time.sleep(0.01)
+    took = time.perf_counter() - started
+    proc.terminate()
+    proc.wait(20)
+    return n / took
+
+
+def alert_latency(broker: Any, config: Path, work: Path, feed: AgentFeed, seconds: float) -> list[float]:
+    proc, _ = start_hub(config, work / "hub-latency.log")
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+
+    def on_alert(_c: Any, _u: Any, msg: Any) -> None:
+        doc = json.loads(msg.payload)
+        band = doc.get("context", {}).get("band")
+        if band in sent and doc.get("level") == "red" and doc.get("state") == "open":
+            latencies.append((time.perf_counter() - sent.pop(band)) * 1000)
+
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    watcher.on_message = on_alert
+    watcher.connect(broker.host, broker.port)
+    watcher.subscribe(f"casewatch/{CENTER}/alerts/#", qos=1)
+    watcher.loop_start()
+    time.sleep(0.5)
+    now = int(time.time() * 1000)
+    total = int(seconds * 1000)
+    messages, bands = [], {}
+    for i in range(total):
+        if i % 50 == 0:
+            band = f"T{i:05d}"
+            bands[i] = band
+            messages.append(
+                feed.message(
+                    feed.event(
+                        "band.tamper",
+                        now + i,
+                        {"band": band},
+                        {"strap_open": True, "magnet": False},
+                        source="rx-1",
+                    )
+                )
+            )
+        else:
+            messages.append(
+                feed.message(
+                    feed.event(
+                        "band.vitals", now + i, {"band": f"B{i % 40:04d}"}, {"heart_rate": 70}, source="rx-1"
+                    )
+                )
+            )
+
+    def on_sent(i: int) -> None:
+        if i in bands:
+            sent[bands[i]] = time.perf_counter()
+
+    publish_all(broker, messages, rate=1000, on_sent=on_sent)
+    time.sleep(2)
+    watcher.loop_stop()
+    proc.terminate()
+    proc.wait(20)
+    return sorted(latencies)
+
+
+TIMERS_SCRIPT = """
+import glob, resource, sys
+sys.path.insert(0, {repo!r})
+from pathlib import Path
+from hub.rules.engine import RuleEngine, load_rule_files
+from hub.rules.facts import Fact
+engine = RuleEngine(load_rule_files(sorted(Path(p) for p in glob.glob({rules!r}))))
+t0 = 1_767_225_600_000
+for i in range({n}):
+    fact = Fact("person.intake", t0 + i, {{"person": f"p{{i}}", "procedure": "summons",
+                "data": {{"procedure": "summons"}}, "flags": {{}}}}, i + 1)
+    engine.on_fact(fact, t0 + i)
+assert engine.pending_timers() >= {n}, engine.pending_timers()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def timers_rss_mb(n: int, rules: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", TIMERS_SCRIPT.format(repo=str(REPO), n=n, rules=rules)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def fill_store(config_dir: Path, n: int, timers: int) -> None:
+    """``n`` stored events (one body, distinct seqs: the store does not re-verify) and open timers."""
+    from casewatch.configfile import load_config
+    from hub.config import HubConfig
+    from hub.service import HubService
+    from hub.store import Batch, Incoming
+
+    cfg = load_config(config_dir / "hub.yaml", HubConfig)
+    service = HubService(cfg, config_dir).open()
+    body = json.dumps(
+        {
+            "v": 1,
+            "kind": "band.vitals",
+            "agent": "box-01",
+            "data": {"heart_rate": 70},
+            "subject": {"band": "B0001"},
+            "ts": 0,
+        }
+    ).encode()
+    now = int(time.time() * 1000)
+    for start in range(0, n, 5000):
+        batch = Batch(
+            events=[
+                Incoming("box-01", s + 1, f"id{s}", "band.vitals", now, now, body)
+                for s in range(start, min(n, start + 5000))
+            ]
+        )
+        batch.agent_next["box-01"] = min(n, start + 5000) + 1
+        service.store.write(batch)
+    from hub.core import Changes
+    from hub.rules.facts import Fact
+
+    engine = service.core.engine
+    for i in range(timers):
+        engine.on_fact(
+            Fact(
+                "person.intake",
+                now + i,
+                {"person": f"p{i}", "procedure": "summons", "data": {"procedure": "summons"}, "flags": {}},
+            ),
+            now,
+        )
+    states = engine.take_dirty()
+    service.derived.save(Changes(pos=n, rule_states=states), {k: engine.state_due(k) for k in states})
+    service.store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=40_000)
+    parser.add_argument("--stored", type=int, default=1_000_000)
+    parser.add_argument("--timers", type=int, default=100_000)
+    parser.add_argument("--latency-s", type=float, default=20.0)
+    parser.add_argument(
+        "--rules", default=str(REPO / "configs" / "rules" / "*.yaml"), help="rule files (glob)"
+    )
+    args = parser.parse_args()
+    binary = mosquitto_binary()
+    if binary is None:
+        sys.exit("needs Debian's mosquitto")
+    with tempfile.TemporaryDirectory(prefix="cw-hub-bench-") as tmp:
+        work = Path(tmp)
+        broker = Mosquitto(work, binary).start()
+        try:
+            feed = AgentFeed()
+            rules = [args.rules]
+            mqtt_cfg = {"host": "127.0.0.1", "port": broker.port, "protocol": "5", "client_id": "hub-bench"}
+            (work / "drain").mkdir()
+            config = hub_config(
+                work / "drain",
+                None,
+                agent_key=feed.key_text,
+                rules=rules,
+                mqtt=mqtt_cfg,
+                store={"path": str(work / "drain" / "hub.db"), "synchronous": "FULL"},
+            )
+            register_sessions(broker, ["bare-bench", "hub-bench"])
+            print(f"preparing {args.events} signed events …", file=sys.stderr)
+            now = int(time.time() * 1000)
+            stream = [
+                feed.message(
+                    feed.event(
+                        "band.vitals",
+                        now + i,
+                        {"band": f"B{i % 200:04d}"},
+                        {"heart_rate": 60 + i % 50},
+                        source="rx-1",
+                    )
+                )
+                for i in range(args.events)
+            ]
+            publish_all(broker, stream)
+            bare = bare_drain(broker, "bare-bench", args.events)
+            print(f"bare paho QoS 1 consumer: {bare:,.0f} msg/s", file=sys.stderr)
+            hub = hub_drain(config, work / "drain", args.events)
+            print(f"hub: {hub:,.0f} events/s", file=sys.stderr)
+
+            (work / "latency").mkdir()
+            lat_cfg = hub_config(
+                work / "latency",
+                None,
+                agent_key=feed.key_text,
+                rules=rules,
+                mqtt={**mqtt_cfg, "client_id": "hub-latency"},
+                store={"path": str(work / "latency" / "hub.db"), "synchronous": "FULL"},
+            )
+            feed2 = AgentFeed(feed.key_text, start_seq=args.events + 1)
+            lat = alert_latency(broker, lat_cfg, work / "latency", feed2, args.latency_s)
+            p50 = lat[len(lat) // 2] if lat else float("nan")
+            p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
+            print(f"alert latency: {len(lat)} alerts, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
+
+            rss = timers_rss_mb(args.timers, rules[0])
+            print(f"{args.timers:,} open deadline timers: peak RSS {rss:.0f} MB", file=sys.stderr)
+
+            (work / "restart").mkdir()
+            rst_cfg = hub_config(
+                work / "restart",
+                None,
+                agent_key=feed.key_text,
+                rules=rules,
+                mqtt={**mqtt_cfg, "client_id": "hub-restart"},
+                store={"path": str(work / "restart" / "hub.db"), "synchronous": "FULL"},
+            )
+            fill_store(work / "restart", args.stored, args.timers)
+            proc, restart_s = start_hub(rst_cfg, work / "restart" / "hub.log")
+            proc.terminate()
+            proc.wait(20)
+            print(
+                f"restart with {args.stored:,} events and {args.timers:,} timers: {restart_s:.2f} s",
+                file=sys.stderr,
+            )
+        finally:
+            broker.stop()
+    print(
+        json.dumps(
+            {
+                "bare_eps": round(bare),
+                "hub_eps": round(hub),
+                "ratio": round(hub / bare, 3),
+                "alert_p50_ms": round(p50, 1),
+                "alert_p99_ms": round(p99, 1),
+                "alerts": len(lat),
+                "timers_100k_rss_mb": round(rss),
+                "restart_s_1m": round(restart_s, 2),
+                "events": args.events,
+                "stored": args.stored,
+                "timers": args.timers,
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
