@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,8 @@ class HubCore:
     engine: RuleEngine
     book: AlertBook
     pos: int = 0
+    load_alert: Callable[[str], Alert | None] | None = None
+    """Closed alerts leave memory once stored; an action on one (a comment) loads it back."""
     _signals: int = 0
     _rejected: list[str] = field(default_factory=list)
 
@@ -85,6 +87,10 @@ class HubCore:
     def _act(self, doc: dict[str, Any]) -> None:
         data = doc.get("data") or {}
         alert_id = (doc.get("subject") or {}).get("alert", "")
+        if alert_id not in self.book.alerts and self.load_alert is not None:
+            stored = self.load_alert(alert_id)
+            if stored is not None:
+                self.book.restore([stored])
         try:
             self.book.act(
                 alert_id,

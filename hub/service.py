@@ -149,6 +149,7 @@ class HubService:
             projections=Projections(self.cfg.center, rooms=rooms),
             engine=RuleEngine(self.rules, self.cfg.timezone),
             book=AlertBook(escalate_after_ms=int(self.cfg.alerts.escalate_after_h * 3_600_000)),
+            load_alert=lambda alert_id: self.derived.alert(alert_id),
         )
 
     def catch_up(self) -> int:

@@ -24,6 +24,8 @@ COMMANDS = [
     ["agent"],
     ["hub"],
     ["hub", "hash-password"],
+    ["hub", "verify"],
+    ["hub", "rebuild"],
     ["sim"],
     ["sim", "wristbands"],
     ["sim", "cabinet"],
