@@ -7,8 +7,8 @@ with the shipped rule pack (``configs/rules``), durable commits (``synchronous=F
     the broker for two persistent sessions; a bare paho QoS 1 consumer drains one (counting),
     then the hub drains the other (verify, dedupe, commit, ack, rules, alerts) — events/s from
     the consumer's connection to the last event stored *and* folded into the rules.
-(2) ``alert_p99_ms``: at 1,000 events/s, one in 50 is a wristband tamper (WB-TAMPER, red at
-    once); latency from publish to the alert's retained message arriving at a subscriber.
+(2) ``alert_p99_ms``: at 1,000 events/s, one in 50 is a co-suspects condition (CO-SUSPECT, red
+    at once); latency from publish to the alert's retained message arriving at a subscriber.
 (3) ``timers_100k_rss_mb``: peak RSS of a process holding 100,000 open deadline timers (DUR-CRIM,
     one person each) in the rule engine with the whole pack loaded.
 (4) ``restart_s_1m``: a store with 1,000,000 events and those 100,000 open timers; seconds from
@@ -38,6 +38,8 @@ import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 
+from hub.rules.state import alert_id  # noqa: E402
+from protocol.ids import uuid7  # noqa: E402
 from tests.brokers import Mosquitto, mosquitto_binary  # noqa: E402
 from tests.hub_helpers import CENTER, AgentFeed, hub_config  # noqa: E402
 
@@ -155,9 +157,8 @@ def alert_latency(broker: Any, config: Path, work: Path, feed: AgentFeed, second
 
     def on_alert(_c: Any, _u: Any, msg: Any) -> None:
         doc = json.loads(msg.payload)
-        band = doc.get("context", {}).get("band")
-        if band in sent and doc.get("level") == "red" and doc.get("state") == "open":
-            latencies.append((time.perf_counter() - sent.pop(band)) * 1000)
+        if doc.get("id") in sent and doc.get("level") == "red":
+            latencies.append((time.perf_counter() - sent.pop(doc["id"])) * 1000)
 
     watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     watcher.on_message = on_alert

@@ -206,6 +206,8 @@ def test_sequence_flags_a_skipped_step_and_a_late_first_corrects_it() -> None:
     assert e.on_fact(fact("band.position", T0 + M, person="p1", room_type="waiting"), T0 + M) == []
     bad = e.on_fact(fact("band.position", T0 + M, person="p2", room_type="waiting"), T0 + M)
     assert [(s.type, s.level) for s in bad] == [("level", "orange"), ("clear", None)]
+    again = fact("band.position", T0 + 90 * S, person="p2", room_type="interrogation")
+    assert e.on_fact(again, T0 + 90 * S) == []  # moving on is the same breach, not a new one
     late = e.on_fact(fact("record", T0 + 30 * S, person="p2", data={"type": "safety_check"}), T0 + 2 * M)
     assert [s.type for s in late] == ["correction"] and late[0].alert == bad[0].alert
 
@@ -265,3 +267,17 @@ def test_rule_files_report_clear_problems(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already defined"):
         load_rule_files([one, one])
     assert [r.id for r in load_rule_files([one]).rules] == ["X-1"]
+
+
+def test_a_calendar_defined_in_one_file_serves_rules_of_another(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text('calendars:\n  night: {from: "21:00", to: "07:00"}\n')
+    (tmp_path / "b.yaml").write_text(
+        "rules:\n  - id: X-2\n    title: 夜间\n    basis: 法条\n    shape: instant\n    calendar: night\n"
+        "    key: [band]\n    start: {kind: band.tamper}\n    levels: [{level: red}]\n"
+    )
+    assert [r.id for r in load_rule_files([tmp_path / "a.yaml", tmp_path / "b.yaml"]).rules] == ["X-2"]
+    with pytest.raises(ConfigError, match="calendar 'night' is not defined"):
+        load_rule_files([tmp_path / "b.yaml"])
+    (tmp_path / "c.yaml").write_text('calendars:\n  night: {from: "22:00", to: "06:00"}\n')
+    with pytest.raises(ConfigError, match="another window"):
+        load_rule_files([tmp_path / "a.yaml", tmp_path / "c.yaml"])

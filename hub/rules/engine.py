@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from hub.rules.facts import Fact
 from hub.rules.shapes import SHAPES, Shape
-from hub.rules.spec import Rule, RuleFile, Window
+from hub.rules.spec import Rule, RuleFile, RulePart, Window
 from hub.rules.state import KeyState, Signal
 from protocol.errors import ConfigError
 
@@ -35,7 +35,7 @@ def load_rule_files(paths: Iterable[Path]) -> RuleFile:
     for path in paths:
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            part = RuleFile.model_validate(doc)
+            part = RulePart.model_validate(doc)
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read rule file: {exc.strerror or exc}") from exc
         except yaml.YAMLError as exc:
@@ -54,9 +54,15 @@ def load_rule_files(paths: Iterable[Path]) -> RuleFile:
             if rule.id in seen:
                 raise ConfigError(f"{path}: rule {rule.id} is already defined in {seen[rule.id]}")
             seen[rule.id] = path
-        calendars.update(part.calendars)
+        for name, window in part.calendars.items():
+            if name in calendars and calendars[name] != window:
+                raise ConfigError(f"{path}: calendar {name!r} is already defined with another window")
+            calendars[name] = window
         rules.extend(part.rules)
-    return RuleFile.model_validate({"calendars": calendars, "rules": rules})
+    try:
+        return RuleFile.model_validate({"calendars": calendars, "rules": rules})
+    except ValidationError as exc:
+        raise ConfigError("rules: " + "; ".join(e["msg"] for e in exc.errors(include_url=False))) from exc
 
 
 class RuleEngine:

@@ -282,6 +282,8 @@ class Sequence(Shape):
         if matches(rule.then, fact) and self.in_calendar(fact.ts):
             if any(fact.ts - rule.within <= t <= fact.ts for t in st.firsts):
                 return out
+            if any(fact.ts - rule.within <= t <= fact.ts for _a, t in st.violations):
+                return out  # already flagged: moving on inside the area is the same breach
             ep = self.open(st, key, fact)
             for stage in self.ranked:
                 ep.fired[stage.level] = fact.ts

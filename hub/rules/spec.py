@@ -182,9 +182,15 @@ class Rule(Strict):
             raise ValueError("while belongs to hold and instant rules")
 
 
-class RuleFile(Strict):
+class RulePart(Strict):
+    """One file as written: its calendars may be used by rules of other files of the same hub."""
+
     calendars: dict[str, Window] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+
+
+class RuleFile(RulePart):
+    """All rule files of a hub, merged: every calendar a rule names must be defined somewhere."""
 
     @model_validator(mode="after")
     def _calendars(self) -> RuleFile:
