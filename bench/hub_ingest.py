@@ -170,20 +170,15 @@ def alert_latency(broker: Any, config: Path, work: Path, feed: AgentFeed, second
     total = int(seconds * 1000)
     messages, bands = [], {}
     for i in range(total):
-        if i % 50 == 0:
-            band = f"T{i:05d}"
-            bands[i] = band
-            messages.append(
-                feed.message(
-                    feed.event(
-                        "band.tamper",
-                        now + i,
-                        {"band": band},
-                        {"strap_open": True, "magnet": False},
-                        source="rx-1",
-                    )
-                )
-            )
+        if i % 50 == 0:  # co-suspects in one room: CO-SUSPECT, red at once
+            cid = uuid7(now + i)
+            bands[i] = alert_id("CO-SUSPECT", (cid,), now + i)
+            data = {
+                "condition": "co_suspects",
+                "condition_id": cid,
+                "facts": {"detainees": 2, "cases": ["K1"]},
+            }
+            messages.append(feed.message(feed.event("condition.start", now + i, {"room": "wait-1"}, data)))
         else:
             messages.append(
                 feed.message(
