@@ -48,21 +48,35 @@ def test_rebuild_recomputes_alerts_from_the_log(tmp_path: Path, mqtt_broker: Any
     feed = AgentFeed()
     (tmp_path / "rules.yaml").write_text(
         "rules:\n  - id: T-ALONE\n    title: 无人看管\n    basis: 《测试规定》第2条\n    shape: hold\n"
-        "    key: [data.condition_id]\n    start: {kind: condition.start, where: {data.condition: unattended}}\n"
+        "    key: [data.condition_id]\n"
+        "    start: {kind: condition.start, where: {data.condition: unattended}}\n"
         "    stop: {kind: condition.end, where: {data.condition: unattended}}\n"
         "    levels: [{level: yellow, after: 1s}, {level: orange, after: 60s}]\n"
     )
-    config = hub_config(tmp_path, mqtt_broker.port, agent_key=feed.key_text, rules=["rules.yaml"],
-                        mqtt={"host": "127.0.0.1", "port": mqtt_broker.port, "client_id": "hub-rebuild"})
+    config = hub_config(
+        tmp_path,
+        mqtt_broker.port,
+        agent_key=feed.key_text,
+        rules=["rules.yaml"],
+        mqtt={"host": "127.0.0.1", "port": mqtt_broker.port, "client_id": "hub-rebuild"},
+    )
     cfg = load_config(config, HubConfig)
     service = HubService(cfg, tmp_path).start()
     assert service.ready.wait(15)
     now = int(time.time() * 1000)
     cid = uuid7(now)
-    start = feed.event("condition.start", now, {"room": "wait-1"}, {
-        "condition": "unattended", "condition_id": cid, "facts": {"detainees": 1, "officers": 0}})
-    end = feed.event("condition.end", now + 1500, {"room": "wait-1"}, {
-        "condition": "unattended", "condition_id": cid, "started": now, "duration_ms": 1500})
+    start = feed.event(
+        "condition.start",
+        now,
+        {"room": "wait-1"},
+        {"condition": "unattended", "condition_id": cid, "facts": {"detainees": 1, "officers": 0}},
+    )
+    end = feed.event(
+        "condition.end",
+        now + 1500,
+        {"room": "wait-1"},
+        {"condition": "unattended", "condition_id": cid, "started": now, "duration_ms": 1500},
+    )
     import paho.mqtt.client as mqtt
 
     pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
@@ -87,9 +101,13 @@ def test_rebuild_recomputes_alerts_from_the_log(tmp_path: Path, mqtt_broker: Any
         (doc,) = [json.loads(d) for (d,) in conn.execute("SELECT doc FROM alerts")]
         after = conn.execute("SELECT action, level, state, by FROM alert_log ORDER BY id").fetchall()
     assert doc["id"] == alert.id and doc["opened_ms"] == now + 1000 and doc["state"] == "closed"
-    assert after == before == [
-        ("raise", "yellow", "open", "system"),
-        ("clear", "yellow", "open", "system"),
-        ("close", "yellow", "closed", "system"),
-        ("comment", "yellow", "closed", "demo"),
-    ]
+    assert (
+        after
+        == before
+        == [
+            ("raise", "yellow", "open", "system"),
+            ("clear", "yellow", "open", "system"),
+            ("close", "yellow", "closed", "system"),
+            ("comment", "yellow", "closed", "demo"),
+        ]
+    )
