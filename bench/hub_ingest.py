@@ -274,6 +274,16 @@ def fill_store(config_dir: Path, n: int, timers: int) -> None:
     service.store.close()
 
 
+def bench_config(work: Path, feed: AgentFeed, rules: list[str], port: int, client_id: str) -> Path:
+    """A hub config in its own folder: MQTT v5 to the bench broker, a FULL-sync store there."""
+    work.mkdir(exist_ok=True)
+    return hub_config(
+        work, None, agent_key=feed.key_text, rules=rules,
+        mqtt={"host": "127.0.0.1", "port": port, "protocol": "5", "client_id": client_id},
+        store={"path": str(work / "hub.db"), "synchronous": "FULL"},
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=40_000)
@@ -293,16 +303,8 @@ def main() -> None:
         try:
             feed = AgentFeed()
             rules = [args.rules]
-            mqtt_cfg = {"host": "127.0.0.1", "port": broker.port, "protocol": "5", "client_id": "hub-bench"}
-            (work / "drain").mkdir()
-            config = hub_config(
-                work / "drain",
-                None,
-                agent_key=feed.key_text,
-                rules=rules,
-                mqtt=mqtt_cfg,
-                store={"path": str(work / "drain" / "hub.db"), "synchronous": "FULL"},
-            )
+            port = broker.port
+            config = bench_config(work / "drain", feed, rules, port, "hub-bench")
             register_sessions(broker, ["bare-bench", "hub-bench"])
             print(f"preparing {args.events} signed events …", file=sys.stderr)
             now = int(time.time() * 1000)
@@ -324,15 +326,7 @@ def main() -> None:
             hub = hub_drain(config, work / "drain", args.events)
             print(f"hub: {hub:,.0f} events/s", file=sys.stderr)
 
-            (work / "latency").mkdir()
-            lat_cfg = hub_config(
-                work / "latency",
-                None,
-                agent_key=feed.key_text,
-                rules=rules,
-                mqtt={**mqtt_cfg, "client_id": "hub-latency"},
-                store={"path": str(work / "latency" / "hub.db"), "synchronous": "FULL"},
-            )
+            lat_cfg = bench_config(work / "latency", feed, rules, port, "hub-latency")
             feed2 = AgentFeed(feed.key_text, start_seq=args.events + 1)
             lat = alert_latency(broker, lat_cfg, work / "latency", feed2, args.latency_s)
             p50 = lat[len(lat) // 2] if lat else float("nan")
@@ -342,15 +336,7 @@ def main() -> None:
             rss = timers_rss_mb(args.timers, rules[0])
             print(f"{args.timers:,} open deadline timers: peak RSS {rss:.0f} MB", file=sys.stderr)
 
-            (work / "restart").mkdir()
-            rst_cfg = hub_config(
-                work / "restart",
-                None,
-                agent_key=feed.key_text,
-                rules=rules,
-                mqtt={**mqtt_cfg, "client_id": "hub-restart"},
-                store={"path": str(work / "restart" / "hub.db"), "synchronous": "FULL"},
-            )
+            rst_cfg = bench_config(work / "restart", feed, rules, port, "hub-restart")
             fill_store(work / "restart", args.stored, args.timers)
             proc, restart_s = start_hub(rst_cfg, work / "restart" / "hub.log")
             proc.terminate()

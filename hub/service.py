@@ -15,35 +15,30 @@ accept. Configure the broker's per-client queue for the longest outage you plan 
 
 from __future__ import annotations
 
-import glob
-import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.mqtt_link import LinkError, MqttLink, Subscription
+from agent.mqtt_link import MqttLink, Subscription
 from casewatch.settings import MqttSettings
 from hub.admission import Admission
-from hub.alerts import Alert, AlertBook
+from hub.alerts import AlertBook
 from hub.config import HubConfig
 from hub.core import Changes, HubCore
 from hub.embedded_broker import EmbeddedBroker
+from hub.outbound import Outbound
 from hub.projections import Projections, RoomInfo
 from hub.records import HUB_AGENT, build_record, record_bytes
-from hub.rules.engine import RuleEngine, load_rule_files
-from hub.rules.levels import CHINESE
+from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
 from hub.store import Batch, HubStore, Incoming, Stored
 from protocol.clock import Clock, SystemClock
 from protocol.codec import Decoder
-from protocol.errors import ConfigError
-from protocol.registry import encode_registration
 from protocol.signing import Keyring
 from protocol.topics import TopicLayout
 
@@ -78,20 +73,6 @@ class IngestStats:
     stored: int = 0
     commit_ms_max: float = 0.0
     store_errors: int = 0
-    published: int = 0
-    publish_errors: int = 0
-
-
-def rule_paths(cfg: HubConfig, base: Path) -> list[Path]:
-    """The configured rule files (globs relative to the config's folder), in a stable order."""
-    out: list[Path] = []
-    for pattern in cfg.rules:
-        full = base / pattern  # an absolute pattern stays absolute
-        found = sorted(Path(p) for p in glob.glob(str(full))) if glob.has_magic(pattern) else [full]
-        if not found:
-            raise ConfigError(f"rules: {pattern!r} matches no file (relative to {base})")
-        out.extend(p for p in found if p not in out)
-    return out
 
 
 class HubService:
@@ -101,12 +82,10 @@ class HubService:
         base: Path,
         *,
         clock: Clock | None = None,
-        on_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.base = base
         self.clock = clock or SystemClock()
-        self.on_alert = on_alert
         prefix = cfg.mqtt.topic_prefix if cfg.mqtt else "casewatch"
         self.layout = TopicLayout(prefix)
         self.hub_key = cfg.signing.key_bytes()
@@ -118,7 +97,8 @@ class HubService:
             max_future_ms=cfg.ingest.max_future_s * 1000,
             max_age_ms=cfg.ingest.max_age_h * 3_600_000,
         )
-        self.rules = load_rule_files(rule_paths(cfg, base))
+        self.rules = load_rule_files(rule_file_paths(cfg.rules, base))
+        self.outbound = Outbound(self.layout, cfg.center, self.hub_key, {r.id: r for r in self.rules.rules})
         self.stats = IngestStats()
         self._queue: queue.Queue[_Delivery | _RecordRequest | None] = queue.Queue()
         self._stop = threading.Event()
@@ -203,6 +183,7 @@ class HubService:
             persistent_session=True,
             on_connected=self._republish_registry,
         )
+        self.outbound.link = self.link
         self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
         self._thread.start()
         self.link.start()
@@ -373,32 +354,9 @@ class HubService:
         if not publish:
             return
         for alert in changes.alerts:
-            self._publish(self.layout.alert(self.cfg.center, alert.id), self.alert_payload(alert), True)
-            if self.on_alert is not None:
-                self.on_alert(alert)
+            self.outbound.alert(alert)
         for band, reg in changes.registry.items():
-            payload = encode_registration(reg, self.hub_key) if reg is not None else b""
-            self._publish(self.layout.registry_band(self.cfg.center, band), payload, True)
-
-    def alert_payload(self, alert: Alert) -> bytes:
-        rule = self.core.engine.rules.get(alert.rule)
-        doc = {
-            **alert.to_json(),
-            "title": rule.title if rule else alert.rule,
-            "basis": rule.basis if rule else "",
-            "level_zh": CHINESE[alert.level],
-        }
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-
-    def _publish(self, topic: str, payload: bytes, retain: bool) -> None:
-        if self.link is None:
-            return
-        try:
-            self.link.publish(topic, payload, qos=1, retain=retain)
-            self.stats.published += 1
-        except LinkError as exc:
-            self.stats.publish_errors += 1
-            log.warning("not published to %s: %s", topic, exc)
+            self.outbound.registration(band, reg)
 
     def _republish_registry(self) -> None:
         """On every (re)connect: retained registrations of every bound band (the broker may be new)."""
@@ -406,11 +364,7 @@ class HubService:
         for band in list(self.core.projections.bands):
             reg = self.core.projections.registration(band, now)
             if reg is not None:
-                self._publish(
-                    self.layout.registry_band(self.cfg.center, band),
-                    encode_registration(reg, self.hub_key),
-                    True,
-                )
+                self.outbound.registration(band, reg)
         self.ready.set()
 
 

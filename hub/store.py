@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
+from hub.chain import GENESIS, VerifyReport, head_problem, recorded_head, verify_chain
 from hub.errors import StoreError
 from hub.migrations import migrate
 
@@ -56,8 +57,6 @@ __all__ = [
     "VerifyReport",
 ]
 
-GENESIS = "0" * 64
-"""``prev_hash`` of row 1."""
 RAW_LIMIT = 4096
 """How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
 _RESERVED_META = ("head_pos", "head_hash", "head_mismatch")
@@ -120,21 +119,6 @@ class Stored:
     received_ms: int
     body: bytes
     hash: str
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """``rows``: rows checked intact from row 1 on (all when ``ok``); ``head``: the last one's hash.
-
-    ``first_broken`` is the first chain position that is missing or does not check out, or the
-    position after the end when rows recorded as written are gone from the tail.
-    """
-
-    ok: bool
-    rows: int
-    first_broken: int | None
-    reason: str | None
-    head: str
 
 
 _COLUMNS = "pos, agent, seq, id, kind, ts, received_ms, body, hash"
@@ -218,11 +202,11 @@ class HubStore:
     def _keep_head_mismatch(self) -> None:
         """Record, once, a head that disagrees with the table at open: later batches overwrite it."""
         meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash')"))
-        recorded = _recorded_head(meta)
+        recorded = recorded_head(meta)
         if recorded is None:
             return
         row = self._db.execute("SELECT hash FROM events WHERE pos = ?", (recorded[0],)).fetchone()
-        problem = _head_problem(recorded, self._head[0], None if row is None else str(row[0]))
+        problem = head_problem(recorded, self._head[0], None if row is None else str(row[0]))
         if problem is not None:
             seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
             note = json.dumps({"first_broken": problem[0], "reason": f"{problem[1]}; seen at open {seen}"})
@@ -388,14 +372,14 @@ class HubStore:
         """
         if self._memory:
             with self.locked() as db:
-                return _verify(db, progress, chunk)
+                return verify_chain(db, progress, chunk)
         try:
             conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: cannot open for verify: {exc}") from exc
         try:
             conn.execute("BEGIN")
-            return _verify(conn, progress, chunk)
+            return verify_chain(conn, progress, chunk)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from exc
         finally:
@@ -421,103 +405,3 @@ def _stored(row: tuple[Any, ...]) -> Stored:
     return Stored(
         int(pos), str(agent), int(seq), str(id_), str(kind), int(ts), int(received_ms), bytes(body), hash_
     )
-
-
-def _recorded_head(meta: dict[str, str]) -> tuple[int, str] | None:
-    """``(head_pos, head_hash)`` from ``meta``; an unreadable one as position -1."""
-    if "head_pos" not in meta:
-        return None
-    try:
-        return int(meta["head_pos"]), meta.get("head_hash", "")
-    except ValueError:
-        return -1, ""
-
-
-def _head_problem(
-    recorded: tuple[int, str], last_pos: int, hash_at_recorded: str | None
-) -> tuple[int, str] | None:
-    """What is wrong between the head recorded in ``meta`` and the table as it is, if anything."""
-    recorded_pos, recorded_hash = recorded
-    if recorded_pos < 0:
-        return 1, "the recorded head in meta is unreadable (edited?)"
-    if last_pos < recorded_pos:
-        return last_pos + 1, f"rows after {last_pos} are missing (recorded head {recorded_pos})"
-    if recorded_pos > 0 and hash_at_recorded != recorded_hash:
-        return recorded_pos, f"row {recorded_pos}: hash differs from the recorded head (edited?)"
-    if last_pos > recorded_pos:
-        return recorded_pos + 1, (
-            f"row {recorded_pos + 1} is past the recorded head {recorded_pos} (written outside casewatch?)"
-        )
-    return None
-
-
-def _verify(conn: sqlite3.Connection, progress: Callable[[int], None] | None, chunk: int) -> VerifyReport:
-    meta = dict(
-        conn.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash', 'head_mismatch')")
-    )
-    recorded = _recorded_head(meta)
-    cursor = conn.execute("SELECT pos, prev_hash, hash, body FROM events ORDER BY pos")
-    rows, prev, hash_at_recorded = 0, GENESIS, None
-    problem: tuple[int, str] | None = None
-    while problem is None and (batch := cursor.fetchmany(chunk)):
-        for pos, prev_hash, hash_, body in batch:
-            problem = _check_row(conn, rows + 1, prev, pos, prev_hash, hash_, body, recorded)
-            if problem is not None:
-                break
-            rows, prev = pos, hash_
-            if recorded is not None and pos == recorded[0]:
-                hash_at_recorded = hash_
-        if progress is not None:
-            progress(rows)
-    cursor.close()
-    if problem is None and recorded is not None:
-        problem = _head_problem(recorded, rows, hash_at_recorded)
-    if "head_mismatch" in meta:
-        try:
-            seen = json.loads(meta["head_mismatch"])
-            noted = (int(seen["first_broken"]), str(seen["reason"]))
-        except (ValueError, TypeError, KeyError):
-            noted = (1, f"meta head_mismatch is unreadable (edited?): {meta['head_mismatch']!r}")
-        if problem is None or noted[0] < problem[0]:
-            problem = noted
-    if problem is None:
-        return VerifyReport(True, rows, None, None, prev)
-    if rows >= problem[0]:  # a head or open-time problem inside the walked rows: report the prefix
-        rows = problem[0] - 1
-        row = conn.execute("SELECT hash FROM events WHERE pos = ?", (rows,)).fetchone()
-        prev = str(row[0]) if row else GENESIS
-    return VerifyReport(False, rows, problem[0], problem[1], prev)
-
-
-def _check_row(
-    conn: sqlite3.Connection,
-    expected: int,
-    prev: str,
-    pos: Any,
-    prev_hash: Any,
-    hash_: Any,
-    body: Any,
-    recorded: tuple[int, str] | None,
-) -> tuple[int, str] | None:
-    """The problem of one row given the previous row's hash, or None."""
-    if pos != expected:
-        return expected, (f"row {expected} is missing" if pos > expected else f"row {pos} is out of order")
-    if prev_hash != prev:
-        previous = "the genesis value 0…0" if pos == 1 else f"row {pos - 1}'s hash"
-        return pos, f"row {pos}: prev_hash does not match {previous} (edited?)"
-    if isinstance(body, str):
-        body = body.encode()
-    try:
-        computed = hashlib.sha256(bytes.fromhex(prev_hash) + body).hexdigest()
-    except (TypeError, ValueError):
-        return pos, f"row {pos}: prev_hash or body has the wrong type or format (edited?)"
-    if computed == hash_:
-        return None
-    # Which of the two changed? The next row (or the recorded head) still carries the original hash.
-    row = conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (pos + 1,)).fetchone()
-    successor = row[0] if row else (recorded[1] if recorded and recorded[0] == pos else None)
-    if successor == computed:
-        return pos, f"row {pos}: its hash column was edited (the body still matches the chain)"
-    if successor == hash_:
-        return pos, f"row {pos}: body does not match its hash (edited?)"
-    return pos, f"row {pos}: body and hash do not match (edited?)"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,58 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlite_utils import Database
 
-from hub.migrations import MIGRATIONS, Migration, latest_version, migrate
 from hub.store import (
     GENESIS,
     RAW_LIMIT,
     Batch,
     HubStore,
-    Incoming,
     Quarantined,
     SeqGap,
     StoreError,
 )
-
-REPO = Path(__file__).resolve().parent.parent
-BIG = 100_000
-
-
-def event(
-    agent: str, seq: int, *, kind: str = "occupancy", ts: int | None = None, received: int = 0
-) -> Incoming:
-    ts = 1_700_000_000_000 + seq if ts is None else ts
-    body = json.dumps(
-        {"agent": agent, "seq": seq, "kind": kind, "ts": ts, "data": {"room": "r1", "count": seq % 3}},
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    return Incoming(agent, seq, f"{agent}-{seq}", kind, ts, received or ts + 5, body)
-
-
-def events(agent: str, first: int, last: int) -> list[Incoming]:
-    return [event(agent, seq) for seq in range(first, last + 1)]
-
-
-def chain_by_hand(path: Path) -> list[tuple[int, str, str]]:
-    """(pos, prev_hash, hash) of every row, after checking them with hashlib alone."""
-    conn = sqlite3.connect(path)
-    rows = conn.execute("SELECT pos, prev_hash, hash, body FROM events ORDER BY pos").fetchall()
-    conn.close()
-    prev = "0" * 64
-    for expected_pos, (pos, prev_hash, hash_, body) in enumerate(rows, start=1):
-        assert (pos, prev_hash) == (expected_pos, prev)
-        prev = hashlib.sha256(bytes.fromhex(prev) + body).hexdigest()
-        assert hash_ == prev
-    return [(pos, prev_hash, hash_) for pos, prev_hash, hash_, _ in rows]
-
-
-def tamper(path: Path, sql: str, *params: object) -> None:
-    conn = sqlite3.connect(path)
-    with conn:
-        assert conn.execute(sql, params).rowcount >= 1
-    conn.close()
+from tests.store_helpers import REPO, chain_by_hand, event, events, tamper
 
 
 # the chain ------------------------------------------------------------------------------------
@@ -219,194 +175,6 @@ def test_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
         store.write(batch)
     assert store.head() == head and store.quarantine_counts() == {} and store.agent_next() == {}
     store.close()
-
-
-# verify on a large store --------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A closed 100,000-event store built the way ingest builds it (500-event batches)."""
-    path = tmp_path_factory.mktemp("big") / "hub.db"
-    store = HubStore(path, synchronous="NORMAL")
-    agents = [f"box-{i:02d}" for i in range(4)]
-    for first in range(1, BIG // 4 + 1, 125):
-        store.write(
-            Batch(events=[event(agent, seq) for seq in range(first, first + 125) for agent in agents])
-        )
-    assert store.head()[0] == BIG
-    store.close()
-    return path
-
-
-@pytest.fixture
-def big_copy(big_store: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "hub.db"
-    shutil.copyfile(big_store, path)
-    return path
-
-
-def test_verify_walks_100k_rows_in_chunks(big_copy: Path) -> None:
-    store = HubStore(big_copy)
-    seen: list[int] = []
-    started = time.perf_counter()
-    report = store.verify(progress=seen.append)
-    elapsed = time.perf_counter() - started
-    assert report.ok and report.rows == BIG and report.head == store.head()[1]
-    assert seen[-1] == BIG and len(seen) >= 10  # reported chunk by chunk
-    assert elapsed < 5, f"verify took {elapsed:.1f} s"
-    store.close()
-
-
-def test_verify_names_a_single_edited_body(big_copy: Path) -> None:
-    tamper(big_copy, "UPDATE events SET body = ? WHERE pos = ?", b'{"agent":"box-01","seq":1}', 47_111)
-    report = HubStore(big_copy).verify()
-    assert not report.ok and report.first_broken == 47_111 and report.rows == 47_110
-    assert report.reason == "row 47111: body does not match its hash (edited?)"
-
-
-def test_verify_names_an_edited_hash(big_copy: Path) -> None:
-    tamper(big_copy, "UPDATE events SET hash = ? WHERE pos = ?", "ab" * 32, 60_000)
-    report = HubStore(big_copy).verify()
-    assert (report.ok, report.first_broken) == (False, 60_000)
-    assert report.reason is not None and "hash column was edited" in report.reason
-
-
-def test_verify_names_an_edited_body_with_a_recomputed_hash(big_copy: Path) -> None:
-    conn = sqlite3.connect(big_copy)
-    (prev_hash,) = conn.execute("SELECT prev_hash FROM events WHERE pos = 30000").fetchone()
-    forged = b'{"forged":true}'
-    with conn:
-        conn.execute(
-            "UPDATE events SET body = ?, hash = ? WHERE pos = 30000",
-            (forged, hashlib.sha256(bytes.fromhex(prev_hash) + forged).hexdigest()),
-        )
-    conn.close()
-    report = HubStore(big_copy).verify()
-    assert report.first_broken == 30_001  # row 30000 checks out alone; its successor no longer links
-    assert report.reason == "row 30001: prev_hash does not match row 30000's hash (edited?)"
-
-
-def test_verify_names_an_edited_prev_hash(big_copy: Path) -> None:
-    tamper(big_copy, "UPDATE events SET prev_hash = ? WHERE pos = ?", "00" * 32, 12_345)
-    report = HubStore(big_copy).verify()
-    assert (report.ok, report.first_broken, report.rows) == (False, 12_345, 12_344)
-    assert report.reason is not None and report.reason.startswith("row 12345: prev_hash")
-
-
-def test_verify_names_a_deleted_row(big_copy: Path) -> None:
-    tamper(big_copy, "DELETE FROM events WHERE pos = ?", 50_001)
-    report = HubStore(big_copy).verify()
-    assert (report.ok, report.first_broken, report.reason) == (False, 50_001, "row 50001 is missing")
-
-
-def test_verify_names_a_deleted_first_row(big_copy: Path) -> None:
-    tamper(big_copy, "DELETE FROM events WHERE pos = 1")
-    report = HubStore(big_copy).verify()
-    assert (report.first_broken, report.reason, report.rows) == (1, "row 1 is missing", 0)
-
-
-def test_verify_catches_a_deleted_tail_against_the_recorded_head(big_copy: Path) -> None:
-    tamper(big_copy, "DELETE FROM events WHERE pos > ?", 99_000)
-    report = HubStore(big_copy).verify()
-    assert (report.ok, report.rows, report.first_broken) == (False, 99_000, 99_001)
-    assert report.reason == f"rows after 99000 are missing (recorded head {BIG})"
-
-
-def test_a_truncation_stays_visible_after_more_events_are_appended(big_copy: Path) -> None:
-    tamper(big_copy, "DELETE FROM events WHERE pos > ?", 99_990)
-    store = HubStore(big_copy)
-    assert store.head()[0] == 99_990
-    store.write(Batch(events=events("box-99", 1, 50)))
-    store.close()
-    store = HubStore(big_copy)
-    report = store.verify()
-    assert (report.ok, report.first_broken) == (False, 99_991)
-    assert report.reason is not None and report.reason.startswith(
-        f"rows after 99990 are missing (recorded head {BIG})"
-    )
-    assert "seen at open" in report.reason
-    assert report.rows == 99_990 and report.head == chain_by_hand(big_copy)[99_989][2]
-    store.close()
-
-
-def test_a_forged_last_row_is_caught_against_the_recorded_head(big_copy: Path) -> None:
-    conn = sqlite3.connect(big_copy)
-    (prev_hash,) = conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (BIG,)).fetchone()
-    forged = b'{"forged":true}'
-    with conn:  # the chain alone cannot tell: the last row has no successor
-        conn.execute(
-            "UPDATE events SET body = ?, hash = ? WHERE pos = ?",
-            (forged, hashlib.sha256(bytes.fromhex(prev_hash) + forged).hexdigest(), BIG),
-        )
-    conn.close()
-    report = HubStore(big_copy).verify()
-    assert (report.ok, report.first_broken, report.rows) == (False, BIG, BIG - 1)
-    assert report.reason == f"row {BIG}: hash differs from the recorded head (edited?)"
-
-
-# migrations -----------------------------------------------------------------------------------
-def test_a_new_store_is_at_the_latest_schema_and_reopening_migrates_nothing(tmp_path: Path) -> None:
-    HubStore(tmp_path / "hub.db").close()
-    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version() == MIGRATIONS[-1].version
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert migrate(conn, where="hub.db") == []
-    conn.close()
-    with HubStore(tmp_path / "hub.db") as store:  # v1 again would fail: its tables exist
-        store.write(Batch(events=events("a", 1, 1)))
-        assert store.verify().ok
-
-
-def test_each_migration_runs_once_in_its_own_transaction(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
-    runs: list[int] = []
-    n = latest_version()
-
-    def add_timers(db: Database) -> None:
-        runs.append(n + 1)
-        db.create_table("test_timers", {"id": str, "due_ms": int}, pk="id")
-
-    def broken(db: Database) -> None:
-        db.create_table("half_done", {"id": int}, pk="id")
-        db.execute("INSERT INTO no_such_table VALUES (1)")
-
-    plan = [*MIGRATIONS, Migration(n + 1, "timers", add_timers)]
-    assert migrate(conn, where="hub.db", migrations=plan) == list(range(1, n + 2))
-    assert migrate(conn, where="hub.db", migrations=plan) == [] and runs == [n + 1]
-    with pytest.raises(StoreError, match=rf"migration v{n + 2} \(broken\) failed"):
-        migrate(conn, where="hub.db", migrations=[*plan, Migration(n + 2, "broken", broken)])
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == n + 1
-    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "test_timers" in tables and "half_done" not in tables
-    with pytest.raises(ValueError, match="without holes"):
-        migrate(conn, where="hub.db", migrations=[*plan, Migration(n + 3, "skips one", add_timers)])
-    conn.close()
-
-
-def test_a_store_from_a_newer_casewatch_is_refused(tmp_path: Path) -> None:
-    HubStore(tmp_path / "hub.db").close()
-    newer = latest_version() + 2
-    conn = sqlite3.connect(tmp_path / "hub.db")
-    conn.execute(f"PRAGMA user_version = {newer}")
-    conn.close()
-    with pytest.raises(StoreError) as refused:
-        HubStore(tmp_path / "hub.db")
-    message = str(refused.value)
-    assert f"schema v{newer} is newer than this casewatch (knows v{latest_version()})" in message
-    assert "upgrade casewatch" in message and "hub.db" in message
-
-
-def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "hub.db"
-    path.write_bytes(b"these are not the bytes of an SQLite database, " * 100)
-    with pytest.raises(StoreError, match=r"hub\.db is not a casewatch store: file is not a database"):
-        HubStore(path)
-    assert path.read_bytes().startswith(b"these are not")  # left as it was
-
-
-def test_a_path_that_cannot_be_created_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "plain-file").write_text("x")
-    with pytest.raises(StoreError, match="plain-file"):
-        HubStore(tmp_path / "plain-file" / "hub.db")
 
 
 # crash ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ due while the hub was down, marked late.
 
 from __future__ import annotations
 
+import glob
 import heapq
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -25,6 +26,18 @@ from hub.rules.state import KeyState, Signal
 from protocol.errors import ConfigError
 
 StateKey = tuple[str, tuple[str, ...]]
+
+
+def rule_file_paths(patterns: Iterable[str], base: Path) -> list[Path]:
+    """Rule files named in a config (globs relative to its folder), in a stable order."""
+    out: list[Path] = []
+    for pattern in patterns:
+        full = base / pattern  # an absolute pattern stays absolute
+        found = sorted(Path(p) for p in glob.glob(str(full))) if glob.has_magic(pattern) else [full]
+        if not found:
+            raise ConfigError(f"rules: {pattern!r} matches no file (relative to {base})")
+        out.extend(p for p in found if p not in out)
+    return out
 
 
 def load_rule_files(paths: Iterable[Path]) -> RuleFile:

@@ -1,0 +1,62 @@
+"""What the hub tells the broker: retained alert states and signed, retained band registrations.
+
+Alerts go to ``{prefix}/{center}/alerts/{id}`` as JSON (the alert plus its rule's ``title`` and
+``basis`` and the Chinese level name); registrations to ``{prefix}/{center}/registry/bands/{band}``
+signed with the hub's key, an empty payload for an unbound band. A publish that cannot be handed
+to the network is counted and logged; the alert is in the store and goes out with its next change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from agent.mqtt_link import LinkError, MqttLink
+from hub.alerts import Alert
+from hub.rules.levels import CHINESE
+from hub.rules.spec import Rule
+from protocol.registry import BandRegistration, encode_registration
+from protocol.topics import TopicLayout
+
+log = logging.getLogger(__name__)
+
+
+def alert_payload(alert: Alert, rule: Rule | None) -> bytes:
+    doc = {
+        **alert.to_json(),
+        "title": rule.title if rule else alert.rule,
+        "basis": rule.basis if rule else "",
+        "level_zh": CHINESE[alert.level],
+    }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class Outbound:
+    layout: TopicLayout
+    center: str
+    hub_key: bytes
+    rules: dict[str, Rule]
+    link: MqttLink | None = None
+    published: int = 0
+    errors: int = 0
+
+    def alert(self, alert: Alert) -> None:
+        self._publish(
+            self.layout.alert(self.center, alert.id), alert_payload(alert, self.rules.get(alert.rule))
+        )
+
+    def registration(self, band: str, reg: BandRegistration | None) -> None:
+        payload = encode_registration(reg, self.hub_key) if reg is not None else b""
+        self._publish(self.layout.registry_band(self.center, band), payload)
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        if self.link is None:
+            return
+        try:
+            self.link.publish(topic, payload, qos=1, retain=True)
+            self.published += 1
+        except LinkError as exc:
+            self.errors += 1
+            log.warning("not published to %s: %s", topic, exc)

@@ -1,0 +1,83 @@
+"""Versioned schema migrations of the hub store, and stores that must be refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from hub.migrations import MIGRATIONS, Migration, latest_version, migrate
+from hub.store import (
+    Batch,
+    HubStore,
+    StoreError,
+)
+from tests.store_helpers import events
+
+
+# migrations -----------------------------------------------------------------------------------
+def test_a_new_store_is_at_the_latest_schema_and_reopening_migrates_nothing(tmp_path: Path) -> None:
+    HubStore(tmp_path / "hub.db").close()
+    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version() == MIGRATIONS[-1].version
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert migrate(conn, where="hub.db") == []
+    conn.close()
+    with HubStore(tmp_path / "hub.db") as store:  # v1 again would fail: its tables exist
+        store.write(Batch(events=events("a", 1, 1)))
+        assert store.verify().ok
+
+
+def test_each_migration_runs_once_in_its_own_transaction(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    runs: list[int] = []
+    n = latest_version()
+
+    def add_timers(db: Database) -> None:
+        runs.append(n + 1)
+        db.create_table("test_timers", {"id": str, "due_ms": int}, pk="id")
+
+    def broken(db: Database) -> None:
+        db.create_table("half_done", {"id": int}, pk="id")
+        db.execute("INSERT INTO no_such_table VALUES (1)")
+
+    plan = [*MIGRATIONS, Migration(n + 1, "timers", add_timers)]
+    assert migrate(conn, where="hub.db", migrations=plan) == list(range(1, n + 2))
+    assert migrate(conn, where="hub.db", migrations=plan) == [] and runs == [n + 1]
+    with pytest.raises(StoreError, match=rf"migration v{n + 2} \(broken\) failed"):
+        migrate(conn, where="hub.db", migrations=[*plan, Migration(n + 2, "broken", broken)])
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == n + 1
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "test_timers" in tables and "half_done" not in tables
+    with pytest.raises(ValueError, match="without holes"):
+        migrate(conn, where="hub.db", migrations=[*plan, Migration(n + 3, "skips one", add_timers)])
+    conn.close()
+
+
+def test_a_store_from_a_newer_casewatch_is_refused(tmp_path: Path) -> None:
+    HubStore(tmp_path / "hub.db").close()
+    newer = latest_version() + 2
+    conn = sqlite3.connect(tmp_path / "hub.db")
+    conn.execute(f"PRAGMA user_version = {newer}")
+    conn.close()
+    with pytest.raises(StoreError) as refused:
+        HubStore(tmp_path / "hub.db")
+    message = str(refused.value)
+    assert f"schema v{newer} is newer than this casewatch (knows v{latest_version()})" in message
+    assert "upgrade casewatch" in message and "hub.db" in message
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "hub.db"
+    path.write_bytes(b"these are not the bytes of an SQLite database, " * 100)
+    with pytest.raises(StoreError, match=r"hub\.db is not a casewatch store: file is not a database"):
+        HubStore(path)
+    assert path.read_bytes().startswith(b"these are not")  # left as it was
+
+
+def test_a_path_that_cannot_be_created_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("x")
+    with pytest.raises(StoreError, match="plain-file"):
+        HubStore(tmp_path / "plain-file" / "hub.db")
