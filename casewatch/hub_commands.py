@@ -65,9 +65,10 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
         click.echo(f"✗ 中心枢纽无法启动 (hub cannot start): {exc}", err=True)
         sys.exit(EXIT_FAILED)
     cfg = service.cfg
+    api = f", API {service.http.url}/api/v1" if service.http is not None else ""
     click.echo(
         f"✓ 中心枢纽运行中 (hub running): {cfg.center}, {len(service.rules.rules)} rules, "
-        f"store {cfg.store.path}",
+        f"store {cfg.store.path}{api}",
         err=True,
     )
     stop.wait()

@@ -78,6 +78,26 @@ class Alert:
         return cls(**doc)
 
 
+def check_action(
+    alert: Alert, action: str, *, comment: str = "", assignee: str | None = None
+) -> AlertState | None:
+    """The state ``action`` leads to (None: unchanged), or ``AlertError`` saying why not.
+
+    The API asks this before it logs an action, so an operator hears "not allowed" at once
+    instead of finding a rejected record later; the book asks again when it applies the record.
+    """
+    if action not in _MOVES:
+        raise AlertError(f"unknown action {action!r}")
+    allowed, target = _MOVES[action]  # type: ignore[index,unused-ignore]
+    if alert.state not in allowed:
+        raise AlertError(f"alert {alert.id} is {alert.state}: cannot {action}")
+    if action == "assign" and not assignee:
+        raise AlertError("assign needs an assignee (officer or unit)")
+    if action in ("rectify", "reject") and not comment.strip():
+        raise AlertError(f"{action} needs a comment (what was done / why not accepted)")
+    return target
+
+
 @dataclass
 class AlertBook:
     escalate_after_ms: int = DEFAULT_ESCALATE_AFTER_MS
@@ -154,16 +174,10 @@ class AlertBook:
         alert = self.alerts.get(alert_id)
         if alert is None:
             raise AlertError(f"no alert {alert_id}")
-        allowed, target = _MOVES[action]
-        if alert.state not in allowed:
-            raise AlertError(f"alert {alert_id} is {alert.state}: cannot {action}")
+        target = check_action(alert, action, comment=comment, assignee=assignee)
         if action == "assign":
-            if not assignee:
-                raise AlertError("assign needs an assignee (officer or unit)")
             alert.assignee = assignee
             comment = comment or f"→ {assignee}"
-        if action in ("rectify", "reject") and not comment.strip():
-            raise AlertError(f"{action} needs a comment (what was done / why not accepted)")
         if target is not None:
             alert.state = target
         self._record(alert, at_ms, by, action, comment)

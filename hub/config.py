@@ -20,8 +20,13 @@ from casewatch.settings import (
     Settings,
     SigningKey,
     TimeZone,
+    read_secret,
 )
+from hub.notify.policy import DEFAULT_ROLES
+from hub.notify.templates import DEFAULT_ASSIGN_TEMPLATE, DEFAULT_SMS_TEMPLATE, check_template
+from hub.notify.templates import Role as NotifyRole
 from hub.passwords import is_password_hash
+from hub.rules.levels import Level
 from protocol.fields import RoomType
 
 Role = Literal["viewer", "operator", "supervisor", "admin"]
@@ -81,11 +86,32 @@ class Webhook(Settings):
     secret_file: SecretFile | None = None
     timeout_s: float = Field(5.0, gt=0, le=60)
     retries: int = Field(5, ge=0, le=20)
+    min_level: Level = Field("blue", description="Only alerts reaching this level or higher.")
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Webhook:
+        if self.secret is not None and self.secret_file is not None:
+            raise ValueError("give secret or secret_file, not both")
+        return self
+
+    def secret_bytes(self) -> bytes | None:
+        text = read_secret(self.secret, self.secret_file)
+        return None if text is None else text.strip().encode()
+
+
+Template = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(check_template)]
 
 
 class NotifySettings(Settings):
     sms: SmsSettings | None = None
     webhooks: list[Webhook] = Field(default_factory=list)
+    mqtt: bool = Field(True, description="Publish each recipient's notifications on .../notify/{officer}.")
+    roles: dict[Level, list[NotifyRole]] = Field(
+        default_factory=lambda: {level: list(roles) for level, roles in DEFAULT_ROLES.items()},
+        description="Who hears of each level (a level left out: nobody).",
+    )
+    sms_template: Template = DEFAULT_SMS_TEMPLATE
+    assign_template: Template = DEFAULT_ASSIGN_TEMPLATE
     max_per_recipient_per_hour: int = Field(20, ge=1, le=1000)
 
 

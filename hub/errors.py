@@ -15,3 +15,7 @@ class StoreError(CasewatchError):
     Every ``sqlite3.Error`` of the store is translated into this, with the file's path in the
     message, in ``hub.store`` and ``hub.migrations`` only.
     """
+
+
+class HttpError(CasewatchError):
+    """The hub's HTTP API cannot serve: its port is taken or not allowed."""

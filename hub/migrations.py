@@ -139,9 +139,47 @@ def _v2_derived(db: Database) -> None:
     )
 
 
+def _v3_notifications(db: Database) -> None:
+    """Notifications (``hub.notify``): one row per message to one recipient, every attempt kept."""
+    notes = db.create_table(
+        "notifications",
+        {
+            "id": int,
+            "dedupe": str,  # alert|level|channel|recipient: a second copy is never planned
+            "alert": str,
+            "level": str,
+            "reason": str,  # raise / level / escalate
+            "channel": str,  # sms / webhook / mqtt
+            "recipient": str,  # officer id, webhook id or topic
+            "role": str,
+            "target": str,  # phone number, URL or topic
+            "body": str,
+            "state": str,  # pending / sent / failed / suppressed
+            "detail": str,
+            "attempts": int,
+            "created_ms": int,
+            "updated_ms": int,
+            "next_ms": int,
+        },
+        pk="id",
+        not_null={"dedupe", "alert", "channel", "recipient", "body", "state", "attempts", "created_ms"},
+    )
+    notes.create_index(["dedupe"], index_name="notifications_dedupe", unique=True)
+    notes.create_index(["state", "next_ms"], index_name="notifications_due")
+    notes.create_index(["recipient", "created_ms"], index_name="notifications_by_recipient")
+    attempts = db.create_table(
+        "notification_attempts",
+        {"id": int, "notification": int, "at_ms": int, "ok": int, "detail": str},
+        pk="id",
+        not_null={"notification", "at_ms", "ok"},
+    )
+    attempts.create_index(["notification"], index_name="notification_attempts_by_note")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events hash chain, quarantine, agent sequences, gaps, meta", _v1_events),
     Migration(2, "rule states, alerts and their log, projections", _v2_derived),
+    Migration(3, "notifications and their delivery attempts", _v3_notifications),
 ]
 
 

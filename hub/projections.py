@@ -15,7 +15,7 @@ from hub.rules.facts import Fact
 from protocol.registry import BandFlags, BandRegistration
 
 FLAG_NAMES = ("minor", "special_group", "high_risk", "intoxicated")
-KINDS = ("person", "band", "case", "officer", "band_room")
+KINDS = ("person", "band", "case", "officer", "band_room", "dossier")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Projections:
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     officers: dict[str, dict[str, Any]] = field(default_factory=dict)
     band_room: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dossiers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Document code → where it is (cabinet, slot, in/out, since) and who last took or returned it."""
     _changed: set[tuple[str, str]] = field(default_factory=set)
     _registry: dict[str, BandRegistration | None] = field(default_factory=dict)
 
@@ -97,6 +99,10 @@ class Projections:
         head = document.rsplit("-", 1)[0]
         return head if head in self.cases else None
 
+    def room_name(self, room: str) -> str:
+        info = self.rooms.get(room)
+        return info.name if info else room
+
     def in_custody(self) -> list[dict[str, Any]]:
         return [p for p in self.persons.values() if p.get("released") is None]
 
@@ -128,6 +134,8 @@ class Projections:
             self._set(
                 "band_room", subject["band"], {"room": data["room"], "zone": data.get("zone"), "ts": ts}
             )
+        if kind in ("cabinet.slot", "cabinet.access"):
+            self._dossier(kind, subject, data, ts)
         if doc.get("agent") != "hub":
             return
         if kind == "person.intake":
@@ -153,6 +161,32 @@ class Projections:
             self._set("case", subject["case"], {"id": subject["case"], "accepted": ts, **data})
         elif kind == "officer.register":
             self._set("officer", subject["officer"], {"id": subject["officer"], **data})
+
+    def _dossier(self, kind: str, subject: dict[str, Any], data: dict[str, Any], ts: int) -> None:
+        document = data.get("document")
+        if not isinstance(document, str):
+            return
+        dossier = dict(self.dossiers.get(document) or {"id": document})
+        dossier["case"] = self.document_case(document) or subject.get("case") or dossier.get("case")
+        if kind == "cabinet.slot":
+            dossier.update(
+                cabinet=subject.get("cabinet"),
+                slot=subject.get("slot"),
+                state=data.get("state"),
+                since=ts,
+                scanned=bool(data.get("scanned")),
+            )
+        elif data.get("granted") and data.get("action") in ("take", "return"):
+            dossier["last_access"] = {
+                "action": data["action"],
+                "officers": list(data.get("officers") or []),
+                "cabinet": subject.get("cabinet"),
+                "slot": data.get("slot") or subject.get("slot"),
+                "ts": ts,
+            }
+        else:
+            return
+        self._set("dossier", document, dossier)
 
     def _bind(self, band: str, person_id: str | None, data: dict[str, Any], ts: int) -> None:
         if band in self.bands:
@@ -217,4 +251,5 @@ _TABLES = {
     "case": "cases",
     "officer": "officers",
     "band_room": "band_room",
+    "dossier": "dossiers",
 }

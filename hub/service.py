@@ -15,6 +15,7 @@ accept. Configure the broker's per-client queue for the longest outage you plan 
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -25,14 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from agent.mqtt_link import MqttLink, Subscription
-from casewatch.settings import MqttSettings
+from casewatch.settings import MqttSettings, read_secret
 from hub.admission import Admission
-from hub.alerts import AlertBook
+from hub.alerts import Alert, AlertBook
 from hub.config import HubConfig
 from hub.core import Changes, HubCore
 from hub.embedded_broker import EmbeddedBroker
-from hub.outbound import Outbound
+from hub.http_server import HttpServer
+from hub.notify.notifier import Notifier
+from hub.outbound import Outbound, alert_payload
 from hub.projections import Projections, RoomInfo
+from hub.queries import Queries
 from hub.records import HUB_AGENT, build_record, record_bytes
 from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
@@ -105,6 +109,7 @@ class HubService:
         self._thread: threading.Thread | None = None
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
+        self.http: HttpServer | None = None
         self.ready = threading.Event()
 
     # lifecycle --------------------------------------------------------------------------------
@@ -121,7 +126,15 @@ class HubService:
         self.admission = Admission(self.decoder)
         self.admission.restore(self.store.agent_next())
         self._hub_seq = self.store.agent_next().get(HUB_AGENT, 1)
+        self.notifier = Notifier(
+            cfg, self.store, self.layout, self.outbound.rules, self.clock, self.alert_doc
+        )
         return self
+
+    def alert_doc(self, alert_id: str) -> dict[str, Any] | None:
+        """An alert as published (with its rule's title and basis), from the store."""
+        alert = self.derived.alert(alert_id)
+        return None if alert is None else self.alert_view(alert)
 
     def _fresh_core(self) -> HubCore:
         rooms = {r.id: RoomInfo(r.id, r.name, r.type) for r in self.cfg.rooms}
@@ -152,16 +165,19 @@ class HubService:
             n = 0
             for chunk in _chunks(self.store.iterate(), 5000):
                 self.core.replay(chunk)
-                self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+                self._save(self.core.take_changes(self.clock.now_ms()), publish=False, notify=False)
                 n += len(chunk)
             self.core.tick(self.clock.now_ms())
-            self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+            self._save(self.core.take_changes(self.clock.now_ms()), publish=False, notify=False)
             return n
         finally:
             self.store.close()
 
-    def start(self) -> HubService:
+    def start(self, *, http: bool = True) -> HubService:
+        """Open, catch up, then serve: the broker link, the ingest thread, notifications, HTTP."""
         self.open()
+        if http:
+            self.http = self._http_server()
         caught = self.catch_up()
         if caught:
             log.info("folded in %d stored events the rules had not seen", caught)
@@ -184,16 +200,44 @@ class HubService:
             on_connected=self._republish_registry,
         )
         self.outbound.link = self.link
+        self.notifier.start(self.link)
         self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
         self._thread.start()
         self.link.start()
+        if self.http is not None:
+            self.http.start()
+            log.info("HTTP API on %s/api/v1", self.http.url)
         return self
 
+    def _http_server(self) -> HttpServer:
+        from hub.api.app import create_app
+        from hub.api.auth import Authenticator
+        from hub.api.context import ApiContext
+
+        http = self.cfg.http
+        secret = read_secret(http.session_secret, http.session_secret_file)
+        auth = Authenticator.from_users(
+            self.cfg.users, secret.encode() if secret else None, http.session_ttl_min, self.clock
+        )
+        app = create_app(ApiContext(self, auth, Queries(self.store)))
+        return HttpServer(app, http.host, http.port)
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def alert_view(self, alert: Alert) -> dict[str, Any]:
+        """An alert as the API and MQTT show it: with its rule's title, basis and level name."""
+        doc: dict[str, Any] = json.loads(alert_payload(alert, self.outbound.rules.get(alert.rule)))
+        return doc
+
     def stop(self) -> None:
+        if self.http is not None:
+            self.http.stop()
         self._stop.set()
         self._queue.put(None)
         if self._thread is not None:
             self._thread.join(10)
+        self.notifier.stop()
         if self.link is not None:
             self.link.stop()
         if self.broker is not None:
@@ -347,10 +391,15 @@ class HubService:
             self._save(changes)
 
     # outputs ----------------------------------------------------------------------------------
-    def _save(self, changes: Changes, *, publish: bool = True) -> None:
+    def _save(self, changes: Changes, *, publish: bool = True, notify: bool = True) -> None:
         engine = self.core.engine
         due = {k: engine.state_due(k) for k in changes.rule_states}
-        self.derived.save(changes, due)
+        planned = self.notifier.plan(changes, self.core.projections) if notify else []
+        self.derived.save(
+            changes, due, also=(lambda db: self.notifier.persist(db, planned)) if planned else None
+        )
+        if planned:
+            self.notifier.wake()
         if not publish:
             return
         for alert in changes.alerts:

@@ -10,7 +10,8 @@ hub replays only events past that mark, and alert ids are deterministic: nothing
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hub.alerts import Alert, Transition
@@ -49,9 +50,18 @@ class DerivedStore:
         return [(kind, key, json.loads(doc)) for kind, key, doc in rows]
 
     # each batch -------------------------------------------------------------------------------
-    def save(self, changes: Changes, due: dict[StateKey, int | None] | None = None) -> None:
+    def save(
+        self,
+        changes: Changes,
+        due: dict[StateKey, int | None] | None = None,
+        *,
+        also: Callable[[sqlite3.Connection], object] | None = None,
+    ) -> None:
+        """Write one round's changes in one transaction; ``also`` adds to it (notifications)."""
         due = due or {}
         with self.store.transaction() as db:
+            if also is not None:
+                also(db)
             for (rule, key), state in changes.rule_states.items():
                 key_json = json.dumps(list(key), ensure_ascii=False)
                 if state is None:

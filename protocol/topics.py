@@ -24,7 +24,7 @@ from protocol.fields import KEY_PATTERN
 from protocol.kinds import KINDS
 
 DEFAULT_PREFIX = "casewatch"
-RESERVED_AGENT_IDS = frozenset({"registry", "alerts", "hub"})
+RESERVED_AGENT_IDS = frozenset({"registry", "alerts", "hub", "notify"})
 _KEY_RE = re.compile(KEY_PATTERN)
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 STATS_KIND = "agent.stats"
@@ -118,6 +118,10 @@ class TopicLayout:
 
     def alert(self, center: str, alert_id: str) -> str:
         return f"{self.prefix}/{_key(center, 'center')}/alerts/{_key(alert_id, 'alert id')}"
+
+    def notify(self, center: str, recipient: str) -> str:
+        """A person's notifications (the hub's notify channel ``mqtt``), QoS 1, not retained."""
+        return f"{self.prefix}/{_key(center, 'center')}/notify/{_key(recipient, 'recipient')}"
 
     def topic_for(self, event: object) -> str:
         """Where an event is published: ``agent.stats`` on the stats topic, the rest on events."""

@@ -23,8 +23,10 @@ import re
 from datetime import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from hub.notify.templates import Role as NotifyRole
+from hub.notify.templates import check_template
 from hub.rules.levels import Level
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -149,8 +151,10 @@ class Rule(Strict):
     window: DurationMs | None = None
     calendar: str | Window | None = Field(None, description="Only starts inside this daily window.")
     levels: list[Stage] = Field(..., min_length=1)
-    notify: list[str] = Field(default_factory=list, description="Extra recipient roles.")
-    message: str | None = Field(None, max_length=200, description="SMS/console text template.")
+    notify: list[NotifyRole] = Field(default_factory=list, description="Roles told at every level, too.")
+    message: Annotated[str, AfterValidator(check_template)] | None = Field(
+        None, max_length=200, description="This rule's SMS text (notify.sms_template's fields)."
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:

@@ -1,0 +1,85 @@
+"""Alerts: filtered lists, one alert with its history and notifications, and the loop's actions.
+
+Acknowledge, assign, rectify and comment need an operator; verify, reject (a rectification not
+accepted) and close need a supervisor. An action the alert's state does not allow is refused with
+409 before anything is logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from hub.alerts import AlertError, check_action
+from hub.api.auth import Principal
+from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
+from hub.api.schemas import ActionBody, Created
+from hub.queries import AlertFilter
+
+router = APIRouter(tags=["alerts"])
+SUPERVISOR_ACTIONS = ("verify", "reject", "close")
+LEVEL_PATTERN = "^(green|blue|yellow|orange|red)$"
+STATE_PATTERN = "^(open|acknowledged|assigned|rectified|verified|closed)$"
+
+
+@router.get("/alerts", summary="Alerts, newest first, filtered")
+def list_alerts(
+    ctx: ApiContext = Ctx,
+    _: Principal = Viewer,
+    state: str | None = Query(None, pattern=STATE_PATTERN),
+    open: bool = Query(False, description="Only alerts not closed"),
+    level: str | None = Query(None, pattern=LEVEL_PATTERN),
+    rule: str | None = None,
+    room: str | None = None,
+    person: str | None = None,
+    case: str | None = None,
+    since_ms: int | None = Query(None, ge=0),
+    until_ms: int | None = Query(None, ge=0),
+    limit: int = Query(200, ge=1, le=5000),
+) -> list[dict[str, Any]]:
+    f = AlertFilter(state, open, level, rule, room, person, case, since_ms, until_ms, limit)
+    return [ctx.service.alert_view(a) for a in ctx.queries.alerts(f)]
+
+
+@router.get("/alerts/{alert_id}", summary="An alert with its rule, transitions and notifications")
+def get_alert(alert_id: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+    alert = ctx.service.derived.alert(alert_id)
+    if alert is None:
+        raise not_found("告警 alert", alert_id)
+    notes = ctx.service.notifier.store.query(alert=alert_id)
+    return {
+        **ctx.service.alert_view(alert),
+        "history": [asdict(t) for t in ctx.service.derived.history(alert_id)],
+        "notifications": [n.to_json() for n in notes],
+    }
+
+
+@router.post("/alerts/{alert_id}/actions", status_code=201, summary="Move an alert through its loop")
+def act(alert_id: str, body: ActionBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    if body.action in SUPERVISOR_ACTIONS and not who.may("supervisor"):
+        raise ApiError(
+            403, "forbidden", f"权限不足 ({body.action} needs role supervisor; {who.username} is {who.role})"
+        )
+    alert = ctx.service.derived.alert(alert_id)
+    if alert is None:
+        raise not_found("告警 alert", alert_id)
+    if body.action == "assign" and not body.assignee:
+        raise ApiError(422, "invalid", "派单需指定民警或单位 (assign needs an assignee)")
+    if body.action in ("rectify", "reject") and not body.comment.strip():
+        raise ApiError(422, "invalid", f"{body.action} 需填写说明 (needs a comment)")
+    try:
+        check_action(alert, body.action, comment=body.comment, assignee=body.assignee)
+    except AlertError as exc:
+        raise conflict(f"操作不允许 (not allowed): {exc}") from exc
+    if body.action == "assign" and body.assignee and not _known_assignee(ctx, body.assignee):
+        raise ApiError(422, "invalid", f"未知的民警或单位 (unknown officer or unit): {body.assignee}")
+    return ctx.write(
+        "alert.action", {"alert": alert_id}, body.model_dump(mode="json", exclude_none=True), who
+    )
+
+
+def _known_assignee(ctx: ApiContext, assignee: str) -> bool:
+    officers = ctx.queries.projections("officer")
+    return any(o.get("id") == assignee or o.get("unit") == assignee for o in officers)

@@ -1,0 +1,146 @@
+"""People in custody: intake (登记), release, records of care, band binding, approvals.
+
+Each write checks what the log already says (a person registered twice, a band bound twice, a
+record for someone released: 409) and is then logged as a hub record signed for the caller.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query
+
+from hub.api.auth import Principal
+from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
+from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
+from hub.queries import AlertFilter
+
+router = APIRouter(tags=["custody"])
+PERSON_ROLES = ("detainee", "visitor", "guardian")
+
+
+def _person(ctx: ApiContext, person: str) -> dict[str, Any]:
+    doc = ctx.queries.projection("person", person)
+    if doc is None:
+        raise not_found("人员 person", person)
+    return doc
+
+
+def _in_custody(ctx: ApiContext, person: str) -> dict[str, Any]:
+    doc = _person(ctx, person)
+    if doc.get("released") is not None:
+        raise conflict(f"人员已离开办案区 (person {person} was released)")
+    return doc
+
+
+@router.get("/persons", summary="People registered (in custody by default)")
+def list_persons(
+    ctx: ApiContext = Ctx,
+    _: Principal = Viewer,
+    in_custody: bool = Query(True, description="false: everyone, released included"),
+) -> list[dict[str, Any]]:
+    people = ctx.queries.projections("person")
+    return [p for p in people if p.get("released") is None] if in_custody else people
+
+
+@router.post("/persons", status_code=201, summary="Intake registration (人员登记)")
+def intake(body: IntakeBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    person = body.id or _new_person_id(ctx)
+    existing = ctx.queries.projection("person", person)
+    if existing is not None and existing.get("released") is None:
+        raise conflict(f"人员已在办案区 (person {person} is already in custody)")
+    if body.arrived > ctx.now_ms() + 60_000:
+        raise ApiError(422, "invalid", "到达时间不能在将来 (arrival time is in the future)")
+    data = body.model_dump(mode="json", exclude={"id"})
+    return ctx.write("person.intake", {"person": person}, data, who)
+
+
+@router.get("/persons/{person}", summary="A person: registration, bands, open alerts")
+def get_person(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+    doc = _person(ctx, person)
+    alerts = ctx.queries.alerts(AlertFilter(person=person, limit=100))
+    return {**doc, "alerts": [a.to_json() for a in alerts]}
+
+
+@router.post("/persons/{person}/release", status_code=201, summary="Release (离开办案区)")
+def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    _in_custody(ctx, person)
+    return ctx.write(
+        "person.release", {"person": person}, body.model_dump(mode="json", exclude={"at"}), who, body.at
+    )
+
+
+@router.post(
+    "/persons/{person}/records",
+    status_code=201,
+    summary="A record of care: safety check, information collection, belongings, meal, rest, health check",
+)
+def add_record(person: str, body: RecordBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    _in_custody(ctx, person)
+    return ctx.write("record", {"person": person}, body.model_dump(mode="json", exclude={"at"}), who, body.at)
+
+
+@router.get("/bands", summary="Bands bound now, with where each was last seen")
+def list_bands(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    seen = ctx.queries.projection_map("band_room")
+    out = []
+    for band in ctx.queries.projections("band"):
+        where = seen.get(band["band"]) or {}
+        out.append({**band, "room": where.get("room"), "seen_ms": where.get("ts")})
+    return out
+
+
+@router.post("/bands/{band}/bind", status_code=201, summary="Bind a wristband to a person or an officer")
+def bind(band: str, body: BindBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    if ctx.queries.projection("band", band) is not None:
+        raise conflict(f"手环已绑定 (band {band} is bound; unbind it first)")
+    subject = {"band": band}
+    if body.role in PERSON_ROLES:
+        if not body.person:
+            raise ApiError(422, "invalid", f"{body.role} 手环需指定人员 (a {body.role} band needs person)")
+        if body.role == "detainee":
+            _in_custody(ctx, body.person)
+        subject["person"] = body.person
+    else:
+        if not body.officer:
+            raise ApiError(422, "invalid", f"{body.role} 手环需指定民警 (a {body.role} band needs officer)")
+        if ctx.queries.projection("officer", body.officer) is None:
+            raise not_found("民警 officer", body.officer)
+    data = body.model_dump(mode="json", exclude={"person"}, exclude_none=True)
+    return ctx.write("band.bind", subject, data, who)
+
+
+@router.post("/bands/{band}/unbind", status_code=201, summary="Release a wristband")
+def unbind(band: str, body: UnbindBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    if ctx.queries.projection("band", band) is None:
+        raise not_found("已绑定手环 bound band", band)
+    return ctx.write("band.unbind", {"band": band}, body.model_dump(mode="json"), who)
+
+
+@router.post(
+    "/approvals",
+    status_code=201,
+    summary="An approval on record: extension, leaving the area, exemption, borrowing extension",
+)
+def approve(body: ApprovalBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    subject = {
+        k: v for k, v in (("person", body.person), ("case", body.case), ("dossier", body.dossier)) if v
+    }
+    if not subject:
+        raise ApiError(
+            422, "invalid", "审批需指定人员、案件或卷宗 (an approval is for a person, case or dossier)"
+        )
+    if body.person:
+        _in_custody(ctx, body.person)
+    if body.case and ctx.queries.projection("case", body.case) is None:
+        raise not_found("案件 case", body.case)
+    data = body.model_dump(mode="json", exclude={"person", "case", "dossier"}, exclude_none=True)
+    return ctx.write("approval", subject, data, who)
+
+
+def _new_person_id(ctx: ApiContext) -> str:
+    day = datetime.fromtimestamp(ctx.now_ms() / 1000, ZoneInfo(ctx.service.cfg.timezone))
+    return f"P{day:%Y%m%d}-{secrets.token_hex(3)}"

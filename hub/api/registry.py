@@ -1,0 +1,90 @@
+"""The centre's reference data: officers, cases and their dossiers, rooms, the rules in force."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from hub.api.auth import Principal
+from hub.api.context import ApiContext, ApiError, Ctx, Operator, Supervisor, Viewer, conflict, not_found
+from hub.api.schemas import CaseBody, Created, OfficerBody
+from hub.queries import AlertFilter
+from hub.rules.levels import CHINESE
+
+router = APIRouter(tags=["registry"])
+
+
+@router.get("/officers", summary="Registered officers (民警/辅警) with roles, unit, tags")
+def list_officers(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    return ctx.queries.projections("officer")
+
+
+@router.put("/officers/{officer}", status_code=201, summary="Register or update an officer")
+def put_officer(
+    officer: str, body: OfficerBody, ctx: ApiContext = Ctx, who: Principal = Supervisor
+) -> Created:
+    return ctx.write("officer.register", {"officer": officer}, body.model_dump(mode="json"), who)
+
+
+@router.get("/cases", summary="Accepted cases")
+def list_cases(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    return ctx.queries.projections("case")
+
+
+@router.post("/cases", status_code=201, summary="Case acceptance (受案): starts DOSSIER-24H")
+def accept_case(body: CaseBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
+    if ctx.queries.projection("case", body.id) is not None:
+        raise conflict(f"案件已受理 (case {body.id} was already accepted)")
+    unknown = [o for o in body.officers if ctx.queries.projection("officer", o) is None]
+    if unknown:
+        raise ApiError(
+            422, "invalid", f"未登记的民警 (officers not registered): {', '.join(unknown)}",
+            [{"field": "officers", "message": f"not registered: {o}"} for o in unknown],
+        )  # fmt: skip
+    data = body.model_dump(mode="json", exclude={"id", "at"}, exclude_none=True)
+    return ctx.write("case.accept", {"case": body.id}, data, who, body.at)
+
+
+@router.get("/cases/{case}", summary="A case with its dossiers and alerts")
+def get_case(case: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+    doc = ctx.queries.projection("case", case)
+    if doc is None:
+        raise not_found("案件 case", case)
+    dossiers = [d for d in ctx.queries.projections("dossier") if d.get("case") == case]
+    alerts = ctx.queries.alerts(AlertFilter(case=case, limit=100))
+    return {**doc, "dossiers": dossiers, "alerts": [a.to_json() for a in alerts]}
+
+
+@router.get("/dossiers", summary="Where each dossier is (cabinet, slot, in/out) and who last moved it")
+def list_dossiers(
+    ctx: ApiContext = Ctx,
+    _: Principal = Viewer,
+    case: str | None = None,
+    state: str | None = Query(None, pattern="^(in|out)$"),
+) -> list[dict[str, Any]]:
+    found = ctx.queries.projections("dossier")
+    return [
+        d
+        for d in found
+        if (case is None or d.get("case") == case) and (state is None or d.get("state") == state)
+    ]
+
+
+@router.get("/rooms", summary="The centre's rooms (names for the console, types for rules)")
+def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in ctx.service.cfg.rooms]
+
+
+@router.get("/rules", summary="The rules in force, with their legal basis and levels")
+def list_rules(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "title": r.title,
+            "basis": r.basis,
+            "shape": r.shape,
+            "levels": [{"level": s.level, "level_zh": CHINESE[s.level]} for s in r.levels],
+        }
+        for r in ctx.service.rules.rules
+    ]

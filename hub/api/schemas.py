@@ -1,0 +1,94 @@
+"""Request bodies of the HTTP API. Record data reuses ``hub.records`` models, so the API and
+the log validate the same fields; an unknown field is refused (HTTP 422), never ignored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.records import (
+    AlertAction,
+    Approval,
+    BandBind,
+    BandUnbind,
+    CaseAccept,
+    Intake,
+    Officer,
+    Record,
+    Release,
+)
+from protocol.fields import Key, Ms
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class IntakeBody(Intake):
+    id: Key | None = Field(None, description="The person's key; the hub makes one when absent.")
+
+
+class ReleaseBody(Release):
+    at: Ms | None = Field(None, description="When it happened (ms UTC); default now.")
+
+
+class RecordBody(Record):
+    at: Ms | None = Field(None, description="When it happened (ms UTC); default now.")
+
+
+class BindBody(BandBind):
+    person: Key | None = Field(None, description="For detainee, visitor and guardian bands.")
+
+
+class UnbindBody(BandUnbind):
+    pass
+
+
+class ApprovalBody(Approval):
+    person: Key | None = None
+    case: Key | None = None
+    dossier: Key | None = None
+
+
+class CaseBody(CaseAccept):
+    id: Key
+    at: Ms | None = Field(None, description="Acceptance time (ms UTC); default now.")
+
+
+class OfficerBody(Officer):
+    pass
+
+
+class ActionBody(AlertAction):
+    pass
+
+
+class Created(BaseModel):
+    """What a write returns: the key it concerns and where it sits in the log."""
+
+    id: str
+    pos: int
+    event: str
+    kind: str
+
+
+class LoginReply(BaseModel):
+    token: str
+    expires_ms: int
+    username: str
+    role: Literal["viewer", "operator", "supervisor", "admin"]
+    display_name: str
+
+
+class Problem(BaseModel):
+    """Every error: a Chinese message with English in brackets, and the fields at fault."""
+
+    error: str
+    detail: str
+    problems: list[dict[str, Any]] = Field(default_factory=list)

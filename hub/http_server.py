@@ -1,0 +1,64 @@
+"""The hub's HTTP server: uvicorn on a thread of the hub process, on a socket bound up front.
+
+Binding the socket before uvicorn starts means a port in use fails the hub's start with a clear
+message (not a log line on another thread), and ``port: 0`` has its real port known at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+
+import uvicorn
+from fastapi import FastAPI
+
+from hub.errors import HttpError
+
+log = logging.getLogger(__name__)
+
+
+class HttpServer:
+    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        try:
+            self._sock = socket.create_server((host, port), reuse_port=False)
+        except OSError as exc:
+            raise HttpError(f"HTTP {host}:{port}: cannot listen: {exc}") from exc
+        self.port = int(self._sock.getsockname()[1])
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=3
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self._serve, name="hub-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        try:
+            asyncio.run(self._server.serve(sockets=[self._sock]))
+        except Exception:
+            log.exception("HTTP server stopped")
+
+    def wait_started(self, timeout_s: float = 10.0) -> bool:
+        deadline = threading.Event()
+        for _ in range(int(timeout_s / 0.02)):
+            if self._server.started:
+                return True
+            deadline.wait(0.02)
+        return bool(self._server.started)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5)
+        self._sock.close()

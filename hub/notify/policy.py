@@ -1,0 +1,267 @@
+"""Who hears of an alert, by which channel and in which words — without I/O.
+
+``plan`` turns the transitions of one processing round into ``Planned`` notifications:
+
+- a level reached (``raise``, ``level``, ``escalate``) goes to the roles configured for that level
+  (RULES.md "Levels": blue → handling officer; yellow adds the duty supervisor; orange adds the
+  unit leader; red adds 法制 and 督察);
+- an ``assign`` goes to the assignee when it is a registered officer.
+
+Roles resolve through the ``Directory`` (the hub's projections): the handling officers are the
+officers of the alert's case (from the alert, or the person's case); the unit leader is a
+``unit_leader`` of that case's unit (or of the handling officers' units); duty supervisors, 法制
+and 督察 are everyone registered with that role. Each recipient gets one SMS (when an SMS modem is
+configured and the officer has a phone) and one MQTT message; each webhook gets one POST with the
+recipients listed. ``dedupe`` names a notification uniquely (alert, level or assignee, channel,
+recipient), so a replay or a restart never plans a second copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from hub.alerts import Alert, Transition
+from hub.notify.templates import DEFAULT_ASSIGN_TEMPLATE, DEFAULT_SMS_TEMPLATE, Role
+from hub.rules.levels import CHINESE, Level, rank
+from hub.rules.spec import Rule
+
+Channel = Literal["sms", "mqtt", "webhook"]
+DEFAULT_ROLES: dict[Level, tuple[Role, ...]] = {
+    "green": (),
+    "blue": ("officer",),
+    "yellow": ("officer", "duty_supervisor"),
+    "orange": ("officer", "unit_leader", "duty_supervisor"),
+    "red": ("officer", "unit_leader", "duty_supervisor", "legal", "inspection"),
+}
+_LEVEL_REASONS = ("raise", "level", "escalate")
+
+
+class Directory(Protocol):
+    """What the policy reads of the hub's projections (officers, cases, persons, rooms)."""
+
+    officers: dict[str, dict[str, Any]]
+    cases: dict[str, dict[str, Any]]
+    persons: dict[str, dict[str, Any]]
+
+    def room_name(self, room: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: str
+    min_level: Level = "blue"
+
+
+@dataclass(frozen=True)
+class Planned:
+    dedupe: str
+    alert: str
+    level: Level
+    reason: str
+    channel: Channel
+    recipient: str
+    role: str
+    target: str
+    body: str
+    urgent: bool
+    """Red: never held back by a rate limit."""
+
+
+@dataclass(frozen=True)
+class NotifyPolicy:
+    center: str
+    center_name: str
+    timezone: str = "Asia/Shanghai"
+    roles: Mapping[Level, tuple[Role, ...]] = field(default_factory=lambda: dict(DEFAULT_ROLES))
+    sms: bool = False
+    mqtt_topic: str | None = None
+    """``{recipient}`` is replaced; None: no MQTT notifications."""
+    webhooks: tuple[Webhook, ...] = ()
+    sms_template: str = DEFAULT_SMS_TEMPLATE
+    assign_template: str = DEFAULT_ASSIGN_TEMPLATE
+
+    def plan(
+        self,
+        alerts: Iterable[Alert],
+        transitions: Iterable[Transition],
+        rules: Mapping[str, Rule],
+        directory: Directory,
+    ) -> list[Planned]:
+        by_id = {a.id: a for a in alerts}
+        out: list[Planned] = []
+        for t in transitions:
+            alert = by_id.get(t.alert)
+            if alert is None:
+                continue
+            if t.action in _LEVEL_REASONS:
+                out += self._level(alert, t, rules.get(alert.rule), directory)
+            elif t.action == "assign" and alert.assignee in directory.officers:
+                out += self._assigned(alert, t, rules.get(alert.rule), directory)
+        return out
+
+    # the two kinds of news ----------------------------------------------------------------------
+    def _level(self, alert: Alert, t: Transition, rule: Rule | None, directory: Directory) -> list[Planned]:
+        level = t.level
+        fields = self._fields(alert, t, rule, directory)
+        body = ((rule.message if rule else None) or self.sms_template).format(**fields)
+        stem = f"{alert.id}|{level}"
+        out: list[Planned] = []
+        extra = tuple(rule.notify) if rule else ()
+        for recipient, role in self.recipients(alert, level, directory, extra):
+            out += self._personal(stem, alert, level, t.action, recipient, role, body, directory)
+        for hook in self.webhooks:
+            if rank(level) >= rank(hook.min_level):
+                out.append(
+                    Planned(
+                        f"{stem}|webhook|{hook.id}", alert.id, level, t.action, "webhook", hook.id,
+                        "", hook.id, body, level == "red",
+                    )
+                )  # fmt: skip
+        return out
+
+    def _assigned(
+        self, alert: Alert, t: Transition, rule: Rule | None, directory: Directory
+    ) -> list[Planned]:
+        assignee = str(alert.assignee)
+        body = self.assign_template.format(**self._fields(alert, t, rule, directory))
+        stem = f"{alert.id}|assign@{t.at_ms}"
+        return self._personal(stem, alert, alert.level, "assign", assignee, "assignee", body, directory)
+
+    def _personal(
+        self,
+        stem: str,
+        alert: Alert,
+        level: Level,
+        reason: str,
+        recipient: str,
+        role: str,
+        body: str,
+        directory: Directory,
+    ) -> list[Planned]:
+        out: list[Planned] = []
+        phone = (directory.officers.get(recipient) or {}).get("phone")
+        if self.sms and phone:
+            out.append(
+                Planned(f"{stem}|sms|{recipient}", alert.id, level, reason, "sms", recipient, role,
+                        str(phone), body, level == "red")
+            )  # fmt: skip
+        if self.mqtt_topic is not None:
+            topic = self.mqtt_topic.replace("{recipient}", recipient)
+            out.append(
+                Planned(f"{stem}|mqtt|{recipient}", alert.id, level, reason, "mqtt", recipient, role,
+                        topic, body, level == "red")
+            )  # fmt: skip
+        return out
+
+    # who ----------------------------------------------------------------------------------------
+    def recipients(
+        self, alert: Alert, level: Level, directory: Directory, extra: tuple[Role, ...] = ()
+    ) -> list[tuple[str, str]]:
+        """``(officer id, role)`` for each person to tell, each person once (first role wins).
+
+        ``extra``: a rule's own ``notify:`` roles, told at each of its levels (green excepted).
+        """
+        seen: dict[str, str] = {}
+        handling = handling_officers(alert, directory)
+        roles = self.roles.get(level, ())
+        if level != "green":
+            roles = (*roles, *(r for r in extra if r not in roles))
+        for role in roles:
+            if role == "officer":
+                found = handling
+            elif role == "unit_leader":
+                units = _units(alert, handling, directory)
+                found = [
+                    o
+                    for o in _with_role(directory, "unit_leader")
+                    if directory.officers[o].get("unit") in units
+                ]
+            else:
+                found = _with_role(directory, role)
+            for officer in found:
+                seen.setdefault(officer, role)
+        return list(seen.items())
+
+    # words --------------------------------------------------------------------------------------
+    def _fields(self, alert: Alert, t: Transition, rule: Rule | None, directory: Directory) -> dict[str, str]:
+        ctx = alert.context
+        room = str(ctx.get("room") or "")
+        room_name = directory.room_name(room) if room else ""
+        at = datetime.fromtimestamp(alert.opened_ms / 1000, ZoneInfo(self.timezone)).strftime("%m-%d %H:%M")
+        basis = rule.basis if rule else ""
+        return {
+            "center": self.center,
+            "center_name": self.center_name,
+            "level": t.level,
+            "level_zh": CHINESE[t.level],
+            "title": rule.title if rule else alert.rule,
+            "basis": basis.split("；")[0].split(";")[0][:40] if basis else "相关规定",
+            "rule": alert.rule,
+            "alert": alert.id,
+            "alert_short": alert.id[-8:],
+            "room": room_name,
+            "where": f"{room_name}，" if room_name else "",
+            "case": str(ctx.get("case") or ""),
+            "person": str(ctx.get("person") or ""),
+            "at": at,
+            "reason": t.action,
+            "comment": t.comment,
+            "late": "（迟报）" if t.late else "",
+        }
+
+
+def handling_officers(alert: Alert, directory: Directory) -> list[str]:
+    """The officers of the alert's case (or of the person's case), registered and active."""
+    case = alert.context.get("case")
+    person = directory.persons.get(str(alert.context.get("person") or ""))
+    if not case and person:
+        case = person.get("case")
+    officers = (directory.cases.get(str(case or "")) or {}).get("officers") or []
+    return [
+        o
+        for o in officers
+        if (directory.officers.get(o) or {}).get("active", True) and o in directory.officers
+    ]
+
+
+def _units(alert: Alert, handling: list[str], directory: Directory) -> set[str]:
+    case = directory.cases.get(str(alert.context.get("case") or "")) or {}
+    units = {str(case["unit"])} if case.get("unit") else set()
+    units.update(str(directory.officers[o]["unit"]) for o in handling if directory.officers[o].get("unit"))
+    return units
+
+
+def _with_role(directory: Directory, role: str) -> list[str]:
+    return sorted(
+        o
+        for o, doc in directory.officers.items()
+        if role in (doc.get("roles") or []) and doc.get("active", True)
+    )
+
+
+def hold_back(
+    planned: Iterable[Planned], recent: Mapping[str, int], per_hour: int
+) -> list[tuple[Planned, str | None]]:
+    """Each notification with why it is held back (a rate limit), or None to send it.
+
+    ``recent`` counts what each recipient was sent (or queued) in the past hour. Red is never held
+    back: a life, an escape or evidence at stake outweighs a noisy hour. Webhooks are not limited
+    (a machine, not a person, reads them).
+    """
+    counts = dict(recent)
+    out: list[tuple[Planned, str | None]] = []
+    for note in planned:
+        if note.channel == "webhook" or note.urgent:
+            out.append((note, None))
+            continue
+        key = f"{note.channel}:{note.recipient}"
+        if counts.get(key, 0) >= per_hour:
+            out.append((note, f"rate limit: {per_hour} per hour for {note.recipient} ({note.channel})"))
+            continue
+        counts[key] = counts.get(key, 0) + 1
+        out.append((note, None))
+    return out

@@ -1,0 +1,53 @@
+"""The words of notifications: default Chinese templates and the fields they may use.
+
+Apart from the policy so that rule files (``message:``) and the hub file (``notify.sms_template``)
+can check a template when they are loaded, without importing the notification machinery.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Literal
+
+Role = Literal["officer", "unit_leader", "duty_supervisor", "legal", "inspection"]
+ROLE_NAMES: dict[str, str] = {
+    "officer": "办案民警",
+    "unit_leader": "单位领导",
+    "duty_supervisor": "值班督察",
+    "legal": "法制",
+    "inspection": "督察",
+}
+DEFAULT_SMS_TEMPLATE = (
+    "【{center_name}】{level_zh}色预警{late}：{title}。{where}{at}起。"  # what, where, since when
+    "依据{basis}。请及时处置，告警号{alert_short}。"
+)
+DEFAULT_ASSIGN_TEMPLATE = (
+    "【{center_name}】告警{alert_short}（{level_zh}色，{title}）已派给您整改。{where}{comment}"
+)
+TEMPLATE_FIELDS = frozenset(
+    {
+        "center", "center_name", "level", "level_zh", "title", "basis", "rule", "alert", "alert_short",
+        "room", "where", "case", "person", "at", "reason", "comment", "late",
+    }
+)  # fmt: skip
+
+
+def template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be used (an unknown ``{field}``), or None."""
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        return f"not a valid template: {exc}"
+    unknown = sorted(n for n in names if n not in TEMPLATE_FIELDS)
+    if unknown:
+        fields = ", ".join("{" + n + "}" for n in unknown)
+        return f"unknown field(s) {fields}; known: {', '.join(sorted(TEMPLATE_FIELDS))}"
+    return None
+
+
+def check_template(value: str) -> str:
+    """A pydantic validator: the template, or ``ValueError`` naming the unknown field."""
+    problem = template_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value

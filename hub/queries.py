@@ -1,0 +1,136 @@
+"""Read-only questions the API asks of the store: the log, projections, alerts with filters.
+
+Kept apart from the writers (``hub.store``, ``hub.state_store``): these run on HTTP threads under
+the store's lock, answer from what is committed, and never change a row. Projections are read
+from their table rather than from the ingest thread's memory, so a reader never sees a batch half
+applied.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from hub.alerts import Alert
+from hub.store import HubStore
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    state: str | None = None
+    open_only: bool = False
+    level: str | None = None
+    rule: str | None = None
+    room: str | None = None
+    person: str | None = None
+    case: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    limit: int = 200
+
+
+class Queries:
+    def __init__(self, store: HubStore) -> None:
+        self.store = store
+
+    # projections --------------------------------------------------------------------------------
+    def projection(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self.store.locked() as db:
+            row = db.execute("SELECT doc FROM projections WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def projections(self, kind: str, *, limit: int = 10_000) -> list[dict[str, Any]]:
+        with self.store.locked() as db:
+            rows = db.execute(
+                "SELECT doc FROM projections WHERE kind = ? ORDER BY key LIMIT ?", (kind, limit)
+            ).fetchall()
+        return [dict(json.loads(doc)) for (doc,) in rows]
+
+    def projection_map(self, kind: str) -> dict[str, dict[str, Any]]:
+        with self.store.locked() as db:
+            rows = db.execute("SELECT key, doc FROM projections WHERE kind = ?", (kind,)).fetchall()
+        return {str(key): dict(json.loads(doc)) for key, doc in rows}
+
+    # alerts -------------------------------------------------------------------------------------
+    def alerts(self, f: AlertFilter) -> list[Alert]:
+        where: list[str] = []
+        args: list[Any] = []
+        if f.state:
+            where.append("state = ?")
+            args.append(f.state)
+        elif f.open_only:
+            where.append("state != 'closed'")
+        for column, value in (("level", f.level), ("rule", f.rule)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        for path, value in (("room", f.room), ("person", f.person), ("case", f.case)):
+            if value:
+                where.append(f"json_extract(doc, '$.context.{path}') = ?")
+                args.append(value)
+        if f.since_ms is not None:
+            where.append("opened_ms >= ?")
+            args.append(f.since_ms)
+        if f.until_ms is not None:
+            where.append("opened_ms < ?")
+            args.append(f.until_ms)
+        sql = "SELECT doc FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY opened_ms DESC LIMIT ?"
+        with self.store.locked() as db:
+            rows = db.execute(sql, (*args, f.limit)).fetchall()
+        return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
+
+    def alert_counts(self) -> dict[str, dict[str, int]]:
+        """Alerts not closed, by level and by state."""
+        with self.store.locked() as db:
+            rows = db.execute(
+                "SELECT level, state, count(*) FROM alerts WHERE state != 'closed' GROUP BY level, state"
+            ).fetchall()
+        by_level: dict[str, int] = {}
+        by_state: dict[str, int] = {}
+        for level, state, n in rows:
+            by_level[level] = by_level.get(level, 0) + int(n)
+            by_state[state] = by_state.get(state, 0) + int(n)
+        return {"by_level": by_level, "by_state": by_state}
+
+    # the log ------------------------------------------------------------------------------------
+    def events(
+        self,
+        *,
+        kind: str | None = None,
+        agent: str | None = None,
+        after_pos: int = 0,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Logged events in chain order, each with its ``pos`` and ``hash`` beside the envelope."""
+        where: list[str] = ["pos > ?"]
+        args: list[Any] = [after_pos]
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if agent:
+            where.append("agent = ?")
+            args.append(agent)
+        if since_ms is not None:
+            where.append("ts >= ?")
+            args.append(since_ms)
+        if until_ms is not None:
+            where.append("ts < ?")
+            args.append(until_ms)
+        sql = (
+            f"SELECT pos, received_ms, hash, body FROM events WHERE {' AND '.join(where)}"
+            " ORDER BY pos LIMIT ?"
+        )
+        with self.store.locked() as db:
+            rows = db.execute(sql, (*args, limit)).fetchall()
+        return [
+            {"pos": pos, "received_ms": received, "hash": hash_, "event": json.loads(body)}
+            for pos, received, hash_, body in rows
+        ]
+
+    def event(self, pos: int) -> dict[str, Any] | None:
+        found = self.events(after_pos=pos - 1, limit=1)
+        return found[0] if found and found[0]["pos"] == pos else None

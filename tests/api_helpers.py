@@ -1,0 +1,84 @@
+"""A running hub with HTTP users, and HTTP clients logged in as each role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from casewatch.configfile import load_config
+from hub.config import HubConfig
+from hub.config import cross_check as hub_cross_check
+from hub.passwords import hash_password
+from hub.service import HubService
+from tests.hub_helpers import AgentFeed, hub_config
+
+ROLES = ("viewer", "operator", "supervisor", "admin")
+PASSWORD = "s3cret-pass"
+
+
+def users() -> list[dict[str, Any]]:
+    # few PBKDF2 rounds: tests log in often; production hashes use 600,000
+    return [
+        {
+            "username": role,
+            "display_name": f"{role}-名",
+            "role": role,
+            "password_hash": hash_password(PASSWORD, iterations=1000),
+        }
+        for role in ROLES
+    ]
+
+
+@dataclass
+class ApiHub:
+    service: HubService
+    feed: AgentFeed
+    base: str
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+
+    def client(self, role: str) -> httpx.Client:
+        if role not in self.clients:
+            anonymous = httpx.Client(base_url=self.base, timeout=15)
+            reply = anonymous.post("/api/v1/login", json={"username": role, "password": PASSWORD})
+            assert reply.status_code == 200, reply.text
+            anonymous.headers["Authorization"] = f"Bearer {reply.json()['token']}"
+            self.clients[role] = anonymous
+        return self.clients[role]
+
+    def anonymous(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base, timeout=15)
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+
+@contextmanager
+def api_hub(tmp_path: Path, broker: Any, **extra: Any) -> Iterator[ApiHub]:
+    feed = AgentFeed()
+    mqtt = {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5, "client_id": f"hub-{tmp_path.name}"}
+    path = hub_config(tmp_path, broker.port, agent_key=feed.key_text, mqtt=mqtt, users=users(), **extra)
+    cfg = load_config(path, HubConfig, cross_check=hub_cross_check)
+    service = HubService(cfg, tmp_path).start()
+    assert service.ready.wait(15), "hub did not connect"
+    assert service.http is not None and service.http.wait_started()
+    hub = ApiHub(service, feed, service.http.url)
+    try:
+        yield hub
+    finally:
+        hub.close()
+        service.stop()
+
+
+def officer(
+    name: str, unit: str, *, roles: list[str] | None = None, phone: str | None = None, **more: Any
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": name, "sex": "male", "unit": unit, "roles": roles or ["officer"], **more}
+    if phone:
+        doc["phone"] = phone
+    return doc
