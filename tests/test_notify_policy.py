@@ -46,7 +46,8 @@ def directory() -> Projections:
         officer("dc", "insp", ["inspection"], "13800000006"),
         officer("gone", "unit-a", ["officer"], "13800000007", active=False),
         record("case.accept", {"case": "K1"}, {"unit": "unit-a", "officers": ["o1", "o2", "gone"]}),
-        record("person.intake", {"person": "p1"}, {"procedure": "summons", "arrived": T0, "name": "张三", "sex": "male", "case": "K1"}),
+        record("person.intake", {"person": "p1"},
+               {"procedure": "summons", "arrived": T0, "name": "张三", "sex": "male", "case": "K1"}),
     ):  # fmt: skip
         p.apply(doc)
     return p
@@ -170,7 +171,8 @@ def test_templates_with_unknown_fields_are_refused_at_load(tmp_path: Path) -> No
 
     (tmp_path / "hub.key").write_text("k" * 64)
     (tmp_path / "hub.yaml").write_text(
-        "center: c1\nsigning: {key_file: hub.key}\nstore: {path: hub.db}\nnotify:\n  sms_template: '告警 {name}'\n"
+        "center: c1\nsigning: {key_file: hub.key}\nstore: {path: hub.db}\n"
+        "notify:\n  sms_template: '告警 {name}'\n"
     )
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "hub.yaml", HubConfig)
@@ -193,7 +195,8 @@ def test_rate_limit_holds_back_per_person_and_channel_never_red() -> None:
         )  # type: ignore[arg-type]
 
     held = hold_back(
-        [note("o1", n=1), note("o1", n=2), note("o1", "mqtt", n=3), note("o1", urgent=True, n=4), note("ops", "webhook", n=5)],
+        [note("o1", n=1), note("o1", n=2), note("o1", "mqtt", n=3), note("o1", urgent=True, n=4),
+         note("ops", "webhook", n=5)],
         {"sms:o1": 1},
         per_hour=2,
     )  # fmt: skip
