@@ -9,8 +9,9 @@ with the shipped rule pack (``configs/rules``), durable commits (``synchronous=F
     the consumer's connection to the last event stored *and* folded into the rules.
 (2) ``alert_p99_ms``: at 1,000 events/s, one in 50 is a co-suspects condition (CO-SUSPECT, red
     at once); latency from publish to the alert's retained message arriving at a subscriber.
-(3) ``timers_100k_rss_mb``: peak RSS of a process holding 100,000 open deadline timers (DUR-CRIM,
-    one person each) in the rule engine with the whole pack loaded.
+(3) ``timers_100k_rss_mb``: peak RSS of a process whose rule engine (whole pack loaded) holds the
+    timers of 100,000 persons' intakes — DUR-CRIM, REST-MEAL and WB-HEALTH-UNBOUND each, so
+    300,000 open timers — with the dirty states taken every 500 facts as the hub's batches do.
 (4) ``restart_s_1m``: a store with 1,000,000 events and those 100,000 open timers; seconds from
     starting ``casewatch hub`` to it saying it runs (connected, timers restored).
 Usage: python bench/hub_ingest.py [--events 40000] [--stored 1000000]
@@ -212,19 +213,23 @@ for i in range({n}):
     fact = Fact("person.intake", t0 + i, {{"person": f"p{{i}}", "procedure": "summons",
                 "data": {{"procedure": "summons"}}, "flags": {{}}}}, i + 1)
     engine.on_fact(fact, t0 + i)
+    if i % 500 == 499:
+        engine.take_dirty()  # what the hub does with each batch (it saves them)
 assert engine.pending_timers() >= {n}, engine.pending_timers()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(engine.pending_timers(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
-def timers_rss_mb(n: int, rules: str) -> float:
+def timers_rss_mb(n: int, rules: str) -> tuple[int, float]:
+    """(timers held, peak RSS MB) for ``n`` persons' intakes (each opens several rules' timers)."""
     out = subprocess.run(
         [sys.executable, "-c", TIMERS_SCRIPT.format(repo=str(REPO), n=n, rules=rules)],
         capture_output=True,
         text=True,
         check=True,
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    timers, rss = out.stdout.strip().splitlines()[-1].split()
+    return int(timers), float(rss)
 
 
 def fill_store(config_dir: Path, n: int, timers: int) -> None:
@@ -333,8 +338,8 @@ def main() -> None:
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
             print(f"alert latency: {len(lat)} alerts, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
 
-            rss = timers_rss_mb(args.timers, rules[0])
-            print(f"{args.timers:,} open deadline timers: peak RSS {rss:.0f} MB", file=sys.stderr)
+            held, rss = timers_rss_mb(args.timers, rules[0])
+            print(f"{args.timers:,} persons, {held:,} open timers: peak RSS {rss:.0f} MB", file=sys.stderr)
 
             rst_cfg = bench_config(work / "restart", feed, rules, port, "hub-restart")
             fill_store(work / "restart", args.stored, args.timers)
@@ -357,6 +362,7 @@ def main() -> None:
                 "alert_p99_ms": round(p99, 1),
                 "alerts": len(lat),
                 "timers_100k_rss_mb": round(rss),
+                "timers_held": held,
                 "restart_s_1m": round(restart_s, 2),
                 "events": args.events,
                 "stored": args.stored,

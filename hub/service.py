@@ -48,6 +48,7 @@ from protocol.topics import TopicLayout
 
 log = logging.getLogger(__name__)
 TICK_S = 0.2
+RULES_DIGEST = "rules_digest"
 BURST = 50
 """A batch this big suggests more is coming: wait (≤ batch_ms) to fill it rather than commit."""
 
@@ -120,7 +121,14 @@ class HubService:
         self.derived = DerivedStore(self.store)
         self.core = self._fresh_core()
         self.core.projections.load(self.derived.projection_rows())
-        self.core.engine.restore(self.derived.rule_states())
+        engine = self.core.engine
+        same_rules = self.store.meta_get(RULES_DIGEST) == engine.digest
+        engine.restore(self.derived.rule_states(), trust_due=same_rules)
+        if not same_rules:  # new or edited rules: every due was recomputed; store them, then say so
+            engine.mark_all_dirty()
+            states = engine.take_dirty()
+            self.derived.save(Changes(rule_states=states), {k: engine.state_due(k) for k in states})
+            self.store.meta_set(RULES_DIGEST, engine.digest)
         self.core.book.restore(self.derived.live_alerts())
         self.core.pos = self.derived.rules_pos()
         self.admission = Admission(self.decoder)

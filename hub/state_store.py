@@ -32,11 +32,13 @@ class DerivedStore:
         value = self.store.meta_get(RULES_POS)
         return int(value) if value else 0
 
-    def rule_states(self) -> Iterator[tuple[str, tuple[str, ...], dict[str, Any]]]:
+    def rule_states(self) -> Iterator[tuple[str, tuple[str, ...], str, int | None]]:
+        """``(rule, key, state JSON, due_ms)`` per stored state: the engine parses states lazily."""
         with self.store.locked() as db:
-            rows = db.execute("SELECT rule, key, state FROM rule_state").fetchall()
-        for rule, key_json, state in rows:
-            yield rule, tuple(json.loads(key_json)), json.loads(state)
+            rows = db.execute("SELECT rule, key, state, due_ms FROM rule_state").fetchall()
+        loads = json.loads
+        for rule, key_json, state, due in rows:
+            yield rule, tuple(loads(key_json)), state, due
 
     def live_alerts(self) -> list[Alert]:
         """Alerts that can still change (not closed): what the alert book holds in memory."""

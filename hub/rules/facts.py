@@ -10,11 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from hub.rules.spec import Match
 
 _MISSING = object()
+
+
+CONTEXT_KEYS = (
+    "room",
+    "room_type",
+    "band",
+    "person",
+    "case",
+    "dossier",
+    "cabinet",
+    "slot",
+    "camera",
+    "device",
+    "agent",
+    "role",
+    "sex",
+    "procedure",
+)
+"""Fact paths an alert keeps as its context (where, whom), plus ``condition``."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +45,18 @@ class Fact:
     """Top-level keys (``room``, ``band``, ``person``, ``room_type`` …) and ``data``/``flags``."""
     pos: int = 0
     """Position of the event in the store (0 for facts not from the store)."""
+
+    @cached_property
+    def context(self) -> dict[str, Any]:
+        """What an alert should say about where and whom (kept small: it is persisted per key).
+
+        Computed once and shared by every rule the fact opens an episode for: treat as read-only.
+        """
+        out = {k: self.values[k] for k in CONTEXT_KEYS if self.values.get(k) is not None}
+        condition = self.get("data.condition")
+        if isinstance(condition, str):
+            out["condition"] = condition
+        return out
 
     def get(self, path: str) -> Any:
         if path == "kind":
@@ -38,8 +70,23 @@ class Fact:
             node = node[part]
         return node
 
+    @cached_property
+    def _keys(self) -> dict[tuple[str, ...], tuple[str, ...] | None]:
+        return {}
+
     def key(self, paths: list[str]) -> tuple[str, ...] | None:
-        """The correlation key, or ``None`` when a part is missing (the rule does not apply)."""
+        """The correlation key, or ``None`` when a part is missing (the rule does not apply).
+
+        Rules keyed alike get the same tuple object: it is held by each of their states.
+        """
+        wanted = tuple(paths)
+        if wanted in self._keys:
+            return self._keys[wanted]
+        found = self._key(paths)
+        self._keys[wanted] = found
+        return found
+
+    def _key(self, paths: list[str]) -> tuple[str, ...] | None:
         out = []
         for path in paths:
             value = self.get(path)

@@ -19,31 +19,11 @@ LATE_GRACE_MS = 5_000
 """A signal decided more than this after it was due is marked late."""
 MAX_FIRSTS = 16
 MAX_VIOLATIONS = 16
-CONTEXT_KEYS = (
-    "room",
-    "room_type",
-    "band",
-    "person",
-    "case",
-    "dossier",
-    "cabinet",
-    "slot",
-    "camera",
-    "device",
-    "agent",
-    "role",
-    "sex",
-    "procedure",
-)
 
 
 def context_of(fact: Fact) -> dict[str, Any]:
-    """What an alert should say about where and whom (kept small: it is persisted per key)."""
-    out = {k: fact.values[k] for k in CONTEXT_KEYS if fact.values.get(k) is not None}
-    condition = fact.get("data.condition")
-    if isinstance(condition, str):
-        out["condition"] = condition
-    return out
+    """What an alert should say about where and whom (``Fact.context``, shared, read-only)."""
+    return fact.context
 
 
 class Shape:
@@ -110,7 +90,7 @@ class Shape:
         return ep
 
     def reached(self, ep: Episode) -> int:
-        return max((rank(lv) for lv in ep.fired), default=-1)
+        return max((rank(lv) for lv in ep.fired or ()), default=-1)
 
     def fire_due(
         self, st: KeyState, key: tuple[str, ...], now: int, due_of: Callable[[Episode, Stage], int | None]
@@ -122,9 +102,14 @@ class Shape:
         out = []
         for stage in self.ranked:
             at = due_of(ep, stage)
-            if at is None or at > now or stage.level in ep.fired or rank(stage.level) <= self.reached(ep):
+            if (
+                at is None
+                or at > now
+                or stage.level in (ep.fired or ())
+                or rank(stage.level) <= self.reached(ep)
+            ):
                 continue
-            ep.fired[stage.level] = at
+            ep.mark(stage.level, at)
             out.append(self.signal("level", ep, key, at, now, level=stage.level))
         return out
 
@@ -142,7 +127,7 @@ class Shape:
             return []
         st.episode = None
         out = []
-        for level, fired_at in sorted(ep.fired.items(), key=lambda kv: kv[1]):
+        for level, fired_at in sorted((ep.fired or {}).items(), key=lambda kv: kv[1]):
             if fired_at > at:
                 out.append(
                     self.signal(
@@ -170,7 +155,7 @@ class Hold(Shape):
         return test is None or matches(test, fact)
 
     def _due(self, ep: Episode, stage: Stage) -> int | None:
-        since = ep.since.get(stage.level)
+        since = (ep.since or {}).get(stage.level)
         return None if since is None else since + (stage.after or 0)
 
     def on_fact(self, st: KeyState, key: tuple[str, ...], fact: Fact, now: int) -> list[Signal]:
@@ -185,9 +170,9 @@ class Hold(Shape):
             for stage in self.ranked:
                 holds = self._stage_holds(stage, fact)
                 if not holds:
-                    ep.since[stage.level] = None
-                elif ep.since.get(stage.level) is None:
-                    ep.since[stage.level] = fact.ts
+                    ep.hold_since(stage.level, None)
+                elif (ep.since or {}).get(stage.level) is None:
+                    ep.hold_since(stage.level, fact.ts)
             out = self.fire_due(st, key, max(now, fact.ts), self._due)
             if rule.stop is None and rule.shape == "instant":
                 out += self.close(st, key, fact.ts, now, "instant", fact.pos)
@@ -286,7 +271,7 @@ class Sequence(Shape):
                 return out  # already flagged: moving on inside the area is the same breach
             ep = self.open(st, key, fact)
             for stage in self.ranked:
-                ep.fired[stage.level] = fact.ts
+                ep.mark(stage.level, fact.ts)
                 out.append(self.signal("level", ep, key, fact.ts, now, level=stage.level, pos=fact.pos))
             out += self.close(st, key, fact.ts, now, "instant", fact.pos)
             st.violations = [*st.violations, (ep.alert, fact.ts)][-MAX_VIOLATIONS:]
@@ -308,10 +293,10 @@ class Count(Shape):
             assert stage.count is not None
             if (
                 len(st.times) >= stage.count
-                and stage.level not in ep.fired
+                and stage.level not in (ep.fired or ())
                 and rank(stage.level) > self.reached(ep)
             ):
-                ep.fired[stage.level] = fact.ts
+                ep.mark(stage.level, fact.ts)
                 out.append(self.signal("level", ep, key, fact.ts, now, level=stage.level, pos=fact.pos))
         if not ep.fired:
             st.episode = None

@@ -10,6 +10,7 @@ start: nothing pending is lost to a restart (Home Assistant's ``for:`` is).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -45,26 +46,39 @@ class Signal:
     context: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Episode:
     alert: str
     started: int
     context: dict[str, Any] = field(default_factory=dict)
-    fired: dict[Level, int] = field(default_factory=dict)
-    """Level -> event time it was reached."""
-    since: dict[Level, int | None] = field(default_factory=dict)
+    fired: dict[Level, int] | None = None
+    """Level -> event time it was reached (None until the first: most episodes never fire)."""
+    since: dict[Level, int | None] | None = None
     """Holds: level -> since when its test has held (None: not holding now)."""
     limit: int | None = None
     """Deadlines: the limit in force (ms after ``started``)."""
 
+    def mark(self, level: Level, at: int) -> None:
+        if self.fired is None:
+            self.fired = {}
+        self.fired[level] = at
 
-@dataclass
+    def hold_since(self, level: Level, ts: int | None) -> None:
+        if self.since is None:
+            self.since = {}
+        self.since[level] = ts
+
+
+@dataclass(slots=True)
 class KeyState:
+    """Slotted, and its sequences are replaced rather than appended to (an empty one is the
+    shared ``()``): a hub holds one per person and rule, 100,000s of them."""
+
     episode: Episode | None = None
-    firsts: list[int] = field(default_factory=list)
-    violations: list[tuple[str, int]] = field(default_factory=list)
+    firsts: Sequence[int] = ()
+    violations: Sequence[tuple[str, int]] = ()
     """Sequence rules: (alert, time of the ``then`` fact) of recent violations."""
-    times: list[int] = field(default_factory=list)
+    times: Sequence[int] = ()
     """Count rules: times of matches inside the window."""
 
     def empty(self) -> bool:
@@ -75,19 +89,21 @@ class KeyState:
         if self.episode is not None:
             out["episode"] = asdict(self.episode)
         if self.firsts:
-            out["firsts"] = self.firsts
+            out["firsts"] = list(self.firsts)
         if self.violations:
             out["violations"] = [list(v) for v in self.violations]
         if self.times:
-            out["times"] = self.times
+            out["times"] = list(self.times)
         return out
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> KeyState:
         ep = doc.get("episode")
+        if ep:
+            ep = {**ep, "fired": ep.get("fired") or None, "since": ep.get("since") or None}
         return cls(
             episode=Episode(**ep) if ep else None,
-            firsts=list(doc.get("firsts", [])),
-            violations=[(str(a), int(t)) for a, t in doc.get("violations", [])],
-            times=list(doc.get("times", [])),
+            firsts=doc.get("firsts") or (),
+            violations=[(str(a), int(t)) for a, t in doc["violations"]] if doc.get("violations") else (),
+            times=doc.get("times") or (),
         )
