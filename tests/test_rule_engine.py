@@ -210,6 +210,10 @@ def test_sequence_flags_a_skipped_step_and_a_late_first_corrects_it() -> None:
     assert e.on_fact(again, T0 + 90 * S) == []  # moving on is the same breach, not a new one
     late = e.on_fact(fact("record", T0 + 30 * S, person="p2", data={"type": "safety_check"}), T0 + 2 * M)
     assert [s.type for s in late] == ["correction"] and late[0].alert == bad[0].alert
+    assert e.state("T-ORDER", ("p1",)) is not None and e.pending_timers() == 2
+    assert e.tick(T0 + 24 * H + 2 * M) == []  # 24 h on, nothing is left to match: both keys go
+    assert e.state("T-ORDER", ("p1",)) is None and e.state("T-ORDER", ("p2",)) is None
+    assert e.pending_timers() == 0
 
 
 def test_count_in_a_window_rises_and_clears_when_the_window_passes() -> None:

@@ -277,6 +277,20 @@ class Sequence(Shape):
             st.violations = [*st.violations, (ep.alert, fact.ts)][-MAX_VIOLATIONS:]
         return out
 
+    def due(self, st: KeyState) -> int | None:
+        """When what this key remembers has aged out (``within`` after its newest time)."""
+        assert self.rule.within is not None
+        times = [*st.firsts, *(t for _a, t in st.violations)]
+        return max(times) + self.rule.within if times else None
+
+    def fire(self, st: KeyState, key: tuple[str, ...], now: int) -> list[Signal]:
+        """Forget firsts and violations older than ``within``: a released person's state goes."""
+        within = self.rule.within
+        assert within is not None
+        st.firsts = [t for t in st.firsts if t + within > now] or ()
+        st.violations = [(a, t) for a, t in st.violations if t + within > now] or ()
+        return []
+
 
 class Count(Shape):
     """``count`` matches within a sliding ``window`` per key."""
