@@ -61,6 +61,8 @@ class MqttLink:
     on_message: OnMessage | None = None
     on_ack: OnAck | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
+    unsubscribe: list[str] = field(default_factory=list)
+    """Filters a persistent session may still hold from an earlier configuration: dropped on connect."""
     on_connected: Callable[[], None] | None = None
     v5_grace_s: float = 5.0
     on_delivery: OnDelivery | None = None
@@ -178,6 +180,10 @@ class MqttLink:
         self.stats.connects += 1
         log.info("connected to %s:%s (MQTT %s)", self.settings.host, self.settings.port, self.stats.protocol)
         client.publish(self.status_topic, b"online", qos=1, retain=True)
+        wanted = {sub.topic for sub in self.subscriptions}
+        stale = [topic for topic in self.unsubscribe if topic not in wanted]
+        if stale:
+            client.unsubscribe(stale)
         for sub in self.subscriptions:
             client.subscribe(sub.topic, sub.qos)
         self.connected.set()

@@ -347,7 +347,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(20)
             print(
-                f"restart with {args.stored:,} events and {args.timers:,} timers: {restart_s:.2f} s",
+                f"restart with {args.stored:,} events and {args.timers:,} persons' timers: {restart_s:.2f} s",
                 file=sys.stderr,
             )
         finally:

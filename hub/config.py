@@ -143,8 +143,14 @@ class User(Settings):
 
 
 class WorkerSettings(Settings):
+    agents: list[AgentId] = Field(
+        default_factory=list,
+        description="The agents this worker owns (subscribes to); empty: every agent of the centre.",
+    )
     share_group: Key | None = Field(
-        None, description="MQTT v5 shared-subscription group; set it to run several hub workers."
+        None,
+        description="MQTT v5 shared-subscription group, for a broker that keeps each agent on one "
+        "worker (EMQX hash_clientid); Mosquitto deals messages round-robin.",
     )
 
 
@@ -179,6 +185,15 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
     notify = data.get("notify")
     if isinstance(notify, dict):
         problems += [(("notify", *p), m, v) for p, m, v in duplicate_ids(notify, "webhooks")]
+    workers = data.get("workers")
+    agents = data.get("agents")
+    if isinstance(workers, dict) and isinstance(workers.get("agents"), list) and isinstance(agents, list):
+        known = {a.get("id") for a in agents if isinstance(a, dict)}
+        problems += [
+            (("workers", "agents", i), "not one of the ids in agents:", agent)
+            for i, agent in enumerate(workers["agents"])
+            if agent not in known
+        ]
     users = data.get("users")
     if (
         isinstance(users, list)

@@ -49,6 +49,7 @@ from protocol.topics import TopicLayout
 log = logging.getLogger(__name__)
 TICK_S = 0.2
 RULES_DIGEST = "rules_digest"
+SUBSCRIPTIONS = "mqtt_filters"
 BURST = 50
 """A batch this big suggests more is coming: wait (≤ batch_ms) to fill it rather than commit."""
 
@@ -195,8 +196,17 @@ class HubService:
             self.broker = EmbeddedBroker(eb.host, eb.port).start()
             settings = MqttSettings(host=eb.host, port=self.broker.port, protocol="3.1.1")
         share = self.cfg.workers.share_group
-        filters = [self.layout.events_filter(self.cfg.center), self.layout.stats_filter(self.cfg.center)]
+        owned = self.cfg.workers.agents or ["+"]
+        filters = [
+            f(self.cfg.center, agent)
+            for agent in owned
+            for f in (self.layout.events_filter, self.layout.stats_filter)
+        ]
         subs = [Subscription(TopicLayout.shared(share, f) if share else f, 1) for f in filters]
+        # The session outlives the process: filters of an earlier config (other agents, another
+        # share group) would go on delivering. Forget those the store says were used before.
+        self._filters = [s.topic for s in subs]
+        before = json.loads(self.store.meta_get(SUBSCRIPTIONS) or "[]")
         self.link = MqttLink(
             settings=settings,
             client_id=settings.client_id or f"casewatch-hub-{self.cfg.center}",
@@ -205,7 +215,8 @@ class HubService:
             on_delivery=self._on_delivery,
             manual_ack=True,
             persistent_session=True,
-            on_connected=self._republish_registry,
+            unsubscribe=[f for f in before if f not in self._filters],
+            on_connected=self._on_connected,
         )
         self.outbound.link = self.link
         self.notifier.start(self.link)
@@ -414,6 +425,10 @@ class HubService:
             self.outbound.alert(alert)
         for band, reg in changes.registry.items():
             self.outbound.registration(band, reg)
+
+    def _on_connected(self) -> None:
+        self.store.meta_set(SUBSCRIPTIONS, json.dumps(self._filters))
+        self._republish_registry()
 
     def _republish_registry(self) -> None:
         """On every (re)connect: retained registrations of every bound band (the broker may be new)."""
