@@ -15,7 +15,7 @@ from hub.rules.facts import Fact
 from protocol.registry import BandFlags, BandRegistration
 
 FLAG_NAMES = ("minor", "special_group", "high_risk", "intoxicated")
-KINDS = ("person", "band", "case", "officer", "band_room", "dossier")
+KINDS = ("person", "band", "case", "officer", "band_room", "dossier", "room", "camera", "device")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class Projections:
     band_room: dict[str, dict[str, Any]] = field(default_factory=dict)
     dossiers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Document code → where it is (cabinet, slot, in/out, since) and who last took or returned it."""
+    room_state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Room → persons counted per camera zone, their total, and the agent's open conditions."""
+    cameras: dict[str, dict[str, Any]] = field(default_factory=dict)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     _changed: set[tuple[str, str]] = field(default_factory=set)
     _registry: dict[str, BandRegistration | None] = field(default_factory=dict)
 
@@ -136,6 +140,28 @@ class Projections:
             )
         if kind in ("cabinet.slot", "cabinet.access"):
             self._dossier(kind, subject, data, ts)
+        elif kind in ("occupancy", "condition.start", "condition.end") and subject.get("room"):
+            self._room(kind, subject, data, ts)
+        elif kind == "camera.health" and subject.get("camera"):
+            camera = {
+                "id": subject["camera"],
+                "state": data.get("state"),
+                "since": data.get("since", ts),
+                "detail": data.get("detail"),
+                "snapshot": data.get("snapshot"),
+                "agent": doc.get("agent"),
+            }
+            self._set("camera", subject["camera"], {**self.cameras.get(subject["camera"], {}), **camera})
+        elif kind == "device.health" and subject.get("device"):
+            device = {
+                "id": subject["device"],
+                "state": data.get("state"),
+                "driver": data.get("driver"),
+                "detail": data.get("detail"),
+                "since": ts,
+                "agent": doc.get("agent"),
+            }
+            self._set("device", subject["device"], device)  # fmt: skip
         if doc.get("agent") != "hub":
             return
         if kind == "person.intake":
@@ -161,6 +187,29 @@ class Projections:
             self._set("case", subject["case"], {"id": subject["case"], "accepted": ts, **data})
         elif kind == "officer.register":
             self._set("officer", subject["officer"], {"id": subject["officer"], **data})
+
+    def _room(self, kind: str, subject: dict[str, Any], data: dict[str, Any], ts: int) -> None:
+        room = dict(
+            self.room_state.get(subject["room"]) or {"id": subject["room"], "zones": {}, "conditions": {}}
+        )
+        if kind == "occupancy":
+            zones = {
+                **room["zones"],
+                f"{subject.get('camera')}/{subject.get('zone')}": int(data.get("count", 0)),
+            }
+            per_camera: dict[str, int] = {}
+            for name, count in zones.items():
+                camera = name.split("/", 1)[0]
+                per_camera[camera] = per_camera.get(camera, 0) + count
+            # cameras of one room see the same people: the room holds what the fullest view shows
+            room.update(zones=zones, persons=max(per_camera.values(), default=0), updated=ts)
+        elif kind == "condition.start":
+            room["conditions"] = {**room["conditions"], data.get("condition_id"): data.get("condition")}
+        else:
+            room["conditions"] = {
+                k: v for k, v in room["conditions"].items() if k != data.get("condition_id")
+            }
+        self._set("room", subject["room"], room)
 
     def _dossier(self, kind: str, subject: dict[str, Any], data: dict[str, Any], ts: int) -> None:
         document = data.get("document")
@@ -252,4 +301,7 @@ _TABLES = {
     "officer": "officers",
     "band_room": "band_room",
     "dossier": "dossiers",
+    "room": "room_state",
+    "camera": "cameras",
+    "device": "devices",
 }

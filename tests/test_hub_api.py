@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from protocol.ids import uuid7
 from tests.api_helpers import PASSWORD, ApiHub, api_hub, officer
 from tests.mqtt_helpers import Collector
 from tests.waiting import wait_until
@@ -225,3 +226,71 @@ def test_openapi_document_lists_every_route(hub: ApiHub) -> None:
         assert path in paths, path
     intake_schema = doc["components"]["schemas"]["IntakeBody"]
     assert {"procedure", "arrived", "name", "sex"} <= set(intake_schema["required"])
+
+
+def test_rooms_cameras_and_devices_show_what_the_agents_last_said(hub: ApiHub, mqtt_broker: Any) -> None:
+    op, viewer = hub.client("operator"), hub.client("viewer")
+    intake(hub, "p1")
+    assert op.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code == 201
+    feed, t = hub.feed, now_ms()
+    condition = {
+        "condition": "understaffed",
+        "condition_id": uuid7(t),
+        "facts": {"persons": 3, "detainees": 1, "officers": 1, "required_officers": 2},
+    }
+    events = [
+        feed.event(
+            "occupancy", t, {"room": "int-1", "camera": "cam-a", "zone": "desk"}, {"count": 2, "since": t}
+        ),
+        feed.event(
+            "occupancy", t + 1, {"room": "int-1", "camera": "cam-a", "zone": "seat"}, {"count": 1, "since": t}
+        ),
+        feed.event(
+            "occupancy", t + 2, {"room": "int-1", "camera": "cam-b", "zone": "all"}, {"count": 2, "since": t}
+        ),
+        feed.event(
+            "band.position", t + 3, {"band": "B0042"}, {"zone": "int-1-z", "room": "int-1"}, source="rx-1"
+        ),
+        feed.event("condition.start", t + 4, {"room": "int-1"}, condition),
+        feed.event(
+            "camera.health",
+            t + 5,
+            {"camera": "cam-b"},
+            {"state": "covered", "since": t + 5, "detail": "dark"},
+        ),
+        feed.event(
+            "device.health",
+            t + 6,
+            {"device": "wb-rx-1"},
+            {"state": "offline", "driver": "rs485", "detail": "port gone"},
+        ),
+        feed.event(
+            "band.tamper", t + 7, {"band": "B0042"}, {"strap_open": True, "magnet": False}, source="rx-1"
+        ),
+    ]
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    for event in events:
+        publisher.publish(*feed.message(event))
+
+    def room() -> dict[str, Any]:
+        return next(r for r in viewer.get("/api/v1/rooms").json() if r["id"] == "int-1")
+
+    assert wait_until(lambda: room()["worst_level"] == "red", timeout_s=10), room()
+    state = room()
+    assert state["name"] == "讯问室1" and state["type"] == "interrogation"
+    assert state["persons"] == 3  # the fuller of the two cameras' views (2 + 1), not their sum
+    assert state["detainees"] == ["p1"] and state["conditions"] == ["understaffed"]
+    empty = next(r for r in viewer.get("/api/v1/rooms").json() if r["id"] == "wait-1")
+    assert empty["persons"] == 0 and empty["worst_level"] is None and empty["detainees"] == []
+    (camera,) = viewer.get("/api/v1/cameras").json()
+    assert camera["id"] == "cam-b" and camera["state"] == "covered" and camera["detail"] == "dark"
+    (device,) = viewer.get("/api/v1/devices").json()
+    assert device["state"] == "offline" and device["detail"] == "port gone"
+    end = {
+        "condition": "understaffed",
+        "condition_id": condition["condition_id"],
+        "started": t + 4,
+        "duration_ms": 5,
+    }
+    publisher.publish(*feed.message(feed.event("condition.end", t + 9, {"room": "int-1"}, end)))
+    assert wait_until(lambda: room()["conditions"] == [], timeout_s=10)

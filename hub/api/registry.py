@@ -10,7 +10,7 @@ from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Supervisor, Viewer, conflict, not_found
 from hub.api.schemas import CaseBody, Created, OfficerBody
 from hub.queries import AlertFilter
-from hub.rules.levels import CHINESE
+from hub.rules.levels import CHINESE, rank
 
 router = APIRouter(tags=["registry"])
 
@@ -71,9 +71,43 @@ def list_dossiers(
     ]
 
 
-@router.get("/rooms", summary="The centre's rooms (names for the console, types for rules)")
+@router.get("/rooms", summary="Each room now: persons by camera, bands in it, open conditions, worst alert")
 def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
-    return [r.model_dump(mode="json") for r in ctx.service.cfg.rooms]
+    states = ctx.queries.projection_map("room")
+    where = ctx.queries.projection_map("band_room")
+    bands = ctx.queries.projections("band")
+    worst: dict[str, str] = {}
+    for alert in ctx.queries.alerts(AlertFilter(open_only=True, limit=5000)):
+        where_alert = str(alert.context.get("room") or "")
+        if where_alert and rank(alert.level) > rank(worst.get(where_alert, "green")):  # type: ignore[arg-type]
+            worst[where_alert] = alert.level
+    out = []
+    for room in ctx.service.cfg.rooms:
+        state = states.get(room.id, {})
+        here = [b for b in bands if (where.get(b["band"]) or {}).get("room") == room.id]
+        out.append(
+            {
+                **room.model_dump(mode="json"),
+                "persons": state.get("persons", 0),
+                "zones": state.get("zones", {}),
+                "updated": state.get("updated"),
+                "conditions": sorted(set((state.get("conditions") or {}).values())),
+                "detainees": sorted(b["person"] for b in here if b["role"] == "detainee" and b.get("person")),
+                "staff_bands": sorted(b["band"] for b in here if b["role"] in ("officer", "auxiliary")),
+                "worst_level": worst.get(room.id),
+            }
+        )
+    return out
+
+
+@router.get("/cameras", summary="Camera health as the agents last reported it")
+def list_cameras(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    return ctx.queries.projections("camera")
+
+
+@router.get("/devices", summary="Serial devices and gateways as the agents last reported them")
+def list_devices(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    return ctx.queries.projections("device")
 
 
 @router.get("/rules", summary="The rules in force, with their legal basis and levels")
