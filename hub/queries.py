@@ -52,6 +52,37 @@ class Queries:
             rows = db.execute("SELECT key, doc FROM projections WHERE kind = ?", (kind,)).fetchall()
         return {str(key): dict(json.loads(doc)) for key, doc in rows}
 
+    def timers(
+        self, rules: list[str], keys: list[tuple[str, ...]]
+    ) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+        """Open deadline episodes of ``rules`` for each key: start, limit, next due, highest level."""
+        if not rules or not keys:
+            return {}
+        wanted = {json.dumps(list(k), ensure_ascii=False): k for k in keys}
+        marks = ", ".join("?" * len(rules))
+        with self.store.locked() as db:
+            rows = db.execute(
+                f"SELECT rule, key, state, due_ms FROM rule_state WHERE rule IN ({marks})", rules
+            ).fetchall()
+        out: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for rule, key_json, state_json, due in rows:
+            key = wanted.get(key_json)
+            episode = json.loads(state_json).get("episode") if key is not None else None
+            if key is None or not episode or not episode.get("limit"):
+                continue
+            fired = episode.get("fired") or {}
+            level = max(fired, key=lambda lv: fired[lv]) if fired else None
+            out.setdefault(key, []).append(
+                {
+                    "rule": rule,
+                    "started": episode["started"],
+                    "limit_ms": episode["limit"],
+                    "due_ms": due,
+                    "level": level,
+                }
+            )
+        return out
+
     # alerts -------------------------------------------------------------------------------------
     def alerts(self, f: AlertFilter) -> list[Alert]:
         where: list[str] = []

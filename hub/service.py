@@ -41,6 +41,7 @@ from hub.records import HUB_AGENT, build_record, record_bytes
 from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
 from hub.store import Batch, HubStore, Incoming, Stored
+from hub.web.live import LiveFeed
 from protocol.clock import Clock, SystemClock
 from protocol.codec import Decoder
 from protocol.signing import Keyring
@@ -49,6 +50,8 @@ from protocol.topics import TopicLayout
 log = logging.getLogger(__name__)
 TICK_S = 0.2
 RULES_DIGEST = "rules_digest"
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
+MAX_CAMERAS = 512
 SUBSCRIPTIONS = "mqtt_filters"
 BURST = 50
 """A batch this big suggests more is coming: wait (≤ batch_ms) to fill it rather than commit."""
@@ -112,6 +115,9 @@ class HubService:
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
         self.http: HttpServer | None = None
+        self.live = LiveFeed()
+        self.snapshots: dict[str, tuple[int, bytes]] = {}
+        """Camera → (received ms, JPEG): the latest snapshot each agent published (console)."""
         self.ready = threading.Event()
 
     # lifecycle --------------------------------------------------------------------------------
@@ -200,7 +206,7 @@ class HubService:
         filters = [
             f(self.cfg.center, agent)
             for agent in owned
-            for f in (self.layout.events_filter, self.layout.stats_filter)
+            for f in (self.layout.events_filter, self.layout.stats_filter, self.layout.snapshots_filter)
         ]
         subs = [Subscription(TopicLayout.shared(share, f) if share else f, 1) for f in filters]
         # The session outlives the process: filters of an earlier config (other agents, another
@@ -241,6 +247,16 @@ class HubService:
         app = create_app(ApiContext(self, auth, Queries(self.store)))
         return HttpServer(app, http.host, http.port)
 
+    @property
+    def custody_rules(self) -> list[str]:
+        """Deadline rules that run from a person's arrival and are never re-armed: time in custody."""
+        return [
+            r.id
+            for r in self.rules.rules
+            if r.shape == "deadline" and r.rearm is None and r.start is not None
+            and "person.intake" in r.start.kinds and r.key == ["person"]
+        ]  # fmt: skip
+
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
@@ -265,7 +281,22 @@ class HubService:
 
     # inputs -----------------------------------------------------------------------------------
     def _on_delivery(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        if "/snapshots/" in topic:  # JPEG bytes for the console, not an event: kept, never logged
+            self._keep_snapshot(topic, payload, mid, qos)
+            return
         self._queue.put(_Delivery(topic, payload, mid, qos, self.clock.now_ms()))
+
+    def _keep_snapshot(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        camera = topic.rsplit("/", 1)[-1]
+        if self.link is not None and qos > 0:
+            self.link.ack(mid, qos)
+        if not payload:
+            self.snapshots.pop(camera, None)
+        elif len(payload) <= MAX_SNAPSHOT_BYTES and (
+            camera in self.snapshots or len(self.snapshots) < MAX_CAMERAS
+        ):
+            self.snapshots[camera] = (self.clock.now_ms(), payload)
+            self.live.publish({"snapshot": camera})
 
     def record(
         self,
@@ -425,6 +456,9 @@ class HubService:
             self.outbound.alert(alert)
         for band, reg in changes.registry.items():
             self.outbound.registration(band, reg)
+        kinds = sorted({kind for kind, _key, _doc in changes.projections})
+        if changes.alerts or kinds:
+            self.live.publish({"alerts": [a.id for a in changes.alerts], "kinds": kinds})
 
     def _on_connected(self) -> None:
         self.store.meta_set(SUBSCRIPTIONS, json.dumps(self._filters))

@@ -140,6 +140,9 @@ class TopicLayout:
     def status_filter(self, center: str = "+", agent: str = "+") -> str:
         return f"{self.prefix}/{center}/{agent}/status"
 
+    def snapshots_filter(self, center: str = "+", agent: str = "+") -> str:
+        return f"{self.prefix}/{center}/{agent}/snapshots/+"
+
     def registry_filter(self, center: str) -> str:
         return f"{self.prefix}/{_key(center, 'center')}/registry/bands/+"
 

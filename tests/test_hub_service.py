@@ -166,13 +166,18 @@ def test_intake_and_band_binding_publish_a_signed_registration(hub: Any, mqtt_br
     )
     stored = service.record("band.bind", {"band": "B0042", "person": "p1"}, {"role": "detainee"}, by="demo")
     assert stored.agent == "hub" and stored.kind == "band.bind"
-    (message,) = registry.wait_for(1)
+
+    def live() -> list[tuple[str, bytes, bool]]:  # other tests' retained registrations excluded
+        return [m for m in registry.messages if not m[2]]
+
+    assert wait_until(lambda: len(live()) == 1, timeout_s=10)
+    (message,) = live()
     keyring = Keyring({"hub": service.hub_key})
     reg = decode_registration(message[1], keyring)
     assert reg is not None and reg.role == "detainee" and reg.case == "K1" and reg.flags.minor
     assert "张三" not in message[1].decode()  # names stay in the hub
     service.record("person.release", {"person": "p1"}, {"reason": "done"}, by="demo")
-    wait_until(lambda: len(registry.messages) == 2, timeout_s=5)
-    assert registry.messages[-1][1] == b""  # released: the band is unbound
+    wait_until(lambda: len(live()) == 2, timeout_s=5)
+    assert live()[-1][1] == b""  # released: the band is unbound
     report = service.store.verify()
     assert report.ok and report.rows == 3

@@ -61,6 +61,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     for router in (session, custody.router, registry.router, alert_routes.router, log_routes.router):
         app.include_router(router, prefix=PREFIX)
+    from hub.web import console
+
+    console.mount(app, PREFIX)
 
     @app.exception_handler(ApiError)
     def _api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -7,6 +7,8 @@ with HMAC-SHA256 under ``http.session_secret`` (random per start when absent, wh
 session on restart); a logout puts the token on a revocation list until it expires. PBKDF2 is
 slow on purpose (600,000 rounds ≈ 0.3 s), so a Basic credential checked once is remembered, as a
 hash, for a minute. Five failed logins within five minutes lock the username for five minutes.
+The console carries the same token in an HttpOnly, SameSite=Strict cookie; a request it makes that
+changes anything must also send ``csrf(token)`` (header ``X-CSRF-Token`` or form field ``csrf``).
 """
 
 from __future__ import annotations
@@ -130,6 +132,10 @@ class Authenticator:
         with self._lock:
             self._revoked = {t: exp for t, exp in self._revoked.items() if exp > now}
             self._revoked[token] = now + self.ttl_ms
+
+    def csrf(self, token: str) -> str:
+        """The CSRF token that goes with a console session (double submit: page and header)."""
+        return self._mac("csrf\x00" + token)
 
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self.secret, body.encode(), hashlib.sha256).digest())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -74,7 +75,22 @@ def context(request: Request) -> ApiContext:
     return ctx
 
 
+SESSION_COOKIE = "cw_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def _credentials(request: Request, ctx: ApiContext) -> Principal | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and "authorization" not in request.headers:
+        principal = ctx.auth.token(cookie)
+        if principal is not None and request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent, ctx.auth.csrf(cookie)):
+                raise ApiError(
+                    403, "csrf", "请求来源校验失败，请刷新页面 (CSRF token missing or wrong: reload the page)"
+                )
+        return principal
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value:

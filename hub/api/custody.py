@@ -43,7 +43,10 @@ def list_persons(
     in_custody: bool = Query(True, description="false: everyone, released included"),
 ) -> list[dict[str, Any]]:
     people = ctx.queries.projections("person")
-    return [p for p in people if p.get("released") is None] if in_custody else people
+    if in_custody:
+        people = [p for p in people if p.get("released") is None]
+    timers = ctx.queries.timers(ctx.service.custody_rules, [(str(p["id"]),) for p in people])
+    return [{**p, "timers": timers.get((str(p["id"]),), [])} for p in people]
 
 
 @router.post("/persons", status_code=201, summary="Intake registration (人员登记)")

@@ -102,7 +102,14 @@ def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, A
 
 @router.get("/cameras", summary="Camera health as the agents last reported it")
 def list_cameras(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
-    return ctx.queries.projections("camera")
+    cameras = {c["id"]: c for c in ctx.queries.projections("camera")}
+    snapshots = dict(ctx.service.snapshots)
+    for camera in snapshots.keys() - cameras.keys():  # heard from only by its snapshots so far
+        cameras[camera] = {"id": camera, "state": "online", "detail": None}
+    return [
+        {**c, "has_snapshot": c["id"] in snapshots, "snapshot_ms": snapshots.get(c["id"], (None,))[0]}
+        for c in sorted(cameras.values(), key=lambda c: str(c["id"]))
+    ]
 
 
 @router.get("/devices", summary="Serial devices and gateways as the agents last reported them")

@@ -1,0 +1,176 @@
+"""The operators' console (一屏监督) served by the hub: login, the live overview, the alert desk.
+
+Pages are rendered on the server (Jinja2) and filled by ``static/console.js`` from the JSON API,
+under the viewer's own role; ``/api/v1/stream`` (server-sent events) tells the page when to fetch
+again. A console session is the API's signed token in an HttpOnly, SameSite=Strict cookie; every
+form and every script request that changes something carries the session's CSRF token. A browser
+without a session is sent to the login page (303), whatever it asked for. Nothing personal goes
+into a URL: pages are addressed by room, camera and alert ids only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from hub.api.auth import Principal
+from hub.api.context import SESSION_COOKIE, ApiContext, Ctx, Viewer, not_found
+from hub.web.texts import DEFAULT_LANG, LANGS, table, text
+
+HERE = Path(__file__).parent
+LANG_COOKIE = "cw_lang"
+LOGIN_COOKIE = "cw_login"
+HEARTBEAT_S = 15.0
+_env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+pages = APIRouter(include_in_schema=False)
+stream = APIRouter(tags=["console"])
+
+
+def _lang(request: Request) -> str:
+    wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or DEFAULT_LANG
+    return wanted if wanted in LANGS else DEFAULT_LANG
+
+
+def _render(
+    request: Request, ctx: ApiContext, name: str, page: str, user: Principal | None, **extra: Any
+) -> HTMLResponse:
+    lang = _lang(request)
+    session = request.cookies.get(SESSION_COOKIE, "")
+    csrf = extra.pop("csrf", None) or (ctx.auth.csrf(session) if session else "")
+    html = _env.get_template(name).render(
+        t=lambda key: text(key, lang), texts=table(lang), lang=lang, page=page, user=user, csrf=csrf,
+        center_name=ctx.service.cfg.name or ctx.service.cfg.center, **extra,
+    )  # fmt: skip
+    response = HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    if request.query_params.get("lang") in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
+    return response
+
+
+def _session_user(request: Request, ctx: ApiContext) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return ctx.auth.token(token) if token else None
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/console/login", status_code=303)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {k: v[0] for k, v in parse_qs(body, max_num_fields=20).items()}
+
+
+@pages.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/console/", status_code=303)
+
+
+@pages.get("/console/login")
+def login_page(request: Request, ctx: ApiContext = Ctx) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(24)
+    response = _render(request, ctx, "login.html", "login", None, csrf=nonce, error=None)
+    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=3600)
+    return response
+
+
+@pages.post("/console/login", response_model=None)
+async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
+    form = await _form(request)
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    lang = _lang(request)
+    username = form.get("username", "")
+    if not nonce or not hmac.compare_digest(nonce, form.get("csrf", "")):
+        return _to_login()  # a login form this browser was not given
+    if ctx.auth.locked(username):
+        error = text("login_locked", lang)
+    else:
+        principal = await asyncio.to_thread(ctx.auth.check_password, username, form.get("password", ""))
+        if principal is not None:
+            token, expires = ctx.auth.issue(principal)
+            response = RedirectResponse("/console/", status_code=303)
+            max_age = max(1, (expires - ctx.now_ms()) // 1000)
+            response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=max_age)
+            response.delete_cookie(LOGIN_COOKIE)
+            return response
+        error = text("login_failed", lang)
+    page = _render(request, ctx, "login.html", "login", None, csrf=nonce, error=error)
+    page.status_code = 401
+    return page
+
+
+@pages.post("/console/logout")
+async def logout(request: Request, ctx: ApiContext = Ctx) -> RedirectResponse:
+    form = await _form(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token and hmac.compare_digest(form.get("csrf", ""), ctx.auth.csrf(token)):
+        ctx.auth.revoke(token)
+    response = _to_login()
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@pages.get("/console/", response_model=None)
+def overview(request: Request, ctx: ApiContext = Ctx) -> Response:
+    user = _session_user(request, ctx)
+    if user is None:
+        return _to_login()
+    return _render(request, ctx, "overview.html", "overview", user)
+
+
+@pages.get("/console/alerts", response_model=None)
+def alerts(request: Request, ctx: ApiContext = Ctx) -> Response:
+    user = _session_user(request, ctx)
+    if user is None:
+        return _to_login()
+    rules = [{"id": r.id, "title": r.title} for r in ctx.service.rules.rules]
+    return _render(request, ctx, "alerts.html", "alerts", user, rules=rules, rooms=ctx.service.cfg.rooms)
+
+
+@stream.get("/stream", summary="Server-sent events: a `change` notice whenever alerts or projections change")
+async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -> StreamingResponse:
+    feed = ctx.service.live
+    listener = feed.subscribe()
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b": casewatch live\n\n"
+            while not await request.is_disconnected():
+                try:
+                    notice = await asyncio.wait_for(listener.queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield b": keepalive\n\n"
+                    continue
+                yield f"event: change\ndata: {notice}\n\n".encode()
+        finally:
+            feed.unsubscribe(listener)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@stream.get(
+    "/cameras/{camera}/snapshot", summary="The camera's latest snapshot (JPEG) as its agent published it"
+)
+def snapshot(camera: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
+    found = ctx.service.snapshots.get(camera)
+    if found is None:
+        raise not_found("快照 snapshot", camera)
+    return Response(found[1], media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def mount(app: FastAPI, prefix: str) -> None:
+    app.include_router(pages)
+    app.include_router(stream, prefix=prefix)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -1,0 +1,171 @@
+// casewatch console: renders the hub's API into the page and refreshes on live change notices.
+// No build step and no third-party script: it must run on an intranet with nothing to download.
+"use strict";
+
+const T = (key) => (window.CW.texts[key] || key);
+const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+const PAGE = document.body.dataset.page;
+const RANK = { green: 0, blue: 1, yellow: 2, orange: 3, red: 4 };
+let selected = null;
+
+async function api(path, options = {}) {
+  const init = { credentials: "same-origin", headers: { Accept: "application/json" }, ...options };
+  if (init.body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.headers["X-CSRF-Token"] = CSRF;
+    init.body = JSON.stringify(init.body);
+  }
+  const reply = await fetch("/api/v1" + path, init);
+  if (reply.status === 401) { window.location = "/console/login"; throw new Error("logged out"); }
+  const text = await reply.text();
+  const doc = text ? JSON.parse(text) : null;
+  if (!reply.ok) throw new Error((doc && doc.detail) || reply.statusText);
+  return doc;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null) node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child ?? "")));
+  return node;
+}
+
+const time = (ms) => (ms ? new Date(ms).toLocaleString(window.CW.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "");
+const hours = (ms) => `${Math.floor(ms / 3600000)}h${String(Math.floor((ms % 3600000) / 60000)).padStart(2, "0")}m`;
+const badge = (level) => el("span", { class: `badge ${level}` }, T("level_" + level));
+
+// overview -----------------------------------------------------------------------------------
+async function renderOverview() {
+  const [rooms, persons, cameras, dossiers, bands] = await Promise.all([
+    api("/rooms"), api("/persons"), api("/cameras"), api("/dossiers"), api("/bands"),
+  ]);
+  const roomNames = Object.fromEntries(rooms.map((r) => [r.id, r.name]));
+  document.getElementById("rooms").replaceChildren(...rooms.map((r) => el("div",
+    { class: `tile room lv-${r.worst_level || "none"}`, "data-room": r.id, "data-level": r.worst_level || "" },
+    el("div", { class: "name" }, r.name),
+    el("div", { class: "meta" }, `${T("persons")} ${r.persons} · ${T("detainees")} ${r.detainees.length} · ${T("staff")} ${r.staff_bands.length}`),
+    r.worst_level ? badge(r.worst_level) : "",
+  )));
+  const where = Object.fromEntries(bands.filter((b) => b.person).map((b) => [b.person, b.room]));
+  const now = Date.now();
+  document.querySelector("#custody tbody").replaceChildren(...persons.map((p) => {
+    const timer = (p.timers || []).find((x) => x.limit_ms) || null;
+    const share = timer ? Math.min(1, (now - timer.started) / timer.limit_ms) : 0;
+    const colour = timer && timer.level ? timer.level : "";
+    return el("tr", { "data-person": p.id },
+      el("td", {}, p.name), el("td", {}, T("proc_" + p.procedure)), el("td", {}, time(p.arrived)),
+      el("td", {}, el("span", { class: `bar ${colour}`, title: timer ? `${timer.rule}` : "" },
+        el("span", { style: `width:${(share * 100).toFixed(1)}%` })), " ", hours(now - p.arrived),
+        timer ? ` / ${hours(timer.limit_ms)}` : ""),
+      el("td", {}, roomNames[where[p.id]] || where[p.id] || ""));
+  }));
+  document.getElementById("cameras").replaceChildren(...cameras.map((c) => el("div",
+    { class: `tile camera ${c.state === "online" ? "lv-green" : "lv-orange"}`, "data-camera": c.id },
+    el("div", { class: "name" }, c.id), el("div", { class: "meta" }, T("cam_" + c.state), c.detail ? ` · ${c.detail}` : ""),
+    c.has_snapshot ? el("img", { class: "snap", alt: c.id, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot?t=${c.snapshot_ms}` }) : "",
+  )));
+  document.querySelector("#dossiers tbody").replaceChildren(...dossiers.map((d) => el("tr", { "data-dossier": d.id },
+    el("td", {}, d.id), el("td", {}, d.case || ""), el("td", {}, `${d.cabinet || ""} ${d.slot || ""}`),
+    el("td", {}, T("dossier_" + d.state)), el("td", {}, time(d.since)),
+    el("td", {}, d.last_access ? `${d.last_access.action} ${d.last_access.officers.join(", ")}` : ""))));
+}
+
+// alerts -------------------------------------------------------------------------------------
+function filters() {
+  const params = new URLSearchParams();
+  for (const name of ["level", "state", "rule", "room"]) {
+    const value = document.getElementById("f-" + name).value;
+    if (value) params.set(name, value);
+  }
+  if (!params.has("state")) params.set("open", "true");
+  return params.toString();
+}
+
+const roomName = (id) => {
+  const option = id && document.querySelector(`#f-room option[value="${CSS.escape(id)}"]`);
+  return option ? option.textContent : id || "";
+};
+
+async function renderAlerts() {
+  const alerts = await api("/alerts?" + filters());
+  alerts.sort((a, b) => RANK[b.level] - RANK[a.level] || b.opened_ms - a.opened_ms);
+  document.querySelector("#alerts tbody").replaceChildren(...alerts.map((a) => el("tr",
+    { class: `clickable ${a.id === selected ? "selected" : ""}`, "data-alert": a.id, "data-level": a.level, "data-state": a.state,
+      onclick: () => { selected = a.id; renderAlerts(); renderDetail(); } },
+    el("td", {}, badge(a.level)), el("td", {}, `${a.rule} ${a.title}`), el("td", {}, roomName(a.context.room)),
+    el("td", {}, time(a.opened_ms)), el("td", { class: "state" }, T("state_" + a.state)))));
+  if (selected) renderDetail();
+}
+
+const ACTIONS = {
+  open: ["acknowledge", "assign"], acknowledged: ["assign", "rectify"], assigned: ["assign", "rectify"],
+  rectified: ["verify", "reject"], verified: ["close"], closed: [],
+};
+const SUPERVISOR = ["verify", "reject", "close"];
+
+async function renderDetail() {
+  const box = document.getElementById("detail");
+  const a = await api("/alerts/" + encodeURIComponent(selected));
+  // Live updates redraw the panel: keep what the operator is typing for the same alert.
+  const same = box.dataset.alert === a.id;
+  const typed = (id) => (same && document.getElementById(id) ? document.getElementById(id).value : "");
+  const comment = el("textarea", { id: "comment", placeholder: T("comment") });
+  comment.value = typed("comment");
+  const assignee = el("input", { id: "assignee", placeholder: T("assignee") });
+  assignee.value = typed("assignee");
+  box.dataset.alert = a.id;
+  const mayAct = window.CW.role !== "viewer";
+  const buttons = (ACTIONS[a.state] || [])
+    .filter((action) => mayAct && (!SUPERVISOR.includes(action) || ["supervisor", "admin"].includes(window.CW.role)))
+    .map((action) => el("button", { id: "act-" + action, type: "button", onclick: () => act(a.id, action, comment.value, assignee.value) }, T(action)));
+  box.hidden = false;
+  box.replaceChildren(
+    el("h3", {}, badge(a.level), " ", a.title), el("p", {}, `${T("state")}: `, el("span", { id: "detail-state" }, T("state_" + a.state))),
+    el("p", {}, `${T("basis")}: ${a.basis}`), el("p", {}, `${T("room")}: ${roomName(a.context.room)} · ${time(a.opened_ms)}`),
+    ...(mayAct ? [comment, assignee, el("div", {}, buttons)] : []),
+    el("p", { id: "action-error", class: "error" }),
+    el("h4", {}, T("history")),
+    el("ol", { id: "history" }, a.history.map((h) => el("li", { "data-action": h.action },
+      `${time(h.at_ms)} ${h.by} ${T(h.action)} ${h.comment || ""}`))),
+    el("h4", {}, T("notifications")),
+    el("ul", {}, a.notifications.map((n) => el("li", {}, `${n.channel} → ${n.recipient}: ${n.state}`))),
+  );
+}
+
+async function act(id, action, comment, assignee) {
+  const body = { action, comment };
+  if (action === "assign") body.assignee = assignee;
+  try {
+    await api(`/alerts/${encodeURIComponent(id)}/actions`, { method: "POST", body });
+    document.getElementById("comment").value = "";
+  } catch (error) {
+    document.getElementById("action-error").textContent = `${T("action_failed")}: ${error.message}`;
+  }
+}
+
+// live ---------------------------------------------------------------------------------------
+const render = { overview: renderOverview, alerts: renderAlerts }[PAGE];
+let pending = null;
+function refresh() {
+  if (pending) return;
+  pending = setTimeout(() => { pending = null; render().catch((e) => console.error(e)); }, 100);
+}
+
+function connect() {
+  const stream = new EventSource("/api/v1/stream");
+  const light = document.getElementById("live");
+  stream.onopen = () => { light.className = "live on"; light.title = T("live"); };
+  stream.addEventListener("change", refresh);
+  stream.onerror = () => { light.className = "live off"; light.title = T("offline"); };
+}
+
+if (render) {
+  if (PAGE === "alerts") document.getElementById("filters").addEventListener("change", refresh);
+  render().catch((e) => console.error(e));
+  connect();
+  setInterval(refresh, 30000); // the time-in-centre bars move even when nothing happens
+}

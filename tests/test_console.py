@@ -1,0 +1,199 @@
+"""The operators' console on a real hub: sessions, CSRF and roles over HTTP, then the live alert
+desk in headless Chromium (Debian's, driven by Playwright) — screenshots kept as artefacts."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.api_helpers import PASSWORD, ApiHub, api_hub, officer
+from tests.mqtt_helpers import Collector
+
+REPO = Path(__file__).resolve().parent.parent
+ARTEFACTS = REPO / "test-artefacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+
+
+@pytest.fixture
+def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[ApiHub]:
+    with api_hub(tmp_path, mqtt_broker, name="演示执法办案中心") as running:
+        yield running
+
+
+def console_login(hub: ApiHub, role: str) -> httpx.Client:
+    """Log in through the form, as a browser does: the login page's nonce, then the session cookie."""
+    client = httpx.Client(base_url=hub.base, timeout=15, follow_redirects=False)
+    page = client.get("/console/login")
+    nonce = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert nonce is not None
+    reply = client.post(
+        "/console/login", data={"username": role, "password": PASSWORD, "csrf": nonce.group(1)}
+    )
+    assert reply.status_code == 303 and reply.headers["location"] == "/console/"
+    assert (
+        "httponly" in reply.headers["set-cookie"].lower()
+        and "samesite=strict" in reply.headers["set-cookie"].lower()
+    )
+    return client
+
+
+def csrf_of(client: httpx.Client) -> str:
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/console/").text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_anonymous_browsers_go_to_the_login_page(hub: ApiHub) -> None:
+    anonymous = httpx.Client(base_url=hub.base, timeout=15, follow_redirects=False)
+    for path in ("/", "/console/", "/console/alerts"):
+        reply = anonymous.get(path)
+        assert reply.status_code == 303
+        assert reply.headers["location"] in ("/console/", "/console/login")
+    assert anonymous.get("/console/", follow_redirects=True).url.path == "/console/login"
+    assert anonymous.get("/api/v1/stream").status_code == 401
+    page = anonymous.get("/console/login")
+    assert "登录" in page.text and 'lang="zh-CN"' in page.text  # Chinese by default
+    assert "Log in" in anonymous.get("/console/login?lang=en").text
+
+
+def test_a_console_session_needs_its_csrf_token_to_change_anything(hub: ApiHub) -> None:
+    operator = console_login(hub, "operator")
+    assert "一屏监督" in operator.get("/console/").text
+    body = {
+        "id": "p1",
+        "procedure": "summons",
+        "arrived": int(time.time() * 1000),
+        "name": "张三",
+        "sex": "male",
+    }
+    refused = operator.post("/api/v1/persons", json=body)
+    assert refused.status_code == 403 and refused.json()["error"] == "csrf"
+    forged = operator.post("/api/v1/persons", json=body, headers={"X-CSRF-Token": "x" * 43})
+    assert forged.status_code == 403
+    assert (
+        operator.post("/api/v1/persons", json=body, headers={"X-CSRF-Token": csrf_of(operator)}).status_code
+        == 201
+    )
+    assert operator.get("/api/v1/persons").status_code == 200  # reading needs no token
+    stolen_form = httpx.Client(base_url=hub.base, timeout=15, follow_redirects=False)
+    no_nonce = stolen_form.post(
+        "/console/login", data={"username": "operator", "password": PASSWORD, "csrf": "x"}
+    )
+    assert no_nonce.status_code == 303 and "cw_session" not in no_nonce.headers.get("set-cookie", "")
+    wrong = httpx.Client(base_url=hub.base, timeout=15)
+    nonce = re.search(r'name="csrf" value="([^"]+)"', wrong.get("/console/login").text)
+    assert nonce is not None
+    failed = wrong.post(
+        "/console/login", data={"username": "operator", "password": "nope", "csrf": nonce.group(1)}
+    )
+    assert failed.status_code == 401 and "用户名或密码错误" in failed.text
+
+
+def test_a_viewer_session_reads_but_may_not_act(hub: ApiHub) -> None:
+    viewer = console_login(hub, "viewer")
+    token = csrf_of(viewer)
+    body = {
+        "id": "p1",
+        "procedure": "summons",
+        "arrived": int(time.time() * 1000),
+        "name": "张三",
+        "sex": "male",
+    }
+    assert viewer.post("/api/v1/persons", json=body, headers={"X-CSRF-Token": token}).status_code == 403
+    assert viewer.get("/console/alerts").status_code == 200
+    logout = viewer.post("/console/logout", data={"csrf": token})
+    assert logout.status_code == 303
+    assert viewer.get("/console/").status_code == 303  # the session is over
+
+
+def test_live_alert_appears_and_walks_its_loop_in_a_real_browser(hub: ApiHub, mqtt_broker: Any) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: .ci/run installs it (apt-get install chromium)")
+    ARTEFACTS.mkdir(exist_ok=True)
+    op, sup = hub.client("operator"), hub.client("supervisor")
+    assert sup.put("/api/v1/officers/o1", json=officer("王警官", "unit-a")).status_code == 201
+    person = {
+        "id": "p1",
+        "procedure": "summons",
+        "arrived": int(time.time() * 1000) - 3_600_000,
+        "name": "张三",
+        "sex": "male",
+    }
+    assert op.post("/api/v1/persons", json=person).status_code == 201
+    assert op.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code == 201
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{hub.base}/console/")
+        assert page.url.endswith("/console/login")
+        page.fill("#username", "supervisor")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(f"{hub.base}/console/")
+        page.wait_for_selector("#custody tr[data-person='p1']")
+        assert "张三" in page.inner_text("#custody") and "传唤" in page.inner_text("#custody")
+        page.wait_for_selector("#live.on")
+        page.screenshot(path=str(ARTEFACTS / "console-overview.png"), full_page=True)
+
+        page.click("text=告警")
+        page.wait_for_url(f"{hub.base}/console/alerts")
+        page.wait_for_selector("#live.on")
+        assert page.locator("#alerts tbody tr").count() == 0
+        published = time.monotonic()
+        tamper = hub.feed.event(
+            "band.tamper",
+            int(time.time() * 1000),
+            {"band": "B0042"},
+            {"strap_open": True, "magnet": False},
+            "rx-1",
+        )
+        Collector(mqtt_broker.host, mqtt_broker.port).publish(*hub.feed.message(tamper))
+        row = page.wait_for_selector("#alerts tbody tr[data-level='red']", timeout=5000)
+        appeared_s = time.monotonic() - published
+        assert appeared_s < 2.0, f"the alert took {appeared_s:.2f} s to appear"  # pushed, not polled (30 s)
+        assert "WB-TAMPER" in row.inner_text()
+        page.screenshot(path=str(ARTEFACTS / "console-alert-raised.png"), full_page=True)
+
+        page.click("#alerts tbody tr[data-level='red']")  # by selector: live updates redraw the rows
+        page.wait_for_selector("#act-acknowledge")
+        page.fill("#comment", "已到场处置")
+        page.click("#act-acknowledge")
+        page.wait_for_selector("#alerts tbody tr[data-state='acknowledged']")
+        page.fill("#assignee", "o1")
+        page.click("#act-assign")
+        page.wait_for_selector("#alerts tbody tr[data-state='assigned']")
+        page.wait_for_selector("#act-rectify")
+        page.click("#act-rectify")  # no comment: refused with the reason
+        page.wait_for_selector("#action-error:has-text('comment')")
+        page.fill("#comment", "更换腕带，复核录像")
+        page.click("#act-rectify")
+        page.wait_for_selector("#alerts tbody tr[data-state='rectified']")
+        page.click("#act-verify")
+        page.wait_for_selector("#detail-state:has-text('已核查')")
+        page.click("#act-close")
+        page.wait_for_selector("#alerts tbody tr", state="detached")  # closed: off the open list
+        page.select_option("#f-state", "closed")
+        page.wait_for_selector("#alerts tbody tr[data-state='closed']")
+        page.click("#alerts tbody tr[data-state='closed']")
+        page.wait_for_selector("#history li >> nth=5")
+        steps = [li.get_attribute("data-action") for li in page.query_selector_all("#history li")]
+        assert steps == ["raise", "acknowledge", "assign", "rectify", "verify", "close"]
+        assert "supervisor 签收 已到场处置" in page.inner_text("#history")  # who, what (in Chinese), comment
+        page.screenshot(path=str(ARTEFACTS / "console-alert-closed.png"), full_page=True)
+        browser.close()
+    assert errors == []  # no script error on any page
