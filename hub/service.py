@@ -50,6 +50,7 @@ from protocol.topics import TopicLayout
 log = logging.getLogger(__name__)
 TICK_S = 0.2
 RULES_DIGEST = "rules_digest"
+CUSTODY_TAG = "custody-time"
 MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
 MAX_CAMERAS = 512
 SUBSCRIPTIONS = "mqtt_filters"
@@ -249,13 +250,8 @@ class HubService:
 
     @property
     def custody_rules(self) -> list[str]:
-        """Deadline rules that run from a person's arrival and are never re-armed: time in custody."""
-        return [
-            r.id
-            for r in self.rules.rules
-            if r.shape == "deadline" and r.rearm is None and r.start is not None
-            and "person.intake" in r.start.kinds and r.key == ["person"]
-        ]  # fmt: skip
+        """Rules tagged ``custody-time``: the deadlines the console shows as time in the centre."""
+        return [r.id for r in self.rules.rules if CUSTODY_TAG in r.tags]
 
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()

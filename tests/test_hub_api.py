@@ -294,3 +294,39 @@ def test_rooms_cameras_and_devices_show_what_the_agents_last_said(hub: ApiHub, m
     }
     publisher.publish(*feed.message(feed.event("condition.end", t + 9, {"room": "int-1"}, end)))
     assert wait_until(lambda: room()["conditions"] == [], timeout_s=10)
+
+
+def test_custody_timers_and_camera_snapshots_for_the_console(hub: ApiHub, mqtt_broker: Any) -> None:
+    arrived = now_ms() - 9 * 3_600_000  # nine hours ago: DUR-CRIM is blue (8 h of 12 h)
+    intake(hub, "p1", arrived=arrived, procedure="summons")
+    viewer = hub.client("viewer")
+
+    def timers() -> list[dict[str, Any]]:
+        (person,) = viewer.get("/api/v1/persons").json()
+        return list(person["timers"])
+
+    assert wait_until(lambda: any(t["level"] == "blue" for t in timers()), timeout_s=10), timers()
+    (dur,) = [t for t in timers() if t["rule"] == "DUR-CRIM"]
+    assert dur["started"] == arrived and dur["limit_ms"] == 12 * 3_600_000
+    assert dur["due_ms"] == arrived + 10 * 3_600_000  # next: yellow at 10 h
+    assert {t["rule"] for t in timers()} <= {"DUR-CRIM", "DUR-ADMIN", "DUR-PANWEN", "DUR-PANWEN-SPECIAL"}
+
+    jpeg = b"\xff\xd8\xff\xe0" + b"casewatch-test-frame" + b"\xff\xd9"
+    Collector(mqtt_broker.host, mqtt_broker.port).publish(
+        "casewatch/c1/box-01/snapshots/cam-snap", jpeg, qos=0, retain=True
+    )
+    assert wait_until(
+        lambda: any(
+            c["id"] == "cam-snap" and c["has_snapshot"] for c in viewer.get("/api/v1/cameras").json()
+        ),
+        timeout_s=10,
+    )
+    reply = viewer.get("/api/v1/cameras/cam-snap/snapshot")
+    assert (
+        reply.status_code == 200 and reply.headers["content-type"] == "image/jpeg" and reply.content == jpeg
+    )
+    assert viewer.get("/api/v1/cameras/nope/snapshot").status_code == 404
+    assert hub.service.store.count() == 1  # the JPEG is not an event: nothing logged for it
+    Collector(mqtt_broker.host, mqtt_broker.port).publish(
+        "casewatch/c1/box-01/snapshots/cam-snap", b"", retain=True
+    )

@@ -58,7 +58,8 @@ def intake(body: IntakeBody, ctx: ApiContext = Ctx, who: Principal = Operator) -
     if body.arrived > ctx.now_ms() + 60_000:
         raise ApiError(422, "invalid", "到达时间不能在将来 (arrival time is in the future)")
     data = body.model_dump(mode="json", exclude={"id"})
-    return ctx.write("person.intake", {"person": person}, data, who)
+    # dated at arrival: the legal clock starts then (刑规 第199条), not when the form was typed in
+    return ctx.write("person.intake", {"person": person}, data, who, body.arrived)
 
 
 @router.get("/persons/{person}", summary="A person: registration, bands, open alerts")

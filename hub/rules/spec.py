@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from hub.notify.templates import Role as NotifyRole
 from hub.notify.templates import check_template
 from hub.rules.levels import Level
+from protocol.fields import Key
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -151,6 +152,10 @@ class Rule(Strict):
     window: DurationMs | None = None
     calendar: str | Window | None = Field(None, description="Only starts inside this daily window.")
     levels: list[Stage] = Field(..., min_length=1)
+    tags: list[Key] = Field(
+        default_factory=list,
+        description="Labels for the console and reports; custody-time: the time-in-centre deadline.",
+    )
     notify: list[NotifyRole] = Field(default_factory=list, description="Roles told at every level, too.")
     message: Annotated[str, AfterValidator(check_template)] | None = Field(
         None, max_length=200, description="This rule's SMS text (notify.sms_template's fields)."
