@@ -176,10 +176,22 @@ def _v3_notifications(db: Database) -> None:
     attempts.create_index(["notification"], index_name="notification_attempts_by_note")
 
 
+SUBJECT_PERSON = "json_extract(CAST(body AS TEXT), '$.subject.person')"
+SUBJECT_BAND = "json_extract(CAST(body AS TEXT), '$.subject.band')"
+"""The expressions of the subject indexes: a query must spell them exactly so to use them."""
+
+
+def _v4_subject_indexes(db: Database) -> None:
+    """Events by the person and the band they concern (a person's timeline, 全程电子轨迹)."""
+    db.execute(f"CREATE INDEX events_subject_person ON events ({SUBJECT_PERSON})")
+    db.execute(f"CREATE INDEX events_subject_band ON events ({SUBJECT_BAND}, ts)")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events hash chain, quarantine, agent sequences, gaps, meta", _v1_events),
     Migration(2, "rule states, alerts and their log, projections", _v2_derived),
     Migration(3, "notifications and their delivery attempts", _v3_notifications),
+    Migration(4, "events indexed by subject person and band", _v4_subject_indexes),
 ]
 
 

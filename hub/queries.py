@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.alerts import Alert
+from hub.migrations import SUBJECT_BAND, SUBJECT_PERSON
 from hub.store import HubStore
 
 
@@ -161,6 +162,32 @@ class Queries:
             {"pos": pos, "received_ms": received, "hash": hash_, "event": json.loads(body)}
             for pos, received, hash_, body in rows
         ]
+
+    def about_person(self, person: str) -> list[dict[str, Any]]:
+        """Every logged event whose subject is ``person`` (hub records mostly), in chain order."""
+        with self.store.locked() as db:
+            rows = db.execute(
+                f"SELECT body FROM events WHERE {SUBJECT_PERSON} = ? ORDER BY pos", (person,)
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def positions(
+        self, bands: list[str], since_ms: int, until_ms: int | None
+    ) -> list[tuple[str, int, str | None]]:
+        """``(band, ts, room)`` of each ``band.position`` of ``bands`` in the window, by time."""
+        if not bands:
+            return []
+        out: list[tuple[str, int, str | None]] = []
+        with self.store.locked() as db:
+            for band in bands:
+                rows = db.execute(
+                    f"SELECT ts, json_extract(CAST(body AS TEXT), '$.data.room') FROM events"
+                    f" WHERE {SUBJECT_BAND} = ? AND ts >= ? AND ts <= ? AND kind = 'band.position'"
+                    " ORDER BY ts",
+                    (band, since_ms, until_ms if until_ms is not None else 2**62),
+                ).fetchall()
+                out += [(band, int(ts), room) for ts, room in rows]
+        return sorted(out, key=lambda r: r[1])
 
     def event(self, pos: int) -> dict[str, Any] | None:
         found = self.events(after_pos=pos - 1, limit=1)

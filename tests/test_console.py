@@ -150,6 +150,12 @@ def test_live_alert_appears_and_walks_its_loop_in_a_real_browser(hub: ApiHub, mq
         page.wait_for_selector("#live.on")
         page.screenshot(path=str(ARTEFACTS / "console-overview.png"), full_page=True)
 
+        page.click("#custody a")  # the person's printable timeline
+        page.wait_for_url(f"{hub.base}/console/persons/p1")
+        page.wait_for_selector("#steps tr[data-step='band_bind']")
+        assert "到达办案区" in page.inner_text("#steps") and "张三" in page.inner_text("#person-head")
+        page.screenshot(path=str(ARTEFACTS / "console-timeline.png"), full_page=True)
+
         page.click("text=告警")
         page.wait_for_url(f"{hub.base}/console/alerts")
         page.wait_for_selector("#live.on")

@@ -330,3 +330,71 @@ def test_custody_timers_and_camera_snapshots_for_the_console(hub: ApiHub, mqtt_b
     Collector(mqtt_broker.host, mqtt_broker.port).publish(
         "casewatch/c1/box-01/snapshots/cam-snap", b"", retain=True
     )
+
+
+def test_a_persons_timeline_has_every_step_each_room_and_who_was_there(hub: ApiHub, mqtt_broker: Any) -> None:
+    op, sup, viewer = hub.client("operator"), hub.client("supervisor"), hub.client("viewer")
+    assert sup.put("/api/v1/officers/o1", json=officer("王警官", "unit-a")).status_code == 201
+    assert sup.put("/api/v1/officers/o2", json=officer("李警官", "unit-a")).status_code == 201
+    t = now_ms() - 3_600_000
+    intake(hub, "p1", arrived=t)
+    bind = {"role": "detainee", "person": "p1", "at": t + 30_000}
+    assert op.post("/api/v1/bands/B0042/bind", json=bind).status_code == 201
+    assert (
+        op.post("/api/v1/bands/B0007/bind", json={"role": "officer", "officer": "o1", "at": t}).status_code
+        == 201
+    )
+    assert (
+        op.post("/api/v1/bands/B0008/bind", json={"role": "officer", "officer": "o2", "at": t}).status_code
+        == 201
+    )
+    record = {"type": "safety_check", "note": "无违禁品", "at": t + 60_000}
+    assert op.post("/api/v1/persons/p1/records", json=record).status_code == 201
+    feed, minute = hub.feed, 60_000
+
+    def seen(band: str, at: int, room: str | None) -> tuple[str, bytes]:
+        return feed.message(
+            feed.event(
+                "band.position",
+                at,
+                {"band": band},
+                {"zone": f"{room}-z" if room else None, "room": room},
+                "rx-1",
+            )
+        )
+
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    for message in (
+        seen("B0042", t + 2 * minute, "wait-1"),
+        seen("B0007", t + 3 * minute, "int-1"),  # o1 waits in the interrogation room
+        seen("B0042", t + 10 * minute, "int-1"),  # the detainee is brought in
+        seen("B0008", t + 50 * minute, "int-1"),  # o2 joins late
+        seen("B0042", t + 40 * minute, "wait-1"),  # a late event: still sorted into place
+        seen("B0007", t + 45 * minute, "corridor"),
+    ):
+        publisher.publish(*message)
+    assert wait_until(
+        lambda: len(viewer.get("/api/v1/persons/p1/timeline").json()["steps"]) >= 7, timeout_s=10
+    )
+    assert (
+        op.post("/api/v1/persons/p1/release", json={"reason": "传唤结束", "at": t + 55 * minute}).status_code
+        == 201
+    )
+    doc = viewer.get("/api/v1/persons/p1/timeline").json()
+    steps = doc["steps"]
+    kinds = [s["type"] for s in steps]
+    assert kinds[0] == "arrival" and kinds[-1] == "release"
+    assert kinds.index("band_bind") < kinds.index("safety_check") < kinds.index("room")
+    rooms = [
+        (s["room_name"], s["entered"] if "entered" in s else s["ts"], s["left"], s["staff"])
+        for s in steps
+        if s["type"] == "room"
+    ]
+    assert rooms == [
+        ("候问室1", t + 2 * minute, t + 10 * minute, []),
+        ("讯问室1", t + 10 * minute, t + 40 * minute, ["王警官"]),  # o2 came after the detainee left
+        ("候问室1", t + 40 * minute, t + 55 * minute, []),  # until the release
+    ]
+    (check,) = [s for s in steps if s["type"] == "safety_check"]
+    assert check["by"] == "operator" and check["note"] == "无违禁品" and check["ts"] == t + minute
+    assert doc["bands"] == ["B0042"]

@@ -17,6 +17,7 @@ from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
 from hub.queries import AlertFilter
+from hub.timeline import Seen, timeline
 
 router = APIRouter(tags=["custody"])
 PERSON_ROLES = ("detainee", "visitor", "guardian")
@@ -69,12 +70,41 @@ def get_person(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dic
     return {**doc, "alerts": [a.to_json() for a in alerts]}
 
 
+@router.get("/persons/{person}/timeline", summary="The person's electronic trajectory (全程电子轨迹)")
+def person_timeline(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+    doc = _person(ctx, person)
+    records = ctx.queries.about_person(person)
+    own_bands = sorted({str(r["subject"]["band"]) for r in records if r.get("kind") == "band.bind"})
+    since, until = int(doc.get("arrived") or 0), doc.get("released")
+    own = [Seen(b, ts, room) for b, ts, room in ctx.queries.positions(own_bands, since, until)]
+    officers = {o["id"]: o for o in ctx.queries.projections("officer")}
+    staff_bands = _staff_bands(ctx, since)
+    staff_names = {
+        band: str((officers.get(oid) or {}).get("name") or oid) for band, oid in staff_bands.items()
+    }
+    staff = [Seen(b, ts, room) for b, ts, room in ctx.queries.positions(sorted(staff_bands), since, until)]
+    alerts = [ctx.service.alert_view(a) for a in ctx.queries.alerts(AlertFilter(person=person, limit=500))]
+    rooms = {r.id: r.name for r in ctx.service.cfg.rooms}
+    steps = timeline(doc, records, own, staff, alerts, rooms, staff_names)
+    return {"person": doc, "bands": own_bands, "steps": steps}
+
+
+def _staff_bands(ctx: ApiContext, since: int) -> dict[str, str]:
+    """Band → officer for every staff binding logged since ``since`` (bands bound before it too)."""
+    found: dict[str, str] = {}
+    for event in ctx.queries.events(kind="band.bind", agent="hub", limit=100_000):
+        doc = event["event"]
+        data = doc.get("data") or {}
+        if data.get("role") in ("officer", "auxiliary") and data.get("officer"):
+            found[str(doc["subject"]["band"])] = str(data["officer"])
+    return found
+
+
 @router.post("/persons/{person}/release", status_code=201, summary="Release (离开办案区)")
 def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     _in_custody(ctx, person)
-    return ctx.write(
-        "person.release", {"person": person}, body.model_dump(mode="json", exclude={"at"}), who, body.at
-    )
+    data = body.model_dump(mode="json", exclude={"at"})
+    return ctx.write("person.release", {"person": person}, data, who, _when(ctx, body.at))
 
 
 @router.post(
@@ -84,7 +114,8 @@ def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principa
 )
 def add_record(person: str, body: RecordBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     _in_custody(ctx, person)
-    return ctx.write("record", {"person": person}, body.model_dump(mode="json", exclude={"at"}), who, body.at)
+    data = body.model_dump(mode="json", exclude={"at"})
+    return ctx.write("record", {"person": person}, data, who, _when(ctx, body.at))
 
 
 @router.get("/bands", summary="Bands bound now, with where each was last seen")
@@ -113,15 +144,17 @@ def bind(band: str, body: BindBody, ctx: ApiContext = Ctx, who: Principal = Oper
             raise ApiError(422, "invalid", f"{body.role} 手环需指定民警 (a {body.role} band needs officer)")
         if ctx.queries.projection("officer", body.officer) is None:
             raise not_found("民警 officer", body.officer)
-    data = body.model_dump(mode="json", exclude={"person"}, exclude_none=True)
-    return ctx.write("band.bind", subject, data, who)
+    data = body.model_dump(mode="json", exclude={"person", "at"}, exclude_none=True)
+    return ctx.write("band.bind", subject, data, who, _when(ctx, body.at))
 
 
 @router.post("/bands/{band}/unbind", status_code=201, summary="Release a wristband")
 def unbind(band: str, body: UnbindBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     if ctx.queries.projection("band", band) is None:
         raise not_found("已绑定手环 bound band", band)
-    return ctx.write("band.unbind", {"band": band}, body.model_dump(mode="json"), who)
+    return ctx.write(
+        "band.unbind", {"band": band}, body.model_dump(mode="json", exclude={"at"}), who, _when(ctx, body.at)
+    )
 
 
 @router.post(
@@ -141,8 +174,15 @@ def approve(body: ApprovalBody, ctx: ApiContext = Ctx, who: Principal = Operator
         _in_custody(ctx, body.person)
     if body.case and ctx.queries.projection("case", body.case) is None:
         raise not_found("案件 case", body.case)
-    data = body.model_dump(mode="json", exclude={"person", "case", "dossier"}, exclude_none=True)
-    return ctx.write("approval", subject, data, who)
+    data = body.model_dump(mode="json", exclude={"person", "case", "dossier", "at"}, exclude_none=True)
+    return ctx.write("approval", subject, data, who, _when(ctx, body.at))
+
+
+def _when(ctx: ApiContext, at: int | None) -> int | None:
+    """A time given for a record: not in the future (a minute of clock difference allowed)."""
+    if at is not None and at > ctx.now_ms() + 60_000:
+        raise ApiError(422, "invalid", "时间不能在将来 (the time given is in the future)")
+    return at
 
 
 def _new_person_id(ctx: ApiContext) -> str:

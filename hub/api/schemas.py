@@ -44,16 +44,18 @@ class RecordBody(Record):
 
 class BindBody(BandBind):
     person: Key | None = Field(None, description="For detainee, visitor and guardian bands.")
+    at: Ms | None = Field(None, description="When it happened (ms UTC); default now.")
 
 
 class UnbindBody(BandUnbind):
-    pass
+    at: Ms | None = Field(None, description="When it happened (ms UTC); default now.")
 
 
 class ApprovalBody(Approval):
     person: Key | None = None
     case: Key | None = None
     dossier: Key | None = None
+    at: Ms | None = Field(None, description="When it was approved (ms UTC); default now.")
 
 
 class CaseBody(CaseAccept):

@@ -138,6 +138,14 @@ def alerts(request: Request, ctx: ApiContext = Ctx) -> Response:
     return _render(request, ctx, "alerts.html", "alerts", user, rules=rules, rooms=ctx.service.cfg.rooms)
 
 
+@pages.get("/console/persons/{person}", response_model=None)
+def person_page(person: str, request: Request, ctx: ApiContext = Ctx) -> Response:
+    user = _session_user(request, ctx)
+    if user is None:
+        return _to_login()
+    return _render(request, ctx, "person.html", "person", user, person=person)
+
+
 @stream.get("/stream", summary="Server-sent events: a `change` notice whenever alerts or projections change")
 async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -> StreamingResponse:
     feed = ctx.service.live

@@ -57,7 +57,7 @@ async function renderOverview() {
     const share = timer ? Math.min(1, (now - timer.started) / timer.limit_ms) : 0;
     const colour = timer && timer.level ? timer.level : "";
     return el("tr", { "data-person": p.id },
-      el("td", {}, p.name), el("td", {}, T("proc_" + p.procedure)), el("td", {}, time(p.arrived)),
+      el("td", {}, el("a", { href: `/console/persons/${encodeURIComponent(p.id)}` }, p.name)), el("td", {}, T("proc_" + p.procedure)), el("td", {}, time(p.arrived)),
       el("td", {}, el("span", { class: `bar ${colour}`, title: timer ? `${timer.rule}` : "" },
         el("span", { style: `width:${(share * 100).toFixed(1)}%` })), " ", hours(now - p.arrived),
         timer ? ` / ${hours(timer.limit_ms)}` : ""),
@@ -147,8 +147,28 @@ async function act(id, action, comment, assignee) {
   }
 }
 
+// a person's timeline -------------------------------------------------------------------------
+async function renderPerson() {
+  const id = document.querySelector(".timeline").dataset.person;
+  const doc = await api(`/persons/${encodeURIComponent(id)}/timeline`);
+  const p = doc.person;
+  document.getElementById("person-head").replaceChildren(el("p", {},
+    `${p.name} · ${T("proc_" + p.procedure)} · ${T("arrived")} ${time(p.arrived)}`,
+    p.released ? ` · ${T("release")} ${time(p.released)}` : ""));
+  const detail = (s) => {
+    if (s.type === "room") return `${s.room_name} ${T("until")} ${time(s.left)} · ${T("present")}: ${s.staff.join("、") || T("none")}`;
+    if (s.type === "alert") return [badge(s.level), ` ${s.rule} ${s.title} · ${T("state_" + s.state)}`];
+    if (s.type === "approval") return `${s.approval} ${s.hours ?? ""} · ${s.approved_by}`;
+    if (s.type === "arrival") return T("proc_" + s.procedure);
+    return [s.band, s.note, s.reason, s.by].filter(Boolean).join(" · ");
+  };
+  const label = (s) => T(s.type === "room" ? "room_step" : s.type === "alert" ? "alert_step" : s.type);
+  document.querySelector("#steps tbody").replaceChildren(...doc.steps.map((s) => el("tr", { "data-step": s.type },
+    el("td", {}, time(s.ts)), el("td", {}, label(s)), el("td", {}, detail(s)))));
+}
+
 // live ---------------------------------------------------------------------------------------
-const render = { overview: renderOverview, alerts: renderAlerts }[PAGE];
+const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson }[PAGE];
 let pending = null;
 function refresh() {
   if (pending) return;

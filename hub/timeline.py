@@ -1,0 +1,135 @@
+"""A person's electronic trajectory (全程电子轨迹), assembled from the log without I/O.
+
+Input: the person's registration, the hub records about them, their band bindings, where their
+bands were seen (``band.position``), where staff bands were seen over the same hours, and the
+alerts about them. Output: one ordered list of steps — arrival, safety check, information
+collection, belongings, meals and rest, approvals, each room with its entry and exit time and
+the staff bands present there during the stay, every alert raised, and the release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A band seen in a room (``room`` None: lost) at ``ts``."""
+
+    band: str
+    ts: int
+    room: str | None
+
+
+@dataclass
+class Stay:
+    room: str
+    entered: int
+    left: int | None = None
+    staff: set[str] = field(default_factory=set)
+
+
+def stays(seen: Iterable[Seen], until: int | None = None) -> list[Stay]:
+    """Consecutive rooms of one band's sightings (a lost signal ends a stay without starting one)."""
+    out: list[Stay] = []
+    for s in sorted(seen, key=lambda s: s.ts):
+        current = out[-1] if out and out[-1].left is None else None
+        if current is not None and current.room == s.room:
+            continue
+        if current is not None:
+            current.left = s.ts
+        if s.room is not None:
+            out.append(Stay(s.room, s.ts))
+    if until is not None and out and out[-1].left is None:
+        out[-1].left = until
+    return out
+
+
+def present(stay: Stay, staff: Mapping[str, list[Stay]]) -> set[str]:
+    """Staff bands whose own stays in the same room overlap this one."""
+    end = stay.left if stay.left is not None else 2**62
+    found = set()
+    for band, theirs in staff.items():
+        for other in theirs:
+            other_end = other.left if other.left is not None else 2**62
+            if other.room == stay.room and other.entered < end and stay.entered < other_end:
+                found.add(band)
+                break
+    return found
+
+
+def timeline(
+    person: Mapping[str, Any],
+    records: Iterable[Mapping[str, Any]],
+    own: Iterable[Seen],
+    staff_seen: Iterable[Seen],
+    alerts: Iterable[Mapping[str, Any]],
+    rooms: Mapping[str, str],
+    staff_names: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The steps, oldest first. ``records``: logged hub records (envelopes) about the person."""
+    released = person.get("released")
+    steps: list[dict[str, Any]] = [
+        {"ts": person.get("arrived"), "type": "arrival", "procedure": person.get("procedure")}
+    ]
+    for rec in records:
+        kind, data = rec.get("kind"), rec.get("data") or {}
+        base = {"ts": rec.get("ts"), "by": rec.get("source")}
+        if kind == "record":
+            steps.append({**base, "type": data.get("type"), "note": data.get("note", "")})
+        elif kind == "approval":
+            steps.append(
+                {
+                    **base,
+                    "type": "approval",
+                    "approval": data.get("type"),
+                    "hours": data.get("hours"),
+                    "approved_by": data.get("approved_by"),
+                }
+            )
+        elif kind in ("band.bind", "band.unbind"):
+            band = (rec.get("subject") or {}).get("band")
+            steps.append({**base, "type": kind.replace(".", "_"), "band": band})
+        elif kind == "person.release":
+            steps.append(
+                {
+                    **base,
+                    "type": "release",
+                    "reason": data.get("reason", ""),
+                    "family_pickup": bool(data.get("family_pickup")),
+                }
+            )
+    by_band: dict[str, list[Seen]] = {}
+    for s in staff_seen:
+        by_band.setdefault(s.band, []).append(s)
+    staff = {band: stays(seen, released) for band, seen in by_band.items()}
+    for stay in stays(own, released):
+        names = sorted(staff_names.get(b, b) for b in present(stay, staff))
+        steps.append(
+            {
+                "ts": stay.entered,
+                "type": "room",
+                "room": stay.room,
+                "room_name": rooms.get(stay.room, stay.room),
+                "left": stay.left,
+                "staff": names,
+            }
+        )
+    for alert in alerts:
+        steps.append(
+            {
+                "ts": alert.get("opened_ms"),
+                "type": "alert",
+                "alert": alert.get("id"),
+                "rule": alert.get("rule"),
+                "level": alert.get("level"),
+                "title": alert.get("title"),
+                "state": alert.get("state"),
+            }
+        )
+    return sorted(steps, key=lambda s: (s.get("ts") or 0, _ORDER.get(str(s["type"]), 5)))
+
+
+_ORDER = {"arrival": 0, "band_bind": 1, "safety_check": 2, "room": 3, "alert": 4, "release": 9}
