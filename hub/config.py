@@ -65,6 +65,19 @@ class AlertSettings(Settings):
     escalate_after_h: float = Field(48, gt=0, le=24 * 30, description="Unrectified tickets rise a level.")
 
 
+ReportFormat = Literal["html", "csv", "pdf"]
+
+
+class ReportSettings(Settings):
+    dir: ConfigPath | None = Field(
+        None, description="Where scheduled reports are written; default: reports/ by the store."
+    )
+    scheduled: bool = Field(
+        True, description="Write each past day's, week's and month's report once it is over."
+    )
+    formats: list[ReportFormat] = Field(default_factory=lambda: list[ReportFormat](["html", "csv", "pdf"]))
+
+
 class AgentKey(SigningKey):
     """An agent allowed to publish, with the key its events are signed with."""
 
@@ -169,6 +182,7 @@ class HubConfig(Settings):
     rooms: list[RoomInfo] = Field(default_factory=list)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     users: list[User] = Field(default_factory=list)

@@ -113,6 +113,18 @@ class Queries:
             rows = db.execute(sql, (*args, f.limit)).fetchall()
         return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
 
+    def report_alerts(self, start_ms: int, end_ms: int) -> list[tuple[Alert, int | None, int | None]]:
+        """Alerts opened in ``[start, end)`` with when each was first acknowledged and rectified."""
+        with self.store.locked() as db:
+            rows = db.execute(
+                "SELECT a.doc,"
+                " (SELECT min(at_ms) FROM alert_log l WHERE l.alert = a.id AND l.action = 'acknowledge'),"
+                " (SELECT min(at_ms) FROM alert_log l WHERE l.alert = a.id AND l.action = 'rectify')"
+                " FROM alerts a WHERE opened_ms >= ? AND opened_ms < ? ORDER BY opened_ms",
+                (start_ms, end_ms),
+            ).fetchall()
+        return [(Alert.from_json(json.loads(doc)), ack, fixed) for doc, ack, fixed in rows]
+
     def alert_counts(self) -> dict[str, dict[str, int]]:
         """Alerts not closed, by level and by state."""
         with self.store.locked() as db:

@@ -38,6 +38,7 @@ from hub.outbound import Outbound, alert_payload
 from hub.projections import Projections, RoomInfo
 from hub.queries import Queries
 from hub.records import HUB_AGENT, build_record, record_bytes
+from hub.report_source import ReportScheduler
 from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
 from hub.store import Batch, HubStore, Incoming, Stored
@@ -117,6 +118,7 @@ class HubService:
         self.link: MqttLink | None = None
         self.http: HttpServer | None = None
         self.live = LiveFeed()
+        self.reports: ReportScheduler | None = None
         self.snapshots: dict[str, tuple[int, bytes]] = {}
         """Camera → (received ms, JPEG): the latest snapshot each agent published (console)."""
         self.ready = threading.Event()
@@ -142,6 +144,7 @@ class HubService:
         self.admission = Admission(self.decoder)
         self.admission.restore(self.store.agent_next())
         self._hub_seq = self.store.agent_next().get(HUB_AGENT, 1)
+        self.queries = Queries(self.store)
         self.notifier = Notifier(
             cfg, self.store, self.layout, self.outbound.rules, self.clock, self.alert_doc
         )
@@ -227,6 +230,8 @@ class HubService:
         )
         self.outbound.link = self.link
         self.notifier.start(self.link)
+        if self.cfg.reports.scheduled:
+            self.reports = ReportScheduler(self, self.reports_dir).start()
         self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
         self._thread.start()
         self.link.start()
@@ -245,8 +250,12 @@ class HubService:
         auth = Authenticator.from_users(
             self.cfg.users, secret.encode() if secret else None, http.session_ttl_min, self.clock
         )
-        app = create_app(ApiContext(self, auth, Queries(self.store)))
+        app = create_app(ApiContext(self, auth, self.queries))
         return HttpServer(app, http.host, http.port)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.cfg.reports.dir or Path(self.cfg.store.path).parent / "reports"
 
     @property
     def custody_rules(self) -> list[str]:
@@ -269,6 +278,8 @@ class HubService:
         if self._thread is not None:
             self._thread.join(10)
         self.notifier.stop()
+        if self.reports is not None:
+            self.reports.stop()
         if self.link is not None:
             self.link.stop()
         if self.broker is not None:

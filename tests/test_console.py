@@ -201,5 +201,20 @@ def test_live_alert_appears_and_walks_its_loop_in_a_real_browser(hub: ApiHub, mq
         assert steps == ["raise", "acknowledge", "assign", "rectify", "verify", "close"]
         assert "supervisor 签收 已到场处置" in page.inner_text("#history")  # who, what (in Chinese), comment
         page.screenshot(path=str(ARTEFACTS / "console-alert-closed.png"), full_page=True)
+
+        page.click("text=报表")
+        page.wait_for_url(f"{hub.base}/console/reports")
+        page.wait_for_timeout(1500)
+        expected = hub.client("viewer").get("/api/v1/reports/daily").json()["total"]
+        assert expected >= 1  # WB-TAMPER at least
+        page.wait_for_selector(f"#report-total:text-is('{expected}')")
+        with page.expect_download() as download:
+            page.click("#r-csv")
+        saved = ARTEFACTS / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name.startswith("casewatch-daily-") and "WB-TAMPER" in saved.read_text(
+            encoding="utf-8-sig"
+        )
+        page.screenshot(path=str(ARTEFACTS / "console-reports.png"), full_page=True)
         browser.close()
     assert errors == []  # no script error on any page

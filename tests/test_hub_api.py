@@ -398,3 +398,26 @@ def test_a_persons_timeline_has_every_step_each_room_and_who_was_there(hub: ApiH
     (check,) = [s for s in steps if s["type"] == "safety_check"]
     assert check["by"] == "operator" and check["note"] == "无违禁品" and check["ts"] == t + minute
     assert doc["bands"] == ["B0042"]
+
+
+def test_reports_on_demand_in_every_format(hub: ApiHub) -> None:
+    viewer = hub.client("viewer")
+    doc = viewer.get("/api/v1/reports/daily").json()
+    assert doc["period"]["kind"] == "daily" and doc["total"] == 0 and "by_unit" in doc
+    week = viewer.get("/api/v1/reports/weekly", params={"day": "2026-11-30"}).json()
+    assert week["period"] == {
+        "kind": "weekly",
+        "start": "2026-11-30",
+        "end": "2026-12-07",
+        "label": "2026-11-30 – 2026-12-06",
+    }
+    csv_reply = viewer.get("/api/v1/reports/monthly", params={"day": "2026-11-30", "format": "csv"})
+    assert csv_reply.status_code == 200 and csv_reply.headers["content-type"].startswith("text/csv")
+    assert 'filename="casewatch-monthly-2026-11-01.csv"' in csv_reply.headers["content-disposition"]
+    pdf = viewer.get("/api/v1/reports/daily", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert viewer.get("/api/v1/reports/daily", params={"format": "html"}).text.count("<svg") == 2
+    assert viewer.get("/api/v1/reports/yearly").status_code == 422
+    assert viewer.get("/api/v1/reports/daily", params={"day": "2026-13-40"}).status_code == 422
+    assert viewer.get("/api/v1/reports/files/..%2Fhub.db").status_code == 404
+    assert hub.anonymous().get("/api/v1/reports/daily").status_code == 401

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import casewatch
-from hub.api import alert_routes, custody, log_routes, registry
+from hub.api import alert_routes, custody, log_routes, registry, report_routes
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller
 from hub.api.schemas import LoginBody, LoginReply
@@ -59,7 +59,15 @@ def create_app(ctx: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.ctx = ctx
-    for router in (session, custody.router, registry.router, alert_routes.router, log_routes.router):
+    routers = (
+        session,
+        custody.router,
+        registry.router,
+        alert_routes.router,
+        log_routes.router,
+        report_routes.router,
+    )
+    for router in routers:
         app.include_router(router, prefix=PREFIX)
     from hub.web import console
 

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.api.auth import Principal
 from hub.api.context import SESSION_COOKIE, ApiContext, Ctx, Viewer, not_found
+from hub.report_source import parse_day
 from hub.web.texts import DEFAULT_LANG, LANGS, table, text
 
 HERE = Path(__file__).parent
@@ -144,6 +145,15 @@ def person_page(person: str, request: Request, ctx: ApiContext = Ctx) -> Respons
     if user is None:
         return _to_login()
     return _render(request, ctx, "person.html", "person", user, person=person)
+
+
+@pages.get("/console/reports", response_model=None)
+def reports_page(request: Request, ctx: ApiContext = Ctx) -> Response:
+    user = _session_user(request, ctx)
+    if user is None:
+        return _to_login()
+    today = parse_day(None, ctx.service).isoformat()
+    return _render(request, ctx, "reports.html", "reports", user, today=today)
 
 
 @stream.get("/stream", summary="Server-sent events: a `change` notice whenever alerts or projections change")

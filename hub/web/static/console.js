@@ -167,8 +167,27 @@ async function renderPerson() {
     el("td", {}, time(s.ts)), el("td", {}, label(s)), el("td", {}, detail(s)))));
 }
 
+// reports ------------------------------------------------------------------------------------
+async function renderReports() {
+  const kind = document.getElementById("r-kind").value;
+  const day = document.getElementById("r-day").value;
+  const base = `/api/v1/reports/${kind}?day=${day}&format=`;
+  for (const fmt of ["html", "csv", "pdf"]) document.getElementById("r-" + fmt).href = base + fmt;
+  const r = await api(`/reports/${kind}?day=${day}`);
+  const rate = r.rectified_rate === null ? "—" : `${Math.round(r.rectified_rate * 100)}% (${r.rectified_in_48h}/${r.tickets_due})`;
+  document.getElementById("report-summary").replaceChildren(el("h2", {}, `${T("report_" + kind)} · ${r.period.label}`),
+    el("table", { id: "report-headline" },
+      el("tr", {}, el("th", {}, T("total")), el("td", { id: "report-total" }, r.total)),
+      el("tr", {}, el("th", {}, T("rectified_rate")), el("td", {}, rate)),
+      el("tr", {}, el("th", {}, T("ack_median")), el("td", {}, r.ack_median_min ?? "—")),
+      ...["red", "orange", "yellow", "blue", "green"].map((lv) => el("tr", {}, el("th", {}, badge(lv)), el("td", {}, r.by_level[lv])))));
+  const files = await api("/reports/files");
+  document.getElementById("report-files").replaceChildren(...files.map((f) =>
+    el("li", {}, el("a", { href: `/api/v1/reports/files/${encodeURIComponent(f.name)}` }, f.name))));
+}
+
 // live ---------------------------------------------------------------------------------------
-const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson }[PAGE];
+const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: renderReports }[PAGE];
 let pending = null;
 function refresh() {
   if (pending) return;
@@ -185,6 +204,7 @@ function connect() {
 
 if (render) {
   if (PAGE === "alerts") document.getElementById("filters").addEventListener("change", refresh);
+  if (PAGE === "reports") document.getElementById("report-form").addEventListener("change", refresh);
   render().catch((e) => console.error(e));
   connect();
   setInterval(refresh, 30000); // the time-in-centre bars move even when nothing happens

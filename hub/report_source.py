@@ -1,0 +1,151 @@
+"""Report rows from the hub's tables, and the scheduled report files (the thin shell of reports).
+
+Each alert is attributed to a unit and officers the way notifications are: the officers of its
+case (from the alert or the person's case), the assignee when it is an officer; the unit of the
+case, else of those officers, else the assignee when it names a unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from hub.report_render import to_csv, to_html, to_pdf
+from hub.reports import PERIODS, AlertRow, Period, Report, build, previous
+from hub.rules.levels import rank
+
+if TYPE_CHECKING:
+    from hub.service import HubService
+
+log = logging.getLogger(__name__)
+CHECK_EVERY_S = 60.0
+
+
+def rows_for(service: HubService, period: Period) -> list[AlertRow]:
+    start, end = period.ms()
+    queries = service.queries
+    officers = queries.projection_map("officer")
+    cases = queries.projection_map("case")
+    persons = queries.projection_map("person")
+    rooms = {r.id: r.name for r in service.cfg.rooms}
+    titles = {r.id: r.title for r in service.rules.rules}
+    out: list[AlertRow] = []
+    for alert, acknowledged, rectified in queries.report_alerts(start, end):
+        ctx = alert.context
+        case_id = str(ctx.get("case") or (persons.get(str(ctx.get("person") or "")) or {}).get("case") or "")
+        case = cases.get(case_id) or {}
+        handling = [o for o in case.get("officers") or [] if o in officers]
+        if alert.assignee in officers and alert.assignee not in handling:
+            handling.append(alert.assignee)
+        unit = case.get("unit") or next(
+            (officers[o].get("unit") for o in handling if officers[o].get("unit")), None
+        )
+        if unit is None and alert.assignee and alert.assignee not in officers:
+            unit = alert.assignee
+        top = max(alert.reached, key=rank) if alert.reached else alert.level
+        room = str(ctx.get("room") or "")
+        out.append(
+            AlertRow(
+                alert.id,
+                alert.rule,
+                titles.get(alert.rule, alert.rule),
+                top,
+                rooms.get(room, room),
+                str(unit or ""),
+                tuple(str(officers[o].get("name") or o) for o in handling),
+                alert.opened_ms,
+                acknowledged,
+                rectified,
+                alert.state,
+            )
+        )
+    return out
+
+
+def report(service: HubService, period: Period) -> Report:
+    return build(period, rows_for(service, period), service.clock.now_ms())
+
+
+def file_stem(period: Period) -> str:
+    return f"casewatch-{period.kind}-{period.start.isoformat()}"
+
+
+def render(service: HubService, period: Period, fmt: str) -> bytes:
+    made = report(service, period)
+    name = service.cfg.name or service.cfg.center
+    if fmt == "csv":
+        return to_csv(made).encode("utf-8-sig")  # a BOM, so spreadsheet programs read the Chinese
+    if fmt == "html":
+        return to_html(made, name).encode()
+    return to_pdf(made, name)
+
+
+class ReportScheduler:
+    """Writes each period's report files once the period is over (checked every minute)."""
+
+    def __init__(self, service: HubService, folder: Path) -> None:
+        self.service = service
+        self.folder = folder
+        self.written: list[Path] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hub-reports", daemon=True)
+
+    def start(self) -> ReportScheduler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.due_now()
+            except Exception:
+                log.exception("scheduled reports failed this round; trying again in a minute")
+            self._stop.wait(CHECK_EVERY_S)
+
+    def due_now(self) -> list[Path]:
+        tz = self.service.cfg.timezone
+        today = datetime.fromtimestamp(self.service.clock.now_ms() / 1000, ZoneInfo(tz)).date()
+        made = []
+        for kind in PERIODS:
+            period = previous(kind, today, tz)
+            made += self.write(period)
+        return made
+
+    def write(self, period: Period) -> list[Path]:
+        made = []
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for fmt in self.service.cfg.reports.formats:
+            path = self.folder / f"{file_stem(period)}.{fmt}"
+            if path.exists():
+                continue
+            part = path.with_suffix(path.suffix + ".part")
+            part.write_bytes(render(self.service, period, fmt))
+            part.replace(path)  # whole or not at all
+            made.append(path)
+            log.info("report written: %s", path)
+        self.written += made
+        return made
+
+
+def list_files(folder: Path) -> list[dict[str, object]]:
+    if not folder.exists():
+        return []
+    return [
+        {"name": p.name, "bytes": p.stat().st_size, "modified_ms": int(p.stat().st_mtime * 1000)}
+        for p in sorted(folder.iterdir(), reverse=True)
+        if p.is_file() and not p.name.endswith(".part")
+    ]
+
+
+def parse_day(text: str | None, service: HubService) -> date:
+    if text:
+        return date.fromisoformat(text)
+    return datetime.fromtimestamp(service.clock.now_ms() / 1000, ZoneInfo(service.cfg.timezone)).date()

@@ -1,0 +1,201 @@
+"""Supervision reports (日巡查、周复盘、月调度): alerts of a period counted every way a review needs.
+
+Pure: rows in (one per alert opened in the period, with when it was acknowledged and rectified,
+its room, unit and officers), a report dict out. Counted: by rule, level (the highest reached),
+room, unit and officer; per day and level (the trend); the share of rectification tickets (orange
+and up) rectified within 48 h — over tickets whose 48 h are over or that were rectified, so a
+ticket opened an hour before the report does not count as late; time to acknowledge (median and
+90th percentile); and a ranking of units (fewest alerts per ticket rectified late first).
+Rendering lives in ``hub.report_render``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from hub.rules.levels import LEVELS, TICKET_LEVEL, rank
+
+PeriodKind = Literal["daily", "weekly", "monthly"]
+PERIODS: tuple[PeriodKind, ...] = ("daily", "weekly", "monthly")
+RECTIFY_WITHIN_MS = 48 * 3_600_000
+UNASSIGNED = "—"
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: PeriodKind
+    start: date
+    end: date
+    """Exclusive."""
+    tz: str
+
+    def ms(self) -> tuple[int, int]:
+        zone = ZoneInfo(self.tz)
+        start = datetime.combine(self.start, time(), zone)
+        end = datetime.combine(self.end, time(), zone)
+        return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
+
+    @property
+    def label(self) -> str:
+        if self.kind == "daily":
+            return self.start.isoformat()
+        if self.kind == "weekly":
+            return f"{self.start.isoformat()} – {(self.end - timedelta(days=1)).isoformat()}"
+        return f"{self.start:%Y-%m}"
+
+
+def period_of(kind: PeriodKind, day: date, tz: str) -> Period:
+    """The day, the ISO week (Monday first) or the month that holds ``day``."""
+    if kind == "daily":
+        return Period(kind, day, day + timedelta(days=1), tz)
+    if kind == "weekly":
+        start = day - timedelta(days=day.weekday())
+        return Period(kind, start, start + timedelta(days=7), tz)
+    start = day.replace(day=1)
+    following = (start + timedelta(days=32)).replace(day=1)
+    return Period(kind, start, following, tz)
+
+
+def previous(kind: PeriodKind, today: date, tz: str) -> Period:
+    """The last whole period before ``today`` (what a scheduled report covers)."""
+    return period_of(kind, period_of(kind, today, tz).start - timedelta(days=1), tz)
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: str
+    rule: str
+    title: str
+    level: str
+    """Highest level reached."""
+    room: str
+    unit: str
+    officers: tuple[str, ...]
+    opened_ms: int
+    acknowledged_ms: int | None = None
+    rectified_ms: int | None = None
+    state: str = "open"
+
+    @property
+    def ticket(self) -> bool:
+        return rank(self.level) >= rank(TICKET_LEVEL)  # type: ignore[arg-type]
+
+
+@dataclass
+class Report:
+    period: Period
+    generated_ms: int
+    total: int = 0
+    by_rule: list[dict[str, Any]] = field(default_factory=list)
+    by_level: dict[str, int] = field(default_factory=dict)
+    by_room: list[dict[str, Any]] = field(default_factory=list)
+    by_unit: list[dict[str, Any]] = field(default_factory=list)
+    by_officer: list[dict[str, Any]] = field(default_factory=list)
+    trend: list[dict[str, Any]] = field(default_factory=list)
+    tickets: int = 0
+    tickets_due: int = 0
+    rectified_in_48h: int = 0
+    ack_median_min: float | None = None
+    ack_p90_min: float | None = None
+
+    @property
+    def rectified_rate(self) -> float | None:
+        return None if not self.tickets_due else self.rectified_in_48h / self.tickets_due
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": {
+                "kind": self.period.kind,
+                "start": self.period.start.isoformat(),
+                "end": self.period.end.isoformat(),
+                "label": self.period.label,
+            },
+            "generated_ms": self.generated_ms,
+            "total": self.total,
+            "by_level": self.by_level,
+            "by_rule": self.by_rule,
+            "by_room": self.by_room,
+            "by_unit": self.by_unit,
+            "by_officer": self.by_officer,
+            "trend": self.trend,
+            "tickets": self.tickets,
+            "tickets_due": self.tickets_due,
+            "rectified_in_48h": self.rectified_in_48h,
+            "rectified_rate": self.rectified_rate,
+            "ack_median_min": self.ack_median_min,
+            "ack_p90_min": self.ack_p90_min,
+        }
+
+
+def build(period: Period, rows: Iterable[AlertRow], now_ms: int) -> Report:
+    start, end = period.ms()
+    inside = [r for r in rows if start <= r.opened_ms < end]
+    report = Report(period, now_ms, total=len(inside))
+    report.by_level = {level: sum(1 for r in inside if r.level == level) for level in LEVELS}
+    titles = {r.rule: r.title for r in inside}
+    report.by_rule = _ranked(Counter(r.rule for r in inside), lambda k: {"rule": k, "title": titles[k]})
+    report.by_room = _ranked(Counter(r.room or UNASSIGNED for r in inside), lambda k: {"room": k})
+    report.by_officer = _ranked(Counter(o for r in inside for o in r.officers), lambda k: {"officer": k})
+    tickets = [r for r in inside if r.ticket]
+    due = [t for t in tickets if t.rectified_ms is not None or now_ms - t.opened_ms >= RECTIFY_WITHIN_MS]
+    report.tickets, report.tickets_due = len(tickets), len(due)
+    report.rectified_in_48h = sum(1 for t in due if _in_48h(t))
+    waits = sorted(
+        (r.acknowledged_ms - r.opened_ms) / 60_000 for r in inside if r.acknowledged_ms is not None
+    )
+    if waits:
+        report.ack_median_min = round(_quantile(waits, 0.5), 1)
+        report.ack_p90_min = round(_quantile(waits, 0.9), 1)
+    report.by_unit = _units(inside)
+    zone = ZoneInfo(period.tz)
+    per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in period.days()}
+    for r in inside:
+        day = datetime.fromtimestamp(r.opened_ms / 1000, zone).date().isoformat()
+        per_day.setdefault(day, Counter())[r.level] += 1
+    report.trend = [
+        {"day": day, **{lv: counts.get(lv, 0) for lv in LEVELS}} for day, counts in per_day.items()
+    ]
+    return report
+
+
+def _units(rows: list[AlertRow]) -> list[dict[str, Any]]:
+    units: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        u = units.setdefault(
+            r.unit or UNASSIGNED, {"unit": r.unit or UNASSIGNED, "count": 0, "tickets": 0, "late": 0}
+        )
+        u["count"] += 1
+        if r.ticket:
+            u["tickets"] += 1
+            u["late"] += 0 if _in_48h(r) else 1
+    # ranking: fewest tickets rectified late, then fewest alerts, then the name
+    ranked = sorted(units.values(), key=lambda u: (u["late"], u["count"], u["unit"]))
+    for place, u in enumerate(ranked, 1):
+        u["rank"] = place
+    return ranked
+
+
+def _in_48h(row: AlertRow) -> bool:
+    return row.rectified_ms is not None and row.rectified_ms - row.opened_ms <= RECTIFY_WITHIN_MS
+
+
+def _ranked(counts: Counter[str], describe: Any) -> list[dict[str, Any]]:
+    return [{**describe(k), "count": n} for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (values sorted)."""
+    if len(values) == 1:
+        return values[0]
+    pos = q * (len(values) - 1)
+    low = int(pos)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (pos - low)

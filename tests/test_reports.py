@@ -1,0 +1,129 @@
+"""Reports against a fixture store whose counts are known: every figure checked, then the same
+report as CSV, HTML (with charts) and PDF, on demand through the API and on the schedule."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from casewatch.configfile import load_config
+from hub.alerts import Alert, Transition
+from hub.config import HubConfig
+from hub.core import Changes
+from hub.report_render import to_csv, to_html, to_pdf
+from hub.report_source import ReportScheduler, report
+from hub.reports import period_of, previous
+from hub.service import HubService
+from tests.hub_helpers import hub_config
+
+TZ = ZoneInfo("Asia/Shanghai")
+DAY = date(2026, 11, 30)
+H, M = 3_600_000, 60_000
+
+
+def at(hour: int, minute: int = 0, day: date = DAY) -> int:
+    return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ).timestamp() * 1000)
+
+
+def alert(aid: str, rule: str, reached: dict[str, int], **context: Any) -> Alert:
+    top = max(reached, key=lambda lv: ["green", "blue", "yellow", "orange", "red"].index(lv))
+    opened = min(reached.values())
+    return Alert(aid, rule, [aid], top, "open", opened, opened, reached=reached, context=context)  # type: ignore[arg-type]
+
+
+def step(aid: str, when: int, action: str) -> Transition:
+    return Transition(aid, when, "operator", action, "acknowledged", "yellow")
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> HubService:
+    hub_config(tmp_path, None, agent_key="k" * 64, rooms=[
+        {"id": "int-1", "name": "讯问室1", "type": "interrogation"},
+        {"id": "wait-1", "name": "候问室1", "type": "waiting"},
+    ])  # fmt: skip
+    service = HubService(load_config(tmp_path / "hub.yaml", HubConfig), tmp_path).open()
+    projections = [
+        ("officer", "o1", {"id": "o1", "name": "王警官", "unit": "unit-a"}),
+        ("officer", "o2", {"id": "o2", "name": "李警官", "unit": "unit-b"}),
+        ("case", "K1", {"id": "K1", "unit": "unit-a", "officers": ["o1"]}),
+        ("case", "K2", {"id": "K2", "unit": "unit-b", "officers": ["o2"]}),
+        ("person", "p2", {"id": "p2", "case": "K2"}),
+    ]
+    alerts = [
+        alert("A1", "INT-TWO", {"yellow": at(10), "orange": at(10, 4)}, room="int-1", case="K1"),  # a ticket
+        alert("A2", "INT-TWO", {"yellow": at(12)}, room="int-1", case="K1"),
+        alert("A3", "WB-TAMPER", {"red": at(23)}, room="wait-1", person="p2"),  # a ticket, fixed late
+        alert("A4", "DUR-CRIM", {"blue": at(15)}, person="p2"),
+        alert("A5", "INT-TWO", {"yellow": at(1, 0, date(2026, 12, 1))}, room="int-1", case="K1"),  # next day
+    ]
+    log = [
+        step("A1", at(10, 5), "acknowledge"), step("A1", at(11), "rectify"),
+        step("A2", at(12, 20), "acknowledge"),
+        step("A3", at(23) + 72 * H, "rectify"),
+    ]  # fmt: skip
+    service.derived.save(Changes(alerts=alerts, transitions=log, projections=projections))
+    return service
+
+
+def test_a_daily_report_counts_what_the_fixture_holds(hub: HubService) -> None:
+    made = report(hub, period_of("daily", DAY, "Asia/Shanghai"))
+    assert made.total == 4  # A5 belongs to the next day
+    assert made.by_level == {"green": 0, "blue": 1, "yellow": 1, "orange": 1, "red": 1}  # highest reached
+    assert [(r["rule"], r["count"]) for r in made.by_rule] == [
+        ("INT-TWO", 2),
+        ("DUR-CRIM", 1),
+        ("WB-TAMPER", 1),
+    ]
+    assert made.by_rule[0]["title"] == "讯问时办案民警少于二人"
+    assert {r["room"]: r["count"] for r in made.by_room} == {"讯问室1": 2, "候问室1": 1, "—": 1}
+    assert {r["officer"]: r["count"] for r in made.by_officer} == {"王警官": 2, "李警官": 2}
+    assert made.tickets == 2 and made.tickets_due == 2 and made.rectified_in_48h == 1
+    assert made.rectified_rate == 0.5
+    assert made.ack_median_min == 12.5 and made.ack_p90_min == 18.5  # 5 and 20 minutes
+    assert [(u["rank"], u["unit"], u["count"], u["tickets"], u["late"]) for u in made.by_unit] == [
+        (1, "unit-a", 2, 1, 0),
+        (2, "unit-b", 2, 1, 1),
+    ]
+    (day,) = made.trend
+    assert day == {"day": "2026-11-30", "green": 0, "blue": 1, "yellow": 1, "orange": 1, "red": 1}
+
+
+def test_weeks_and_months_and_a_ticket_still_inside_its_48_hours(hub: HubService) -> None:
+    week = report(hub, period_of("weekly", DAY, "Asia/Shanghai"))
+    assert week.period.start == date(2026, 11, 30) and week.period.end == date(2026, 12, 7)  # a Monday
+    assert week.total == 5 and len(week.trend) == 7
+    month = report(hub, period_of("monthly", date(2026, 11, 15), "Asia/Shanghai"))
+    assert month.period.label == "2026-11" and month.total == 4 and len(month.trend) == 30
+    assert previous("monthly", date(2026, 12, 1), "Asia/Shanghai").label == "2026-11"
+    assert previous("weekly", date(2026, 12, 1), "Asia/Shanghai").start == date(2026, 11, 23)
+    from hub.reports import AlertRow, build
+
+    fresh = AlertRow("X", "INT-TWO", "t", "orange", "r", "u", (), at(10))
+    early = build(period_of("daily", DAY, "Asia/Shanghai"), [fresh], now_ms=at(12))
+    assert early.tickets == 1 and early.tickets_due == 0 and early.rectified_rate is None  # not late yet
+
+
+def test_the_report_as_csv_html_and_pdf(hub: HubService) -> None:
+    made = report(hub, period_of("daily", DAY, "Asia/Shanghai"))
+    csv_text = to_csv(made)
+    assert "48小时内整改率 rectified within 48 h,50% (1/2)" in csv_text
+    assert "INT-TWO,讯问时办案民警少于二人,2" in csv_text and "1,unit-a,2,1,0" in csv_text
+    page = to_html(made, "演示中心")
+    assert page.count("<svg") == 2 and "<rect" in page and "日巡查" in page and "50% (1/2)" in page
+    pdf = to_pdf(made, "演示中心")
+    assert pdf.startswith(b"%PDF") and len(pdf) > 3000
+
+
+def test_the_schedule_writes_each_finished_period_once(hub: HubService, tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    scheduler = ReportScheduler(hub, folder)
+    first = scheduler.due_now()
+    names = sorted(p.name for p in first)
+    assert len(names) == 9  # yesterday, last week, last month × html, csv, pdf
+    assert all(n.startswith(("casewatch-daily-", "casewatch-weekly-", "casewatch-monthly-")) for n in names)
+    assert scheduler.due_now() == []  # already written
+    assert not list(folder.glob("*.part"))
