@@ -78,6 +78,7 @@ class Admission:
             ts=event.ts,
             received_ms=received_ms,
             body=event.canonical(),
+            band=event.subject.band,
         )
 
     def take_gaps(self) -> list[SeqGap]:

@@ -22,6 +22,7 @@ AlertState = Literal["open", "acknowledged", "assigned", "rectified", "verified"
 Action = Literal["acknowledge", "assign", "rectify", "verify", "reject", "close", "comment"]
 SYSTEM = "system"
 DEFAULT_ESCALATE_AFTER_MS = 48 * 3_600_000
+MAX_EVIDENCE = 20
 
 _MOVES: dict[Action, tuple[tuple[AlertState, ...], AlertState | None]] = {
     "acknowledge": (("open",), "acknowledged"),
@@ -69,6 +70,8 @@ class Alert:
     escalations: int = 0
     escalate_from_ms: int = 0
     context: dict[str, Any] = field(default_factory=dict)
+    events: list[int] = field(default_factory=list)
+    """Store positions of the facts that raised, levelled, cleared or corrected it (the evidence)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +111,12 @@ class AlertBook:
 
     # signals from the rule engine -------------------------------------------------------------
     def apply(self, signal: Signal) -> None:
+        self._apply(signal)
+        alert = self.alerts.get(signal.alert)
+        if alert is not None and signal.pos and signal.pos not in alert.events:
+            alert.events = [*alert.events, signal.pos][-MAX_EVIDENCE:]
+
+    def _apply(self, signal: Signal) -> None:
         alert = self.alerts.get(signal.alert)
         if signal.type == "level":
             assert signal.level is not None

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.alerts import Alert
-from hub.migrations import SUBJECT_BAND, SUBJECT_PERSON
 from hub.store import HubStore
 
 
@@ -178,9 +177,7 @@ class Queries:
     def about_person(self, person: str) -> list[dict[str, Any]]:
         """Every logged event whose subject is ``person`` (hub records mostly), in chain order."""
         with self.store.locked() as db:
-            rows = db.execute(
-                f"SELECT body FROM events WHERE {SUBJECT_PERSON} = ? ORDER BY pos", (person,)
-            ).fetchall()
+            rows = db.execute("SELECT body FROM events WHERE person = ? ORDER BY pos", (person,)).fetchall()
         return [json.loads(body) for (body,) in rows]
 
     def positions(
@@ -193,9 +190,8 @@ class Queries:
         with self.store.locked() as db:
             for band in bands:
                 rows = db.execute(
-                    f"SELECT ts, json_extract(CAST(body AS TEXT), '$.data.room') FROM events"
-                    f" WHERE {SUBJECT_BAND} = ? AND ts >= ? AND ts <= ? AND kind = 'band.position'"
-                    " ORDER BY ts",
+                    "SELECT ts, json_extract(CAST(body AS TEXT), '$.data.room') FROM events"
+                    " WHERE band = ? AND ts >= ? AND ts <= ? AND kind = 'band.position' ORDER BY ts",
                     (band, since_ms, until_ms if until_ms is not None else 2**62),
                 ).fetchall()
                 out += [(band, int(ts), room) for ts, room in rows]

@@ -438,7 +438,11 @@ class HubService:
             now_ms=now,
         )
         self._hub_seq += 1
-        return Incoming(HUB_AGENT, doc["seq"], doc["id"], req.kind, ts, now, record_bytes(doc))
+        subject = doc["subject"]
+        return Incoming(
+            HUB_AGENT, doc["seq"], doc["id"], req.kind, ts, now, record_bytes(doc), subject.get("person"),
+            subject.get("band"),
+        )  # fmt: skip
 
     def _tick(self) -> None:
         now = self.clock.now_ms()

@@ -74,6 +74,9 @@ class Incoming:
     ts: int
     received_ms: int
     body: bytes
+    person: str | None = None
+    """``subject.person`` / ``subject.band`` of the event, indexed for a person's timeline."""
+    band: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +126,8 @@ class Stored:
 
 _COLUMNS = "pos, agent, seq, id, kind, ts, received_ms, body, hash"
 _INSERT_EVENT = (
-    "INSERT INTO events (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash, person, band)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_QUARANTINE = (
     "INSERT INTO quarantine (received_ms, topic, code, reason, agent, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -266,7 +269,22 @@ class HubStore:
             pos += 1
             digest = hashlib.sha256(prev + e.body).digest()
             hexed = digest.hex()
-            rows.append((pos, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, prev_hex, hexed))
+            rows.append(
+                (
+                    pos,
+                    e.agent,
+                    e.seq,
+                    e.id,
+                    e.kind,
+                    e.ts,
+                    e.received_ms,
+                    e.body,
+                    prev_hex,
+                    hexed,
+                    e.person,
+                    e.band,
+                )
+            )
             stored.append(Stored(pos, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, hexed))
             prev, prev_hex = digest, hexed
             if e.seq > max_seq[e.agent]:

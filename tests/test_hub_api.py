@@ -207,6 +207,9 @@ def test_alert_walks_its_loop_through_the_api_with_roles_and_history(hub: ApiHub
         ("verify", "supervisor"), ("close", "supervisor"),
     ]  # fmt: skip
     assert detail["assignee"] == "o1" and detail["title"]
+    (evidence,) = detail["evidence"]  # the fact that raised it, with its place in the chain
+    assert evidence["kind"] == "band.tamper" and evidence["subject"] == {"band": "B0042"}
+    assert viewer.get(f"/api/v1/events/{evidence['pos']}").json()["hash"] == evidence["hash"]
     retained = Collector(mqtt_broker.host, mqtt_broker.port).subscribe(f"casewatch/c1/alerts/{alert['id']}")
     (message,) = retained.wait_for(1)
     assert json.loads(message[1])["state"] == "closed"

@@ -81,3 +81,27 @@ def test_a_path_that_cannot_be_created_is_refused(tmp_path: Path) -> None:
     (tmp_path / "plain-file").write_text("x")
     with pytest.raises(StoreError, match="plain-file"):
         HubStore(tmp_path / "plain-file" / "hub.db")
+
+
+def test_v4_fills_the_subject_columns_of_events_stored_before_it(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    migrate(conn, where="hub.db", migrations=MIGRATIONS[:3])
+    rows = [
+        (1, '{"subject":{"person":"p1"},"kind":"record"}'),
+        (2, '{"subject":{"band":"B0042"},"kind":"band.position"}'),
+        (3, "not json at all"),  # a row v4 must not choke on
+    ]
+    for pos, body in rows:
+        conn.execute(
+            "INSERT INTO events (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash)"
+            " VALUES (?, 'a', ?, ?, 'k', ?, 0, ?, '', '')",
+            (pos, pos, f"id{pos}", pos, body.encode()),
+        )
+    assert migrate(conn, where="hub.db") == [4, *range(5, latest_version() + 1)]
+    found = conn.execute("SELECT pos, person, band FROM events ORDER BY pos").fetchall()
+    assert found == [(1, "p1", None), (2, None, "B0042"), (3, None, None)]
+    plan = " ".join(
+        str(r) for r in conn.execute("EXPLAIN QUERY PLAN SELECT body FROM events WHERE person = 'p1'")
+    )
+    assert "events_person" in plan
+    conn.close()

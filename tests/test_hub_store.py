@@ -165,7 +165,10 @@ def test_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     store.write(Batch(events=events("a", 1, 2)))
     head = store.head()
     # another writer took position 3 behind this store's back: the next append must fail whole
-    tamper(tmp_path / "hub.db", "INSERT INTO events VALUES (3, 'x', 1, 'i', 'k', 0, 0, x'00', '', '')")
+    tamper(
+        tmp_path / "hub.db",
+        "INSERT INTO events VALUES (3, 'x', 1, 'i', 'k', 0, 0, x'00', '', '', NULL, NULL)",
+    )
     batch = Batch(
         events=events("a", 3, 4),
         quarantined=[Quarantined(1, "t", "schema", "bad", None, b"{}")],

@@ -49,8 +49,19 @@ def get_alert(alert_id: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> di
     if alert is None:
         raise not_found("告警 alert", alert_id)
     notes = ctx.service.notifier.store.query(alert=alert_id)
+    evidence = []
+    for pos in alert.events:
+        found = ctx.queries.event(pos)
+        if found is not None:
+            ev = found["event"]
+            evidence.append(
+                {"pos": pos, "kind": ev.get("kind"), "ts": ev.get("ts"), "agent": ev.get("agent"),
+                 "source": ev.get("source"), "subject": ev.get("subject"),
+                 "evidence": (ev.get("data") or {}).get("evidence"), "hash": found["hash"]}
+            )  # fmt: skip
     return {
         **ctx.service.alert_view(alert),
+        "evidence": evidence,
         "history": [asdict(t) for t in ctx.service.derived.history(alert_id)],
         "notifications": [n.to_json() for n in notes],
     }

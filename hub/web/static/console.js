@@ -131,6 +131,11 @@ async function renderDetail() {
     el("h4", {}, T("history")),
     el("ol", { id: "history" }, a.history.map((h) => el("li", { "data-action": h.action },
       `${time(h.at_ms)} ${h.by} ${T(h.action)} ${h.comment || ""}`))),
+    el("h4", {}, T("evidence")),
+    el("ul", { id: "evidence" }, (a.evidence || []).map((e) => el("li", { "data-pos": e.pos },
+      `#${e.pos} ${time(e.ts)} ${e.kind} · ${e.source || ""}`,
+      e.evidence && e.evidence.snapshot ? ` · ${T("snapshot")} ${e.evidence.snapshot}` : "",
+      e.evidence && e.evidence.clip_id ? ` · ${T("clip")} ${e.evidence.clip_id}` : ""))),
     el("h4", {}, T("notifications")),
     el("ul", {}, a.notifications.map((n) => el("li", {}, `${n.channel} → ${n.recipient}: ${n.state}`))),
   );
