@@ -113,6 +113,13 @@ class AlertAction(_Data):
     evidence: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=10)
 
 
+class UserSession(_Data):
+    """A login, a logout or a refused login, for the audit trail (``source`` is the username)."""
+
+    action: Literal["login", "logout", "login_failed", "login_locked"]
+    via: Literal["console", "api"]
+
+
 class IngestGap(_Data):
     """Written by the ingest itself: an agent's seq numbers that never arrived (data loss)."""
 
@@ -131,6 +138,7 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "record": (Record, ("person",)),
     "officer.register": (Officer, ("officer",)),
     "alert.action": (AlertAction, ("alert",)),
+    "user.session": (UserSession, ()),
     "ingest.gap": (IngestGap, ()),
 }
 SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room")

@@ -25,10 +25,13 @@ session = APIRouter(tags=["session"])
 @session.post("/login", summary="Exchange a username and password for a bearer token")
 def login(body: LoginBody, ctx: ApiContext = Ctx) -> LoginReply:
     if ctx.auth.locked(body.username):
+        ctx.audit_session(body.username, "login_locked", "api")
         raise ApiError(429, "locked", "尝试次数过多，请五分钟后再试 (too many failed logins; wait 5 minutes)")
     principal = ctx.auth.check_password(body.username, body.password)
     if principal is None:
+        ctx.audit_session(body.username, "login_failed", "api")
         raise ApiError(401, "unauthenticated", "用户名或密码错误 (wrong username or password)")
+    ctx.audit_session(principal.username, "login", "api")
     token, expires = ctx.auth.issue(principal)
     return LoginReply(
         token=token, expires_ms=expires, username=principal.username, role=principal.role,
@@ -37,10 +40,11 @@ def login(body: LoginBody, ctx: ApiContext = Ctx) -> LoginReply:
 
 
 @session.post("/logout", status_code=204, summary="End this token's session")
-def logout(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -> None:
+def logout(request: Request, ctx: ApiContext = Ctx, who: Principal = Viewer) -> None:
     scheme, _sep, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
         ctx.auth.revoke(token.strip())
+        ctx.audit_session(who.username, "logout", "api")
 
 
 @session.get("/me", summary="Who this token or credential belongs to")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from hub.api.schemas import Created
 from hub.errors import StoreError
 from hub.queries import Queries
 from protocol.errors import SchemaError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from hub.service import HubService
@@ -65,6 +68,15 @@ class ApiContext:
         except StoreError as exc:
             raise ApiError(503, "store", f"存储不可用 (store unavailable): {exc}") from exc
         return Created(id=key, pos=stored.pos, event=stored.id, kind=kind)
+
+    def audit_session(self, username: str, action: str, via: str) -> None:
+        """Log a login, logout or refusal; a hub too busy to commit it must not block the user."""
+        try:
+            self.service.record(
+                "user.session", {}, {"action": action, "via": via}, by=username[:64] or "?", timeout_s=5
+            )
+        except Exception as exc:  # the audit record is best effort; the refusal itself stands
+            log.warning("session %s of %s not logged: %s", action, username[:64], exc)
 
     def now_ms(self) -> int:
         return self.service.clock.now_ms()

@@ -96,8 +96,12 @@ async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
         return _to_login()  # a login form this browser was not given
     if ctx.auth.locked(username):
         error = text("login_locked", lang)
+        await asyncio.to_thread(ctx.audit_session, username, "login_locked", "console")
     else:
         principal = await asyncio.to_thread(ctx.auth.check_password, username, form.get("password", ""))
+        await asyncio.to_thread(
+            ctx.audit_session, username, "login" if principal is not None else "login_failed", "console"
+        )
         if principal is not None:
             token, expires = ctx.auth.issue(principal)
             response = RedirectResponse("/console/", status_code=303)
@@ -116,7 +120,10 @@ async def logout(request: Request, ctx: ApiContext = Ctx) -> RedirectResponse:
     form = await _form(request)
     token = request.cookies.get(SESSION_COOKIE, "")
     if token and hmac.compare_digest(form.get("csrf", ""), ctx.auth.csrf(token)):
+        user = ctx.auth.token(token)
         ctx.auth.revoke(token)
+        if user is not None:
+            await asyncio.to_thread(ctx.audit_session, user.username, "logout", "console")
     response = _to_login()
     response.delete_cookie(SESSION_COOKIE)
     return response

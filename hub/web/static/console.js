@@ -7,6 +7,7 @@ const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const PAGE = document.body.dataset.page;
 const RANK = { green: 0, blue: 1, yellow: 2, orange: 3, red: 4 };
 let selected = null;
+const draft = { alert: null, comment: "", assignee: "" };
 
 async function api(path, options = {}) {
   const init = { credentials: "same-origin", headers: { Accept: "application/json" }, ...options };
@@ -110,18 +111,16 @@ const SUPERVISOR = ["verify", "reject", "close"];
 async function renderDetail() {
   const box = document.getElementById("detail");
   const a = await api("/alerts/" + encodeURIComponent(selected));
-  // Live updates redraw the panel: keep what the operator is typing for the same alert.
-  const same = box.dataset.alert === a.id;
-  const typed = (id) => (same && document.getElementById(id) ? document.getElementById(id).value : "");
-  const comment = el("textarea", { id: "comment", placeholder: T("comment") });
-  comment.value = typed("comment");
-  const assignee = el("input", { id: "assignee", placeholder: T("assignee") });
-  assignee.value = typed("assignee");
-  box.dataset.alert = a.id;
+  // Live updates redraw the panel: what the operator types lives in `draft`, not in the DOM.
+  if (draft.alert !== a.id) Object.assign(draft, { alert: a.id, comment: "", assignee: "" });
+  const comment = el("textarea", { id: "comment", placeholder: T("comment"), oninput: (e) => { draft.comment = e.target.value; } });
+  comment.value = draft.comment;
+  const assignee = el("input", { id: "assignee", placeholder: T("assignee"), oninput: (e) => { draft.assignee = e.target.value; } });
+  assignee.value = draft.assignee;
   const mayAct = window.CW.role !== "viewer";
   const buttons = (ACTIONS[a.state] || [])
     .filter((action) => mayAct && (!SUPERVISOR.includes(action) || ["supervisor", "admin"].includes(window.CW.role)))
-    .map((action) => el("button", { id: "act-" + action, type: "button", onclick: () => act(a.id, action, comment.value, assignee.value) }, T(action)));
+    .map((action) => el("button", { id: "act-" + action, type: "button", onclick: () => act(a.id, action, draft.comment, draft.assignee) }, T(action)));
   box.hidden = false;
   box.replaceChildren(
     el("h3", {}, badge(a.level), " ", a.title), el("p", {}, `${T("state")}: `, el("span", { id: "detail-state" }, T("state_" + a.state))),
@@ -146,7 +145,9 @@ async function act(id, action, comment, assignee) {
   if (action === "assign") body.assignee = assignee;
   try {
     await api(`/alerts/${encodeURIComponent(id)}/actions`, { method: "POST", body });
-    document.getElementById("comment").value = "";
+    draft.comment = "";
+    const box = document.getElementById("comment");
+    if (box) box.value = "";
   } catch (error) {
     document.getElementById("action-error").textContent = `${T("action_failed")}: ${error.message}`;
   }
