@@ -147,8 +147,9 @@ class Queries:
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Logged events in chain order, each with its ``pos`` and ``hash`` beside the envelope."""
+        """Logged events in chain order (or newest first), each with its ``pos`` and ``hash``."""
         where: list[str] = ["pos > ?"]
         args: list[Any] = [after_pos]
         if kind:
@@ -165,7 +166,7 @@ class Queries:
             args.append(until_ms)
         sql = (
             f"SELECT pos, received_ms, hash, body FROM events WHERE {' AND '.join(where)}"
-            " ORDER BY pos LIMIT ?"
+            f" ORDER BY pos {'DESC' if newest_first else ''} LIMIT ?"
         )
         with self.store.locked() as db:
             rows = db.execute(sql, (*args, limit)).fetchall()

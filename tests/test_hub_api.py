@@ -432,3 +432,31 @@ def test_reports_on_demand_in_every_format(hub: ApiHub) -> None:
     assert viewer.get("/api/v1/reports/daily", params={"day": "2026-13-40"}).status_code == 422
     assert viewer.get("/api/v1/reports/files/..%2Fhub.db").status_code == 404
     assert hub.anonymous().get("/api/v1/reports/daily").status_code == 401
+
+
+def test_dossiers_denials_and_users_for_those_allowed(hub: ApiHub, mqtt_broker: Any) -> None:
+    viewer, operator, admin = hub.client("viewer"), hub.client("operator"), hub.client("admin")
+    feed, t = hub.feed, now_ms()
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    denied = {"granted": False, "reason": "not_authorised", "officers": ["o9"], "document": "K7-01"}
+    returned = {"granted": True, "reason": "granted", "action": "return", "officers": ["o1"],
+                "document": "K7-01", "slot": "s07"}  # fmt: skip
+    filled = {"state": "in", "document": "K7-01", "scanned": True}
+    for event in (
+        feed.event("cabinet.access", t, {"cabinet": "cab-1"}, denied, "cab-1"),
+        feed.event("cabinet.access", t + 1, {"cabinet": "cab-1", "slot": "s07"}, returned, "cab-1"),
+        feed.event("cabinet.slot", t + 2, {"cabinet": "cab-1", "slot": "s07"}, filled, "cab-1"),
+    ):
+        publisher.publish(*feed.message(event))
+    assert wait_until(lambda: viewer.get("/api/v1/dossiers").json(), timeout_s=10)
+    (dossier,) = viewer.get("/api/v1/dossiers").json()
+    assert dossier["id"] == "K7-01" and dossier["state"] == "in" and dossier["slot"] == "s07"
+    assert dossier["last_access"]["officers"] == ["o1"] and dossier["overdue"] is None
+    (denial,) = viewer.get("/api/v1/cabinets/denials").json()
+    assert (
+        denial["reason"] == "not_authorised" and denial["officers"] == ["o9"] and denial["cabinet"] == "cab-1"
+    )
+    assert viewer.get("/api/v1/users").status_code == 403 and operator.get("/api/v1/users").status_code == 403
+    users = admin.get("/api/v1/users").json()
+    assert {u["username"]: u["role"] for u in users}["supervisor"] == "supervisor"
+    assert all("password_hash" not in u for u in users)

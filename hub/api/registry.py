@@ -7,7 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from hub.api.auth import Principal
-from hub.api.context import ApiContext, ApiError, Ctx, Operator, Supervisor, Viewer, conflict, not_found
+from hub.api.context import (
+    Admin,
+    ApiContext,
+    ApiError,
+    Ctx,
+    Operator,
+    Supervisor,
+    Viewer,
+    conflict,
+    not_found,
+)
 from hub.api.schemas import CaseBody, Created, OfficerBody
 from hub.queries import AlertFilter
 from hub.rules.levels import CHINESE, rank
@@ -64,10 +74,49 @@ def list_dossiers(
     state: str | None = Query(None, pattern="^(in|out)$"),
 ) -> list[dict[str, Any]]:
     found = ctx.queries.projections("dossier")
+    overdue = {
+        str(a.context.get("dossier")): a.level
+        for a in ctx.queries.alerts(AlertFilter(rule="DOSSIER-OVERDUE", open_only=True, limit=5000))
+        if a.active
+    }
     return [
-        d
+        {**d, "overdue": overdue.get(str(d["id"]))}
         for d in found
         if (case is None or d.get("case") == case) and (state is None or d.get("state") == state)
+    ]
+
+
+@router.get("/cabinets/denials", summary="Refused cabinet accesses, newest first (who, which document, why)")
+def cabinet_denials(
+    ctx: ApiContext = Ctx,
+    _: Principal = Viewer,
+    limit: int = Query(50, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    out = []
+    for found in ctx.queries.events(kind="cabinet.access", limit=limit * 4, newest_first=True):
+        ev = found["event"]
+        data = ev.get("data") or {}
+        if not data.get("granted"):
+            cabinet = (ev.get("subject") or {}).get("cabinet")
+            out.append(
+                {
+                    "pos": found["pos"],
+                    "ts": ev.get("ts"),
+                    "cabinet": cabinet,
+                    "reason": data.get("reason"),
+                    "officers": data.get("officers") or [],
+                    "document": data.get("document"),
+                    "slot": data.get("slot"),
+                }
+            )
+    return out[:limit]
+
+
+@router.get("/users", summary="Console users and their roles (admin only; managed in the hub file)")
+def list_users(ctx: ApiContext = Ctx, _: Principal = Admin) -> list[dict[str, Any]]:
+    return [
+        {"username": u.username, "display_name": u.display_name, "role": u.role}
+        for u in ctx.service.cfg.users
     ]
 
 

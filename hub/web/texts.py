@@ -82,6 +82,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "cam_covered": {"zh": "遮挡", "en": "Covered"},
     "cam_defocused": {"zh": "失焦", "en": "Defocused"},
     "cam_moved": {"zh": "移位", "en": "Moved"},
+    "denials": {"zh": "卷宗柜拒绝记录", "en": "Refused cabinet accesses"},
+    "overdue": {"zh": "逾期未还", "en": "Overdue"},
     "dossier_in": {"zh": "在柜", "en": "In the cabinet"},
     "dossier_out": {"zh": "已借出", "en": "Taken out"},
     "action_failed": {"zh": "操作失败", "en": "Action failed"},

@@ -41,8 +41,8 @@ const badge = (level) => el("span", { class: `badge ${level}` }, T("level_" + le
 
 // overview -----------------------------------------------------------------------------------
 async function renderOverview() {
-  const [rooms, persons, cameras, dossiers, bands] = await Promise.all([
-    api("/rooms"), api("/persons"), api("/cameras"), api("/dossiers"), api("/bands"),
+  const [rooms, persons, cameras, dossiers, bands, denials] = await Promise.all([
+    api("/rooms"), api("/persons"), api("/cameras"), api("/dossiers"), api("/bands"), api("/cabinets/denials?limit=20"),
   ]);
   const roomNames = Object.fromEntries(rooms.map((r) => [r.id, r.name]));
   document.getElementById("rooms").replaceChildren(...rooms.map((r) => el("div",
@@ -72,7 +72,11 @@ async function renderOverview() {
   document.querySelector("#dossiers tbody").replaceChildren(...dossiers.map((d) => el("tr", { "data-dossier": d.id },
     el("td", {}, d.id), el("td", {}, d.case || ""), el("td", {}, `${d.cabinet || ""} ${d.slot || ""}`),
     el("td", {}, T("dossier_" + d.state)), el("td", {}, time(d.since)),
-    el("td", {}, d.last_access ? `${d.last_access.action} ${d.last_access.officers.join(", ")}` : ""))));
+    el("td", {}, d.last_access ? `${d.last_access.action} ${d.last_access.officers.join(", ")}` : ""),
+    el("td", {}, d.overdue ? [badge(d.overdue), ` ${T("overdue")}`] : ""))));
+  document.querySelector("#denials tbody").replaceChildren(...denials.map((x) => el("tr", { "data-denial": x.pos },
+    el("td", {}, time(x.ts)), el("td", {}, x.cabinet || ""), el("td", {}, x.reason),
+    el("td", {}, x.officers.join(", ")), el("td", {}, x.document || ""))));
 }
 
 // alerts -------------------------------------------------------------------------------------
