@@ -15,7 +15,7 @@ from hub.rules.facts import Fact
 from protocol.registry import BandFlags, BandRegistration
 
 FLAG_NAMES = ("minor", "special_group", "high_risk", "intoxicated")
-KINDS = ("person", "band", "case", "officer", "band_room", "dossier", "room", "camera", "device")
+KINDS = ("person", "band", "case", "officer", "band_room", "dossier", "room", "camera", "device", "cabinet")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Projections:
     """Room → persons counted per camera zone, their total, and the agent's open conditions."""
     cameras: dict[str, dict[str, Any]] = field(default_factory=dict)
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cabinets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Cabinet → each door's last state (open, closed, held_open, forced) and since when."""
     _changed: set[tuple[str, str]] = field(default_factory=set)
     _registry: dict[str, BandRegistration | None] = field(default_factory=dict)
 
@@ -142,6 +144,11 @@ class Projections:
             self._dossier(kind, subject, data, ts)
         elif kind in ("occupancy", "condition.start", "condition.end") and subject.get("room"):
             self._room(kind, subject, data, ts)
+        elif kind == "cabinet.door" and subject.get("cabinet"):
+            cabinet = dict(self.cabinets.get(subject["cabinet"]) or {"id": subject["cabinet"], "doors": {}})
+            door = str(subject.get("slot") or "door")
+            cabinet["doors"] = {**cabinet["doors"], door: {"state": data.get("state"), "since": ts}}
+            self._set("cabinet", subject["cabinet"], cabinet)
         elif kind == "camera.health" and subject.get("camera"):
             camera = {
                 "id": subject["camera"],
@@ -304,4 +311,5 @@ _TABLES = {
     "room": "room_state",
     "camera": "cameras",
     "device": "devices",
+    "cabinet": "cabinets",
 }

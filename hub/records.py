@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.notify.templates import Role
 from protocol.canonical import canonical_bytes
 from protocol.errors import SchemaError
 from protocol.fields import Key, Ms
@@ -29,8 +30,8 @@ PROCEDURE_NAMES: dict[str, str] = {
     "other": "其他",
 }
 Text = Annotated[str, Field(max_length=500)]
-StaffRole = Literal["officer", "unit_leader", "duty_supervisor", "legal", "inspection"]
-"""Who hears which alerts: 办案民警, 单位领导, 值班所领导/中心值班, 法制, 督察."""
+StaffRole = Role
+"""Who hears which alerts (``hub.notify.templates.Role``): 办案民警, 单位领导, 值班督察, 法制, 督察."""
 
 
 class _Data(BaseModel):

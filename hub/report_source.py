@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from hub.alerts import Alert
 from hub.report_render import to_csv, to_html, to_pdf
 from hub.reports import PERIODS, AlertRow, Period, Report, build, previous
 from hub.rules.levels import rank
@@ -23,6 +25,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 60.0
+
+
+def attribute(
+    alert: Alert,
+    officers: Mapping[str, Mapping[str, Any]],
+    cases: Mapping[str, Mapping[str, Any]],
+    persons: Mapping[str, Mapping[str, Any]],
+) -> tuple[str, list[str]]:
+    """The alert's unit ("" when unknown) and officer ids, as reports and the unit filter see them."""
+    ctx = alert.context
+    case_id = str(ctx.get("case") or (persons.get(str(ctx.get("person") or "")) or {}).get("case") or "")
+    case = cases.get(case_id) or {}
+    handling = [str(o) for o in case.get("officers") or [] if o in officers]
+    if alert.assignee is not None and alert.assignee in officers and alert.assignee not in handling:
+        handling.append(alert.assignee)
+    unit = case.get("unit") or next(
+        (officers[o].get("unit") for o in handling if officers[o].get("unit")), None
+    )
+    if unit is None and alert.assignee and alert.assignee not in officers:
+        unit = alert.assignee
+    return str(unit or ""), handling
 
 
 def rows_for(service: HubService, period: Period) -> list[AlertRow]:
@@ -36,16 +59,7 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
     out: list[AlertRow] = []
     for alert, acknowledged, rectified in queries.report_alerts(start, end):
         ctx = alert.context
-        case_id = str(ctx.get("case") or (persons.get(str(ctx.get("person") or "")) or {}).get("case") or "")
-        case = cases.get(case_id) or {}
-        handling = [o for o in case.get("officers") or [] if o in officers]
-        if alert.assignee in officers and alert.assignee not in handling:
-            handling.append(alert.assignee)
-        unit = case.get("unit") or next(
-            (officers[o].get("unit") for o in handling if officers[o].get("unit")), None
-        )
-        if unit is None and alert.assignee and alert.assignee not in officers:
-            unit = alert.assignee
+        unit, handling = attribute(alert, officers, cases, persons)
         top = max(alert.reached, key=rank) if alert.reached else alert.level
         room = str(ctx.get("room") or "")
         out.append(

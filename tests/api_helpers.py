@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -82,3 +83,15 @@ def officer(
     if phone:
         doc["phone"] = phone
     return doc
+
+
+def person(pid: str, **more: Any) -> dict[str, Any]:
+    """An intake body: a man summoned just now unless told otherwise."""
+    return {
+        "id": pid,
+        "procedure": "summons",
+        "arrived": int(time.time() * 1000),
+        "name": "张三",
+        "sex": "male",
+        **more,
+    }

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.api_helpers import PASSWORD, ApiHub, api_hub, officer
+from tests.api_helpers import PASSWORD, ApiHub, api_hub, officer, person
 from tests.mqtt_helpers import Collector
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 ARTEFACTS = REPO / "test-artefacts"
@@ -71,13 +72,7 @@ def test_anonymous_browsers_go_to_the_login_page(hub: ApiHub) -> None:
 def test_a_console_session_needs_its_csrf_token_to_change_anything(hub: ApiHub) -> None:
     operator = console_login(hub, "operator")
     assert "一屏监督" in operator.get("/console/").text
-    body = {
-        "id": "p1",
-        "procedure": "summons",
-        "arrived": int(time.time() * 1000),
-        "name": "张三",
-        "sex": "male",
-    }
+    body = person("p1")
     refused = operator.post("/api/v1/persons", json=body)
     assert refused.status_code == 403 and refused.json()["error"] == "csrf"
     forged = operator.post("/api/v1/persons", json=body, headers={"X-CSRF-Token": "x" * 43})
@@ -101,16 +96,39 @@ def test_a_console_session_needs_its_csrf_token_to_change_anything(hub: ApiHub) 
     assert failed.status_code == 401 and "用户名或密码错误" in failed.text
 
 
+def test_alerts_filter_by_the_unit_responsible(hub: ApiHub, mqtt_broker: Any) -> None:
+    sup, op, viewer = hub.client("supervisor"), hub.client("operator"), hub.client("viewer")
+    for oid, unit in (("o1", "unit-a"), ("o2", "unit-b")):
+        assert sup.put(f"/api/v1/officers/{oid}", json=officer(oid, unit)).status_code == 201
+    for case, oid in (("K1", "o1"), ("K2", "o2")):
+        assert op.post("/api/v1/cases", json={"id": case, "officers": [oid]}).status_code == 201
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    for n, case in enumerate(("K1", "K2"), 1):
+        assert op.post("/api/v1/persons", json=person(f"p{n}", case=case)).status_code == 201
+        assert (
+            op.post(f"/api/v1/bands/B00{n}0/bind", json={"role": "detainee", "person": f"p{n}"}).status_code
+            == 201
+        )
+        tamper = hub.feed.event(
+            "band.tamper",
+            int(time.time() * 1000),
+            {"band": f"B00{n}0"},
+            {"strap_open": True, "magnet": False},
+            "rx-1",
+        )
+        publisher.publish(*hub.feed.message(tamper))
+    assert wait_until(
+        lambda: len(viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER"}).json()) == 2, timeout_s=10
+    )
+    (mine,) = viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER", "unit": "unit-b"}).json()
+    assert mine["context"]["person"] == "p2"
+    assert viewer.get("/api/v1/alerts", params={"unit": "unit-z"}).json() == []
+
+
 def test_a_viewer_session_reads_but_may_not_act(hub: ApiHub) -> None:
     viewer = console_login(hub, "viewer")
     token = csrf_of(viewer)
-    body = {
-        "id": "p1",
-        "procedure": "summons",
-        "arrived": int(time.time() * 1000),
-        "name": "张三",
-        "sex": "male",
-    }
+    body = person("p1")
     assert viewer.post("/api/v1/persons", json=body, headers={"X-CSRF-Token": token}).status_code == 403
     assert viewer.get("/console/alerts").status_code == 200
     logout = viewer.post("/console/logout", data={"csrf": token})
@@ -124,14 +142,8 @@ def test_live_alert_appears_and_walks_its_loop_in_a_real_browser(hub: ApiHub, mq
     ARTEFACTS.mkdir(exist_ok=True)
     op, sup = hub.client("operator"), hub.client("supervisor")
     assert sup.put("/api/v1/officers/o1", json=officer("王警官", "unit-a")).status_code == 201
-    person = {
-        "id": "p1",
-        "procedure": "summons",
-        "arrived": int(time.time() * 1000) - 3_600_000,
-        "name": "张三",
-        "sex": "male",
-    }
-    assert op.post("/api/v1/persons", json=person).status_code == 201
+    arrived = int(time.time() * 1000) - 3_600_000
+    assert op.post("/api/v1/persons", json=person("p1", arrived=arrived)).status_code == 201
     assert op.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code == 201
 
     with sync_playwright() as pw:

@@ -452,6 +452,18 @@ def test_dossiers_denials_and_users_for_those_allowed(hub: ApiHub, mqtt_broker: 
     (dossier,) = viewer.get("/api/v1/dossiers").json()
     assert dossier["id"] == "K7-01" and dossier["state"] == "in" and dossier["slot"] == "s07"
     assert dossier["last_access"]["officers"] == ["o1"] and dossier["overdue"] is None
+    door = {"state": "held_open", "open_since": t}
+    publisher.publish(
+        *feed.message(feed.event("cabinet.door", t + 3, {"cabinet": "cab-1", "slot": "s07"}, door, "cab-1"))
+    )
+    assert wait_until(lambda: viewer.get("/api/v1/cabinets").json()[0]["open_doors"] == ["s07"], timeout_s=10)
+    (cabinet,) = viewer.get("/api/v1/cabinets").json()
+    assert cabinet["id"] == "cab-1" and cabinet["dossiers_in"] == ["K7-01"]
+    moves = viewer.get("/api/v1/dossiers/K7-01").json()["moves"]
+    assert [(m["kind"], m.get("granted"), m.get("state")) for m in moves] == [
+        ("cabinet.access", False, None), ("cabinet.access", True, None), ("cabinet.slot", None, "in"),
+    ]  # fmt: skip
+    assert viewer.get("/api/v1/dossiers/nope").status_code == 404
     (denial,) = viewer.get("/api/v1/cabinets/denials").json()
     assert (
         denial["reason"] == "not_authorised" and denial["officers"] == ["o9"] and denial["cabinet"] == "cab-1"
@@ -460,3 +472,37 @@ def test_dossiers_denials_and_users_for_those_allowed(hub: ApiHub, mqtt_broker: 
     users = admin.get("/api/v1/users").json()
     assert {u["username"]: u["role"] for u in users}["supervisor"] == "supervisor"
     assert all("password_hash" not in u for u in users)
+
+
+# every (role, request) the API refuses, and what it lets through: the permission matrix
+WHO = ("anonymous", "viewer", "operator", "supervisor", "admin")
+OFFICER = {"name": "x", "sex": "male", "unit": "u"}
+MATRIX: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    # method, path ({n}: unique per request), body, statuses for anonymous viewer operator supervisor admin
+    ("GET", "/api/v1/persons", None, "401 200 200 200 200"),
+    ("GET", "/api/v1/quarantine", None, "401 403 403 200 200"),
+    ("GET", "/api/v1/users", None, "401 403 403 403 200"),
+    ("POST", "/api/v1/cases", {"id": "K{n}"}, "401 403 201 201 201"),
+    ("PUT", "/api/v1/officers/o{n}", OFFICER, "401 403 403 201 201"),
+    ("POST", "/api/v1/persons/p-{n}/records", {"type": "meal"}, "401 403 404 404 404"),
+    ("GET", "/api/v1/reports/daily", None, "401 200 200 200 200"),
+    ("GET", "/api/v1/notifications", None, "401 200 200 200 200"),
+]
+
+
+def test_the_permission_matrix(hub: ApiHub) -> None:
+    n = 0
+    for method, path, body, statuses in MATRIX:
+        for role, status in zip(WHO, statuses.split(), strict=True):
+            n += 1
+            client = hub.anonymous() if role == "anonymous" else hub.client(role)
+            url = path.replace("{n}", str(n))
+            doc = (
+                None
+                if body is None
+                else {k: v.replace("{n}", str(n)) if isinstance(v, str) else v for k, v in body.items()}
+            )
+            reply = client.request(method, url, json=doc)
+            assert reply.status_code == int(status), (
+                f"{role} {method} {url}: {reply.status_code} {reply.text[:200]}"
+            )

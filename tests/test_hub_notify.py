@@ -22,7 +22,7 @@ from hub.notify.policy import Planned
 from hub.notify.store import NotificationStore
 from hub.store import HubStore
 from protocol.clock import SystemClock
-from tests.api_helpers import ApiHub, api_hub, officer
+from tests.api_helpers import ApiHub, api_hub, officer, person
 from tests.mqtt_helpers import Collector
 from tests.waiting import wait_until
 from tests.webhook_server import WebhookServer
@@ -49,15 +49,7 @@ def staff_case_and_detainee(hub: ApiHub) -> None:
         assert sup.put(f"/api/v1/officers/{oid}", json=doc).status_code == 201
     case = {"id": "K1", "title": "盗窃案", "unit": "unit-a", "officers": ["o1"]}
     assert op.post("/api/v1/cases", json=case).status_code == 201
-    person = {
-        "id": "p1",
-        "procedure": "summons",
-        "arrived": int(time.time() * 1000),
-        "name": "张三",
-        "sex": "male",
-        "case": "K1",
-    }
-    assert op.post("/api/v1/persons", json=person).status_code == 201
+    assert op.post("/api/v1/persons", json=person("p1", case="K1")).status_code == 201
     assert op.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code == 201
 
 

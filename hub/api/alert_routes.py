@@ -17,6 +17,7 @@ from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
 from hub.api.schemas import ActionBody, Created
 from hub.queries import AlertFilter
+from hub.report_source import attribute
 
 router = APIRouter(tags=["alerts"])
 SUPERVISOR_ACTIONS = ("verify", "reject", "close")
@@ -35,12 +36,22 @@ def list_alerts(
     room: str | None = None,
     person: str | None = None,
     case: str | None = None,
+    unit: str | None = Query(None, description="The unit responsible (its case's, or its officers')"),
     since_ms: int | None = Query(None, ge=0),
     until_ms: int | None = Query(None, ge=0),
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
     f = AlertFilter(state, open, level, rule, room, person, case, since_ms, until_ms, limit)
-    return [ctx.service.alert_view(a) for a in ctx.queries.alerts(f)]
+    found = ctx.queries.alerts(f)
+    if unit:
+        q = ctx.queries
+        officers, cases, persons = (
+            q.projection_map("officer"),
+            q.projection_map("case"),
+            q.projection_map("person"),
+        )
+        found = [a for a in found if attribute(a, officers, cases, persons)[0] == unit]
+    return [ctx.service.alert_view(a) for a in found]
 
 
 @router.get("/alerts/{alert_id}", summary="An alert with its rule, transitions and notifications")

@@ -86,6 +86,41 @@ def list_dossiers(
     ]
 
 
+@router.get("/cabinets", summary="Dossier cabinets: each door's last state and the dossiers inside")
+def list_cabinets(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    dossiers = ctx.queries.projections("dossier")
+    cabinets = ctx.queries.projection_map("cabinet")
+    for d in dossiers:  # a cabinet known only by its slots so far
+        if d.get("cabinet") and d["cabinet"] not in cabinets:
+            cabinets[d["cabinet"]] = {"id": d["cabinet"], "doors": {}}
+    return [
+        {
+            **c,
+            "open_doors": sorted(door for door, st in c["doors"].items() if st.get("state") != "closed"),
+            "dossiers_in": sorted(
+                d["id"] for d in dossiers if d.get("cabinet") == c["id"] and d.get("state") == "in"
+            ),
+        }
+        for c in sorted(cabinets.values(), key=lambda c: str(c["id"]))
+    ]
+
+
+@router.get("/dossiers/{dossier}", summary="A dossier's movements: every take, return and slot change")
+def dossier_history(dossier: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+    doc = ctx.queries.projection("dossier", dossier)
+    if doc is None:
+        raise not_found("卷宗 dossier", dossier)
+    moves = []
+    for kind in ("cabinet.access", "cabinet.slot"):
+        for found in ctx.queries.events(kind=kind, limit=100_000):
+            ev = found["event"]
+            data = ev.get("data") or {}
+            if data.get("document") == dossier:
+                moves.append({"pos": found["pos"], "ts": ev.get("ts"), "kind": kind,
+                              "cabinet": (ev.get("subject") or {}).get("cabinet"), **data})  # fmt: skip
+    return {**doc, "moves": sorted(moves, key=lambda m: (m["ts"], m["pos"]))}
+
+
 @router.get("/cabinets/denials", summary="Refused cabinet accesses, newest first (who, which document, why)")
 def cabinet_denials(
     ctx: ApiContext = Ctx,

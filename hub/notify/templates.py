@@ -10,13 +10,7 @@ import string
 from typing import Literal
 
 Role = Literal["officer", "unit_leader", "duty_supervisor", "legal", "inspection"]
-ROLE_NAMES: dict[str, str] = {
-    "officer": "办案民警",
-    "unit_leader": "单位领导",
-    "duty_supervisor": "值班督察",
-    "legal": "法制",
-    "inspection": "督察",
-}
+"""办案民警 the case's officers, 单位领导 their unit leader, 值班督察 the duty supervisor, 法制, 督察."""
 DEFAULT_SMS_TEMPLATE = (
     "【{center_name}】{level_zh}色预警{late}：{title}。{where}{at}起。"  # what, where, since when
     "依据{basis}。请及时处置，告警号{alert_short}。"

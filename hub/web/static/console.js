@@ -41,13 +41,19 @@ const badge = (level) => el("span", { class: `badge ${level}` }, T("level_" + le
 
 // overview -----------------------------------------------------------------------------------
 async function renderOverview() {
-  const [rooms, persons, cameras, dossiers, bands, denials] = await Promise.all([
+  const [rooms, persons, cameras, dossiers, bands, denials, cabinets] = await Promise.all([
     api("/rooms"), api("/persons"), api("/cameras"), api("/dossiers"), api("/bands"), api("/cabinets/denials?limit=20"),
+    api("/cabinets"),
   ]);
+  document.getElementById("cabinets").replaceChildren(...cabinets.map((c) => el("div",
+    { class: `tile cabinet ${c.open_doors.length ? "lv-orange" : "lv-green"}`, "data-cabinet": c.id },
+    el("div", { class: "name" }, c.id),
+    el("div", { class: "meta" }, c.open_doors.length ? `${T("door_open")}: ${c.open_doors.join(", ")}` : T("doors_closed"),
+      ` · ${T("dossier_in")} ${c.dossiers_in.length}`))));
   const roomNames = Object.fromEntries(rooms.map((r) => [r.id, r.name]));
   document.getElementById("rooms").replaceChildren(...rooms.map((r) => el("div",
     { class: `tile room lv-${r.worst_level || "none"}`, "data-room": r.id, "data-level": r.worst_level || "" },
-    el("div", { class: "name" }, r.name),
+    el("div", { class: "name" }, r.name, el("span", { class: "meta" }, ` · ${T("type_" + r.type)}`)),
     el("div", { class: "meta" }, `${T("persons")} ${r.persons} · ${T("detainees")} ${r.detainees.length} · ${T("staff")} ${r.staff_bands.length}`),
     r.worst_level ? badge(r.worst_level) : "",
   )));
@@ -69,7 +75,8 @@ async function renderOverview() {
     el("div", { class: "name" }, c.id), el("div", { class: "meta" }, T("cam_" + c.state), c.detail ? ` · ${c.detail}` : ""),
     c.has_snapshot ? el("img", { class: "snap", alt: c.id, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot?t=${c.snapshot_ms}` }) : "",
   )));
-  document.querySelector("#dossiers tbody").replaceChildren(...dossiers.map((d) => el("tr", { "data-dossier": d.id },
+  document.querySelector("#dossiers tbody").replaceChildren(...dossiers.map((d) => el("tr",
+    { class: "clickable", "data-dossier": d.id, onclick: () => showMoves(d.id) },
     el("td", {}, d.id), el("td", {}, d.case || ""), el("td", {}, `${d.cabinet || ""} ${d.slot || ""}`),
     el("td", {}, T("dossier_" + d.state)), el("td", {}, time(d.since)),
     el("td", {}, d.last_access ? `${d.last_access.action} ${d.last_access.officers.join(", ")}` : ""),
@@ -79,10 +86,17 @@ async function renderOverview() {
     el("td", {}, x.officers.join(", ")), el("td", {}, x.document || ""))));
 }
 
+async function showMoves(id) {
+  const d = await api(`/dossiers/${encodeURIComponent(id)}`);
+  document.getElementById("dossier-moves").replaceChildren(el("h3", {}, `${T("moves")} · ${d.id}`),
+    el("ol", {}, d.moves.map((m) => el("li", { "data-kind": m.kind }, `${time(m.ts)} ${m.cabinet || ""} ${m.kind === "cabinet.slot"
+      ? `${m.state} ${m.scanned ? "" : "(unscanned)"}` : `${m.action || ""} ${m.granted ? "" : "✗ " + m.reason} ${(m.officers || []).join(", ")}`}`))));
+}
+
 // alerts -------------------------------------------------------------------------------------
 function filters() {
   const params = new URLSearchParams();
-  for (const name of ["level", "state", "rule", "room"]) {
+  for (const name of ["level", "state", "rule", "room", "unit"]) {
     const value = document.getElementById("f-" + name).value;
     if (value) params.set(name, value);
   }
