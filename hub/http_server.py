@@ -10,11 +10,16 @@ import asyncio
 import logging
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI
 
+from casewatch.settings import read_secret
 from hub.errors import HttpError
+
+if TYPE_CHECKING:
+    from hub.service import HubService
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +67,17 @@ class HttpServer:
         if self._thread is not None:
             self._thread.join(5)
         self._sock.close()
+
+
+def hub_http(service: HubService) -> HttpServer:
+    """The API and console of ``service`` on ``http.host:http.port`` (bound now, served on start)."""
+    from hub.api.app import create_app
+    from hub.api.auth import Authenticator
+    from hub.api.context import ApiContext
+
+    http = service.cfg.http
+    secret = read_secret(http.session_secret, http.session_secret_file)
+    auth = Authenticator.from_users(
+        service.cfg.users, secret.encode() if secret else None, http.session_ttl_min, service.clock
+    )
+    return HttpServer(create_app(ApiContext(service, auth, service.queries)), http.host, http.port)

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from agent.mqtt_link import MqttLink, Subscription
-from casewatch.settings import MqttSettings, read_secret
+from casewatch.settings import MqttSettings
 from hub.admission import Admission
 from hub.alerts import Alert, AlertBook
 from hub.config import HubConfig
 from hub.core import Changes, HubCore
 from hub.embedded_broker import EmbeddedBroker
-from hub.http_server import HttpServer
+from hub.http_server import HttpServer, hub_http
 from hub.notify.notifier import Notifier
 from hub.outbound import Outbound, alert_payload
 from hub.projections import Projections, RoomInfo
@@ -43,6 +43,7 @@ from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
 from hub.store import Batch, HubStore, Incoming, Stored
 from hub.web.live import LiveFeed
+from hub.web.snapshots import SnapshotCache
 from protocol.clock import Clock, SystemClock
 from protocol.codec import Decoder
 from protocol.signing import Keyring
@@ -52,8 +53,6 @@ log = logging.getLogger(__name__)
 TICK_S = 0.2
 RULES_DIGEST = "rules_digest"
 CUSTODY_TAG = "custody-time"
-MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
-MAX_CAMERAS = 512
 SUBSCRIPTIONS = "mqtt_filters"
 BURST = 50
 """A batch this big suggests more is coming: wait (≤ batch_ms) to fill it rather than commit."""
@@ -119,8 +118,7 @@ class HubService:
         self.http: HttpServer | None = None
         self.live = LiveFeed()
         self.reports: ReportScheduler | None = None
-        self.snapshots: dict[str, tuple[int, bytes]] = {}
-        """Camera → (received ms, JPEG): the latest snapshot each agent published (console)."""
+        self.snapshots = SnapshotCache()
         self.ready = threading.Event()
 
     # lifecycle --------------------------------------------------------------------------------
@@ -196,7 +194,7 @@ class HubService:
         """Open, catch up, then serve: the broker link, the ingest thread, notifications, HTTP."""
         self.open()
         if http:
-            self.http = self._http_server()
+            self.http = hub_http(self)
         caught = self.catch_up()
         if caught:
             log.info("folded in %d stored events the rules had not seen", caught)
@@ -240,19 +238,6 @@ class HubService:
             log.info("HTTP API on %s/api/v1", self.http.url)
         return self
 
-    def _http_server(self) -> HttpServer:
-        from hub.api.app import create_app
-        from hub.api.auth import Authenticator
-        from hub.api.context import ApiContext
-
-        http = self.cfg.http
-        secret = read_secret(http.session_secret, http.session_secret_file)
-        auth = Authenticator.from_users(
-            self.cfg.users, secret.encode() if secret else None, http.session_ttl_min, self.clock
-        )
-        app = create_app(ApiContext(self, auth, self.queries))
-        return HttpServer(app, http.host, http.port)
-
     @property
     def reports_dir(self) -> Path:
         return self.cfg.reports.dir or Path(self.cfg.store.path).parent / "reports"
@@ -294,15 +279,10 @@ class HubService:
         self._queue.put(_Delivery(topic, payload, mid, qos, self.clock.now_ms()))
 
     def _keep_snapshot(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        camera = topic.rsplit("/", 1)[-1]
         if self.link is not None and qos > 0:
             self.link.ack(mid, qos)
-        if not payload:
-            self.snapshots.pop(camera, None)
-        elif len(payload) <= MAX_SNAPSHOT_BYTES and (
-            camera in self.snapshots or len(self.snapshots) < MAX_CAMERAS
-        ):
-            self.snapshots[camera] = (self.clock.now_ms(), payload)
+        camera = self.snapshots.keep(topic, payload, self.clock.now_ms())
+        if camera is not None:
             self.live.publish({"snapshot": camera})
 
     def record(

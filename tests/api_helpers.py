@@ -95,3 +95,16 @@ def person(pid: str, **more: Any) -> dict[str, Any]:
         "sex": "male",
         **more,
     }
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def intake(hub: ApiHub, pid: str, **more: Any) -> dict[str, Any]:
+    """Register ``pid`` as the operator (arrived a minute ago unless told); the 201 reply."""
+    reply = hub.client("operator").post(
+        "/api/v1/persons", json=person(pid, **{"arrived": now_ms() - 60_000, **more})
+    )
+    assert reply.status_code == 201, reply.text
+    return dict(reply.json())

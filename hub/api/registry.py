@@ -187,11 +187,11 @@ def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, A
 @router.get("/cameras", summary="Camera health as the agents last reported it")
 def list_cameras(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     cameras = {c["id"]: c for c in ctx.queries.projections("camera")}
-    snapshots = dict(ctx.service.snapshots)
+    snapshots = ctx.service.snapshots.received()
     for camera in snapshots.keys() - cameras.keys():  # heard from only by its snapshots so far
         cameras[camera] = {"id": camera, "state": "online", "detail": None}
     return [
-        {**c, "has_snapshot": c["id"] in snapshots, "snapshot_ms": snapshots.get(c["id"], (None,))[0]}
+        {**c, "has_snapshot": c["id"] in snapshots, "snapshot_ms": snapshots.get(c["id"])}
         for c in sorted(cameras.values(), key=lambda c: str(c["id"]))
     ]
 
