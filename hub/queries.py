@@ -198,6 +198,12 @@ class Queries:
                 out += [(band, int(ts), room) for ts, room in rows]
         return sorted(out, key=lambda r: r[1])
 
+    def first_received_ms(self) -> int | None:
+        """When the store's first event arrived (the hub's first day), or None when it is empty."""
+        with self.store.locked() as db:
+            row = db.execute("SELECT received_ms FROM events WHERE pos = 1").fetchone()
+        return None if row is None else int(row[0])
+
     def event(self, pos: int) -> dict[str, Any] | None:
         found = self.events(after_pos=pos - 1, limit=1)
         return found[0] if found and found[0]["pos"] == pos else None

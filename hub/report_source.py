@@ -127,9 +127,12 @@ class ReportScheduler:
     def due_now(self) -> list[Path]:
         tz = self.service.cfg.timezone
         today = datetime.fromtimestamp(self.service.clock.now_ms() / 1000, ZoneInfo(tz)).date()
+        since = self.service.queries.first_received_ms()
         made = []
         for kind in PERIODS:
             period = previous(kind, today, tz)
+            if since is None or period.ms()[1] <= since:
+                continue  # the hub was not running then: no empty report for a time it never saw
             made += self.write(period)
         return made
 

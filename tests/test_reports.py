@@ -18,7 +18,9 @@ from hub.report_render import to_csv, to_html, to_pdf
 from hub.report_source import ReportScheduler, report
 from hub.reports import period_of, previous
 from hub.service import HubService
+from hub.store import Batch
 from tests.hub_helpers import hub_config
+from tests.store_helpers import events
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 30)
@@ -121,6 +123,8 @@ def test_the_report_as_csv_html_and_pdf(hub: HubService) -> None:
 def test_the_schedule_writes_each_finished_period_once(hub: HubService, tmp_path: Path) -> None:
     folder = tmp_path / "reports"
     scheduler = ReportScheduler(hub, folder)
+    assert scheduler.due_now() == []  # an empty store: the hub saw none of those periods
+    hub.store.write(Batch(events=events("box-01", 1, 1)))  # it has been running since (a while ago)
     first = scheduler.due_now()
     names = sorted(p.name for p in first)
     assert len(names) == 9  # yesterday, last week, last month × html, csv, pdf
