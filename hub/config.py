@@ -63,6 +63,7 @@ class RoomInfo(Settings):
 
 class AlertSettings(Settings):
     escalate_after_h: float = Field(48, gt=0, le=24 * 30, description="Unrectified tickets rise a level.")
+    evidence_days: int = Field(365, ge=1, le=3650, description="Keep alerts' pictures this long.")
 
 
 ReportFormat = Literal["html", "csv", "pdf"]

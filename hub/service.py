@@ -42,6 +42,7 @@ from hub.report_source import ReportScheduler
 from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
 from hub.store import Batch, HubStore, Incoming, Stored
+from hub.web.evidence import EvidenceFolder, cameras_for
 from hub.web.live import LiveFeed
 from hub.web.snapshots import SnapshotCache
 from protocol.clock import Clock, SystemClock
@@ -119,6 +120,8 @@ class HubService:
         self.live = LiveFeed()
         self.reports: ReportScheduler | None = None
         self.snapshots = SnapshotCache()
+        self.evidence = EvidenceFolder(Path(cfg.store.path).parent / "evidence")
+        self._next_prune_ms = 0
         self.ready = threading.Event()
 
     # lifecycle --------------------------------------------------------------------------------
@@ -426,6 +429,9 @@ class HubService:
 
     def _tick(self) -> None:
         now = self.clock.now_ms()
+        if now >= self._next_prune_ms:  # hourly: alerts' pictures past alerts.evidence_days
+            self._next_prune_ms = now + 3_600_000
+            self.evidence.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
         self.core.tick(now)
         changes = self.core.take_changes(now)
         if not changes.empty():
@@ -443,8 +449,13 @@ class HubService:
             self.notifier.wake()
         if not publish:
             return
+        raised = {t.alert for t in changes.transitions if t.action == "raise"}
         for alert in changes.alerts:
             self.outbound.alert(alert)
+            if alert.id in raised:
+                self.evidence.capture(
+                    alert.id, cameras_for(alert.context, self.core.projections.room_state), self.snapshots
+                )
         for band, reg in changes.registry.items():
             self.outbound.registration(band, reg)
         kinds = sorted({kind for kind, _key, _doc in changes.projections})

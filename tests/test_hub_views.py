@@ -255,3 +255,55 @@ def test_dossiers_denials_and_users_for_those_allowed(hub: ApiHub, mqtt_broker: 
     users = admin.get("/api/v1/users").json()
     assert {u["username"]: u["role"] for u in users}["supervisor"] == "supervisor"
     assert all("password_hash" not in u for u in users)
+
+
+def test_an_alert_keeps_the_snapshots_of_its_rooms_cameras(hub: ApiHub, mqtt_broker: Any) -> None:
+    op, viewer = hub.client("operator"), hub.client("viewer")
+    intake(hub, "p1")
+    assert op.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code == 201
+    feed, t = hub.feed, now_ms()
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    jpeg = b"\xff\xd8\xff\xe0" + b"room-int-1-at-the-time" + b"\xff\xd9"
+    publisher.publish("casewatch/c1/box-01/snapshots/cam-pic", jpeg, qos=0, retain=True)
+    for event in (
+        feed.event(
+            "occupancy", t, {"room": "int-1", "camera": "cam-pic", "zone": "all"}, {"count": 1, "since": t}
+        ),
+        feed.event("band.position", t + 1, {"band": "B0042"}, {"zone": "z", "room": "int-1"}, source="rx-1"),
+    ):
+        publisher.publish(*feed.message(event))
+    assert wait_until(lambda: hub.service.snapshots.get("cam-pic") is not None, timeout_s=10)
+    assert wait_until(
+        lambda: next(r for r in viewer.get("/api/v1/rooms").json() if r["id"] == "int-1")["persons"] == 1, 10
+    )
+    tamper = feed.event(
+        "band.tamper", t + 2, {"band": "B0042"}, {"strap_open": True, "magnet": False}, source="rx-1"
+    )
+    publisher.publish(*feed.message(tamper))
+    assert wait_until(lambda: viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER"}).json(), timeout_s=10)
+    (alert,) = viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER"}).json()
+    (picture,) = viewer.get(f"/api/v1/alerts/{alert['id']}").json()["pictures"]
+    assert picture["camera"] == "cam-pic" and picture["received_ms"] <= now_ms()
+    reply = viewer.get(f"/api/v1/alerts/{alert['id']}/pictures/{picture['name']}")
+    assert (
+        reply.status_code == 200 and reply.content == jpeg and reply.headers["content-type"] == "image/jpeg"
+    )
+    assert viewer.get(f"/api/v1/alerts/{alert['id']}/pictures/..%2Fhub.db").status_code == 404
+    publisher.publish("casewatch/c1/box-01/snapshots/cam-pic", b"", retain=True)
+
+
+def test_old_alert_pictures_are_pruned(tmp_path: Path) -> None:
+    import os
+
+    from hub.web.evidence import EvidenceFolder
+    from hub.web.snapshots import SnapshotCache
+
+    cache = SnapshotCache()
+    cache.keep("casewatch/c1/box-01/snapshots/cam-a", b"\xff\xd8old\xff\xd9", 1_000)
+    folder = EvidenceFolder(tmp_path / "evidence")
+    (old,) = folder.capture("A-old", ["cam-a", "cam-without-snapshot"], cache)
+    (new,) = folder.capture("A-new", ["cam-a"], cache)
+    os.utime(old.parent, (1_000, 1_000))  # raised long ago
+    assert folder.prune(older_than_ms=10_000_000) == 1
+    assert not old.parent.exists() and new.exists()
+    assert folder.list("A-new")[0]["camera"] == "cam-a" and folder.read("A-new", "../x") is None

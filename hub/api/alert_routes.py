@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from hub.alerts import AlertError, check_action
 from hub.api.auth import Principal
@@ -73,9 +74,18 @@ def get_alert(alert_id: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> di
     return {
         **ctx.service.alert_view(alert),
         "evidence": evidence,
+        "pictures": ctx.service.evidence.list(alert_id),
         "history": [asdict(t) for t in ctx.service.derived.history(alert_id)],
         "notifications": [n.to_json() for n in notes],
     }
+
+
+@router.get("/alerts/{alert_id}/pictures/{name}", summary="A camera snapshot kept when the alert was raised")
+def picture(alert_id: str, name: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
+    found = ctx.service.evidence.read(alert_id, name)
+    if found is None:
+        raise not_found("证据图片 picture", name)
+    return Response(found, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.post("/alerts/{alert_id}/actions", status_code=201, summary="Move an alert through its loop")

@@ -153,6 +153,9 @@ async function renderDetail() {
       `#${e.pos} ${time(e.ts)} ${e.kind} · ${e.source || ""}`,
       e.evidence && e.evidence.snapshot ? ` · ${T("snapshot")} ${e.evidence.snapshot}` : "",
       e.evidence && e.evidence.clip_id ? ` · ${T("clip")} ${e.evidence.clip_id}` : ""))),
+    el("div", { id: "pictures" }, (a.pictures || []).map((p) => el("figure", {},
+      el("img", { class: "snap", alt: p.camera, src: `/api/v1/alerts/${encodeURIComponent(a.id)}/pictures/${encodeURIComponent(p.name)}` }),
+      el("figcaption", {}, `${p.camera} · ${time(p.received_ms)}`)))),
     el("h4", {}, T("notifications")),
     el("ul", {}, a.notifications.map((n) => el("li", {}, `${n.channel} → ${n.recipient}: ${n.state}`))),
   );
