@@ -146,3 +146,26 @@ def hub_hash_password(password: str) -> None:
     from hub.passwords import hash_password
 
     click.echo(hash_password(password))
+
+
+@hub.command("acl")
+@_config_option
+@click.option(
+    "--output", type=click.Path(path_type=Path), help="Write the acl_file here (default: print it)."
+)
+@click.pass_context
+def hub_acl(ctx: click.Context, config_path: Path | None, output: Path | None) -> None:
+    """生成 Mosquitto 访问控制文件：每个边缘代理只能发布到自己的主题 (a Mosquitto acl_file per agent)."""
+    from hub.acl import acl_text
+
+    cfg = _config(_resolve(ctx, config_path))
+    text = acl_text(cfg)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"✗ 无法写入 (cannot write) {output}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"✓ {output}: {len(cfg.agents)} agents; point Mosquitto's acl_file at it and reload", err=True)

@@ -50,6 +50,8 @@ class Mosquitto:
     speaks_v5: bool = True
     auth_file: Path | None = None
     """A mosquitto_passwd file: anonymous clients are then refused."""
+    acl_file: Path | None = None
+    """A Mosquitto acl_file (``casewatch hub acl``): what each user may publish and read."""
     _proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Mosquitto:
@@ -60,6 +62,8 @@ class Mosquitto:
             if self.auth_file
             else "allow_anonymous true\n"
         )
+        if self.acl_file:
+            auth += f"acl_file {self.acl_file}\n"
         # as root, mosquitto would drop to user "mosquitto", who cannot read pytest's private tmp dirs
         user = f"user {getpass.getuser()}\n"
         conf.write_text(

@@ -26,6 +26,7 @@ COMMANDS = [
     ["hub", "hash-password"],
     ["hub", "verify"],
     ["hub", "rebuild"],
+    ["hub", "acl"],
     ["sim"],
     ["sim", "wristbands"],
     ["sim", "cabinet"],
