@@ -31,6 +31,73 @@ class Stay:
     staff: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Holding:
+    """Who wore a band, from when to when (None: still bound)."""
+
+    band: str
+    start: int
+    end: int | None
+    role: str
+    person: str | None
+    officer: str | None
+
+    def covers(self, ts: int) -> bool:
+        return self.start <= ts and (self.end is None or ts < self.end)
+
+
+def holdings(records: Iterable[Mapping[str, Any]]) -> list[Holding]:
+    """Band wearing intervals from bind, unbind and release records (in log order).
+
+    A band is worn from its ``band.bind`` until its ``band.unbind``, its next bind, or the release
+    of the person wearing it (a release unbinds the person's bands).
+    """
+    open_: dict[str, dict[str, Any]] = {}
+    out: list[Holding] = []
+
+    def close(band: str, ts: int) -> None:
+        held = open_.pop(band, None)
+        if held is not None:
+            out.append(Holding(band, held["start"], ts, held["role"], held["person"], held["officer"]))
+
+    for rec in records:
+        kind, subject, data = rec.get("kind"), rec.get("subject") or {}, rec.get("data") or {}
+        ts = int(rec.get("ts") or 0)
+        if kind == "band.bind":
+            band = str(subject.get("band"))
+            close(band, ts)
+            open_[band] = {"start": ts, "role": data.get("role"), "person": subject.get("person"),
+                           "officer": data.get("officer")}  # fmt: skip
+        elif kind == "band.unbind":
+            close(str(subject.get("band")), ts)
+        elif kind == "person.release":
+            for band in [b for b, h in open_.items() if h["person"] == subject.get("person")]:
+                close(band, ts)
+    out += [Holding(b, h["start"], None, h["role"], h["person"], h["officer"]) for b, h in open_.items()]
+    return out
+
+
+def worn(seen: Iterable[Seen], held: Iterable[Holding], by_officer: bool = False) -> list[Seen]:
+    """The sightings made while the given holdings were on; ``by_officer``: named by the wearer.
+
+    A staff band passes from officer to officer: naming each sighting by who wore it then keeps
+    one officer's presence from being credited to the next.
+    """
+    by_band: dict[str, list[Holding]] = {}
+    for h in held:
+        by_band.setdefault(h.band, []).append(h)
+    out = []
+    used: set[Holding] = set()
+    for s in seen:
+        holder = next((h for h in by_band.get(s.band, ()) if h.covers(s.ts)), None)
+        if holder is not None:
+            used.add(holder)
+            out.append(Seen(str(holder.officer), s.ts, s.room) if by_officer else s)
+    # taking the band off ends the wearer's stay where it was last seen
+    out += [Seen(str(h.officer) if by_officer else h.band, h.end, None) for h in used if h.end is not None]
+    return sorted(out, key=lambda s: s.ts)
+
+
 def stays(seen: Iterable[Seen], until: int | None = None) -> list[Stay]:
     """Consecutive rooms of one band's sightings (a lost signal ends a stay without starting one)."""
     out: list[Stay] = []

@@ -17,7 +17,7 @@ from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
 from hub.queries import AlertFilter
-from hub.timeline import Seen, timeline
+from hub.timeline import Seen, holdings, timeline, worn
 
 router = APIRouter(tags=["custody"])
 PERSON_ROLES = ("detainee", "visitor", "guardian")
@@ -73,31 +73,41 @@ def get_person(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dic
 @router.get("/persons/{person}/timeline", summary="The person's electronic trajectory (全程电子轨迹)")
 def person_timeline(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     doc = _person(ctx, person)
-    records = ctx.queries.about_person(person)
-    own_bands = sorted({str(r["subject"]["band"]) for r in records if r.get("kind") == "band.bind"})
     since, until = int(doc.get("arrived") or 0), doc.get("released")
-    own = [Seen(b, ts, room) for b, ts, room in ctx.queries.positions(own_bands, since, until)]
+    end = until if until is not None else 2**62
+
+    def in_stay(ts: Any) -> bool:  # the same id may have been in custody before: this stay only
+        return isinstance(ts, int) and since <= ts <= end
+
+    records = [r for r in ctx.queries.about_person(person) if in_stay(r.get("ts"))]
+    held = [h for h in holdings(_binding_records(ctx)) if (h.end is None or h.end > since) and h.start <= end]
+    own_held = [h for h in held if h.person == person]
+    own_bands = sorted({h.band for h in own_held})
+    own = worn([Seen(*p) for p in ctx.queries.positions(own_bands, since, until)], own_held)
+    staff_held = [h for h in held if h.role in ("officer", "auxiliary") and h.officer]
+    staff_bands = sorted({h.band for h in staff_held})
+    staff = worn(
+        [Seen(*p) for p in ctx.queries.positions(staff_bands, since, until)], staff_held, by_officer=True
+    )
     officers = {o["id"]: o for o in ctx.queries.projections("officer")}
-    staff_bands = _staff_bands(ctx, since)
-    staff_names = {
-        band: str((officers.get(oid) or {}).get("name") or oid) for band, oid in staff_bands.items()
+    names = {
+        str(h.officer): str((officers.get(str(h.officer)) or {}).get("name") or h.officer) for h in staff_held
     }
-    staff = [Seen(b, ts, room) for b, ts, room in ctx.queries.positions(sorted(staff_bands), since, until)]
-    alerts = [ctx.service.alert_view(a) for a in ctx.queries.alerts(AlertFilter(person=person, limit=500))]
+    alerts = [
+        ctx.service.alert_view(a)
+        for a in ctx.queries.alerts(AlertFilter(person=person, since_ms=since, until_ms=end, limit=500))
+    ]
     rooms = {r.id: r.name for r in ctx.service.cfg.rooms}
-    steps = timeline(doc, records, own, staff, alerts, rooms, staff_names)
+    steps = timeline(doc, records, own, staff, alerts, rooms, names)
     return {"person": doc, "bands": own_bands, "steps": steps}
 
 
-def _staff_bands(ctx: ApiContext, since: int) -> dict[str, str]:
-    """Band → officer for every staff binding logged since ``since`` (bands bound before it too)."""
-    found: dict[str, str] = {}
-    for event in ctx.queries.events(kind="band.bind", agent="hub", limit=100_000):
-        doc = event["event"]
-        data = doc.get("data") or {}
-        if data.get("role") in ("officer", "auxiliary") and data.get("officer"):
-            found[str(doc["subject"]["band"])] = str(data["officer"])
-    return found
+def _binding_records(ctx: ApiContext) -> list[dict[str, Any]]:
+    """Every bind, unbind and release record, in log order (few: a handful per person)."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    for kind in ("band.bind", "band.unbind", "person.release"):
+        found += [(e["pos"], e["event"]) for e in ctx.queries.events(kind=kind, agent="hub", limit=1_000_000)]
+    return [doc for _pos, doc in sorted(found, key=lambda item: item[0])]
 
 
 @router.post("/persons/{person}/release", status_code=201, summary="Release (离开办案区)")
