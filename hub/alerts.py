@@ -50,6 +50,8 @@ class Transition:
     level: Level
     comment: str = ""
     late: bool = False
+    assignee: str | None = None
+    """For ``assign``: to whom (the alert's ``assignee`` may change again in the same round)."""
 
 
 @dataclass
@@ -189,7 +191,7 @@ class AlertBook:
             comment = comment or f"→ {assignee}"
         if target is not None:
             alert.state = target
-        self._record(alert, at_ms, by, action, comment)
+        self._record(alert, at_ms, by, action, comment, assignee=assignee if action == "assign" else None)
         self._schedule(alert)
         return alert
 
@@ -229,10 +231,20 @@ class AlertBook:
             heapq.heappush(self._heap, (due, alert.id))
 
     def _record(
-        self, alert: Alert, at_ms: int, by: str, action: str, comment: str = "", late: bool = False
+        self,
+        alert: Alert,
+        at_ms: int,
+        by: str,
+        action: str,
+        comment: str = "",
+        late: bool = False,
+        *,
+        assignee: str | None = None,
     ) -> None:
         alert.updated_ms = max(alert.updated_ms, at_ms)
-        self._log.append(Transition(alert.id, at_ms, by, action, alert.state, alert.level, comment, late))
+        self._log.append(
+            Transition(alert.id, at_ms, by, action, alert.state, alert.level, comment, late, assignee)
+        )
         self._changed[alert.id] = alert
 
     # persistence ------------------------------------------------------------------------------

@@ -113,12 +113,13 @@ class Queries:
         return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
 
     def report_alerts(self, start_ms: int, end_ms: int) -> list[tuple[Alert, int | None, int | None]]:
-        """Alerts opened in ``[start, end)`` with when each was first acknowledged and rectified."""
+        """Alerts opened in ``[start, end)`` with when each was first acknowledged and last rectified."""
         with self.store.locked() as db:
             rows = db.execute(
                 "SELECT a.doc,"
                 " (SELECT min(at_ms) FROM alert_log l WHERE l.alert = a.id AND l.action = 'acknowledge'),"
-                " (SELECT min(at_ms) FROM alert_log l WHERE l.alert = a.id AND l.action = 'rectify')"
+                # the last rectification counts: one a supervisor rejected was not the fix
+                " (SELECT max(at_ms) FROM alert_log l WHERE l.alert = a.id AND l.action = 'rectify')"
                 " FROM alerts a WHERE opened_ms >= ? AND opened_ms < ? ORDER BY opened_ms",
                 (start_ms, end_ms),
             ).fetchall()

@@ -154,7 +154,7 @@ def build(period: Period, rows: Iterable[AlertRow], now_ms: int) -> Report:
     if waits:
         report.ack_median_min = round(_quantile(waits, 0.5), 1)
         report.ack_p90_min = round(_quantile(waits, 0.9), 1)
-    report.by_unit = _units(inside)
+    report.by_unit = _units(inside, now_ms)
     zone = ZoneInfo(period.tz)
     per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in period.days()}
     for r in inside:
@@ -166,7 +166,13 @@ def build(period: Period, rows: Iterable[AlertRow], now_ms: int) -> Report:
     return report
 
 
-def _units(rows: list[AlertRow]) -> list[dict[str, Any]]:
+def _late(row: AlertRow, now_ms: int) -> bool:
+    """Not rectified within 48 h — known only once the 48 h are over or it was rectified."""
+    due = row.rectified_ms is not None or now_ms - row.opened_ms >= RECTIFY_WITHIN_MS
+    return due and not _in_48h(row)
+
+
+def _units(rows: list[AlertRow], now_ms: int) -> list[dict[str, Any]]:
     units: dict[str, dict[str, Any]] = {}
     for r in rows:
         u = units.setdefault(
@@ -175,7 +181,7 @@ def _units(rows: list[AlertRow]) -> list[dict[str, Any]]:
         u["count"] += 1
         if r.ticket:
             u["tickets"] += 1
-            u["late"] += 0 if _in_48h(r) else 1
+            u["late"] += 1 if _late(r, now_ms) else 0
     # ranking: fewest tickets rectified late, then fewest alerts, then the name
     ranked = sorted(units.values(), key=lambda u: (u["late"], u["count"], u["unit"]))
     for place, u in enumerate(ranked, 1):

@@ -142,15 +142,14 @@ def test_dedupe_keys_are_unique_and_stable_across_replays(directory: Projections
 def test_assignment_tells_the_assignee(directory: Projections) -> None:
     policy = NotifyPolicy("c1", "演示中心", sms=True)
     a = alert("orange")
-    a.assignee = "o1"
-    (note,) = plan(
-        policy, a, Transition(a.id, T0, "operator", "assign", "assigned", "orange", "→ o1"), directory
-    )
-    assert note.recipient == "o1" and note.role == "assignee" and "已派给您整改" in note.body
-    a.assignee = "unit-a"  # a unit, not a person: nobody to text
-    assert (
-        plan(policy, a, Transition(a.id, T0 + 1, "operator", "assign", "assigned", "orange"), directory) == []
-    )
+    a.assignee = "o2"  # assigned to o1, then to o2 in the same round: each hears of their own
+    first = Transition(a.id, T0, "operator", "assign", "assigned", "orange", "→ o1", assignee="o1")
+    second = Transition(a.id, T0, "operator", "assign", "assigned", "orange", "→ o2", assignee="o2")
+    notes = policy.plan([a], [first, second], {RULE.id: RULE}, directory)
+    assert [(n.recipient, n.role) for n in notes] == [("o1", "assignee"), ("o2", "assignee")]
+    assert "已派给您整改" in notes[0].body and notes[0].dedupe != notes[1].dedupe
+    unit = Transition(a.id, T0 + 1, "operator", "assign", "assigned", "orange", assignee="unit-a")
+    assert plan(policy, a, unit, directory) == []  # a unit, not a person: nobody to text
 
 
 def test_a_rule_adds_roles_and_its_own_words(directory: Projections) -> None:

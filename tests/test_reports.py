@@ -107,6 +107,7 @@ def test_weeks_and_months_and_a_ticket_still_inside_its_48_hours(hub: HubService
     fresh = AlertRow("X", "INT-TWO", "t", "orange", "r", "u", (), at(10))
     early = build(period_of("daily", DAY, "Asia/Shanghai"), [fresh], now_ms=at(12))
     assert early.tickets == 1 and early.tickets_due == 0 and early.rectified_rate is None  # not late yet
+    assert early.by_unit == [{"unit": "u", "count": 1, "tickets": 1, "late": 0, "rank": 1}]
 
 
 def test_the_report_as_csv_html_and_pdf(hub: HubService) -> None:

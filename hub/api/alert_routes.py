@@ -19,6 +19,7 @@ from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflic
 from hub.api.schemas import ActionBody, Created
 from hub.queries import AlertFilter
 from hub.report_source import attribute
+from protocol.fields import MAX_SAFE_INT
 
 router = APIRouter(tags=["alerts"])
 SUPERVISOR_ACTIONS = ("verify", "reject", "close")
@@ -38,11 +39,14 @@ def list_alerts(
     person: str | None = None,
     case: str | None = None,
     unit: str | None = Query(None, description="The unit responsible (its case's, or its officers')"),
-    since_ms: int | None = Query(None, ge=0),
-    until_ms: int | None = Query(None, ge=0),
+    since_ms: int | None = Query(None, ge=0, le=MAX_SAFE_INT),
+    until_ms: int | None = Query(None, ge=0, le=MAX_SAFE_INT),
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
-    f = AlertFilter(state, open, level, rule, room, person, case, since_ms, until_ms, limit)
+    # a unit is derived, not a column: filter a wider window, then cut to the limit
+    f = AlertFilter(
+        state, open, level, rule, room, person, case, since_ms, until_ms, 20_000 if unit else limit
+    )
     found = ctx.queries.alerts(f)
     if unit:
         q = ctx.queries
@@ -51,7 +55,7 @@ def list_alerts(
             q.projection_map("case"),
             q.projection_map("person"),
         )
-        found = [a for a in found if attribute(a, officers, cases, persons)[0] == unit]
+        found = [a for a in found if attribute(a, officers, cases, persons)[0] == unit][:limit]
     return [ctx.service.alert_view(a) for a in found]
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hub.config import User
-from hub.passwords import verify_password
+from hub.passwords import DEFAULT_ITERATIONS, hash_password, verify_password
 from protocol.clock import Clock
 
 Role = Literal["viewer", "operator", "supervisor", "admin"]
@@ -31,6 +31,9 @@ RANK: dict[str, int] = {"viewer": 0, "operator": 1, "supervisor": 2, "admin": 3}
 BASIC_CACHE_MS = 60_000
 LOCK_AFTER = 5
 LOCK_WINDOW_MS = 5 * 60_000
+MAX_TRACKED = 1000
+UNKNOWN_USER = "unknown"
+_DECOY = hash_password("casewatch-decoy", iterations=DEFAULT_ITERATIONS)
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Authenticator:
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _revoked: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    unknown_attempts: int = 0
+    """Logins tried with names that are no user's (not logged one by one)."""
 
     @classmethod
     def from_users(cls, users: list[User], secret: bytes | None, ttl_min: int, clock: Clock) -> Authenticator:
@@ -68,25 +73,43 @@ class Authenticator:
 
     # passwords ----------------------------------------------------------------------------------
     def check_password(self, username: str, password: str) -> Principal | None:
-        """The user when the password is right; None otherwise (and while the name is locked)."""
+        """The user when the password is right; None otherwise (and while the name is locked).
+
+        The attempt is counted *before* the slow hash, under the lock, so parallel guesses cannot
+        all slip in before the fifth failure locks the name; a success takes its count back. An
+        unknown name costs the same hash (against a decoy), so timing does not tell who exists.
+        """
         now = self.clock.now_ms()
-        if self.locked(username):
-            return None
-        user = self.users.get(username)
-        if user is not None and verify_password(password, user.password_hash):
-            with self._lock:
-                self._failures.pop(username, None)
-            return _principal(user)
+        key = username if username in self.users else UNKNOWN_USER
         with self._lock:
-            recent = [t for t in self._failures.get(username, []) if now - t < LOCK_WINDOW_MS]
-            self._failures[username] = [*recent, now]
+            if len(self._failures) > MAX_TRACKED:  # names tried by a flood: forget the stale ones
+                self._failures = {
+                    k: v for k, v in self._failures.items() if v and now - v[-1] < LOCK_WINDOW_MS
+                }
+            recent = [t for t in self._failures.get(key, []) if now - t < LOCK_WINDOW_MS]
+            if len(recent) >= LOCK_AFTER and key != UNKNOWN_USER:
+                return None
+            self._failures[key] = [*recent, now]
+        user = self.users.get(username)
+        ok = verify_password(password, user.password_hash if user is not None else _DECOY)
+        if user is not None and ok:
+            with self._lock:
+                self._failures.pop(key, None)
+            return _principal(user)
         return None
 
     def locked(self, username: str) -> bool:
+        if username not in self.users:
+            return False
         now = self.clock.now_ms()
         with self._lock:
             recent = [t for t in self._failures.get(username, []) if now - t < LOCK_WINDOW_MS]
         return len(recent) >= LOCK_AFTER
+
+    def audit_name(self, username: str) -> str:
+        """What the audit log may say of a login name: a known user's name, else "unknown"
+        (a password typed into the name field must not end up in the log)."""
+        return username if username in self.users else UNKNOWN_USER
 
     def basic(self, username: str, password: str) -> Principal | None:
         digest = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 
-from hub.api.auth import Authenticator, Principal, Role
+from hub.api.auth import UNKNOWN_USER, Authenticator, Principal, Role
 from hub.api.schemas import Created
 from hub.errors import StoreError
 from hub.queries import Queries
@@ -71,12 +71,14 @@ class ApiContext:
 
     def audit_session(self, username: str, action: str, via: str) -> None:
         """Log a login, logout or refusal; a hub too busy to commit it must not block the user."""
+        name = self.auth.audit_name(username)
+        if name == UNKNOWN_USER:  # not a user's action: counted, not logged (a flood must not fill the log)
+            self.auth.unknown_attempts += 1
+            return
         try:
-            self.service.record(
-                "user.session", {}, {"action": action, "via": via}, by=username[:64] or "?", timeout_s=5
-            )
+            self.service.record("user.session", {}, {"action": action, "via": via}, by=name, timeout_s=5)
         except Exception as exc:  # the audit record is best effort; the refusal itself stands
-            log.warning("session %s of %s not logged: %s", action, username[:64], exc)
+            log.warning("session %s of %s not logged: %s", action, self.auth.audit_name(username), exc)
 
     def now_ms(self) -> int:
         return self.service.clock.now_ms()

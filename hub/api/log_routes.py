@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, Ctx, Supervisor, Viewer, not_found
+from protocol.fields import MAX_SAFE_INT
 
 router = APIRouter(tags=["log"])
 
@@ -51,9 +52,9 @@ def list_events(
     _: Principal = Viewer,
     kind: str | None = None,
     agent: str | None = None,
-    after_pos: int = Query(0, ge=0),
-    since_ms: int | None = Query(None, ge=0),
-    until_ms: int | None = Query(None, ge=0),
+    after_pos: int = Query(0, ge=0, le=MAX_SAFE_INT),
+    since_ms: int | None = Query(None, ge=0, le=MAX_SAFE_INT),
+    until_ms: int | None = Query(None, ge=0, le=MAX_SAFE_INT),
     limit: int = Query(100, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
     return ctx.queries.events(
@@ -62,7 +63,9 @@ def list_events(
 
 
 @router.get("/events/{pos}", summary="One logged event by its chain position")
-def get_event(pos: int, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+def get_event(
+    ctx: ApiContext = Ctx, _: Principal = Viewer, pos: int = Path(..., ge=1, le=MAX_SAFE_INT)
+) -> dict[str, Any]:
     found = ctx.queries.event(pos)
     if found is None:
         raise not_found("事件 event", str(pos))

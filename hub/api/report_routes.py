@@ -25,7 +25,13 @@ def files(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
 def file(name: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
     folder = ctx.service.reports_dir
     path = folder / name
-    if "/" in name or name.startswith(".") or not path.is_file() or path.parent != folder:
+    if (
+        "/" in name
+        or name.startswith(".")
+        or name.endswith(".part")
+        or not path.is_file()
+        or path.parent != folder
+    ):
         raise not_found("报表 report", name)
     fmt = path.suffix.lstrip(".")
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -42,7 +48,7 @@ def on_demand(
 ) -> Any:
     try:
         period = period_of(kind, parse_day(day, ctx.service), ctx.service.cfg.timezone)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ApiError(422, "invalid", f"日期不合法 (not a date): {day}") from exc
     if format == "json":
         return report(ctx.service, period).to_json()

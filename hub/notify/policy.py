@@ -99,7 +99,7 @@ class NotifyPolicy:
                 continue
             if t.action in _LEVEL_REASONS:
                 out += self._level(alert, t, rules.get(alert.rule), directory)
-            elif t.action == "assign" and alert.assignee in directory.officers:
+            elif t.action == "assign" and t.assignee in directory.officers:
                 out += self._assigned(alert, t, rules.get(alert.rule), directory)
         return out
 
@@ -126,9 +126,9 @@ class NotifyPolicy:
     def _assigned(
         self, alert: Alert, t: Transition, rule: Rule | None, directory: Directory
     ) -> list[Planned]:
-        assignee = str(alert.assignee)
+        assignee = str(t.assignee)
         body = self.assign_template.format(**self._fields(alert, t, rule, directory))
-        stem = f"{alert.id}|assign@{t.at_ms}"
+        stem = f"{alert.id}|assign@{t.at_ms}:{assignee}"
         return self._personal(stem, alert, alert.level, "assign", assignee, "assignee", body, directory)
 
     def _personal(

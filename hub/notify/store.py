@@ -43,7 +43,11 @@ class Notification:
     next_ms: int | None
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        """For the API: a phone number shows only its last four digits (viewers read this)."""
+        doc = dict(self.__dict__)
+        if self.channel == "sms" and len(self.target) > 4:
+            doc["target"] = "*" * (len(self.target) - 4) + self.target[-4:]
+        return doc
 
 
 class NotificationStore:

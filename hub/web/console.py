@@ -69,8 +69,11 @@ def _to_login() -> RedirectResponse:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return {k: v[0] for k, v in parse_qs(body, max_num_fields=20).items()}
+    body = (await request.body())[:16_384].decode("utf-8", errors="replace")
+    try:
+        return {k: v[0] for k, v in parse_qs(body, max_num_fields=20).items()}
+    except ValueError:  # more fields than any of our forms has: treated as an empty form
+        return {}
 
 
 @pages.get("/")
@@ -91,7 +94,7 @@ async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
     form = await _form(request)
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     lang = _lang(request)
-    username = form.get("username", "")
+    username = form.get("username", "")[:64]
     if not nonce or not hmac.compare_digest(nonce, form.get("csrf", "")):
         return _to_login()  # a login form this browser was not given
     if ctx.auth.locked(username):
@@ -119,13 +122,13 @@ async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
 async def logout(request: Request, ctx: ApiContext = Ctx) -> RedirectResponse:
     form = await _form(request)
     token = request.cookies.get(SESSION_COOKIE, "")
+    response = _to_login()
     if token and hmac.compare_digest(form.get("csrf", ""), ctx.auth.csrf(token)):
         user = ctx.auth.token(token)
         ctx.auth.revoke(token)
+        response.delete_cookie(SESSION_COOKIE)  # only a logout the page itself asked for
         if user is not None:
             await asyncio.to_thread(ctx.audit_session, user.username, "logout", "console")
-    response = _to_login()
-    response.delete_cookie(SESSION_COOKIE)
     return response
 
 
@@ -166,9 +169,9 @@ def reports_page(request: Request, ctx: ApiContext = Ctx) -> Response:
 @stream.get("/stream", summary="Server-sent events: a `change` notice whenever alerts or projections change")
 async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -> StreamingResponse:
     feed = ctx.service.live
-    listener = feed.subscribe()
 
     async def events() -> AsyncIterator[bytes]:
+        listener = feed.subscribe()  # inside: a stream dropped before its first byte leaves nothing
         try:
             yield b": casewatch live\n\n"
             while not await request.is_disconnected():
