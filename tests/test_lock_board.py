@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu.bit_message import ReadDiscreteInputsRequest, WriteSingleCoilRequest
@@ -89,8 +89,13 @@ def test_missing_port_is_a_board_error() -> None:
 
 @CODEC_FUZZ
 @given(st.binary(max_size=300))
+@example(b"A\x02M\xe6")  # a frame for unit 0x41 that swallows the request's first four bytes
 def test_random_bytes_never_break_the_board_and_a_good_frame_still_works(noise: bytes) -> None:
     expected = SimulatedModbusBoard().respond(READ_16)
     board = SimulatedModbusBoard()
     board.respond(noise)  # whatever it makes of noise, it must not raise
-    assert board.respond(READ_16).endswith(expected)  # and the next real request is answered
+    # and a real request is answered — at the latest on the driver's one retry (retries=1): noise
+    # ending in a CRC-valid frame for another unit may swallow the first bytes of the request, as
+    # it would on a real bus (hypothesis found b"A\x02M\xe6": 41 02 4d e6 01 02 00 00 is such a frame)
+    first = board.respond(READ_16)
+    assert first.endswith(expected) or board.respond(READ_16).endswith(expected)
