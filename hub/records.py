@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.notify.templates import Role
 from protocol.canonical import canonical_bytes
-from protocol.errors import SchemaError
+from protocol.errors import CasewatchError, SchemaError
 from protocol.fields import Key, Ms
 from protocol.ids import uuid7
 from protocol.signing import signed
@@ -143,6 +143,53 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "ingest.gap": (IngestGap, ()),
 }
 SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room")
+
+
+class RecordConflict(CasewatchError):
+    """A record the log already contradicts (found by the ingest thread, which alone writes)."""
+
+
+_CLAIMS = {
+    "person.intake": "person",
+    "person.release": "person",
+    "band.bind": "band",
+    "band.unbind": "band",
+    "case.accept": "case",
+}
+
+
+def conflict(
+    kind: str,
+    subject: dict[str, str],
+    persons: dict[str, dict[str, Any]],
+    bands: dict[str, dict[str, Any]],
+    cases: dict[str, dict[str, Any]],
+    claimed: set[tuple[str, str]],
+) -> str | None:
+    """Why the record cannot be logged now, or None; ``claimed`` holds what this batch already
+    changed (records of one batch are applied only after it commits).
+
+    The API checks the same before it asks; this second check, on the one thread that writes,
+    closes the window between the two (two operators registering the same person at once).
+    """
+    key_name = _CLAIMS.get(kind)
+    if key_name is None:
+        return None
+    key = subject.get(key_name, "")
+    if (key_name, key) in claimed:
+        return f"{kind}: {key} was changed by another request just now"
+    person = persons.get(key) if key_name == "person" else None
+    in_custody = person is not None and person.get("released") is None
+    problem = {
+        "person.intake": f"person {key} is already in custody" if in_custody else None,
+        "person.release": None if in_custody else f"person {key} is not in custody",
+        "band.bind": f"band {key} is bound" if key in bands else None,
+        "band.unbind": None if key in bands else f"band {key} is not bound",
+        "case.accept": f"case {key} was already accepted" if key in cases else None,
+    }[kind]
+    if problem is None:
+        claimed.add((key_name, key))
+    return problem
 
 
 def validate_record(kind: str, subject: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:

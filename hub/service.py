@@ -37,7 +37,7 @@ from hub.notify.notifier import Notifier
 from hub.outbound import Outbound, alert_payload
 from hub.projections import Projections, RoomInfo
 from hub.queries import Queries
-from hub.records import HUB_AGENT, build_record, record_bytes
+from hub.records import HUB_AGENT, RecordConflict, build_record, conflict, record_bytes
 from hub.report_source import ReportScheduler
 from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
@@ -349,6 +349,7 @@ class HubService:
         batch = Batch()
         deliveries: list[_Delivery] = []
         requests: list[_RecordRequest] = []
+        claimed: set[tuple[str, str]] = set()
         for item in items:
             if isinstance(item, _Delivery):
                 deliveries.append(item)
@@ -359,6 +360,10 @@ class HubService:
                     batch.quarantined.append(verdict)
             else:
                 try:
+                    p = self.core.projections
+                    problem = conflict(item.kind, item.subject, p.persons, p.bands, p.cases, claimed)
+                    if problem is not None:
+                        raise RecordConflict(problem)
                     batch.events.append(self._record_incoming(item))
                     requests.append(item)
                 except Exception as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_helpers import PASSWORD, ApiHub, api_hub, intake, now_ms, officer
+from tests.api_helpers import PASSWORD, ApiHub, api_hub, intake, now_ms, officer, person
 from tests.mqtt_helpers import Collector
 from tests.waiting import wait_until
 
@@ -250,3 +250,24 @@ def test_the_permission_matrix(hub: ApiHub) -> None:
             assert reply.status_code == int(status), (
                 f"{role} {method} {url}: {reply.status_code} {reply.text[:200]}"
             )
+
+
+def test_simultaneous_identical_writes_log_once(hub: ApiHub) -> None:
+    """Both pass the API's check at once; the ingest thread, which alone writes, refuses the rest."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [hub.client("operator") for _ in range(8)]  # one logged-in client, used from 8 threads
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda c: c.post("/api/v1/persons", json=person("p-same")), clients))
+    assert sorted(r.status_code for r in replies) == [201] + [409] * 7
+    with ThreadPoolExecutor(8) as pool:
+        binds = list(
+            pool.map(
+                lambda c: c.post("/api/v1/bands/B0777/bind", json={"role": "detainee", "person": "p-same"}),
+                clients,
+            )
+        )
+    assert sorted(r.status_code for r in binds) == [201] + [409] * 7
+    log = hub.client("viewer").get("/api/v1/events", params={"agent": "hub", "limit": 500}).json()
+    kinds = [e["event"]["kind"] for e in log]
+    assert kinds.count("person.intake") == 1 and kinds.count("band.bind") == 1

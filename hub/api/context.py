@@ -22,6 +22,7 @@ from hub.api.auth import UNKNOWN_USER, Authenticator, Principal, Role
 from hub.api.schemas import Created
 from hub.errors import StoreError
 from hub.queries import Queries
+from hub.records import RecordConflict
 from protocol.errors import SchemaError
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class ApiContext:
         except SchemaError as exc:
             problems = [{"field": f, "message": m} for f, m in exc.problems]
             raise ApiError(422, "invalid", f"记录不合法 (invalid record): {exc}", problems) from exc
+        except RecordConflict as exc:
+            raise conflict(f"与记录冲突 (conflicts with the log): {exc}") from exc
         except (FutureTimeout, TimeoutError) as exc:
             raise ApiError(503, "busy", "中心枢纽未能及时写入 (the hub did not commit in time)") from exc
         except StoreError as exc:
