@@ -106,10 +106,14 @@ class Watchdog:
     def frame(self, metrics: FrameMetrics, now_s: float) -> HealthChange | None:
         if self._started_s is None:
             self._started_s = now_s
+        back = self.state == "offline" or (
+            self._last_frame_s is not None and now_s - self._last_frame_s >= self.limits.offline_after_s
+        )
         self._last_frame_s = now_s
         last = self._last_change
         if (
-            last is None
+            back  # frames after an outage are new: the picture has not been "unchanged" through it
+            or last is None
             or last.shape != metrics.grey.shape
             or (int(cv2.absdiff(last, metrics.grey).max()) > self.limits.frozen_delta)
         ):

@@ -74,3 +74,15 @@ def test_one_odd_frame_raises_nothing() -> None:
     black = np.zeros((720, 1280, 3), np.uint8)
     assert watchdog.frame(measure(black), 6.5) is None
     assert run(watchdog, live, 7, 10) == []
+
+
+def test_a_camera_back_from_an_outage_showing_the_same_picture_is_not_frozen() -> None:
+    """A restarted stream may open on the very picture it stopped on (a still room, a looped clip):
+    the outage is not "unchanged for 20 s" — found by the RTSP restart test, which saw `frozen`."""
+    watchdog = healthy()
+    still = render(SCENE, 5.5)  # the last picture before the outage, again after it
+    assert watchdog.frame(measure(still), 5.6) is None
+    change = watchdog.tick(11.0)
+    assert change is not None and change.state == "offline"
+    assert run(watchdog, lambda t: still, 30, 2) == ["online"]  # not frozen at once
+    assert run(watchdog, lambda t: still, 32, 4) == ["frozen"]  # but it is, once it stays still
