@@ -15,7 +15,6 @@ from hub.rules.facts import Fact
 from protocol.registry import BandFlags, BandRegistration
 
 FLAG_NAMES = ("minor", "special_group", "high_risk", "intoxicated")
-KINDS = ("person", "band", "case", "officer", "band_room", "dossier", "room", "camera", "device", "cabinet")
 
 
 @dataclass(frozen=True)

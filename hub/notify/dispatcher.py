@@ -61,7 +61,6 @@ class Dispatcher:
         self.lanes = lanes
         self.clock = clock
         self.alert_doc = alert_doc
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakes = {lane.name: threading.Event() for lane in lanes}

@@ -41,10 +41,6 @@ class LiveFeed:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def listeners(self) -> int:
-        with self._lock:
-            return len(self._listeners)
-
     def publish(self, notice: dict[str, Any]) -> None:
         """Any thread: hand ``notice`` to every open stream (dropped once a stream is full)."""
         text = json.dumps(notice, ensure_ascii=False, separators=(",", ":"))
