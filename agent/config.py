@@ -228,6 +228,10 @@ class TimingSettings(Settings):
 class StorageSettings(Settings):
     dir: ConfigPath = Field(..., description="Outbox, snapshots and clips live here.")
     snapshot_retention_days: int = Field(30, ge=1, le=3650)
+    upload_evidence: bool = Field(
+        True, description="Copy the snapshot at each condition's start and each clip to the hub."
+    )
+    upload_max_mb: float = Field(32, gt=0, le=256, description="Larger evidence files stay on the box.")
 
 
 class AgentConfig(Settings):

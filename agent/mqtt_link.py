@@ -57,7 +57,8 @@ class Subscription:
 class MqttLink:
     settings: MqttSettings
     client_id: str
-    status_topic: str
+    status_topic: str | None
+    """Retained ``online``/``offline`` with a will; ``None`` for a helper connection (evidence files)."""
     on_message: OnMessage | None = None
     on_ack: OnAck | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
@@ -102,7 +103,7 @@ class MqttLink:
         client = self._client
         if client is None:
             return
-        if self.connected.is_set():
+        if self.connected.is_set() and self.status_topic is not None:
             try:
                 client.publish(self.status_topic, b"offline", qos=1, retain=True).wait_for_publish(timeout_s)
             except (RuntimeError, ValueError) as exc:
@@ -123,7 +124,8 @@ class MqttLink:
         client.max_inflight_messages_set(1000)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(1, 30)
-        client.will_set(self.status_topic, b"offline", qos=1, retain=True)
+        if self.status_topic is not None:
+            client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         if self.settings.username:
             client.username_pw_set(self.settings.username, self.settings.password_value())
         tls = self.settings.tls
@@ -179,7 +181,8 @@ class MqttLink:
             return
         self.stats.connects += 1
         log.info("connected to %s:%s (MQTT %s)", self.settings.host, self.settings.port, self.stats.protocol)
-        client.publish(self.status_topic, b"online", qos=1, retain=True)
+        if self.status_topic is not None:
+            client.publish(self.status_topic, b"online", qos=1, retain=True)
         wanted = {sub.topic for sub in self.subscriptions}
         stale = [topic for topic in self.unsubscribe if topic not in wanted]
         if stale:
@@ -237,3 +240,17 @@ class MqttLink:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             raise LinkError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
         return int(info.mid)
+
+    def publish_wait(self, topic: str, payload: bytes, *, timeout_s: float) -> bool:
+        """Publish at QoS 1 and wait for the PUBACK; ``False`` if it did not come in time."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            raise LinkError("not connected")
+        info = client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise LinkError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+        try:
+            info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError) as exc:  # the connection went while waiting
+            raise LinkError(str(exc)) from None
+        return bool(info.is_published())

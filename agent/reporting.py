@@ -50,6 +50,7 @@ def health(agent: Agent) -> dict[str, Any]:
         "cameras": cameras,
         "devices": devices,
         "conditions_active": len(agent.conditions.active()),
+        "uploads_pending": agent.uploads.pending() if agent.uploads is not None else 0,
     }
 
 
@@ -92,7 +93,8 @@ def metrics(agent: Agent) -> list[Metric]:
             [({}, len(agent.conditions.active()))],
         ),
     ]
-    for name, value in agent.counters.items():
+    uploads = agent.uploads.counters if agent.uploads is not None else {}
+    for name, value in {**agent.counters, **uploads}.items():
         out.append((f"casewatch_{name}_total", "counter", name.replace("_", " "), [({}, value)]))
     if agent.devices is not None:
         errors = [

@@ -25,6 +25,7 @@ from agent.ops import Metric, OpsServer
 from agent.outbox import Outbox
 from agent.publisher import Publisher
 from agent.room_state import Fusion
+from agent.uploads import EvidenceUploads
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
 from protocol.clock import Clock, SystemClock
@@ -60,6 +61,15 @@ class Agent:
             subscriptions=[Subscription(self.layout.registry_filter(config.center))],
         )
         self.publisher = Publisher(self.outbox, self.link)
+        self.uploads: EvidenceUploads | None = None
+        if config.storage.upload_evidence and config.cameras:
+            client_id = config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}"
+            files_link = MqttLink(config.mqtt, client_id + "-files", None)
+            self.uploads = EvidenceUploads(
+                storage, storage / "uploads.db", files_link, self.layout.files(config.center, config.agent),
+                center=config.center, agent=config.agent, key=config.signing.key_bytes(), clock=self.clock,
+                max_bytes=int(config.storage.upload_max_mb * 1024 * 1024),
+            )  # fmt: skip
         self.emitter = Emitter(
             self.outbox, key=config.signing.key_bytes(), center=config.center, agent=config.agent,
             layout=self.layout, clock=self.clock, on_stored=self.publisher.notify,
@@ -119,6 +129,8 @@ class Agent:
             log.info("metrics on http://%s:%d/metrics", self.config.ops.host, self.ops.port)
         self.link.start()
         self.publisher.start()
+        if self.uploads is not None:
+            self.uploads.start()
         if self.vision is not None:
             self.vision.start()
         if self.devices is not None:
@@ -140,6 +152,8 @@ class Agent:
             time.sleep(0.05)
         self.publisher.stop()
         self.link.stop()
+        if self.uploads is not None:
+            self.uploads.stop()
         self._timer.join(5)
         if self.ops is not None:
             self.ops.stop()
@@ -178,6 +192,8 @@ class Agent:
                     ]
                 )
             elif isinstance(obs, ClipObservation):
+                if self.uploads is not None:
+                    self.uploads.add(obs.path)
                 data = obs.data().model_copy(
                     update={"condition_id": self._clip_conditions.pop(obs.clip_id, None)}
                 )
@@ -279,6 +295,8 @@ class Agent:
         for change in changes:
             kind = "condition.start" if isinstance(change, Started) else "condition.end"
             drafts.append(Draft(kind, self.config.agent, {"room": change.room}, change.data, change.at_ms))
+            if isinstance(change, Started) and change.data.evidence.snapshot and self.uploads is not None:
+                self.uploads.add(change.data.evidence.snapshot)
             if isinstance(change, Ended):
                 log.info("condition %s in %s ended", change.data.condition, change.room)
             else:

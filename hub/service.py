@@ -28,6 +28,7 @@ from typing import Any
 from agent.mqtt_link import MqttLink, Subscription
 from casewatch.settings import MqttSettings
 from hub.admission import Admission
+from hub.agent_files import AgentFiles
 from hub.alerts import Alert, AlertBook
 from hub.config import HubConfig
 from hub.core import Changes, HubCore
@@ -101,6 +102,7 @@ class HubService:
         self.layout = TopicLayout(prefix)
         self.hub_key = cfg.signing.key_bytes()
         keyring = Keyring({a.id: a.key_bytes() for a in cfg.agents})
+        self.agent_files = AgentFiles(Path(cfg.store.path).parent / "agent-files", keyring, self.layout)
         self.decoder = Decoder(
             keyring,
             now_ms=self.clock.now_ms,
@@ -211,7 +213,12 @@ class HubService:
         filters = [
             f(self.cfg.center, agent)
             for agent in owned
-            for f in (self.layout.events_filter, self.layout.stats_filter, self.layout.snapshots_filter)
+            for f in (
+                self.layout.events_filter,
+                self.layout.stats_filter,
+                self.layout.snapshots_filter,
+                self.layout.files_filter,
+            )
         ]
         subs = [Subscription(TopicLayout.shared(share, f) if share else f, 1) for f in filters]
         # The session outlives the process: filters of an earlier config (other agents, another
@@ -279,6 +286,9 @@ class HubService:
         if "/snapshots/" in topic:  # JPEG bytes for the console, not an event: kept, never logged
             self._keep_snapshot(topic, payload, mid, qos)
             return
+        if topic.endswith("/files"):  # an agent's evidence file: kept beside the store, not logged
+            self._keep_file(topic, payload, mid, qos)
+            return
         self._queue.put(_Delivery(topic, payload, mid, qos, self.clock.now_ms()))
 
     def _keep_snapshot(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
@@ -287,6 +297,13 @@ class HubService:
         camera = self.snapshots.keep(topic, payload, self.clock.now_ms())
         if camera is not None:
             self.live.publish({"snapshot": camera})
+
+    def _keep_file(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        path = self.agent_files.receive(topic, payload)
+        if self.link is not None and qos > 0:  # after the write: a crash before it gets it again
+            self.link.ack(mid, qos)
+        if path is not None:
+            self.live.publish({"file": path})
 
     def record(
         self,
@@ -437,6 +454,7 @@ class HubService:
         if now >= self._next_prune_ms:  # hourly: alerts' pictures past alerts.evidence_days
             self._next_prune_ms = now + 3_600_000
             self.evidence.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
+            self.agent_files.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
         self.core.tick(now)
         changes = self.core.take_changes(now)
         if not changes.empty():

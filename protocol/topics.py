@@ -6,6 +6,7 @@
     {prefix}/{center}/{agent}/stats                               agent -> hub, QoS 1 (agent.stats)
     {prefix}/{center}/{agent}/status                              retained online/offline (+ will)
     {prefix}/{center}/{agent}/snapshots/{camera}                  retained JPEG, latest only
+    {prefix}/{center}/{agent}/files                               evidence files, QoS 1 (protocol/files.py)
     {prefix}/{center}/registry/bands/{band}                       retained, hub -> agents
     {prefix}/{center}/alerts/{alert_id}                           retained alert state, hub -> all
 
@@ -57,6 +58,12 @@ class SnapshotTopic:
 
 
 @dataclass(frozen=True)
+class FileTopic:
+    center: str
+    agent: str
+
+
+@dataclass(frozen=True)
 class RegistryBandTopic:
     center: str
     band: str
@@ -68,7 +75,7 @@ class AlertTopic:
     alert_id: str
 
 
-Topic = EventTopic | StatsTopic | StatusTopic | SnapshotTopic | RegistryBandTopic | AlertTopic
+Topic = EventTopic | StatsTopic | StatusTopic | SnapshotTopic | FileTopic | RegistryBandTopic | AlertTopic
 
 
 def _key(value: str, what: str) -> str:
@@ -109,6 +116,10 @@ class TopicLayout:
     def snapshot(self, center: str, agent: str, camera: str) -> str:
         return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/snapshots/{_key(camera, 'camera')}"
 
+    def files(self, center: str, agent: str) -> str:
+        """An agent's evidence files (snapshot at a condition's start, clips) on their way to the hub."""
+        return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/files"
+
     def hub_status(self, center: str) -> str:
         """The hub's own retained ``online``/``offline`` (its will)."""
         return f"{self.prefix}/{_key(center, 'center')}/hub/status"
@@ -143,6 +154,9 @@ class TopicLayout:
     def snapshots_filter(self, center: str = "+", agent: str = "+") -> str:
         return f"{self.prefix}/{center}/{agent}/snapshots/+"
 
+    def files_filter(self, center: str = "+", agent: str = "+") -> str:
+        return f"{self.prefix}/{center}/{agent}/files"
+
     def registry_filter(self, center: str) -> str:
         return f"{self.prefix}/{_key(center, 'center')}/registry/bands/+"
 
@@ -174,6 +188,8 @@ class TopicLayout:
             return StatusTopic(center, agent)
         if rest == ["stats"]:
             return StatsTopic(center, agent)
+        if rest == ["files"]:
+            return FileTopic(center, agent)
         if len(rest) == 2 and rest[0] == "snapshots":
             return SnapshotTopic(center, agent, _key(rest[1], "camera"))
         if len(rest) >= 2 and rest[0] == "events":

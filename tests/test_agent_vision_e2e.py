@@ -1,5 +1,6 @@
 """A camera watching an interrogation where one officer walks out: the real agent process sees
-it, raises `understaffed` with evidence, clears it when the officer is back, and ships the clip."""
+it, raises `understaffed` with evidence, clears it when the officer is back, and ships the clip —
+the event naming it, and the snapshot and the clip themselves as signed file messages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from detectors.scene import INTERROGATION_ZONES, interrogation_scene, write_video
+from protocol.files import decode_file
+from protocol.signing import Keyring
 from tests.agent_process import AgentProcess, agent_config
 from tests.brokers import Mosquitto, mosquitto_binary
 from tests.test_agent_process import KEY, decode_all, everything
@@ -27,7 +30,7 @@ def test_officer_leaves_the_interrogation_room(tmp_path: Path, onnx_weights: Pat
     broker = Mosquitto(tmp_path / "broker", mosquitto_binary() or "")
     broker.workdir.mkdir()
     broker.start()
-    hub = everything(broker)
+    hub = everything(broker).subscribe("casewatch/c1/box-01/files")
     config = agent_config(
         tmp_path, broker.port, key=KEY,
         cameras=[{"id": "cam-int-1", "room": "int-1", "fps": 5, "zones": zones,
@@ -43,6 +46,7 @@ def test_officer_leaves_the_interrogation_room(tmp_path: Path, onnx_weights: Pat
             return [e.kind for e in decode_all(hub.messages)]
 
         assert wait_until(lambda: "condition.end" in kinds() and "evidence.clip" in kinds(), 75), kinds()
+        assert wait_until(lambda: len([t for t, _, _ in hub.messages if t.endswith("/files")]) >= 2, 20)
         agent.terminate()
     finally:
         agent.stop()
@@ -60,5 +64,17 @@ def test_officer_leaves_the_interrogation_room(tmp_path: Path, onnx_weights: Pat
     assert start.data.evidence.snapshot and start.data.evidence.clip_id == clip.data.clip_id  # type: ignore[attr-defined]
     assert 8_000 <= end.data.duration_ms <= 20_000  # type: ignore[attr-defined]  # out from ~7 s to ~19 s
     assert (tmp_path / "data" / clip.data.path).stat().st_size == clip.data.size_bytes  # type: ignore[attr-defined]
+    ring = Keyring({"box-01": KEY.encode()})
+    files = {
+        f.path: f.body
+        for f in (
+            decode_file(p, ring, center="c1", agent="box-01")
+            for t, p, _ in hub.messages
+            if t.endswith("/files")
+        )
+    }
+    assert set(files) == {start.data.evidence.snapshot, clip.data.path}  # type: ignore[attr-defined]
+    for path, body in files.items():
+        assert body == (tmp_path / "data" / path).read_bytes()
     seqs = [e.seq for e in events]
     assert sorted(set(seqs)) == list(range(1, max(seqs) + 1))

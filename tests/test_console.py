@@ -230,3 +230,48 @@ def test_live_alert_appears_and_walks_its_loop_in_a_real_browser(hub: ApiHub, mq
         page.screenshot(path=str(ARTEFACTS / "console-reports.png"), full_page=True)
         browser.close()
     assert errors == []  # no script error on any page
+
+
+def test_the_alert_panel_shows_the_agents_own_evidence(hub: ApiHub, mqtt_broker: Any) -> None:
+    """The snapshot at the condition's start is shown, the clip offered; pending until they arrive."""
+    import ultralytics
+
+    from protocol.files import encode_file
+    from protocol.ids import uuid7
+
+    jpeg = (Path(ultralytics.__file__).parent / "assets" / "bus.jpg").read_bytes()
+    clip_id = uuid7(int(time.time() * 1000))
+    snapshot, clip = "snapshots/cam-int-1/20261201T101010.123Z.jpg", f"clips/cam-int-1/{clip_id}.mp4"
+    facts = {"persons": 2, "detainees": 1, "officers": 1, "required_officers": 2, "cameras": ["cam-int-1"]}
+    start = hub.feed.event(
+        "condition.start", int(time.time() * 1000) - 120_000, {"room": "int-1"},
+        {"condition": "understaffed", "condition_id": uuid7(int(time.time() * 1000)), "facts": facts,
+         "evidence": {"snapshot": snapshot, "clip_id": clip_id}},
+        source="box-01",
+    )  # fmt: skip
+    mqtt = Collector(mqtt_broker.host, mqtt_broker.port)
+    mqtt.publish(*hub.feed.message(start))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        page.goto(f"{hub.base}/console/login")
+        page.fill("#username", "viewer")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(f"{hub.base}/console/")
+        page.goto(f"{hub.base}/console/alerts")
+        page.wait_for_selector("#live.on")
+        page.click("#alerts tbody tr[data-level='yellow']")  # held 2 min: yellow (orange at 5)
+        page.wait_for_selector(".evidence-file.pending[data-kind='clip']:has-text('尚未传到中心')")
+        topic = hub.feed.layout.files("c1", "box-01")
+        mqtt.publish(topic, encode_file("c1", "box-01", snapshot, jpeg, key=hub.feed.key, ts=1))
+        mp4 = b"\x00\x00\x00\x18ftypmp42"
+        mqtt.publish(topic, encode_file("c1", "box-01", clip, mp4, key=hub.feed.key, ts=1))
+        image = page.wait_for_selector(".evidence-file[data-kind='snapshot'] img")  # live: no reload
+        assert image is not None
+        assert page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image)
+        link = page.wait_for_selector(".evidence-file[data-kind='clip'] a[download]")
+        assert link is not None and link.get_attribute("href") == f"/api/v1/files/box-01/{clip}"
+        ARTEFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTEFACTS / "console-alert-evidence.png"), full_page=True)
+        browser.close()

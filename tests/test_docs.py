@@ -34,8 +34,8 @@ def test_every_rejection_reason_is_documented() -> None:
 
 
 def test_every_topic_is_documented() -> None:
-    for suffix in ("/events/{kind}", "/stats", "/status", "/snapshots/{camera}", "/registry/bands/{band}",
-                   "/alerts/{alert_id}"):  # fmt: skip
+    for suffix in ("/events/{kind}", "/stats", "/status", "/snapshots/{camera}", "/files",
+                   "/registry/bands/{band}", "/alerts/{alert_id}"):  # fmt: skip
         assert suffix + "`" in PROTOCOL, suffix
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 
 from hub.alerts import AlertError, check_action
 from hub.api.auth import Principal
@@ -70,10 +70,12 @@ def get_alert(alert_id: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> di
         found = ctx.queries.event(pos)
         if found is not None:
             ev = found["event"]
+            named = (ev.get("data") or {}).get("evidence")
             evidence.append(
                 {"pos": pos, "kind": ev.get("kind"), "ts": ev.get("ts"), "agent": ev.get("agent"),
-                 "source": ev.get("source"), "subject": ev.get("subject"),
-                 "evidence": (ev.get("data") or {}).get("evidence"), "hash": found["hash"]}
+                 "source": ev.get("source"), "subject": ev.get("subject"), "evidence": named,
+                 "files": ctx.service.agent_files.describe(str(ev.get("agent")), named),
+                 "hash": found["hash"]}
             )  # fmt: skip
     return {
         **ctx.service.alert_view(alert),
@@ -90,6 +92,15 @@ def picture(alert_id: str, name: str, ctx: ApiContext = Ctx, _: Principal = View
     if found is None:
         raise not_found("证据图片 picture", name)
     return Response(found, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
+
+
+@router.get("/files/{agent}/{path:path}", summary="An agent's evidence file (snapshot, clip) kept at the hub")
+def agent_file(agent: str, path: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> FileResponse:
+    found = ctx.service.agent_files.locate(agent, path)
+    if found is None:
+        raise not_found("证据文件 evidence file", path)
+    media = ctx.service.agent_files.media_type(found)
+    return FileResponse(found, media_type=media, headers={"Cache-Control": "private, max-age=86400"})
 
 
 @router.post("/alerts/{alert_id}/actions", status_code=201, summary="Move an alert through its loop")

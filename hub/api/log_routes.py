@@ -43,6 +43,7 @@ def status(ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
         "quarantine": ctx.service.store.quarantine_counts(),
         "notifications": ctx.service.notifier.store.counts(),
         "in_custody": sum(1 for p in ctx.queries.projections("person") if p.get("released") is None),
+        "agent_files": dict(ctx.service.agent_files.counters),
     }
 
 

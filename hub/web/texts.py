@@ -42,6 +42,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "evidence": {"zh": "证据（触发事件）", "en": "Evidence (triggering events)"},
     "snapshot": {"zh": "截图", "en": "snapshot"},
     "clip": {"zh": "视频片段", "en": "clip"},
+    "file_pending": {"zh": "尚未传到中心", "en": "not at the hub yet"},
+    "download_clip": {"zh": "下载视频片段 (MP4)", "en": "download clip (MP4)"},
     "notifications": {"zh": "提醒", "en": "Notifications"},
     "comment": {"zh": "说明", "en": "Comment"},
     "all": {"zh": "全部", "en": "All"},

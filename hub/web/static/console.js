@@ -151,14 +151,26 @@ async function renderDetail() {
     el("h4", {}, T("evidence")),
     el("ul", { id: "evidence" }, (a.evidence || []).map((e) => el("li", { "data-pos": e.pos },
       `#${e.pos} ${time(e.ts)} ${e.kind} · ${e.source || ""}`,
-      e.evidence && e.evidence.snapshot ? ` · ${T("snapshot")} ${e.evidence.snapshot}` : "",
-      e.evidence && e.evidence.clip_id ? ` · ${T("clip")} ${e.evidence.clip_id}` : ""))),
+      ...(e.files || []).map(evidenceFile)))),
     el("div", { id: "pictures" }, (a.pictures || []).map((p) => el("figure", {},
       el("img", { class: "snap", alt: p.camera, src: `/api/v1/alerts/${encodeURIComponent(a.id)}/pictures/${encodeURIComponent(p.name)}` }),
       el("figcaption", {}, `${p.camera} · ${time(p.received_ms)}`)))),
     el("h4", {}, T("notifications")),
     el("ul", {}, a.notifications.map((n) => el("li", {}, `${n.channel} → ${n.recipient}: ${n.state}`))),
   );
+}
+
+// An agent's own evidence (protocol/files.py): the snapshot at the condition's start is shown, the
+// clip (MPEG-4 Part 2, which media players open and browsers may not) is offered as a download.
+function evidenceFile(f) {
+  const label = `${T(f.kind)} ${f.named}`;
+  if (!f.url) return el("div", { class: "evidence-file pending", "data-kind": f.kind }, `${label} · ${T("file_pending")}`);
+  if (f.kind === "snapshot") {
+    return el("figure", { class: "evidence-file", "data-kind": f.kind },
+      el("img", { class: "snap", alt: label, src: f.url }), el("figcaption", {}, label));
+  }
+  return el("div", { class: "evidence-file", "data-kind": f.kind },
+    el("a", { href: f.url, download: f.path.split("/").pop() }, T("download_clip")), ` · ${f.named}`);
 }
 
 async function act(id, action, comment, assignee) {
