@@ -78,6 +78,9 @@ def hub_http(service: HubService) -> HttpServer:
     http = service.cfg.http
     secret = read_secret(http.session_secret, http.session_secret_file)
     auth = Authenticator.from_users(
-        service.cfg.users, secret.encode() if secret else None, http.session_ttl_min, service.clock
+        service.accounts.active_users(),
+        secret.encode() if secret else None,
+        http.session_ttl_min,
+        service.clock,
     )
     return HttpServer(create_app(ApiContext(service, auth, service.queries)), http.host, http.port)

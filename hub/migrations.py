@@ -193,11 +193,31 @@ def _v4_subject_columns(db: Database) -> None:
     db.execute("CREATE INDEX events_band ON events (band, ts) WHERE band IS NOT NULL")
 
 
+def _v5_accounts(db: Database) -> None:
+    """Console accounts an admin made (hub/accounts.py); those of the hub file stay in the file."""
+    db.create_table(
+        "accounts",
+        {
+            "username": str,
+            "display_name": str,
+            "role": str,
+            "password_hash": str,
+            "disabled": int,
+            "created_ms": int,
+            "updated_ms": int,
+            "updated_by": str,
+        },
+        pk="username",
+        not_null={"role", "password_hash", "disabled", "created_ms", "updated_ms", "updated_by"},
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events hash chain, quarantine, agent sequences, gaps, meta", _v1_events),
     Migration(2, "rule states, alerts and their log, projections", _v2_derived),
     Migration(3, "notifications and their delivery attempts", _v3_notifications),
     Migration(4, "events' subject person and band as indexed columns", _v4_subject_columns),
+    Migration(5, "console accounts made by admins", _v5_accounts),
 ]
 
 

@@ -121,6 +121,34 @@ class UserSession(_Data):
     via: Literal["console", "api"]
 
 
+class UserAccount(_Data):
+    """An admin's change to a console account (no password or hash: those stay in ``accounts``)."""
+
+    action: Literal["create", "update", "disable", "enable", "password"]
+    username: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{2,32}$")]
+    role: Literal["viewer", "operator", "supervisor", "admin"] | None = None
+    display_name: Annotated[str, Field(max_length=32)] | None = None
+
+
+class RuleStage(_Data):
+    level: Literal["green", "blue", "yellow", "orange", "red"]
+    after_ms: Annotated[int, Field(ge=0, le=366 * 86_400_000)] | None = None
+    at: Annotated[float, Field(gt=0, le=10)] | None = None
+    count: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class RuleChange(_Data):
+    """An admin's change to a rule over its YAML file: on or off, its limit, its stages' thresholds.
+
+    The ingest thread applies it when it commits it (hub/rule_admin.py); ``comment`` says why."""
+
+    rule: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9-]{1,40}$")]
+    enabled: bool
+    limit_ms: Annotated[int, Field(ge=1000, le=366 * 86_400_000)] | None = None
+    stages: list[RuleStage] = Field(default_factory=list, max_length=5)
+    comment: Text = ""
+
+
 class IngestGap(_Data):
     """Written by the ingest itself: an agent's seq numbers that never arrived (data loss)."""
 
@@ -140,6 +168,8 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "officer.register": (Officer, ("officer",)),
     "alert.action": (AlertAction, ("alert",)),
     "user.session": (UserSession, ()),
+    "user.account": (UserAccount, ()),
+    "rule.change": (RuleChange, ()),
     "ingest.gap": (IngestGap, ()),
 }
 SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room")

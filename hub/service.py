@@ -27,6 +27,7 @@ from typing import Any
 
 from agent.mqtt_link import MqttLink, Subscription
 from casewatch.settings import MqttSettings
+from hub.accounts import AccountStore
 from hub.admission import Admission
 from hub.agent_files import AgentFiles
 from hub.alerts import Alert, AlertBook
@@ -40,6 +41,7 @@ from hub.projections import Projections, RoomInfo
 from hub.queries import Queries
 from hub.records import HUB_AGENT, RecordConflict, build_record, conflict, record_bytes
 from hub.report_source import ReportScheduler
+from hub.rule_admin import OVERRIDES_META, apply_overrides, dump_overrides, load_overrides
 from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.state_store import DerivedStore
 from hub.store import Batch, HubStore, Incoming, Stored
@@ -110,7 +112,9 @@ class HubService:
             max_future_ms=cfg.ingest.max_future_s * 1000,
             max_age_ms=cfg.ingest.max_age_h * 3_600_000,
         )
-        self.rules = load_rule_files(rule_file_paths(cfg.rules, base))
+        self.file_rules = load_rule_files(rule_file_paths(cfg.rules, base))
+        self.rules = self.file_rules  # with the console's changes laid over (hub/rule_admin.py) on open
+        self.rule_overrides: dict[str, dict[str, Any]] = {}
         self.outbound = Outbound(self.layout, cfg.center, self.hub_key, {r.id: r for r in self.rules.rules})
         self.stats = IngestStats()
         self._queue: queue.Queue[_Delivery | _RecordRequest | None] = queue.Queue()
@@ -132,6 +136,9 @@ class HubService:
         cfg = self.cfg
         self.store = HubStore(cfg.store.path, synchronous=cfg.store.synchronous)
         self.derived = DerivedStore(self.store)
+        self.rule_overrides = load_overrides(self.store.meta_get(OVERRIDES_META))
+        self.rules = apply_overrides(self.file_rules, self.rule_overrides)
+        self.outbound.rules.update({r.id: r for r in self.rules.rules})
         self.core = self._fresh_core()
         self.core.projections.load(self.derived.projection_rows())
         engine = self.core.engine
@@ -148,6 +155,7 @@ class HubService:
         self.admission.restore(self.store.agent_next())
         self._hub_seq = self.store.agent_next().get(HUB_AGENT, 1)
         self.queries = Queries(self.store)
+        self.accounts = AccountStore(self.store, cfg.users)
         self.notifier = Notifier(
             cfg, self.store, self.layout, self.outbound.rules, self.clock, self.alert_doc
         )
@@ -421,12 +429,43 @@ class HubService:
             for d in deliveries:
                 self.link.ack(d.mid, d.qos)
         by_id = {s.id: s for s in stored}
+        later: list[tuple[_RecordRequest, Stored]] = []  # rule changes: answered once applied
         for req, ev in zip(requests, [e for e in batch.events if e.agent == HUB_AGENT], strict=False):
             if ev.id in by_id:
-                req.done.set_result(by_id[ev.id])
+                if req.kind == "rule.change":
+                    later.append((req, by_id[ev.id]))
+                else:
+                    req.done.set_result(by_id[ev.id])
         now = self.clock.now_ms()
         self.core.process(stored, now)
         self._save(self.core.take_changes(now))
+        if later:
+            try:
+                self._change_rules([req.data for req, _ in later])
+            finally:
+                for req, done in later:
+                    req.done.set_result(done)
+
+    def _change_rules(self, changes: list[dict[str, Any]]) -> None:
+        """Lay admins' rule changes over the files and swap the engine (here: it owns the engine).
+
+        Every state is restored into the new engine and its due time recomputed, so a lowered
+        threshold fires at the next tick and a raised one waits; a disabled rule's states go."""
+        overrides = dict(self.rule_overrides)
+        for change in changes:
+            overrides[change["rule"]] = {k: change.get(k) for k in ("enabled", "limit_ms", "stages")}
+        rules = apply_overrides(self.file_rules, overrides)
+        self.store.meta_set(OVERRIDES_META, dump_overrides(overrides))
+        self.rule_overrides, self.rules = overrides, rules
+        self.outbound.rules.update({r.id: r for r in rules.rules})
+        engine = RuleEngine(rules, self.cfg.timezone)
+        engine.restore(self.derived.rule_states(), trust_due=False)
+        engine.mark_all_dirty()
+        self.core.engine = engine
+        states = engine.take_dirty()
+        self.derived.save(Changes(rule_states=states), {k: engine.state_due(k) for k in states})
+        self.store.meta_set(RULES_DIGEST, engine.digest)
+        log.info("rules changed from the console: %s", ", ".join(c["rule"] for c in changes))
 
     def _record_incoming(self, req: _RecordRequest) -> Incoming:
         now = self.clock.now_ms()

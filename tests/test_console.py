@@ -275,3 +275,55 @@ def test_the_alert_panel_shows_the_agents_own_evidence(hub: ApiHub, mqtt_broker:
         ARTEFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTEFACTS / "console-alert-evidence.png"), full_page=True)
         browser.close()
+
+
+def test_admins_manage_accounts_and_rules_in_the_console(hub: ApiHub) -> None:
+    supervisor = console_login(hub, "supervisor")
+    assert supervisor.get("/console/admin").status_code == 403  # only admins manage users and rules
+    assert "/console/admin" not in supervisor.get("/console/").text
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{hub.base}/console/login")
+        page.fill("#username", "admin")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(f"{hub.base}/console/")
+        page.click("text=系统管理")
+        page.wait_for_url(f"{hub.base}/console/admin")
+        page.wait_for_selector("#users tr[data-user='viewer']")
+        assert page.locator("#users tr[data-user='viewer'] .u-save").count() == 0  # the file's: read-only
+        page.fill("#nu-username", "duty2")
+        page.fill("#nu-display", "值班员二")
+        page.select_option("#nu-role", "operator")
+        page.fill("#nu-password", "short")
+        page.click("#nu-submit")
+        page.wait_for_selector("#users-error:not(:empty)")  # refused with the reason, form kept
+        page.fill("#nu-password", "a-long-enough-one")
+        page.click("#nu-submit")
+        page.wait_for_selector("#users tr[data-user='duty2'][data-role='operator']")
+        page.click("#users tr[data-user='duty2'] .u-toggle")
+        page.wait_for_selector("#users tr[data-user='duty2'][data-disabled='true']")
+        assert hub.anonymous().post(
+            "/api/v1/login", json={"username": "duty2", "password": "a-long-enough-one"}
+        ).status_code == 401  # fmt: skip
+
+        row = "#rules tr[data-rule='INT-TWO']"
+        page.fill(f"{row} .r-stage[data-level='yellow']", "30")
+        page.fill(f"{row} .r-comment", "试点")
+        page.click(f"{row} .r-save")
+        page.wait_for_selector(f"{row}[data-overridden='true']")
+        assert page.input_value(f"{row} .r-stage[data-level='yellow']") == "30"
+        page.uncheck("#rules tr[data-rule='WB-TAMPER'] .r-enabled")
+        page.click("#rules tr[data-rule='WB-TAMPER'] .r-save")
+        page.wait_for_selector("#rules tr[data-rule='WB-TAMPER'][data-enabled='false']")
+        ARTEFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTEFACTS / "console-admin.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    rules = {r["id"]: r for r in hub.client("viewer").get("/api/v1/rules").json()}
+    assert rules["INT-TWO"]["stages"][0]["after_ms"] == 30_000 and rules["WB-TAMPER"]["enabled"] is False
+    trail = hub.client("admin").get("/api/v1/events", params={"kind": "rule.change"}).json()
+    assert [e["event"]["data"]["comment"] for e in trail] == ["试点", ""]

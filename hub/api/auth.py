@@ -63,6 +63,8 @@ class Authenticator:
     _basic: dict[str, int] = field(default_factory=dict)
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _revoked: dict[str, int] = field(default_factory=dict)
+    _not_before: dict[str, int] = field(default_factory=dict)
+    """Tokens a user got before this time are void (disabled, password reset: hub/accounts.py)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     unknown_attempts: int = 0
     """Logins tried with names that are no user's (not logged one by one)."""
@@ -70,6 +72,15 @@ class Authenticator:
     @classmethod
     def from_users(cls, users: list[User], secret: bytes | None, ttl_min: int, clock: Clock) -> Authenticator:
         return cls({u.username: u for u in users}, secret or secrets.token_bytes(32), ttl_min * 60_000, clock)
+
+    def set_users(self, users: list[User], *, log_out: str | None = None) -> None:
+        """Who may log in, after an admin's change; ``log_out`` ends that user's sessions."""
+        now = self.clock.now_ms()
+        with self._lock:
+            self.users = {u.username: u for u in users}
+            self._basic.clear()  # cached Basic credentials may be of an old password
+            if log_out is not None:
+                self._not_before[log_out] = now
 
     # passwords ----------------------------------------------------------------------------------
     def check_password(self, username: str, password: str) -> Principal | None:
@@ -144,6 +155,8 @@ class Authenticator:
         now = self.clock.now_ms()
         with self._lock:
             if token in self._revoked:
+                return None
+            if expires - self.ttl_ms < self._not_before.get(username, 0):
                 return None
         user = self.users.get(username)
         if user is None or expires <= now:

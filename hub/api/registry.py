@@ -8,7 +8,6 @@ from fastapi import APIRouter, Query
 
 from hub.api.auth import Principal
 from hub.api.context import (
-    Admin,
     ApiContext,
     ApiError,
     Ctx,
@@ -20,7 +19,7 @@ from hub.api.context import (
 )
 from hub.api.schemas import CaseBody, Created, OfficerBody
 from hub.queries import AlertFilter
-from hub.rules.levels import CHINESE, rank
+from hub.rules.levels import rank
 
 router = APIRouter(tags=["registry"])
 
@@ -147,14 +146,6 @@ def cabinet_denials(
     return out[:limit]
 
 
-@router.get("/users", summary="Console users and their roles (admin only; managed in the hub file)")
-def list_users(ctx: ApiContext = Ctx, _: Principal = Admin) -> list[dict[str, Any]]:
-    return [
-        {"username": u.username, "display_name": u.display_name, "role": u.role}
-        for u in ctx.service.cfg.users
-    ]
-
-
 @router.get("/rooms", summary="Each room now: persons by camera, bands in it, open conditions, worst alert")
 def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     states = ctx.queries.projection_map("room")
@@ -199,17 +190,3 @@ def list_cameras(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str,
 @router.get("/devices", summary="Serial devices and gateways as the agents last reported them")
 def list_devices(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     return ctx.queries.projections("device")
-
-
-@router.get("/rules", summary="The rules in force, with their legal basis and levels")
-def list_rules(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": r.id,
-            "title": r.title,
-            "basis": r.basis,
-            "shape": r.shape,
-            "levels": [{"level": s.level, "level_zh": CHINESE[s.level]} for s in r.levels],
-        }
-        for r in ctx.service.rules.rules
-    ]

@@ -166,6 +166,16 @@ def reports_page(request: Request, ctx: ApiContext = Ctx) -> Response:
     return _render(request, ctx, "reports.html", "reports", user, today=today)
 
 
+@pages.get("/console/admin", response_model=None)
+def admin_page(request: Request, ctx: ApiContext = Ctx) -> Response:
+    user = _session_user(request, ctx)
+    if user is None:
+        return _to_login()
+    if not user.may("admin"):
+        return HTMLResponse(text("admin_only", _lang(request)), status_code=403)
+    return _render(request, ctx, "admin.html", "admin", user)
+
+
 @stream.get("/stream", summary="Server-sent events: a `change` notice whenever alerts or projections change")
 async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -> StreamingResponse:
     feed = ctx.service.live

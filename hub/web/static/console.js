@@ -225,6 +225,85 @@ async function renderReports() {
     el("li", {}, el("a", { href: `/api/v1/reports/files/${encodeURIComponent(f.name)}` }, f.name))));
 }
 
+// administration (admins only): accounts and rules -------------------------------------------
+const ROLES = ["viewer", "operator", "supervisor", "admin"];
+async function adminCall(errorId, path, options) {
+  const error = document.getElementById(errorId);
+  error.textContent = "";
+  try {
+    const done = await api(path, options);
+    await renderAdmin();
+    return done;
+  } catch (e) { error.textContent = e.message; return null; }
+}
+
+function userRow(u) {
+  const fileUser = u.source === "file";
+  const role = el("select", { class: "u-role", disabled: fileUser ? "" : null },
+    ...ROLES.map((r) => el("option", { value: r, ...(r === u.role ? { selected: "" } : {}) }, T("role_" + r))));
+  const name = el("input", { class: "u-name", value: u.display_name || "", disabled: fileUser ? "" : null });
+  const patch = (body) => adminCall("users-error", `/users/${encodeURIComponent(u.username)}`, { method: "PATCH", body });
+  const actions = fileUser ? [] : [
+    el("button", { type: "button", class: "u-save", onclick: () => patch({ role: role.value, display_name: name.value }) }, T("save")),
+    el("button", { type: "button", class: "u-toggle", onclick: () => patch({ disabled: !u.disabled }) }, T(u.disabled ? "enable" : "disable")),
+    el("button", { type: "button", class: "u-password", onclick: () => {
+      const password = window.prompt(T("new_password"));
+      if (password) patch({ password });
+    } }, T("reset_password")),
+  ];
+  return el("tr", { "data-user": u.username, "data-role": u.role, "data-disabled": String(u.disabled) },
+    el("td", {}, u.username), el("td", {}, name), el("td", {}, role),
+    el("td", {}, T(u.disabled ? "account_disabled" : "account_active")), el("td", {}, T("source_" + u.source)),
+    el("td", {}, ...actions));
+}
+
+function ruleRow(r) {
+  const enabled = el("input", { type: "checkbox", class: "r-enabled", ...(r.enabled ? { checked: "" } : {}) });
+  const inputs = r.stages.map((s, i) => {
+    const field = s.after_ms !== null ? "after_ms" : s.at !== null ? "at" : s.count !== null ? "count" : null;
+    if (!field) return null;
+    const value = field === "after_ms" ? s.after_ms / 1000 : s[field];
+    return { level: s.level, field, input: el("input", { type: "number", min: "0", step: "any", class: "r-stage", "data-level": s.level, "data-stage": i, value }) };
+  });
+  const limit = r.limit_ms !== null ? el("input", { type: "number", min: "1", class: "r-limit", value: r.limit_ms / 1000 }) : null;
+  const comment = el("input", { class: "r-comment", placeholder: T("comment") });
+  const save = () => {
+    const stages = r.stages.map((s, i) => {
+      const given = inputs[i];
+      const out = { level: s.level };
+      if (given) out[given.field] = given.field === "after_ms" ? Math.round(Number(given.input.value) * 1000) : Number(given.input.value);
+      return out;
+    });
+    const body = { enabled: enabled.checked, stages, comment: comment.value };
+    if (limit) body.limit_ms = Math.round(Number(limit.value) * 1000);
+    return adminCall("rules-error", `/rules/${encodeURIComponent(r.id)}`, { method: "PUT", body });
+  };
+  return el("tr", { "data-rule": r.id, "data-enabled": String(r.enabled), "data-overridden": String(r.overridden) },
+    el("td", {}, `${r.id} ${r.title}`, r.overridden ? el("div", { class: "meta" }, T("changed_from_file")) : ""),
+    el("td", {}, enabled),
+    el("td", {}, ...(limit ? [el("label", {}, `${T("limit")} `, limit, " s"), " "] : []),
+      ...inputs.filter(Boolean).map((x) => el("label", {}, badge(x.level), " ", x.input, x.field === "after_ms" ? " s " : " "))),
+    el("td", {}, comment),
+    el("td", {}, el("button", { type: "button", class: "r-save", onclick: save }, T("save"))));
+}
+
+async function renderAdmin() {
+  const [users, rules] = await Promise.all([api("/users"), api("/rules")]);
+  document.querySelector("#users tbody").replaceChildren(...users.map(userRow));
+  document.querySelector("#rules tbody").replaceChildren(...rules.map(ruleRow));
+}
+
+if (PAGE === "admin") {
+  document.getElementById("new-user").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (id) => document.getElementById(id).value;
+    const body = { username: value("nu-username"), role: value("nu-role"), password: value("nu-password") };
+    if (value("nu-display")) body.display_name = value("nu-display");
+    if (await adminCall("users-error", "/users", { method: "POST", body })) document.getElementById("new-user").reset();
+  });
+  renderAdmin().catch((e) => console.error(e)); // not redrawn by live notices: forms are being typed in
+}
+
 // live ---------------------------------------------------------------------------------------
 const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: renderReports }[PAGE];
 let pending = null;
