@@ -53,7 +53,7 @@ def changed_rule(rule: Rule, change: dict[str, Any]) -> Rule:
         update["levels"] = levels_out
     changed = rule.model_copy(update=update)
     try:
-        changed._shape()  # the file's own checks: each level once, the fields each shape needs
+        changed._shape()  # type: ignore[operator]  # the file's own checks: each level once, the fields each shape needs
     except ValueError as exc:
         raise RuleChangeError(f"rule {rule.id}: {exc}") from None
     return changed
