@@ -206,35 +206,13 @@ def agent(config_path: Path, log_format: str) -> None:
     runtime.stop()
 
 
-# --- demo -----------------------------------------------------------------------------------
-@main.command()
-@click.option("--broker", help="HOST:PORT of an MQTT broker to use instead of the embedded one.")
-@click.option(
-    "--image", "images", multiple=True, type=click.Path(path_type=Path), help="Image(s) to analyse."
-)
-@click.option(
-    "--configs", "config_dir", type=click.Path(path_type=Path), help="Folder with the demo configs."
-)
-def demo(broker: str | None, images: tuple[Path, ...], config_dir: Path | None) -> None:
-    """演示：真实检测 → 签名事件 → MQTT → 验签 (demo: real detection, signed events over MQTT)."""
-    from casewatch.demo import DemoError, run_demo
-
-    try:
-        summary = run_demo(broker=broker, images=list(images), config_dir=config_dir, echo=click.echo)
-    except ConfigError as exc:
-        _fail_config(exc)
-    except (DemoError, CasewatchError) as exc:
-        click.echo(f"✗ 演示失败 (demo failed): {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    click.echo(json.dumps(summary, ensure_ascii=False))
-    sys.exit(0 if summary["verified"] == summary["published"] and summary["rejected_forged"] else EXIT_FAILED)
-
-
 # Device simulators and tools live in their own module; registered here so `casewatch --help`
 # lists them with the rest.
+from casewatch.demo_command import demo  # noqa: E402
 from casewatch.device_commands import enrol_finger, sim  # noqa: E402
 from casewatch.hub_commands import hub  # noqa: E402
 
+main.add_command(demo)
 main.add_command(sim)
 main.add_command(hub)
 main.add_command(enrol_finger)

@@ -115,7 +115,9 @@ class CameraReader:
         """Read until failure (False) or the end of a file (True)."""
         import cv2
 
-        assert isinstance(capture, cv2.VideoCapture)
+        from detectors.sources import SceneCapture
+
+        assert isinstance(capture, cv2.VideoCapture | SceneCapture)
         source = self.camera.source
         paced = not live and isinstance(source, FileSource) and source.pace
         media = not live and not paced

@@ -231,3 +231,48 @@ def still_room_scene(duration_s: float = 30.0) -> Scene:
     return Scene(
         actors=(Actor("detainee", "seated-a", ((0.0, Place(0.78, 0.98, 0.62)),)),), duration_s=duration_s
     )
+
+
+def scene_from_doc(doc: object, *, duration_s: float = 3600.0) -> Scene:
+    """A scene from a scenario file's camera entry (docs/demo.md "Scenes")::
+
+        actors:
+          - id: officer-2
+            sprite: standing-c
+            keys: [[0, [0.40, 0.95, 0.60]], [40, [0.40, 0.95, 0.60]], [43, [-0.15, 0.95, 0.60]], [43.1, null]]
+
+    Each key is ``[time s, [x, y, h]]`` (bottom centre and height, relative) or ``[time s, null]``
+    (gone from then on); positions interpolate between keys, so a walk is two keys. Raises
+    ``ValueError`` naming the actor and the key that is wrong.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("actors"), list):
+        raise ValueError("a scene needs actors: a list of {id, sprite, keys}")
+    actors = []
+    for index, entry in enumerate(doc["actors"]):
+        if not isinstance(entry, dict):
+            raise ValueError(f"actor {index}: expected a mapping with id, sprite, keys")
+        name = str(entry.get("id") or f"actor-{index}")
+        if entry.get("sprite") not in SPRITES:
+            raise ValueError(f"actor {name}: sprite must be one of {', '.join(SPRITES)}")
+        keys: list[tuple[float, Place | None]] = []
+        for key in entry.get("keys") or []:
+            if not isinstance(key, list | tuple) or len(key) != 2:
+                raise ValueError(f"actor {name}: key {key!r} is not [time, [x, y, h]] or [time, null]")
+            at, where = key
+            if not isinstance(at, int | float) or at < 0:
+                raise ValueError(f"actor {name}: key time {at!r} must be seconds ≥ 0")
+            if where is None:
+                keys.append((float(at), None))
+                continue
+            if not isinstance(where, list | tuple) or len(where) != 3:
+                raise ValueError(f"actor {name}: place {where!r} is not [x, y, h]")
+            x, y, h = (float(v) for v in where)
+            if not (-0.5 <= x <= 1.5 and 0.0 <= y <= 1.0 and 0.0 < h <= 1.0):
+                raise ValueError(f"actor {name}: place {where!r} is outside the frame's limits")
+            keys.append((float(at), Place(x, y, h)))
+        if not keys:
+            raise ValueError(f"actor {name}: needs at least one key")
+        if [k[0] for k in keys] != sorted(k[0] for k in keys):
+            raise ValueError(f"actor {name}: key times must not go back")
+        actors.append(Actor(name, str(entry["sprite"]), tuple(keys)))
+    return Scene(actors=tuple(actors), duration_s=duration_s)

@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 
-from agent.config import CameraSource, DahuaSource, FileSource, HikvisionSource, RtspSource, UsbSource
+from agent.config import (
+    CameraSource,
+    DahuaSource,
+    FileSource,
+    HikvisionSource,
+    RtspSource,
+    SceneSource,
+    UsbSource,
+)
 from protocol.errors import CasewatchError
 
 os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
@@ -46,10 +56,69 @@ def source_url(source: CameraSource) -> str:
         return source.url
     if isinstance(source, HikvisionSource | DahuaSource):
         return source.url()
+    if isinstance(source, SceneSource):
+        return f"scene:{source.scenario}#{source.camera}"
     return f"usb:{source.index}"
 
 
+class SceneCapture:
+    """The part of ``cv2.VideoCapture`` the reader uses, drawing a scenario's scene live.
+
+    Time is the wall clock since the scenario's epoch, so an agent restarted in the middle of a
+    scenario sees the room as it is now, not from the beginning."""
+
+    def __init__(self, source: SceneSource) -> None:
+        import yaml
+
+        from detectors.scene import render, scene_from_doc
+
+        try:
+            doc = yaml.safe_load(source.scenario.read_text(encoding="utf-8")) or {}
+            cameras = doc.get("cameras") or {}
+            if source.camera not in cameras:
+                raise CameraError(f"scenario {source.scenario} has no camera {source.camera}")
+            self.scene = scene_from_doc(cameras[source.camera])
+        except (OSError, yaml.YAMLError, ValueError, AttributeError) as exc:
+            raise CameraError(f"scene {source.scenario}#{source.camera}: {exc}") from None
+        self._render = render
+        self.epoch_file = source.epoch_file
+        self.epoch_s = source.epoch_ms / 1000 if source.epoch_ms is not None else time.time()
+        self.step_s = 1.0 / source.rate
+        self._next = time.monotonic()
+
+    def _t(self) -> float:
+        """Seconds since t=0; with an epoch file, 0 until the file says when t=0 was."""
+        if self.epoch_file is not None:
+            try:
+                self.epoch_s = int(self.epoch_file.read_text().strip()) / 1000
+            except (OSError, ValueError):
+                return 0.0
+        return max(0.0, time.time() - self.epoch_s)
+
+    def isOpened(self) -> bool:
+        return True
+
+    def get(self, _prop: int) -> float:
+        return 1.0 / self.step_s if _prop == cv2.CAP_PROP_FPS else 0.0
+
+    def grab(self) -> bool:
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self._next = max(self._next + self.step_s, time.monotonic() - self.step_s)
+        return True
+
+    def retrieve(self) -> tuple[bool, np.ndarray]:
+        return True, self._render(self.scene, self._t())
+
+    def release(self) -> None:
+        pass
+
+
 def open_capture(source: CameraSource) -> Opened:
+    if isinstance(source, SceneSource):
+        scene = SceneCapture(source)
+        return Opened(scene, scene.get(cv2.CAP_PROP_FPS), True)  # type: ignore[arg-type]
     if isinstance(source, FileSource):
         if not source.path.is_file():
             raise CameraError(f"video file {source.path} does not exist")
