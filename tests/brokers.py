@@ -80,6 +80,13 @@ class Mosquitto:
             raise
         return self
 
+    def kill(self) -> None:
+        """SIGKILL: the broker dies with whatever it held in memory."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(5)
+        self._proc = None
+
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
