@@ -222,6 +222,11 @@ class OutboxSettings(Settings):
     synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL", description="NORMAL survives a killed process; FULL also a power cut, at more disk writes."
     )
+    wait_for_hub: bool = Field(
+        True,
+        description="Publish only while the hub's retained status says online: a broker restarted "
+        "without the hub's session would take events nobody receives.",
+    )
 
 
 class OpsSettings(Settings):

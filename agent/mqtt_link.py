@@ -181,14 +181,16 @@ class MqttLink:
             return
         self.stats.connects += 1
         log.info("connected to %s:%s (MQTT %s)", self.settings.host, self.settings.port, self.stats.protocol)
-        if self.status_topic is not None:
-            client.publish(self.status_topic, b"online", qos=1, retain=True)
         wanted = {sub.topic for sub in self.subscriptions}
         stale = [topic for topic in self.unsubscribe if topic not in wanted]
         if stale:
             client.unsubscribe(stale)
         for sub in self.subscriptions:
             client.subscribe(sub.topic, sub.qos)
+        # after the subscriptions (the broker takes them in order): an agent that sees the hub
+        # online may publish, and the hub's session must be there to take what it sends
+        if self.status_topic is not None:
+            client.publish(self.status_topic, b"online", qos=1, retain=True)
         self.connected.set()
         if self.on_connected is not None:
             self.on_connected()

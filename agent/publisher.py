@@ -3,6 +3,11 @@
 A message id maps to its ``seq`` until the broker acknowledges it. After a disconnect the map is
 dropped and everything still in the outbox is published again from the lowest ``seq`` (the hub
 dedupes on agent and ``seq``), so an outage or a restart loses nothing and keeps the order.
+
+With ``wait_for_hub`` it publishes only while the hub's retained status on this broker says
+``online``: a broker restarted without persistence has no session for the hub until the hub
+reconnects, and would acknowledge, then drop, whatever came first (found by the demo's kill
+test). Until the hub is back the events wait in the outbox.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ EARLY_HORIZON = 2000
 
 
 class Publisher:
-    def __init__(self, outbox: Outbox, link: MqttLink, *, window: int = 1000, batch: int = 500) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        link: MqttLink,
+        *,
+        window: int = 1000,
+        batch: int = 500,
+        wait_for_hub: bool = False,
+    ) -> None:
         self.outbox = outbox
         self.link = link
         self.window = window
@@ -36,6 +49,11 @@ class Publisher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self.wait_for_hub = wait_for_hub
+        self.hub_online = threading.Event()
+        """Set while the hub's retained status says ``online`` (always, without ``wait_for_hub``)."""
+        if not wait_for_hub:
+            self.hub_online.set()
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         link.on_ack = self._on_ack
         link.on_connected = self._on_connected
@@ -58,7 +76,19 @@ class Publisher:
         with self._lock:
             return len(self._inflight)
 
+    def set_hub_online(self, online: bool) -> None:
+        """The hub's status as the broker has it now (its retained message, or its will)."""
+        if not self.wait_for_hub:
+            return
+        if online:
+            self.hub_online.set()
+            self._wake.set()
+        else:
+            self.hub_online.clear()
+
     def _on_connected(self) -> None:
+        if self.wait_for_hub:  # a new connection, maybe a new broker: wait to hear from the hub there
+            self.hub_online.clear()
         with self._lock:
             self._inflight.clear()
             self._early.clear()
@@ -87,7 +117,7 @@ class Publisher:
             self._wake.wait(0.5)
             self._wake.clear()
             self._delete_acked()
-            while self.link.connected.is_set() and not self._stop.is_set():
+            while self.link.connected.is_set() and self.hub_online.is_set() and not self._stop.is_set():
                 self._delete_acked()
                 with self._lock:
                     room = self.window - len(self._inflight)

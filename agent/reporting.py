@@ -45,6 +45,7 @@ def health(agent: Agent) -> dict[str, Any]:
     return {
         "status": "degraded" if degraded else "ok",
         "mqtt_connected": connected,
+        "hub_online": agent.publisher.hub_online.is_set(),
         "outbox_depth": agent.outbox.depth(),
         "next_seq": agent.outbox.next_seq(),
         "cameras": cameras,

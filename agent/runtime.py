@@ -58,9 +58,12 @@ class Agent:
             config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}",
             self.layout.status(config.center, config.agent),
             on_message=self._on_message,
-            subscriptions=[Subscription(self.layout.registry_filter(config.center))],
+            subscriptions=[
+                Subscription(self.layout.registry_filter(config.center)),
+                Subscription(self.layout.hub_status(config.center)),
+            ],
         )
-        self.publisher = Publisher(self.outbox, self.link)
+        self.publisher = Publisher(self.outbox, self.link, wait_for_hub=config.outbox.wait_for_hub)
         self.uploads: EvidenceUploads | None = None
         if config.storage.upload_evidence and config.cameras:
             client_id = config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}"
@@ -217,6 +220,13 @@ class Agent:
         self.emit([Draft(e.kind, e.source, e.subject, e.data, e.ts) for e in events])
 
     def _on_message(self, topic: str, payload: bytes, _retained: bool) -> None:
+        if topic == self.layout.hub_status(self.config.center):
+            online = payload.strip() == b"online"
+            if online != self.publisher.hub_online.is_set():
+                log.info("hub is %s: %s", "online" if online else "offline",
+                         "publishing" if online else "events wait in the outbox")  # fmt: skip
+            self.publisher.set_hub_online(online)
+            return
         try:
             parsed = self.layout.parse(topic)
         except ProtocolError:

@@ -85,6 +85,7 @@ class ScenarioRun:
         self._seen: set[tuple[str, str]] = set()
         self._stop = threading.Event()
         self._sms_shown = 0
+        self._sms_parts: dict[tuple[str, int], dict[int, str]] = {}
 
     # -- the pieces ---------------------------------------------------------------------------------
     def t(self) -> float:
@@ -132,8 +133,17 @@ class ScenarioRun:
             for pdu in sent[self._sms_shown :]:
                 from devices.sms_pdu import decode_submit_text
 
-                number, text, _part = decode_submit_text(pdu)
-                self._say(f"✉ 短信 → {number}: {text}")
+                number, text, part = decode_submit_text(pdu)
+                if part is None:
+                    self._say(f"✉ 短信 → {number}: {text}")
+                    continue
+                reference, total, index = part  # a long message comes in parts: shown whole
+                pieces = self._sms_parts.setdefault((number, reference), {})
+                pieces[index] = text
+                if len(pieces) == total:
+                    whole = "".join(pieces[i] for i in sorted(pieces))
+                    del self._sms_parts[(number, reference)]
+                    self._say(f"✉ 短信 → {number}: {whole}")
             self._sms_shown = len(sent)
 
     def _tune_rules(self) -> None:
@@ -171,7 +181,7 @@ class ScenarioRun:
             self._say(step.say or f"{method} {path} → {reply.status_code}")
         elif step.band is not None:
             self.band_player.apply(step.band)
-            self._say(step.say or f"手环 {step.band}")
+            self._say(step.say or _describe_band(step.band))
         elif step.cabinet is not None:
             verb, _, value = step.cabinet.partition(" ")
             self.centre.sims["cabinet"].do(verb, value or None)
@@ -237,3 +247,16 @@ class ScenarioRun:
             "gaps": len(gaps),
             "agent": AGENT,
         }
+
+
+def _describe_band(step: dict[str, Any]) -> str:
+    from casewatch.demo_centre import ANCHORS, ROOMS
+
+    names = {r["id"]: r["name"] for r in ROOMS}
+    parts = []
+    if "anchor" in step:
+        anchor = step["anchor"]
+        where = names.get(ANCHORS.get(str(anchor), ""), "?") if anchor is not None else "离开覆盖范围"
+        parts.append(f"→ 基站 {anchor} {where}" if anchor is not None else where)
+    parts += [f"{k}={v}" for k, v in step.items() if k not in ("band", "anchor")]
+    return f"手环 {step['band']} " + " ".join(parts)

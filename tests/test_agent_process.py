@@ -163,3 +163,35 @@ def test_refused_credentials_keep_events_logged_and_retried(tmp_path: Path) -> N
     finally:
         agent.stop()
         broker.stop()
+
+
+def test_events_wait_in_the_outbox_until_the_hub_says_online(tmp_path: Path, broker: Mosquitto) -> None:
+    """``outbox.wait_for_hub``: nothing is published before the hub's retained ``online``, the
+    backlog goes when it comes, and publishing pauses at ``offline`` (the hub's will)."""
+    hub = everything(broker)
+    status = "casewatch/c1/hub/status"
+    config = agent_config(
+        tmp_path, broker.port, key=KEY, timing={"heartbeat_interval_s": 0.2, "stats_interval_s": 1},
+        outbox={"wait_for_hub": True},
+    )  # fmt: skip
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        agent.start()
+        time.sleep(3)
+        assert hub.messages == []  # no hub: the events wait
+        hub.publish(status, b"online", retain=True)
+        assert wait_until(lambda: len(hub.messages) >= 10, 10)
+        backlog = decode_all(hub.messages)
+        assert [e.seq for e in backlog][:10] == list(range(1, 11))  # from the first, in order
+        hub.publish(status, b"offline", retain=True)
+        time.sleep(1)
+        paused_at = len(hub.messages)
+        time.sleep(2)
+        assert len(hub.messages) <= paused_at + 2  # at most what was in flight
+        hub.publish(status, b"online", retain=True)
+        assert wait_until(lambda: len(hub.messages) > paused_at + 8, 10)
+        agent.terminate()
+    finally:
+        agent.stop()
+    seqs, _ids = hub_view(decode_all(hub.messages))
+    assert seqs == list(range(1, len(seqs) + 1))  # nothing skipped across the pause

@@ -6,6 +6,7 @@ the agent in the middle loses no event and the expectations still hold."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,19 @@ def test_the_bundled_scenario_passes_headless(tmp_path: Path, onnx_weights: Path
     assert "condition understaffed in int-1" in log
 
 
+def test_the_waiting_room_scenario_passes_headless(tmp_path: Path) -> None:
+    """No camera (officers by wristband), the cabinet deposit that keeps DOSSIER-24H silent."""
+    scenario = REPO / "configs" / "scenarios" / "waiting-room.yaml"
+    done = demo("--headless", "--scenario", str(scenario), "--folder", str(tmp_path / "centre"))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["expected"], summary["matched"], summary["unexpected"]) == (3, 3, 0)
+    with sqlite3.connect(tmp_path / "centre" / "hub" / "hub.db") as store:  # what the hub logged
+        kinds = dict(store.execute("SELECT kind, count(*) FROM events GROUP BY kind").fetchall())
+    assert kinds["cabinet.access"] == kinds["cabinet.slot"] == 1  # the deposit, fingerprint and QR
+    assert kinds["rule.change"] == 3 and kinds["condition.start"] == kinds["condition.end"] == 1
+
+
 def test_a_scenario_whose_alerts_do_not_come_fails(tmp_path: Path, onnx_weights: Path) -> None:
     """Exit 1 and the reasons: an expected alert that never came, and one nobody expected."""
     scenario = {
@@ -75,7 +89,7 @@ def test_a_broken_scenario_file_is_refused_with_its_reason(tmp_path: Path) -> No
 
 def test_killing_broker_hub_and_agent_loses_no_event(tmp_path: Path, onnx_weights: Path) -> None:
     """The bundled story with each component SIGKILLed and started again in the middle: at 20 s
-    the agent (no condition open), at 55 s the hub (INT-TWO between yellow and orange), at 85 s
+    the agent (no condition open), at 60 s the hub (INT-TWO between yellow and orange), at 90 s
     the broker (Mosquitto). Same expectations; no gap in the agent's sequence at the hub."""
     binary = mosquitto_binary()
     assert binary is not None, ".ci/run installs Debian's mosquitto"
@@ -84,8 +98,8 @@ def test_killing_broker_hub_and_agent_loses_no_event(tmp_path: Path, onnx_weight
     doc = yaml.safe_load(BUNDLED.read_text(encoding="utf-8"))
     doc["steps"] += [
         {"at": 20, "kill": "agent"}, {"at": 22, "start": "agent"},
-        {"at": 55, "kill": "hub"}, {"at": 57, "start": "hub"},
-        {"at": 85, "kill": "broker"}, {"at": 87, "start": "broker"},
+        {"at": 60, "kill": "hub"}, {"at": 62, "start": "hub"},
+        {"at": 90, "kill": "broker"}, {"at": 92, "start": "broker"},
     ]  # fmt: skip
     path = tmp_path / "with-kills.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
@@ -113,6 +127,6 @@ def test_killing_broker_hub_and_agent_loses_no_event(tmp_path: Path, onnx_weight
         broker.stop()
     assert summary["passed"], "\n".join(summary["problems"] + lines[-40:])
     assert summary["gaps"] == 0 and summary["matched"] == 9
-    assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) > 50
+    assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) > 30
     assert centre.children["hub"].starts == 2 and centre.children["agent"].starts == 2
     assert any("强制终止 broker" in line for line in lines)
