@@ -191,9 +191,9 @@ class MqttLink:
         # online may publish, and the hub's session must be there to take what it sends
         if self.status_topic is not None:
             client.publish(self.status_topic, b"online", qos=1, retain=True)
-        self.connected.set()
-        if self.on_connected is not None:
+        if self.on_connected is not None:  # first: the publisher resets (and waits for the hub)
             self.on_connected()
+        self.connected.set()
 
     def _on_connect_fail(self, *_args: Any) -> None:
         self._tcp_failures += 1

@@ -72,6 +72,7 @@ class Agent:
                 storage, storage / "uploads.db", files_link, self.layout.files(config.center, config.agent),
                 center=config.center, agent=config.agent, key=config.signing.key_bytes(), clock=self.clock,
                 max_bytes=int(config.storage.upload_max_mb * 1024 * 1024),
+                ready=self.publisher.hub_online.is_set,
             )  # fmt: skip
         self.emitter = Emitter(
             self.outbox, key=config.signing.key_bytes(), center=config.center, agent=config.agent,
@@ -195,8 +196,6 @@ class Agent:
                     ]
                 )
             elif isinstance(obs, ClipObservation):
-                if self.uploads is not None:
-                    self.uploads.add(obs.path)
                 data = obs.data().model_copy(
                     update={"condition_id": self._clip_conditions.pop(obs.clip_id, None)}
                 )
@@ -211,6 +210,7 @@ class Agent:
                         )
                     ]
                 )
+                self._queue_upload(obs.path)
 
     def _on_device_events(self, events: list[DeviceEvent]) -> None:
         with self._lock:
@@ -305,14 +305,24 @@ class Agent:
         for change in changes:
             kind = "condition.start" if isinstance(change, Started) else "condition.end"
             drafts.append(Draft(kind, self.config.agent, {"room": change.room}, change.data, change.at_ms))
-            if isinstance(change, Started) and change.data.evidence.snapshot and self.uploads is not None:
-                self.uploads.add(change.data.evidence.snapshot)
             if isinstance(change, Ended):
                 log.info("condition %s in %s ended", change.data.condition, change.room)
             else:
                 log.warning("condition %s in %s", change.data.condition, change.room)
         if drafts:
             self.emit(drafts)
+        for change in changes:  # after the events are stored: a failing queue must not cost one
+            if isinstance(change, Started) and change.data.evidence.snapshot:
+                self._queue_upload(change.data.evidence.snapshot)
+
+    def _queue_upload(self, path: str) -> None:
+        if self.uploads is None:
+            return
+        try:
+            self.uploads.add(path)
+        except Exception:
+            self.counters["emit_errors"] += 1
+            log.exception("evidence file %s not queued for the hub", path)
 
     def _evidence(self, candidate: Candidate, condition_id: str) -> Evidence:
         cameras = [c.id for c in self.config.cameras if c.room == candidate.room]

@@ -16,6 +16,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.mqtt_link import LinkError, MqttLink
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 2.0
 RETRY_MAX_S = 120.0
+MAX_ATTEMPTS = 30
+"""A file that fails this often (unreadable, or the broker drops the link on it) is given up,
+so it cannot hold the queue behind it for ever."""
 
 
 class EvidenceUploads:
@@ -42,6 +46,7 @@ class EvidenceUploads:
         clock: Clock,
         max_bytes: int,
         ack_timeout_s: float = 30.0,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.root = root
         self.link = link
@@ -50,6 +55,9 @@ class EvidenceUploads:
         self.clock = clock
         self.max_bytes = max_bytes
         self.ack_timeout_s = ack_timeout_s
+        self.ready = ready
+        """Whether the hub can take files now (the publisher's ``hub_online``): a broker without
+        the hub's session would acknowledge a file and drop it."""
         self.counters = {"uploads_sent": 0, "uploads_dropped": 0, "uploads_retried": 0}
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -79,7 +87,7 @@ class EvidenceUploads:
 
     def _on_connected(self) -> None:
         with self._lock:  # a new connection: what waited out a backoff goes now, oldest first
-            self._db.execute("UPDATE uploads SET next_try = 0 WHERE next_try > 0")
+            self._db.execute("UPDATE uploads SET next_try = 0 WHERE next_try > 0 AND attempts < 3")
         self._wake.set()
 
     def add(self, path: str) -> None:
@@ -128,15 +136,22 @@ class EvidenceUploads:
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
-            while self.link.connected.is_set() and not self._stop.is_set():
-                item = self._next()
-                if item is None:
-                    break
-                if not self._send(*item):
-                    break
+            try:
+                while self.link.connected.is_set() and self.ready() and not self._stop.is_set():
+                    item = self._next()
+                    if item is None:
+                        break
+                    if not self._send(*item):
+                        break
+            except Exception:  # a full disk, a paho error: logged, retried, the thread lives on
+                log.exception("evidence uploads failed; retrying in 5 s")
+                self._stop.wait(5.0)
 
     def _send(self, path: str, attempts: int) -> bool:
         """One file; ``False`` when the link failed (the loop waits for it)."""
+        if attempts >= MAX_ATTEMPTS:
+            self._drop(path, f"given up after {attempts} attempts")
+            return True
         target = self.root / path
         try:
             size = target.stat().st_size

@@ -38,6 +38,7 @@ AGENT = "box-01"
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 CASEWATCH = str(Path(sys.executable).parent / "casewatch")
 RULES = Path(__file__).resolve().parent.parent / "configs" / "rules"
+MARKER = ".casewatch-demo"
 
 ROOMS: list[dict[str, Any]] = [
     {"id": "reg", "name": "登记室", "type": "registration"},
@@ -157,9 +158,14 @@ class DemoCentre:
             raise DemoError(
                 f"the demo centre has no camera {', '.join(unknown)} (it has {', '.join(CAMERAS)})"
             )
-        if self.folder.exists():
+        if self.folder.exists() and any(self.folder.iterdir()):
+            if not (self.folder / MARKER).is_file():  # never empty a folder the demo did not make
+                raise DemoError(
+                    f"{self.folder} is not empty and is not a demo folder: choose another --folder"
+                )
             shutil.rmtree(self.folder)
         (self.folder / "keys").mkdir(parents=True)
+        (self.folder / MARKER).write_text("made by casewatch demo; emptied by the next run\n")
         for name in ("hub", AGENT):
             key = self.folder / "keys" / f"{name}.key"
             key.write_text(new_key())

@@ -100,7 +100,8 @@ class ScenarioRun:
         self.http.headers["Authorization"] = f"Bearer {reply.json()['token']}"
 
     def _api(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
-        """Call the hub as an operator would: while it is restarting, try again (up to 45 s)."""
+        """Call the hub as an operator would: while it is down (no connection), try again for up
+        to 45 s. Not after a timeout or a 503: the write may have committed (no idempotency key)."""
         deadline = time.monotonic() + API_RETRY_S
         while True:
             try:
@@ -108,10 +109,14 @@ class ScenarioRun:
                 if reply.status_code == 401:
                     self._login()
                     reply = self.http.request(method, path, json=body if method != "GET" else None)
-                if reply.status_code != 503:
+                if reply.status_code != 503 or method != "GET":
                     return reply
+            except httpx.ConnectError:
+                pass  # nothing reached the hub: safe to send again
             except httpx.TransportError:
-                pass
+                if method != "GET":
+                    raise
+
             if time.monotonic() > deadline:
                 raise DemoError(f"{method} {path}: the hub did not answer within {API_RETRY_S:.0f} s")
             time.sleep(0.5)

@@ -28,6 +28,7 @@ class Account:
     source: str  # "file" or "console"
     updated_ms: int | None = None
     updated_by: str | None = None
+    sessions_from_ms: int = 0
 
     def user(self) -> User:
         return User(
@@ -58,11 +59,21 @@ class AccountStore:
     def all(self) -> list[Account]:
         with self.store.locked() as db:
             rows = db.execute(
-                "SELECT username, display_name, role, password_hash, disabled, updated_ms, updated_by"
-                " FROM accounts ORDER BY username"
+                "SELECT username, display_name, role, password_hash, disabled, updated_ms, updated_by,"
+                " sessions_from_ms FROM accounts ORDER BY username"
             ).fetchall()
         made = [
-            Account(str(r[0]), r[1], str(r[2]), str(r[3]), bool(r[4]), "console", int(r[5]), str(r[6]))
+            Account(
+                str(r[0]),
+                r[1],
+                str(r[2]),
+                str(r[3]),
+                bool(r[4]),
+                "console",
+                int(r[5]),
+                str(r[6]),
+                int(r[7] or 0),
+            )
             for r in rows
             if r[0] not in self.file_users
         ]
@@ -79,18 +90,48 @@ class AccountStore:
         """Who may log in now."""
         return [a.user() for a in self.all() if not a.disabled]
 
+    def create(self, account: Account, *, by: str, now_ms: int) -> bool:
+        """A new account; ``False`` if the name was taken meanwhile (nothing is overwritten)."""
+        if account.username in self.file_users:
+            return False
+        with self.store.transaction() as db:
+            found = db.execute("SELECT 1 FROM accounts WHERE username = ?", (account.username,)).fetchone()
+            if found is not None:
+                return False
+            db.execute(
+                "INSERT INTO accounts (username, display_name, role, password_hash, disabled, created_ms,"
+                " updated_ms, updated_by, sessions_from_ms) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 0)",
+                (
+                    account.username,
+                    account.display_name,
+                    account.role,
+                    account.password_hash,
+                    now_ms,
+                    now_ms,
+                    by,
+                ),
+            )
+        return True
+
+    def delete(self, username: str) -> None:
+        """Take back an account whose creation could not be logged."""
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM accounts WHERE username = ?", (username,))
+
     def save(self, account: Account, *, by: str, now_ms: int) -> None:
         if account.username in self.file_users:
             raise ValueError(f"{account.username} is managed in the hub file")
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO accounts (username, display_name, role, password_hash, disabled, created_ms,"
-                " updated_ms, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET"
+                " updated_ms, updated_by, sessions_from_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(username) DO UPDATE SET"
                 " display_name = excluded.display_name, role = excluded.role,"
                 " password_hash = excluded.password_hash, disabled = excluded.disabled,"
-                " updated_ms = excluded.updated_ms, updated_by = excluded.updated_by",
+                " updated_ms = excluded.updated_ms, updated_by = excluded.updated_by,"
+                " sessions_from_ms = excluded.sessions_from_ms",
                 (
                     account.username, account.display_name, account.role, account.password_hash,
-                    int(account.disabled), now_ms, now_ms, by,
+                    int(account.disabled), now_ms, now_ms, by, account.sessions_from_ms,
                 ),
             )  # fmt: skip

@@ -61,14 +61,14 @@ class AgentFiles:
         return found.path
 
     def locate(self, agent: str, path: str) -> Path | None:
-        if not _AGENT.match(agent) or not valid_path(path):
+        if not _AGENT.fullmatch(agent) or not valid_path(path):
             return None
         target = self.folder / agent / path
         return target if target.is_file() else None
 
     def clip(self, agent: str, clip_id: str) -> str | None:
         """The path of a clip kept here, by its id."""
-        if not _AGENT.match(agent) or not _CLIP_ID.match(clip_id):
+        if not _AGENT.fullmatch(agent) or not _CLIP_ID.fullmatch(clip_id):
             return None
         for found in (self.folder / agent / "clips").glob(f"*/{clip_id}.mp4"):
             return found.relative_to(self.folder / agent).as_posix()

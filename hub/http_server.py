@@ -83,4 +83,7 @@ def hub_http(service: HubService) -> HttpServer:
         http.session_ttl_min,
         service.clock,
     )
+    for account in service.accounts.all():  # sessions ended before a restart stay ended
+        if account.sessions_from_ms:
+            auth.void_before(account.username, account.sessions_from_ms)
     return HttpServer(create_app(ApiContext(service, auth, service.queries)), http.host, http.port)

@@ -206,6 +206,7 @@ def _v5_accounts(db: Database) -> None:
             "created_ms": int,
             "updated_ms": int,
             "updated_by": str,
+            "sessions_from_ms": int,  # tokens issued before this are void (disabled, new password)
         },
         pk="username",
         not_null={"role", "password_hash", "disabled", "created_ms", "updated_ms", "updated_by"},

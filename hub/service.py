@@ -442,7 +442,11 @@ class HubService:
         if later:
             try:
                 self._change_rules([req.data for req, _ in later])
-            finally:
+            except Exception as exc:  # logged, but not applied: the admin must hear it
+                log.exception("rule change logged but not applied")
+                for req, _ in later:
+                    req.done.set_exception(exc)
+            else:
                 for req, done in later:
                     req.done.set_result(done)
 

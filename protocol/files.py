@@ -44,7 +44,7 @@ class EvidenceFile:
 
 def valid_path(path: str) -> bool:
     """A path an agent's evidence folder can hold: ``snapshots|clips/{camera}/{name}.jpg|mp4``."""
-    return bool(_PATH.match(path)) and ".." not in path
+    return bool(_PATH.fullmatch(path)) and ".." not in path
 
 
 def encode_file(center: str, agent: str, path: str, body: bytes, *, key: bytes, ts: int) -> bytes:

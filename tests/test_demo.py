@@ -130,3 +130,12 @@ def test_killing_broker_hub_and_agent_loses_no_event(tmp_path: Path, onnx_weight
     assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) > 30
     assert centre.children["hub"].starts == 2 and centre.children["agent"].starts == 2
     assert any("强制终止 broker" in line for line in lines)
+
+
+def test_the_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    done = demo("--headless", "--folder", str(precious), timeout=120)
+    assert done.returncode == 1 and "not a demo folder" in done.stderr
+    assert (precious / "notes.txt").read_text() == "keep me"

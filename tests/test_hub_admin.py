@@ -154,3 +154,25 @@ def test_admins_change_rules_and_running_timers_follow(hub: ApiHub, tmp_path: Pa
         again.store.close()
     hub.service = HubService(cfg, tmp_path).start()  # for the fixture's stop
     assert hub.service.ready.wait(15)
+
+
+def test_sessions_ended_by_an_admin_stay_ended_after_a_restart(tmp_path: Path, mqtt_broker: Any) -> None:
+    secret = {"port": 0, "session_secret": "s" * 32}  # tokens outlive a restart: voids must too
+    with api_hub(tmp_path, mqtt_broker, http=secret) as hub:
+        admin = hub.client("admin")
+        body = {"username": "duty3", "role": "operator", "password": NEW_PASSWORD}
+        assert admin.post("/api/v1/users", json=body).status_code == 201
+        kept = bearer(login(hub, "viewer", PASSWORD))  # a file user's session: untouched
+        ended = bearer(login(hub, "duty3", NEW_PASSWORD))
+        assert admin.patch("/api/v1/users/duty3", json={"password": "a-new-long-one"}).status_code == 200
+        hub.service.stop()
+        cfg = load_config(tmp_path / "hub.yaml", HubConfig, cross_check=hub_cross_check)
+        hub.service = HubService(cfg, tmp_path).start()
+        assert hub.service.ready.wait(15) and hub.service.http is not None and hub.service.http.wait_started()
+        again = httpx.Client(base_url=hub.service.http.url, timeout=15)
+        assert again.get("/api/v1/me", headers=kept).status_code == 200
+        assert again.get("/api/v1/me", headers=ended).status_code == 401
+        assert (
+            again.post("/api/v1/login", json={"username": "duty3", "password": "a-new-long-one"}).status_code
+            == 200
+        )

@@ -75,11 +75,16 @@ def create_user(body: NewUser, ctx: ApiContext = Ctx, who: Principal = Admin) ->
         "role": body.role,
         "display_name": body.display_name,
     }
-    created = ctx.write("user.account", {}, data, who)
     account = Account(
         body.username, body.display_name, body.role, hash_password(body.password), False, "console"
     )
-    accounts.save(account, by=who.username, now_ms=ctx.now_ms())
+    if not accounts.create(account, by=who.username, now_ms=ctx.now_ms()):  # the name, atomically
+        raise conflict(f"用户已存在 (user {body.username} exists)")
+    try:
+        created = ctx.write("user.account", {}, data, who)
+    except Exception:
+        accounts.delete(body.username)  # not logged: not made
+        raise
     _refresh(ctx)
     return created.model_copy(update={"id": body.username})
 
@@ -106,6 +111,7 @@ def change_user(username: str, body: UserChange, ctx: ApiContext = Ctx, who: Pri
         role=body.role or account.role,
         disabled=account.disabled if body.disabled is None else body.disabled,
         password_hash=hash_password(body.password) if body.password else account.password_hash,
+        sessions_from_ms=ctx.now_ms() if (body.disabled or body.password) else account.sessions_from_ms,
     )
     data = {"action": action, "username": username, "role": new.role, "display_name": new.display_name}
     created = ctx.write("user.account", {}, data, who)

@@ -73,6 +73,11 @@ class Authenticator:
     def from_users(cls, users: list[User], secret: bytes | None, ttl_min: int, clock: Clock) -> Authenticator:
         return cls({u.username: u for u in users}, secret or secrets.token_bytes(32), ttl_min * 60_000, clock)
 
+    def void_before(self, username: str, at_ms: int) -> None:
+        """Tokens of ``username`` issued before ``at_ms`` are void (restored from the store)."""
+        with self._lock:
+            self._not_before[username] = max(at_ms, self._not_before.get(username, 0))
+
     def set_users(self, users: list[User], *, log_out: str | None = None) -> None:
         """Who may log in, after an admin's change; ``log_out`` ends that user's sessions."""
         now = self.clock.now_ms()
