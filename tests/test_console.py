@@ -50,6 +50,15 @@ def console_login(hub: ApiHub, role: str) -> httpx.Client:
     return client
 
 
+def browser_login(page: Any, hub: ApiHub, role: str) -> None:
+    """Log in through the console's form in a real browser page."""
+    page.goto(f"{hub.base}/console/login")
+    page.fill("#username", role)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{hub.base}/console/")
+
+
 def csrf_of(client: httpx.Client) -> str:
     found = re.search(r'<meta name="csrf-token" content="([^"]+)"', client.get("/console/").text)
     assert found is not None
@@ -254,11 +263,7 @@ def test_the_alert_panel_shows_the_agents_own_evidence(hub: ApiHub, mqtt_broker:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-        page.goto(f"{hub.base}/console/login")
-        page.fill("#username", "viewer")
-        page.fill("#password", PASSWORD)
-        page.click("#login-submit")
-        page.wait_for_url(f"{hub.base}/console/")
+        browser_login(page, hub, "viewer")
         page.goto(f"{hub.base}/console/alerts")
         page.wait_for_selector("#live.on")
         page.click("#alerts tbody tr[data-level='yellow']")  # held 2 min: yellow (orange at 5)
@@ -286,11 +291,7 @@ def test_admins_manage_accounts_and_rules_in_the_console(hub: ApiHub) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{hub.base}/console/login")
-        page.fill("#username", "admin")
-        page.fill("#password", PASSWORD)
-        page.click("#login-submit")
-        page.wait_for_url(f"{hub.base}/console/")
+        browser_login(page, hub, "admin")
         page.click("text=系统管理")
         page.wait_for_url(f"{hub.base}/console/admin")
         page.wait_for_selector("#users tr[data-user='viewer']")
