@@ -227,6 +227,17 @@ class OutboxSettings(Settings):
         description="Publish only while the hub's retained status says online: a broker restarted "
         "without the hub's session would take events nobody receives.",
     )
+    receipts: bool = Field(
+        True,
+        description="Delete an event only when the hub's receipt says it is stored (not on the "
+        "broker's PUBACK): no broker crash can lose it. Off only for a hub older than receipts.",
+    )
+    receipt_timeout_s: float = Field(
+        60.0,
+        ge=5,
+        le=3600,
+        description="Publish unconfirmed events again when no receipt came for this long (doubling).",
+    )
 
 
 class OpsSettings(Settings):

@@ -56,6 +56,7 @@ class Emitter:
             event = new_event(
                 key=self.key, seq=seq, ts=draft.ts, center=self.center, agent=self.agent, source=draft.source,
                 kind=draft.kind, subject=draft.subject, data=draft.data, now_ms=self.clock.now_ms(),
+                epoch=self.outbox.epoch,
             )  # fmt: skip
             sink.append(event)
             return Record(self.layout.topic_for(event), encode(event), KINDS[draft.kind].priority, draft.ts)

@@ -80,6 +80,8 @@ class MqttLink:
         self._client: mqtt.Client | None = None
         self._stopping = False
         self._tcp_failures = 0
+        self.status_payload = b"online"
+        """What the retained status says while connected (the hub says ``degraded: …`` in a stall)."""
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> MqttLink:
@@ -190,7 +192,7 @@ class MqttLink:
         # after the subscriptions (the broker takes them in order): an agent that sees the hub
         # online may publish, and the hub's session must be there to take what it sends
         if self.status_topic is not None:
-            client.publish(self.status_topic, b"online", qos=1, retain=True)
+            client.publish(self.status_topic, self.status_payload, qos=1, retain=True)
         if self.on_connected is not None:  # first: the publisher resets (and waits for the hub)
             self.on_connected()
         self.connected.set()
@@ -225,6 +227,13 @@ class MqttLink:
     def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any = None, _props: Any = None) -> None:
         if self.on_ack is not None:
             self.on_ack(mid)
+
+    def set_status(self, payload: bytes) -> None:
+        """Change the retained status (now, if connected; and on every later connect)."""
+        self.status_payload = payload
+        client = self._client
+        if client is not None and self.connected.is_set() and self.status_topic is not None:
+            client.publish(self.status_topic, payload, qos=1, retain=True)
 
     def ack(self, mid: int, qos: int) -> None:
         """Acknowledge a delivery (``manual_ack``): the broker may now forget it."""

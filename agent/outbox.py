@@ -3,7 +3,12 @@
 SQLite in WAL mode, one table in ``seq`` order. ``append`` assigns the next ``seq`` inside the
 same transaction that stores the event, so numbering is gapless and survives a SIGKILL: a number
 is never reused and never skipped except by shedding, which is counted. Rows are deleted when the
-broker acknowledges them (PUBACK) and replayed in ``seq`` order after an outage or a restart.
+hub's receipt says they are stored (``ack_through``; protocol/receipts.py) — a broker's PUBACK is
+not enough, a broker can crash — and replayed in ``seq`` order after an outage or a restart.
+
+Each outbox file has an identity, its ``epoch`` (16 random hex characters drawn when the file is
+created, sent in every envelope): a box whose outbox was deleted or replaced starts again at seq 1
+under a new epoch, and the hub records the reset instead of taking the new events for replays.
 
 The outbox is bounded: over ``max_events`` it sheds the oldest events of the lowest priority first
 (``routine`` heartbeats, stats and vitals, then ``observation``), keeping ``critical`` ones
@@ -17,6 +22,7 @@ measured about 3k/s in the design brief).
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
@@ -80,8 +86,14 @@ class Outbox:
                 CREATE INDEX IF NOT EXISTS outbox_by_priority ON outbox(priority, seq);
                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('shed', 0);
+                CREATE TABLE IF NOT EXISTS identity (epoch TEXT NOT NULL);
                 """
             )
+            row = self._db.execute("SELECT epoch FROM identity").fetchone()
+            if row is None:  # a new file, or one from before epochs: its identity from now on
+                self._db.execute("INSERT INTO identity VALUES (?)", (secrets.token_hex(8),))
+                row = self._db.execute("SELECT epoch FROM identity").fetchone()
+            self.epoch: str = str(row[0])
             self._next_seq = self._meta("next_seq")
             self._count = int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
         except sqlite3.Error as exc:
@@ -138,6 +150,23 @@ class Outbox:
             removed = cursor.rowcount if cursor.rowcount >= 0 else len(batch)
             self._count -= removed
             return removed
+
+    def ack_through(self, seq: int) -> int:
+        """Forget every event up to ``seq`` (the hub's receipt says it has them); return how many."""
+        with self._lock:
+            try:
+                removed = self._db.execute("DELETE FROM outbox WHERE seq <= ?", (seq,)).rowcount
+            except sqlite3.Error as exc:
+                raise OutboxError(f"outbox {self.path}: {exc}") from exc
+            removed = max(removed, 0)
+            self._count -= removed
+            return removed
+
+    def first_seq(self) -> int | None:
+        """The lowest seq still held (``None`` when empty)."""
+        with self._lock:
+            row = self._db.execute("SELECT min(seq) FROM outbox").fetchone()
+        return None if row[0] is None else int(row[0])
 
     def enforce_bounds(self, now_ms: int) -> int:
         """Shed what is too old, then the least important while over the size bound."""

@@ -1,19 +1,24 @@
-"""Moves events from the outbox to the broker, in ``seq`` order, and deletes them on PUBACK.
+"""Moves events from the outbox to the broker in ``seq`` order; forgets them on the hub's receipt.
 
-A message id maps to its ``seq`` until the broker acknowledges it. After a disconnect the map is
-dropped and everything still in the outbox is published again from the lowest ``seq`` (the hub
-dedupes on agent and ``seq``), so an outage or a restart loses nothing and keeps the order.
+With ``receipts`` (the default) an event leaves the outbox only when the hub's retained receipt
+(protocol/receipts.py) says it is stored: a PUBACK only frees a place in the in-flight window,
+because a broker that crashes — or the hub's embedded broker dying with the hub — forgets what it
+acknowledged. Everything not yet receipted is published again, from the lowest ``seq``, after any
+reconnect, whenever the hub comes back online, and when no receipt has moved for
+``receipt_timeout_s`` while events wait (doubling up to 15 minutes while the hub stays silent) —
+the hub dedupes on agent, epoch and ``seq``. Without ``receipts`` (a hub older than receipts)
+a PUBACK deletes, as before.
 
-With ``wait_for_hub`` it publishes only while the hub's retained status on this broker says
-``online``: a broker restarted without persistence has no session for the hub until the hub
-reconnects, and would acknowledge, then drop, whatever came first (found by the demo's kill
-test). Until the hub is back the events wait in the outbox.
+A message id maps to its ``seq`` until the broker acknowledges it. With ``wait_for_hub`` it
+publishes only while the hub's retained status on this broker says ``online``: a broker restarted
+without persistence has no session for the hub until the hub reconnects.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from agent.mqtt_link import LinkError, MqttLink
 from agent.outbox import Outbox
@@ -21,6 +26,7 @@ from agent.outbox import Outbox
 log = logging.getLogger(__name__)
 
 EARLY_HORIZON = 2000
+MAX_RECEIPT_WAIT_S = 900.0
 
 
 class Publisher:
@@ -32,13 +38,24 @@ class Publisher:
         window: int = 1000,
         batch: int = 500,
         wait_for_hub: bool = False,
+        receipts: bool = False,
+        receipt_timeout_s: float = 60.0,
     ) -> None:
         self.outbox = outbox
         self.link = link
         self.window = window
         self.batch = batch
+        self.receipts = receipts
+        self.receipt_timeout_s = receipt_timeout_s
         self.published = 0
         self.acked = 0
+        """PUBACKs received."""
+        self.receipted = 0
+        """Highest seq the hub's receipts confirmed (0 before the first)."""
+        self.forgotten = 0
+        """Events deleted from the outbox (on receipt; on PUBACK without receipts)."""
+        self.replays = 0
+        """Times everything unconfirmed was published again (reconnect, hub back, receipt timeout)."""
         self._inflight: dict[int, int] = {}
         # PUBACKs that arrived before this thread recorded mid -> seq (loopback is that fast);
         # kept with the publish count when seen, and forgotten after EARLY_HORIZON publishes so a
@@ -46,6 +63,9 @@ class Publisher:
         self._early: dict[int, int] = {}
         self._last_sent = 0
         self._to_delete: list[int] = []
+        self._receipt_to_apply = 0
+        self._receipt_moved = time.monotonic()
+        self._receipt_wait = receipt_timeout_s
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -66,7 +86,7 @@ class Publisher:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout_s)
-        self._delete_acked()
+        self._forget_confirmed()
 
     def notify(self) -> None:
         """New events are in the outbox."""
@@ -78,50 +98,84 @@ class Publisher:
 
     def set_hub_online(self, online: bool) -> None:
         """The hub's status as the broker has it now (its retained message, or its will)."""
-        if not self.wait_for_hub:
-            return
+        came_back = online and not self.hub_online.is_set()
         if online:
             self.hub_online.set()
-            self._wake.set()
-        else:
+        elif self.wait_for_hub:
             self.hub_online.clear()
+        if came_back and self.receipts:
+            self._replay("the hub is back online")
+        self._wake.set()
+
+    def on_receipt(self, seq: int) -> None:
+        """The hub has stored every event of this outbox up to ``seq`` (a verified receipt)."""
+        with self._lock:
+            if seq > self._receipt_to_apply:
+                self._receipt_to_apply = seq
+            if seq > self.receipted:
+                self.receipted = seq
+                self._receipt_moved = time.monotonic()
+                self._receipt_wait = self.receipt_timeout_s
+        self._wake.set()
+
+    def _replay(self, why: str) -> None:
+        with self._lock:
+            self._inflight.clear()
+            self._early.clear()
+            self._last_sent = 0  # everything not yet confirmed, in order
+            self._receipt_moved = time.monotonic()
+        self.replays += 1
+        log.info("publishing every unconfirmed event again: %s", why)
 
     def _on_connected(self) -> None:
         if self.wait_for_hub:  # a new connection, maybe a new broker: wait to hear from the hub there
             self.hub_online.clear()
-        with self._lock:
-            self._inflight.clear()
-            self._early.clear()
-            self._last_sent = 0  # replay everything not yet acknowledged, in order
+        self._replay("connected")
         self._wake.set()
 
     def _on_ack(self, mid: int) -> None:
         with self._lock:
+            self.acked += 1
             seq = self._inflight.pop(mid, None)
             if seq is None:
                 self._early[mid] = self.published
-        if seq is not None:
-            with self._lock:
+            elif not self.receipts:
                 self._to_delete.append(seq)
-            self._wake.set()  # deletes are batched on the publisher thread: one commit per batch
+        self._wake.set()  # deletes are batched on the publisher thread: one commit per batch
 
-    def _delete_acked(self) -> None:
+    def _forget_confirmed(self) -> None:
         with self._lock:
             done, self._to_delete = self._to_delete, []
+            through, self._receipt_to_apply = self._receipt_to_apply, 0
         if done:
-            self.outbox.ack(done)
-            self.acked += len(done)
+            self.forgotten += self.outbox.ack(done)
+        if through:
+            self.forgotten += self.outbox.ack_through(through)
+
+    def _check_receipt_timeout(self) -> None:
+        """Unconfirmed events and a silent hub: publish them again (the broker may have lost them)."""
+        if not self.receipts or not self.hub_online.is_set() or not self.link.connected.is_set():
+            return
+        with self._lock:
+            waiting = self._last_sent > self.receipted
+            silent_s = time.monotonic() - self._receipt_moved
+            wait = self._receipt_wait
+        if waiting and silent_s >= wait:
+            with self._lock:
+                self._receipt_wait = min(MAX_RECEIPT_WAIT_S, wait * 2)
+            self._replay(f"no receipt for {silent_s:.0f} s")
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
-            self._delete_acked()
+            self._forget_confirmed()
+            self._check_receipt_timeout()
             while self.link.connected.is_set() and self.hub_online.is_set() and not self._stop.is_set():
-                self._delete_acked()
+                self._forget_confirmed()
                 with self._lock:
                     room = self.window - len(self._inflight)
-                    after = self._last_sent
+                    after = max(self._last_sent, self.receipted if self.receipts else 0)
                 if room <= 0:
                     break
                 rows = self.outbox.pending(after, min(room, self.batch))
@@ -137,12 +191,11 @@ class Publisher:
                             acked_already = seen_at is not None and self.published - seen_at < EARLY_HORIZON
                             if not acked_already:
                                 self._inflight[mid] = row.seq
+                            elif not self.receipts:
+                                self._to_delete.append(row.seq)
                             if len(self._early) > 256:
                                 horizon = self.published - EARLY_HORIZON
                                 self._early = {m: at for m, at in self._early.items() if at >= horizon}
-                        if acked_already:
-                            with self._lock:
-                                self._to_delete.append(row.seq)
                         self.published += 1
                 except LinkError as exc:
                     log.info("publishing paused: %s", exc)

@@ -48,6 +48,8 @@ def health(agent: Agent) -> dict[str, Any]:
         "hub_online": agent.publisher.hub_online.is_set(),
         "outbox_depth": agent.outbox.depth(),
         "next_seq": agent.outbox.next_seq(),
+        "epoch": agent.outbox.epoch,
+        "receipted_seq": agent.publisher.receipted,
         "cameras": cameras,
         "devices": devices,
         "conditions_active": len(agent.conditions.active()),
@@ -59,7 +61,12 @@ def metrics(agent: Agent) -> list[Metric]:
     oldest = agent.outbox.oldest_ts()
     age = max(0.0, (agent.clock.now_ms() - oldest) / 1000) if oldest is not None else 0.0
     out: list[Metric] = [
-        ("casewatch_outbox_depth", "gauge", "Events waiting for PUBACK.", [({}, agent.outbox.depth())]),
+        (
+            "casewatch_outbox_depth",
+            "gauge",
+            "Events not yet confirmed stored by the hub.",
+            [({}, agent.outbox.depth())],
+        ),
         ("casewatch_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting event.", [({}, age)]),
         (
             "casewatch_outbox_shed_total",
@@ -75,6 +82,18 @@ def metrics(agent: Agent) -> list[Metric]:
             [({}, agent.publisher.published)],
         ),
         ("casewatch_events_acked_total", "counter", "PUBACKs received.", [({}, agent.publisher.acked)]),
+        (
+            "casewatch_events_receipted_seq",
+            "gauge",
+            "Highest seq the hub's receipt confirmed stored.",
+            [({}, agent.publisher.receipted)],
+        ),
+        (
+            "casewatch_events_replays_total",
+            "counter",
+            "Times unconfirmed events were published again.",
+            [({}, agent.publisher.replays)],
+        ),
         (
             "casewatch_mqtt_connected",
             "gauge",

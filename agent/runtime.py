@@ -32,6 +32,7 @@ from protocol.clock import Clock, SystemClock
 from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
+from protocol.receipts import decode_receipt
 from protocol.registry import HUB_IDENTITY, decode_registration
 from protocol.signing import Keyring
 from protocol.topics import RegistryBandTopic, TopicLayout
@@ -61,9 +62,14 @@ class Agent:
             subscriptions=[
                 Subscription(self.layout.registry_filter(config.center)),
                 Subscription(self.layout.hub_status(config.center)),
+                Subscription(self.layout.receipt(config.center, config.agent)),
             ],
         )
-        self.publisher = Publisher(self.outbox, self.link, wait_for_hub=config.outbox.wait_for_hub)
+        self.own_key = Keyring({config.agent: config.signing.key_bytes()})
+        self.publisher = Publisher(
+            self.outbox, self.link, wait_for_hub=config.outbox.wait_for_hub, receipts=config.outbox.receipts,
+            receipt_timeout_s=config.outbox.receipt_timeout_s,
+        )  # fmt: skip
         self.uploads: EvidenceUploads | None = None
         if config.storage.upload_evidence and config.cameras:
             client_id = config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}"
@@ -88,7 +94,10 @@ class Agent:
         self.registry_keys = (
             Keyring({HUB_IDENTITY: config.registry_key.key_bytes()}) if config.registry_key else None
         )
-        self.counters = {"registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0}
+        self.counters = {
+            "registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0,
+            "receipts_rejected": 0, "receipts_other_epoch": 0,
+        }  # fmt: skip
         self._lock = threading.RLock()
         self._snapshots: dict[str, str] = {}  # camera -> latest snapshot path
         self._clip_conditions: dict[str, str] = {}  # clip id -> condition id
@@ -227,6 +236,9 @@ class Agent:
                          "publishing" if online else "events wait in the outbox")  # fmt: skip
             self.publisher.set_hub_online(online)
             return
+        if topic == self.layout.receipt(self.config.center, self.config.agent):
+            self._on_receipt(payload)
+            return
         try:
             parsed = self.layout.parse(topic)
         except ProtocolError:
@@ -250,6 +262,20 @@ class Agent:
         with self._lock:
             self.fusion.register(parsed.band, registration)
         self.counters["registry_accepted"] += 1
+
+    def _on_receipt(self, payload: bytes) -> None:
+        try:
+            receipt = decode_receipt(
+                payload, self.own_key, center=self.config.center, agent=self.config.agent
+            )
+        except ProtocolError as exc:
+            self.counters["receipts_rejected"] += 1
+            log.warning("receipt rejected: %s", exc)
+            return
+        if receipt.epoch != self.outbox.epoch:  # a predecessor's (the outbox was reset): not ours
+            self.counters["receipts_other_epoch"] += 1
+            return
+        self.publisher.on_receipt(receipt.seq)
 
     # periodic work ---------------------------------------------------------------------------------
     def _timer_loop(self) -> None:

@@ -1,12 +1,21 @@
-"""The hub's ingest thread: batches in, admission, one durable commit, then judgement.
+"""The hub's ingest thread: the store's only writer and the only owner of the judgement.
 
-Paho's network thread puts each delivery on ``_queue``; people's records join the same queue.
-This thread takes a batch (``ingest.batch_max`` messages or ``ingest.batch_ms``), admits it
-(verify, dedupe, quarantine, gaps), re-checks records against what the batch already claims,
-commits it to the store and only then acknowledges the deliveries (MQTT manual ack) — so an
-acknowledged event is always on disk. It then folds the stored events into the ``HubCore``,
-saves what changed, fires due timers, and applies admins' rule changes (it alone owns the
-engine). ``HubService`` mixes this in and owns the state; the attributes below are its.
+Paho's network thread puts each delivery on the queue; people's records and connect-time work
+(``call``) join the same queue, so everything that writes the store, changes projections or
+publishes what they say happens on this one thread, in order. A round takes a batch
+(``ingest.batch_max`` messages or ``ingest.batch_ms``), admits it (verify, dedupe, quarantine,
+gaps, outbox resets — hub/admission.py, a message that fails in any way is quarantined alone),
+commits it to the store and only then acknowledges the deliveries (MQTT manual ack) and publishes
+each agent's receipt (protocol/receipts.py) — so an acknowledged or receipted event is on disk.
+It then folds the stored events into the judgement, saves what changed, fires due timers, and
+applies admins' rule changes.
+
+A failed commit or save stops the world, visibly: the hub keeps what it could not write, stops
+acknowledging (the broker holds the rest), says ``degraded`` with the reason on ``/health``,
+``/metrics`` and its retained status (agents then keep their events in their outboxes), retries
+with backoff and resumes by itself when the fault clears — without a false gap (the batch's
+admission is undone and done again) and without dropping derived state (the unsaved changes are
+kept and saved first). The stall is then logged as an ``ingest.stall`` record.
 """
 
 from __future__ import annotations
@@ -15,34 +24,35 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from agent.mqtt_link import MqttLink
-from hub.admission import Admission
+from hub.admission import Admission, Reset
 from hub.agent_files import AgentFiles
 from hub.config import HubConfig
-from hub.core import Changes, HubCore
+from hub.core import Changes
+from hub.errors import StoreError
+from hub.judgement import Judgement
 from hub.outbound import Outbound
+from hub.outputs import Outputs
 from hub.records import HUB_AGENT, RecordConflict, build_record, conflict, record_bytes
-from hub.rule_admin import OVERRIDES_META, apply_overrides, dump_overrides
-from hub.rules.engine import RuleEngine
-from hub.rules.spec import RuleFile
 from hub.state_store import DerivedStore
-from hub.store import Batch, HubStore, Incoming, Stored
+from hub.store import Batch, HubStore, Incoming, SeqGap, Stored, Stream
 from hub.web.evidence import EvidenceFolder
 from protocol.clock import Clock
 
 log = logging.getLogger("hub.service")
 TICK_S = 0.2
-RULES_DIGEST = "rules_digest"
 BURST = 50
 """A batch this big suggests more is coming: wait (≤ batch_ms) to fill it rather than commit."""
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
 
 
 @dataclass
-class _Delivery:
+class Delivery:
     topic: str
     payload: bytes
     mid: int
@@ -51,7 +61,7 @@ class _Delivery:
 
 
 @dataclass
-class _RecordRequest:
+class RecordRequest:
     kind: str
     subject: dict[str, str]
     data: dict[str, Any]
@@ -61,67 +71,149 @@ class _RecordRequest:
 
 
 @dataclass
+class Call:
+    """Work that must run on the ingest thread (connect-time republishing, meta writes)."""
+
+    fn: Callable[[], None]
+    name: str
+
+
+Item = Delivery | RecordRequest | Call
+
+
+@dataclass
 class IngestStats:
     batches: int = 0
     stored: int = 0
     commit_ms_max: float = 0.0
     store_errors: int = 0
+    save_errors: int = 0
+    receipts: int = 0
+    stalls: int = 0
 
 
-class IngestLoop:
-    """The ingest thread's methods (mixed into ``HubService``)."""
+@dataclass
+class Fault:
+    """Why the ingest stands still: what failed, since when, how often it was tried."""
 
-    cfg: HubConfig
-    clock: Clock
-    core: HubCore
-    store: HubStore
-    derived: DerivedStore
-    admission: Admission
-    link: MqttLink | None
-    stats: IngestStats
-    outbound: Outbound
-    evidence: EvidenceFolder
-    agent_files: AgentFiles
-    file_rules: RuleFile
-    rules: RuleFile
-    rule_overrides: dict[str, dict[str, Any]]
-    _queue: queue.Queue[_Delivery | _RecordRequest | None]
-    _stop: threading.Event
-    _hub_seq: int
-    _next_prune_ms: int
-    hub_key: bytes
+    stage: Literal["commit", "save"]
+    reason: str
+    since_ms: int
+    attempts: int = 1
+    retry_at: float = 0.0
 
-    def _save(self, changes: Changes, *, publish: bool = True, notify: bool = True) -> None:
-        raise NotImplementedError  # HubService's: alerts, registrations and notifications out
 
-    # the ingest thread ------------------------------------------------------------------------
+@dataclass
+class _Held:
+    """What a fault left unwritten: a batch's deliveries, or a round's changes not yet saved."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    changes: Changes | None = None
+    publish: bool = True
+    later: list[tuple[RecordRequest, Stored]] = field(default_factory=list)
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        cfg: HubConfig,
+        clock: Clock,
+        store: HubStore,
+        derived: DerivedStore,
+        admission: Admission,
+        judgement: Judgement,
+        outputs: Outputs,
+        outbound: Outbound,
+        evidence: EvidenceFolder,
+        agent_files: AgentFiles,
+        hub_key: bytes,
+        hub_seq: int,
+        on_health: Callable[[Fault | None], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.store = store
+        self.derived = derived
+        self.admission = admission
+        self.judgement = judgement
+        self.outputs = outputs
+        self.outbound = outbound
+        self.evidence = evidence
+        self.agent_files = agent_files
+        self.hub_key = hub_key
+        self.hub_seq = hub_seq
+        self.on_health = on_health
+        self.ack: Callable[[int, int], None] | None = None
+        """How a delivery is acknowledged (the MQTT link's ``ack``), set once the link exists."""
+        self.stats = IngestStats()
+        self.fault: Fault | None = None
+        self._held: _Held | None = None
+        self.queue: queue.Queue[Item | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_prune_ms = 0
+
+    # lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.put(None)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def put(self, item: Item) -> None:
+        self.queue.put(item)
+
+    def call(self, fn: Callable[[], None], name: str) -> None:
+        """Run ``fn`` on the ingest thread, in order with the batches."""
+        self.queue.put(Call(fn, name))
+
+    def record(self, request: RecordRequest) -> None:
+        """Queue a person's record; refused at once while the store cannot be written."""
+        fault = self.fault
+        if fault is not None:
+            raise StoreError(f"中心存储故障，暂不能记录 (the store cannot be written: {fault.reason})")
+        self.queue.put(request)
+
+    # the thread -------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            items = self._take_batch()
             try:
+                if self._held is not None:
+                    self._retry_held()
+                    continue
+                items = self._take_batch()
                 if items:
-                    self._ingest(items)
-                self._tick()
+                    self._round(items)
+                if self._held is None:
+                    self._tick()
             except Exception:
                 log.exception("ingest round failed; continuing")
 
-    def _take_batch(self) -> list[_Delivery | _RecordRequest]:
-        due = self.core.engine.next_due()
+    def _take_batch(self) -> list[Item]:
+        due = self.judgement.core.engine.next_due()
         wait = TICK_S if due is None else max(0.0, min(TICK_S, (due - self.clock.now_ms()) / 1000))
         try:
-            first = self._queue.get(timeout=wait)
+            first = self.queue.get(timeout=wait)
         except queue.Empty:
             return []
         if first is None:
             return []
-        items: list[_Delivery | _RecordRequest] = [first]
+        items: list[Item] = [first]
         # Take what has arrived, up to batch_max, waiting at most batch_ms for more only while
         # deliveries keep coming: at low rates a lone event is committed at once (alert
         # latency), at high rates batches fill while the previous one commits (throughput).
         deadline = time.monotonic() + self.cfg.ingest.batch_ms / 1000
         while len(items) < self.cfg.ingest.batch_max:
             try:
-                item = self._queue.get_nowait()
+                item = self.queue.get_nowait()
             except queue.Empty:
                 if time.monotonic() >= deadline or len(items) < BURST:
                     break
@@ -133,13 +225,29 @@ class IngestLoop:
             items.append(item)
         return items
 
-    def _ingest(self, items: list[_Delivery | _RecordRequest]) -> None:
+    def _round(self, items: list[Item]) -> None:
+        calls = [item for item in items if isinstance(item, Call)]
+        work = [item for item in items if not isinstance(item, Call)]
+        if work:
+            self._ingest(work)
+        for call in calls:
+            if self._held is not None:  # after a fault: connect-time work waits for the store
+                self.queue.put(call)
+                continue
+            try:
+                call.fn()
+            except Exception:
+                log.exception("ingest call %s failed", call.name)
+
+    def _ingest(self, items: list[Delivery | RecordRequest]) -> None:
         batch = Batch()
-        deliveries: list[_Delivery] = []
-        requests: list[_RecordRequest] = []
+        deliveries: list[Delivery] = []
+        requests: list[RecordRequest] = []
         claimed: set[tuple[str, str]] = set()
+        self.admission.begin()
+        first_hub_seq = self.hub_seq
         for item in items:
-            if isinstance(item, _Delivery):
+            if isinstance(item, Delivery):
                 deliveries.append(item)
                 verdict = self.admission.admit(item.payload, item.topic, item.received_ms)
                 if isinstance(verdict, Incoming):
@@ -148,7 +256,7 @@ class IngestLoop:
                     batch.quarantined.append(verdict)
             else:
                 try:
-                    p = self.core.projections
+                    p = self.judgement.core.projections
                     problem = conflict(item.kind, item.subject, p.persons, p.bands, p.cases, claimed)
                     if problem is not None:
                         raise RecordConflict(problem)
@@ -156,112 +264,198 @@ class IngestLoop:
                     requests.append(item)
                 except Exception as exc:
                     item.done.set_exception(exc)
+        touched = self.admission.take_touched()
         for gap in self.admission.take_gaps():
             batch.gaps.append(gap)
-            batch.events.append(
-                self._record_incoming(
-                    _RecordRequest(
-                        "ingest.gap",
-                        {},
-                        {"agent": gap.agent, "first": gap.first, "last": gap.last},
-                        HUB_AGENT,
-                        gap.detected_ms,
-                    )
-                )
-            )
-        for ev in batch.events:
-            nxt = self.admission.tracker.next_expected(ev.agent)
+            batch.events.append(self._gap_record(gap))
+        for reset in self.admission.take_resets():
+            batch.events.append(self._reset_record(reset))
+        for stream in touched:
+            nxt = self.admission.next_expected(stream)
             if nxt is not None:
-                batch.agent_next[ev.agent] = nxt
-        batch.agent_next[HUB_AGENT] = self._hub_seq
+                batch.streams[stream] = nxt
+        batch.streams[(HUB_AGENT, "")] = self.hub_seq
         started = time.perf_counter()
         try:
             stored = self.store.write(batch)
         except Exception as exc:
+            self.admission.rollback()
+            self.hub_seq = first_hub_seq
             self.stats.store_errors += 1
-            log.error("batch of %d not committed (will be redelivered): %s", len(items), exc)
-            self.admission.restore(self.store.agent_next())
-            self._hub_seq = self.store.agent_next().get(HUB_AGENT, 1)
             for req in requests:
-                req.done.set_exception(exc)
+                req.done.set_exception(StoreError(f"not stored: {exc}"))
+            self._hold("commit", exc, _Held(deliveries=deliveries))
             return
+        self.admission.commit()
         self.stats.commit_ms_max = max(self.stats.commit_ms_max, (time.perf_counter() - started) * 1000)
         self.stats.batches += 1
         self.stats.stored += len(stored)
-        if self.link is not None:
+        if self.ack is not None:
             for d in deliveries:
-                self.link.ack(d.mid, d.qos)
+                self.ack(d.mid, d.qos)
+        self._send_receipts(touched)
         by_id = {s.id: s for s in stored}
-        later: list[tuple[_RecordRequest, Stored]] = []  # rule changes: answered once applied
-        for req, ev in zip(requests, [e for e in batch.events if e.agent == HUB_AGENT], strict=False):
+        later: list[tuple[RecordRequest, Stored]] = []  # rule changes: answered once applied
+        hub_events = [e for e in batch.events if e.agent == HUB_AGENT]
+        for req, ev in zip(requests, hub_events, strict=False):
             if ev.id in by_id:
                 if req.kind == "rule.change":
                     later.append((req, by_id[ev.id]))
                 else:
                     req.done.set_result(by_id[ev.id])
         now = self.clock.now_ms()
-        self.core.process(stored, now)
-        self._save(self.core.take_changes(now))
-        if later:
+        core = self.judgement.core
+        core.process(stored, now)
+        self._save(_Held(changes=core.take_changes(now), later=later))
+
+    # saving, and what a fault holds back ----------------------------------------------------------
+    def _save(self, held: _Held) -> None:
+        """Save a round's changes, then apply the rule changes it carries; hold them on failure."""
+        assert held.changes is not None
+        try:
+            self.outputs.save(held.changes, self.judgement.core, publish=held.publish)
+        except Exception as exc:
+            self.stats.save_errors += 1
+            self._hold("save", exc, held)
+            return
+        if held.later:
+            self._apply_rule_changes(held.later)
+
+    def _apply_rule_changes(self, later: list[tuple[RecordRequest, Stored]]) -> None:
+        try:
+            self.judgement.change_rules([req.data for req, _ in later], self.store, self.derived)
+        except Exception as exc:  # logged, but not applied: the admin must hear it
+            log.exception("rule change logged but not applied")
+            for req, _ in later:
+                req.done.set_exception(exc)
+        else:
+            for req, done in later:
+                req.done.set_result(done)
+
+    def _hold(self, stage: Literal["commit", "save"], exc: Exception, held: _Held) -> None:
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        if self.fault is None:
+            self.fault = Fault(stage, reason, self.clock.now_ms(), retry_at=time.monotonic() + RETRY_FIRST_S)
+            self.stats.stalls += 1
+            log.error(
+                "ingest stopped: %s failed (%s); nothing is acknowledged until it succeeds", stage, reason
+            )
+            self._tell_health()
+        else:
+            f = self.fault
+            f.stage, f.reason, f.attempts = stage, reason, f.attempts + 1
+            pause = min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** min(f.attempts, 10))
+            f.retry_at = time.monotonic() + pause
+            if f.attempts % 10 == 0:
+                log.error("ingest still stopped after %d tries: %s", f.attempts, reason)
+        self._held = held
+
+    def _retry_held(self) -> None:
+        fault, held = self.fault, self._held
+        assert fault is not None and held is not None
+        pause = fault.retry_at - time.monotonic()
+        if pause > 0:
+            self._stop.wait(min(pause, TICK_S))
+            return
+        self._held = None
+        if held.changes is not None:
+            self._save(held)
+        else:
+            self._ingest(list(held.deliveries))
+        if self._held is None:
+            self._recovered(fault)
+
+    def _recovered(self, fault: Fault) -> None:
+        now = self.clock.now_ms()
+        log.warning("ingest resumed after %.1f s (%s failed %d times)", (now - fault.since_ms) / 1000,
+                    fault.stage, fault.attempts)  # fmt: skip
+        self.fault = None
+        self._tell_health()
+        # the stall itself goes into the log, for the record and the INGEST-STALL rule
+        request = RecordRequest(
+            "ingest.stall",
+            {},
+            {"stage": fault.stage, "reason": fault.reason, "since": fault.since_ms, "until": now,
+             "attempts": fault.attempts},
+            HUB_AGENT,
+            now,
+        )  # fmt: skip
+        self.queue.put(request)
+
+    def _tell_health(self) -> None:
+        if self.on_health is not None:
             try:
-                self._change_rules([req.data for req, _ in later])
-            except Exception as exc:  # logged, but not applied: the admin must hear it
-                log.exception("rule change logged but not applied")
-                for req, _ in later:
-                    req.done.set_exception(exc)
-            else:
-                for req, done in later:
-                    req.done.set_result(done)
+                self.on_health(self.fault)
+            except Exception:
+                log.exception("health report failed")
 
-    def _change_rules(self, changes: list[dict[str, Any]]) -> None:
-        """Lay admins' rule changes over the files and swap the engine (here: it owns the engine).
+    # receipts ---------------------------------------------------------------------------------
+    def _send_receipts(self, streams: set[Stream]) -> None:
+        for agent, epoch in streams:
+            if agent == HUB_AGENT:
+                continue
+            highest = self.admission.highest((agent, epoch))
+            if highest > 0 and self.outbound.receipt(agent, epoch, highest, self.clock.now_ms()):
+                self.stats.receipts += 1
 
-        Every state is restored into the new engine and its due time recomputed, so a lowered
-        threshold fires at the next tick and a raised one waits; a disabled rule's states go."""
-        overrides = dict(self.rule_overrides)
-        for change in changes:
-            overrides[change["rule"]] = {k: change.get(k) for k in ("enabled", "limit_ms", "stages")}
-        rules = apply_overrides(self.file_rules, overrides)
-        self.store.meta_set(OVERRIDES_META, dump_overrides(overrides))
-        self.rule_overrides, self.rules = overrides, rules
-        self.outbound.rules.update({r.id: r for r in rules.rules})
-        engine = RuleEngine(rules, self.cfg.timezone)
-        engine.restore(self.derived.rule_states(), trust_due=False)
-        engine.mark_all_dirty()
-        self.core.engine = engine
-        states = engine.take_dirty()
-        self.derived.save(Changes(rule_states=states), {k: engine.state_due(k) for k in states})
-        self.store.meta_set(RULES_DIGEST, engine.digest)
-        log.info("rules changed from the console: %s", ", ".join(c["rule"] for c in changes))
+    def send_all_receipts(self) -> None:
+        """Every stream's receipt again (on connect: the broker may be new and have none)."""
+        for (agent, epoch), mark in self.store.streams().items():
+            if agent != HUB_AGENT and mark.highest > 0:
+                self.outbound.receipt(agent, epoch, mark.highest, self.clock.now_ms())
 
-    def _record_incoming(self, req: _RecordRequest) -> Incoming:
+    # records made here ------------------------------------------------------------------------
+    def _gap_record(self, gap: SeqGap) -> Incoming:
+        data: dict[str, Any] = {"agent": gap.agent, "first": gap.first, "last": gap.last}
+        if gap.epoch:
+            data["epoch"] = gap.epoch
+        return self._record_incoming(RecordRequest("ingest.gap", {}, data, HUB_AGENT, gap.detected_ms))
+
+    def _reset_record(self, reset: Reset) -> Incoming:
+        data: dict[str, Any] = {
+            "agent": reset.agent,
+            "epoch": reset.epoch,
+            "first_seq": reset.first_seq,
+            "previous_epoch": reset.previous_epoch,
+            "previous_highest": reset.previous_highest,
+        }
+        log.error(
+            "agent %s started a new outbox (epoch %s at seq %d; the previous, %s, reached seq %d)",
+            reset.agent, reset.epoch or "-", reset.first_seq, reset.previous_epoch or "-",
+            reset.previous_highest,
+        )  # fmt: skip
+        return self._record_incoming(RecordRequest("ingest.reset", {}, data, HUB_AGENT, reset.detected_ms))
+
+    def _record_incoming(self, req: RecordRequest) -> Incoming:
         now = self.clock.now_ms()
         ts = req.ts if req.ts is not None else now
         doc = build_record(
             kind=req.kind,
             subject=req.subject,
             data=req.data,
-            seq=self._hub_seq,
+            seq=self.hub_seq,
             ts=ts,
             center=self.cfg.center,
             by=req.by,
             key=self.hub_key,
             now_ms=now,
         )
-        self._hub_seq += 1
+        self.hub_seq += 1
         subject = doc["subject"]
         return Incoming(
             HUB_AGENT, doc["seq"], doc["id"], req.kind, ts, now, record_bytes(doc), subject.get("person"),
             subject.get("band"),
         )  # fmt: skip
 
+    # timers -----------------------------------------------------------------------------------
     def _tick(self) -> None:
         now = self.clock.now_ms()
         if now >= self._next_prune_ms:  # hourly: alerts' pictures past alerts.evidence_days
             self._next_prune_ms = now + 3_600_000
             self.evidence.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
             self.agent_files.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
-        self.core.tick(now)
-        changes = self.core.take_changes(now)
+        core = self.judgement.core
+        core.tick(now)
+        changes = core.take_changes(now)
         if not changes.empty():
-            self._save(changes)
+            self._save(_Held(changes=changes))

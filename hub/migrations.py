@@ -213,12 +213,43 @@ def _v5_accounts(db: Database) -> None:
     )
 
 
+def _v6_epochs(db: Database) -> None:
+    """Outbox identities: an agent's events are unique by (agent, epoch, seq), sequences per stream.
+
+    Events of agents from before epochs keep ``epoch = ''``. ``agent_streams`` replaces
+    ``agent_seq``: the next expected seq of each (agent, epoch) an agent has sent from.
+    """
+    db.execute("ALTER TABLE events ADD COLUMN epoch TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE UNIQUE INDEX events_agent_epoch_seq ON events (agent, epoch, seq)")
+    db.execute("DROP INDEX events_agent_seq")
+    db.execute("ALTER TABLE gaps ADD COLUMN epoch TEXT NOT NULL DEFAULT ''")
+    db.create_table(
+        "agent_streams",
+        {
+            "agent": str,
+            "epoch": str,
+            "next_expected": int,
+            "highest": int,  # the highest seq stored (what the receipt says)
+            "last_ts": int,
+            "last_received_ms": int,
+        },
+        pk=("agent", "epoch"),
+        not_null={"agent", "epoch", "next_expected", "highest"},
+    )
+    db.execute(
+        "INSERT INTO agent_streams (agent, epoch, next_expected, highest, last_ts, last_received_ms)"
+        " SELECT agent, '', next_expected, next_expected - 1, last_ts, last_received_ms FROM agent_seq"
+    )
+    db.execute("DROP TABLE agent_seq")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events hash chain, quarantine, agent sequences, gaps, meta", _v1_events),
     Migration(2, "rule states, alerts and their log, projections", _v2_derived),
     Migration(3, "notifications and their delivery attempts", _v3_notifications),
     Migration(4, "events' subject person and band as indexed columns", _v4_subject_columns),
     Migration(5, "console accounts made by admins", _v5_accounts),
+    Migration(6, "outbox epochs: events unique by agent, epoch and seq; sequences per stream", _v6_epochs),
 ]
 
 

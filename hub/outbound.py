@@ -1,9 +1,11 @@
-"""What the hub tells the broker: retained alert states and signed, retained band registrations.
+"""What the hub tells the broker: retained alert states, band registrations and agents' receipts.
 
 Alerts go to ``{prefix}/{center}/alerts/{id}`` as JSON (the alert plus its rule's ``title`` and
 ``basis`` and the Chinese level name); registrations to ``{prefix}/{center}/registry/bands/{band}``
-signed with the hub's key, an empty payload for an unbound band. A publish that cannot be handed
-to the network is counted and logged; the alert is in the store and goes out with its next change.
+signed with the hub's key, an empty payload for an unbound band; receipts to
+``{prefix}/{center}/{agent}/receipt`` signed with that agent's key (protocol/receipts.py). A
+publish that cannot be handed to the network is counted and logged; the alert is in the store and
+goes out with its next change, a receipt with the next commit or reconnect.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from agent.mqtt_link import LinkError, MqttLink
 from hub.alerts import Alert
 from hub.rules.levels import CHINESE
 from hub.rules.spec import Rule
+from protocol.receipts import Receipt, encode_receipt
 from protocol.registry import BandRegistration, encode_registration
+from protocol.signing import Keyring
 from protocol.topics import TopicLayout
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,7 @@ class Outbound:
     hub_key: bytes
     rules: dict[str, Rule]
     link: MqttLink | None = None
+    agent_keys: Keyring | None = None
     published: int = 0
     errors: int = 0
 
@@ -51,12 +56,24 @@ class Outbound:
         payload = encode_registration(reg, self.hub_key) if reg is not None else b""
         self._publish(self.layout.registry_band(self.center, band), payload)
 
-    def _publish(self, topic: str, payload: bytes) -> None:
+    def receipt(self, agent: str, epoch: str, seq: int, now_ms: int) -> bool:
+        """Tell ``agent`` its outbox ``epoch`` is stored up to ``seq``; False if it could not be sent."""
+        if self.agent_keys is None or agent not in self.agent_keys:
+            return False
+        payload = encode_receipt(
+            Receipt(self.center, agent, epoch, seq, now_ms), self.agent_keys.signing_key(agent)
+        )
+        return self._publish(self.layout.receipt(self.center, agent), payload, quiet=True)
+
+    def _publish(self, topic: str, payload: bytes, *, quiet: bool = False) -> bool:
         if self.link is None:
-            return
+            return False
         try:
             self.link.publish(topic, payload, qos=1, retain=True)
             self.published += 1
+            return True
         except LinkError as exc:
             self.errors += 1
-            log.warning("not published to %s: %s", topic, exc)
+            if not quiet:
+                log.warning("not published to %s: %s", topic, exc)
+            return False

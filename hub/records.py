@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.notify.templates import Role
 from protocol.canonical import canonical_bytes
+from protocol.envelope import EPOCH_PATTERN
 from protocol.errors import CasewatchError, SchemaError
 from protocol.fields import Key, Ms
 from protocol.ids import uuid7
@@ -155,6 +156,27 @@ class IngestGap(_Data):
     agent: Key
     first: Annotated[int, Field(ge=1)]
     last: Annotated[int, Field(ge=1)]
+    epoch: Annotated[str, Field(pattern=EPOCH_PATTERN)] | None = None
+
+
+class IngestReset(_Data):
+    """Written by the ingest itself: an agent started a new outbox (its numbering began again)."""
+
+    agent: Key
+    epoch: Annotated[str, Field(pattern=EPOCH_PATTERN)] | Literal[""]
+    first_seq: Annotated[int, Field(ge=1)]
+    previous_epoch: Annotated[str, Field(pattern=EPOCH_PATTERN)] | Literal[""]
+    previous_highest: Annotated[int, Field(ge=0)]
+
+
+class IngestStall(_Data):
+    """Written by the ingest itself once a stall is over: the store could not be written."""
+
+    stage: Literal["commit", "save"]
+    reason: Annotated[str, Field(max_length=300)]
+    since: Ms
+    until: Ms
+    attempts: Annotated[int, Field(ge=1)]
 
 
 RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
@@ -171,6 +193,8 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "user.account": (UserAccount, ()),
     "rule.change": (RuleChange, ()),
     "ingest.gap": (IngestGap, ()),
+    "ingest.reset": (IngestReset, ()),
+    "ingest.stall": (IngestStall, ()),
 }
 SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room")
 

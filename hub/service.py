@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 from pathlib import Path
 from typing import Any
@@ -32,19 +31,23 @@ from hub.alerts import Alert, AlertBook
 from hub.config import HubConfig
 from hub.core import Changes, HubCore
 from hub.embedded_broker import EmbeddedBroker
+from hub.errors import StoreError
 from hub.http_server import HttpServer, hub_http
-from hub.ingest import RULES_DIGEST, IngestLoop, IngestStats, _Delivery, _RecordRequest
+from hub.ingest import Delivery, Fault, Ingest, IngestStats, RecordRequest
+from hub.judgement import RULES_DIGEST, Judgement
 from hub.notify.notifier import Notifier
 from hub.outbound import Outbound, alert_payload
+from hub.outputs import Outputs
 from hub.projections import Projections, RoomInfo
 from hub.queries import Queries
 from hub.records import HUB_AGENT
 from hub.report_source import ReportScheduler
 from hub.rule_admin import OVERRIDES_META, apply_overrides, load_overrides
 from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
+from hub.rules.spec import RuleFile
 from hub.state_store import DerivedStore
 from hub.store import HubStore, Stored
-from hub.web.evidence import EvidenceFolder, cameras_for
+from hub.web.evidence import EvidenceFolder
 from hub.web.live import LiveFeed
 from hub.web.snapshots import SnapshotCache
 from protocol.clock import Clock, SystemClock
@@ -57,7 +60,9 @@ CUSTODY_TAG = "custody-time"
 SUBSCRIPTIONS = "mqtt_filters"
 
 
-class HubService(IngestLoop):
+class HubService:
+    """The hub's parts, composed: store, admission, judgement, ingest thread, link, HTTP, notifier."""
+
     def __init__(
         self,
         cfg: HubConfig,
@@ -81,13 +86,13 @@ class HubService(IngestLoop):
             max_age_ms=cfg.ingest.max_age_h * 3_600_000,
         )
         self.file_rules = load_rule_files(rule_file_paths(cfg.rules, base))
-        self.rules = self.file_rules  # with the console's changes laid over (hub/rule_admin.py) on open
-        self.rule_overrides: dict[str, dict[str, Any]] = {}
-        self.outbound = Outbound(self.layout, cfg.center, self.hub_key, {r.id: r for r in self.rules.rules})
-        self.stats = IngestStats()
-        self._queue: queue.Queue[_Delivery | _RecordRequest | None] = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.outbound = Outbound(
+            self.layout,
+            cfg.center,
+            self.hub_key,
+            {r.id: r for r in self.file_rules.rules},
+            agent_keys=keyring,
+        )
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
         self.http: HttpServer | None = None
@@ -95,8 +100,29 @@ class HubService(IngestLoop):
         self.reports: ReportScheduler | None = None
         self.snapshots = SnapshotCache()
         self.evidence = EvidenceFolder(Path(cfg.store.path).parent / "evidence")
-        self._next_prune_ms = 0
         self.ready = threading.Event()
+        self.ingest: Ingest | None = None
+
+    # what readers see of the judgement (replaced whole by the ingest thread, never edited) ------
+    @property
+    def core(self) -> HubCore:
+        return self.judgement.core
+
+    @property
+    def rules(self) -> RuleFile:
+        return self.judgement.rules
+
+    @property
+    def rule_overrides(self) -> dict[str, dict[str, Any]]:
+        return self.judgement.overrides
+
+    @property
+    def stats(self) -> IngestStats:
+        return self.ingest.stats if self.ingest is not None else IngestStats()
+
+    @property
+    def fault(self) -> Fault | None:
+        return self.ingest.fault if self.ingest is not None else None
 
     # lifecycle --------------------------------------------------------------------------------
     def open(self) -> HubService:
@@ -104,10 +130,12 @@ class HubService(IngestLoop):
         cfg = self.cfg
         self.store = HubStore(cfg.store.path, synchronous=cfg.store.synchronous)
         self.derived = DerivedStore(self.store)
-        self.rule_overrides = load_overrides(self.store.meta_get(OVERRIDES_META))
-        self.rules = apply_overrides(self.file_rules, self.rule_overrides)
-        self.outbound.rules.update({r.id: r for r in self.rules.rules})
-        self.core = self._fresh_core()
+        overrides = load_overrides(self.store.meta_get(OVERRIDES_META))
+        rules = apply_overrides(self.file_rules, overrides)
+        self.outbound.rules.update({r.id: r for r in rules.rules})
+        self.judgement = Judgement(
+            self._fresh_core(rules), self.file_rules, rules, overrides, cfg.timezone, self.outbound.rules
+        )
         self.core.projections.load(self.derived.projection_rows())
         engine = self.core.engine
         same_rules = self.store.meta_get(RULES_DIGEST) == engine.digest
@@ -120,13 +148,23 @@ class HubService(IngestLoop):
         self.core.book.restore(self.derived.live_alerts())
         self.core.pos = self.derived.rules_pos()
         self.admission = Admission(self.decoder)
-        self.admission.restore(self.store.agent_next())
-        self._hub_seq = self.store.agent_next().get(HUB_AGENT, 1)
+        streams = self.store.streams()
+        self.admission.restore(streams)
+        hub_mark = streams.get((HUB_AGENT, ""))
         self.queries = Queries(self.store)
         self.accounts = AccountStore(self.store, cfg.users)
         self.notifier = Notifier(
             cfg, self.store, self.layout, self.outbound.rules, self.clock, self.alert_doc
         )
+        self.outputs = Outputs(
+            self.derived, self.notifier, self.outbound, self.evidence, self.snapshots, self.live
+        )
+        self.ingest = Ingest(
+            cfg=cfg, clock=self.clock, store=self.store, derived=self.derived, admission=self.admission,
+            judgement=self.judgement, outputs=self.outputs, outbound=self.outbound, evidence=self.evidence,
+            agent_files=self.agent_files, hub_key=self.hub_key,
+            hub_seq=hub_mark.next_expected if hub_mark else 1, on_health=self._on_health,
+        )  # fmt: skip
         return self
 
     def alert_doc(self, alert_id: str) -> dict[str, Any] | None:
@@ -134,11 +172,11 @@ class HubService(IngestLoop):
         alert = self.derived.alert(alert_id)
         return None if alert is None else self.alert_view(alert)
 
-    def _fresh_core(self) -> HubCore:
+    def _fresh_core(self, rules: RuleFile) -> HubCore:
         rooms = {r.id: RoomInfo(r.id, r.name, r.type) for r in self.cfg.rooms}
         return HubCore(
             projections=Projections(self.cfg.center, rooms=rooms),
-            engine=RuleEngine(self.rules, self.cfg.timezone),
+            engine=RuleEngine(rules, self.cfg.timezone),
             book=AlertBook(escalate_after_ms=int(self.cfg.alerts.escalate_after_h * 3_600_000)),
             load_alert=lambda alert_id: self.derived.alert(alert_id),
         )
@@ -148,10 +186,10 @@ class HubService(IngestLoop):
         n = 0
         for chunk in _chunks(self.store.iterate(after_pos=self.core.pos), 2000):
             self.core.process(chunk, self.clock.now_ms())
-            self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+            self.outputs.save(self.core.take_changes(self.clock.now_ms()), self.core, publish=False)
             n += len(chunk)
         self.core.tick(self.clock.now_ms())
-        self._save(self.core.take_changes(self.clock.now_ms()), publish=False)
+        self.outputs.save(self.core.take_changes(self.clock.now_ms()), self.core, publish=False)
         return n
 
     def rebuild(self) -> int:
@@ -159,14 +197,17 @@ class HubService(IngestLoop):
         self.open()
         try:
             self.derived.clear()
-            self.core = self._fresh_core()
+            self.judgement.core = self._fresh_core(self.judgement.rules)
             n = 0
             for chunk in _chunks(self.store.iterate(), 5000):
                 self.core.replay(chunk)
-                self._save(self.core.take_changes(self.clock.now_ms()), publish=False, notify=False)
+                self.outputs.save(self.core.take_changes(self.clock.now_ms()), self.core, publish=False,
+                                  notify=False)  # fmt: skip
                 n += len(chunk)
             self.core.tick(self.clock.now_ms())
-            self._save(self.core.take_changes(self.clock.now_ms()), publish=False, notify=False)
+            self.outputs.save(
+                self.core.take_changes(self.clock.now_ms()), self.core, publish=False, notify=False
+            )
             return n
         finally:
             self.store.close()
@@ -174,6 +215,7 @@ class HubService(IngestLoop):
     def start(self, *, http: bool = True) -> HubService:
         """Open, catch up, then serve: the broker link, the ingest thread, notifications, HTTP."""
         self.open()
+        assert self.ingest is not None
         if http:
             self.http = hub_http(self)
         caught = self.catch_up()
@@ -213,11 +255,11 @@ class HubService(IngestLoop):
             on_connected=self._on_connected,
         )
         self.outbound.link = self.link
+        self.ingest.ack = self.link.ack
         self.notifier.start(self.link)
         if self.cfg.reports.scheduled:
             self.reports = ReportScheduler(self, self.reports_dir).start()
-        self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
-        self._thread.start()
+        self.ingest.start()
         self.link.start()
         if self.http is not None:
             self.http.start()
@@ -234,7 +276,7 @@ class HubService(IngestLoop):
         return [r.id for r in self.rules.rules if CUSTODY_TAG in r.tags]
 
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+        return self.ingest is not None and self.ingest.running()
 
     def alert_view(self, alert: Alert) -> dict[str, Any]:
         """An alert as the API and MQTT show it: with its rule's title, basis and level name."""
@@ -244,10 +286,8 @@ class HubService(IngestLoop):
     def stop(self) -> None:
         if self.http is not None:
             self.http.stop()
-        self._stop.set()
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join(10)
+        if self.ingest is not None:
+            self.ingest.stop()
         self.notifier.stop()
         if self.reports is not None:
             self.reports.stop()
@@ -257,7 +297,7 @@ class HubService(IngestLoop):
             self.broker.stop()
         self.store.close()
 
-    # inputs -----------------------------------------------------------------------------------
+    # inputs (paho's network thread) -------------------------------------------------------------
     def _on_delivery(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         if "/snapshots/" in topic:  # JPEG bytes for the console, not an event: kept, never logged
             self._keep_snapshot(topic, payload, mid, qos)
@@ -265,17 +305,27 @@ class HubService(IngestLoop):
         if topic.endswith("/files"):  # an agent's evidence file: kept beside the store, not logged
             self._keep_file(topic, payload, mid, qos)
             return
-        self._queue.put(_Delivery(topic, payload, mid, qos, self.clock.now_ms()))
+        assert self.ingest is not None
+        self.ingest.put(Delivery(topic, payload, mid, qos, self.clock.now_ms()))
 
     def _keep_snapshot(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        try:
+            camera = self.snapshots.keep(topic, payload, self.clock.now_ms())
+        except Exception:  # never leave a delivery unacknowledged: it would stall the broker's window
+            log.exception("snapshot on %s not kept", topic)
+            camera = None
         if self.link is not None and qos > 0:
             self.link.ack(mid, qos)
-        camera = self.snapshots.keep(topic, payload, self.clock.now_ms())
         if camera is not None:
             self.live.publish({"snapshot": camera})
 
     def _keep_file(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
-        path = self.agent_files.receive(topic, payload)
+        try:
+            path = self.agent_files.receive(topic, payload)
+        except Exception:  # counted and acknowledged: an unacknowledged message stalls the window
+            self.agent_files.counters["files_errors"] += 1
+            log.exception("evidence file on %s not kept", topic)
+            path = None
         if self.link is not None and qos > 0:  # after the write: a crash before it gets it again
             self.link.ack(mid, qos)
         if path is not None:
@@ -295,38 +345,30 @@ class HubService(IngestLoop):
         from hub.records import validate_record
 
         validate_record(kind, subject, data)
-        request = _RecordRequest(kind, subject, data, by, ts)
-        self._queue.put(request)
+        if self.ingest is None:
+            raise StoreError("the hub is not running")
+        request = RecordRequest(kind, subject, data, by, ts)
+        self.ingest.record(request)
         return request.done.result(timeout_s)
 
     # outputs ----------------------------------------------------------------------------------
-    def _save(self, changes: Changes, *, publish: bool = True, notify: bool = True) -> None:
-        engine = self.core.engine
-        due = {k: engine.state_due(k) for k in changes.rule_states}
-        planned = self.notifier.plan(changes, self.core.projections) if notify else []
-        self.derived.save(
-            changes, due, also=(lambda db: self.notifier.persist(db, planned)) if planned else None
-        )
-        if planned:
-            self.notifier.wake()
-        if not publish:
+    def _on_health(self, fault: Fault | None) -> None:
+        """A stall began or ended: the retained status says so (agents hold their events meanwhile)."""
+        if self.link is None:
             return
-        raised = {t.alert for t in changes.transitions if t.action == "raise"}
-        for alert in changes.alerts:
-            self.outbound.alert(alert)
-            if alert.id in raised:
-                self.evidence.capture(
-                    alert.id, cameras_for(alert.context, self.core.projections.room_state), self.snapshots
-                )
-        for band, reg in changes.registry.items():
-            self.outbound.registration(band, reg)
-        kinds = sorted({kind for kind, _key, _doc in changes.projections})
-        if changes.alerts or kinds:
-            self.live.publish({"alerts": [a.id for a in changes.alerts], "kinds": kinds})
+        self.link.set_status(b"online" if fault is None else f"degraded: {fault.reason}".encode()[:400])
 
     def _on_connected(self) -> None:
+        """Connect-time work goes through the ingest queue: that thread alone writes and publishes."""
+        assert self.ingest is not None
+        self.ingest.call(self._after_connect, "after connect")
+
+    def _after_connect(self) -> None:
         self.store.meta_set(SUBSCRIPTIONS, json.dumps(self._filters))
         self._republish_registry()
+        assert self.ingest is not None
+        self.ingest.send_all_receipts()
+        self.ready.set()
 
     def _republish_registry(self) -> None:
         """On every (re)connect: retained registrations of every bound band (the broker may be new)."""
@@ -335,7 +377,6 @@ class HubService(IngestLoop):
             reg = self.core.projections.registration(band, now)
             if reg is not None:
                 self.outbound.registration(band, reg)
-        self.ready.set()
 
 
 def _chunks(items: Any, size: int) -> Any:

@@ -20,7 +20,7 @@ next expected ``seq``) and commits it in one transaction: the ingest acknowledge
 messages only after that commit, so nothing acknowledged is ever lost. The hot path is plain
 ``sqlite3`` with ``executemany`` and the head kept in memory (no SELECT per batch in the usual
 case); sqlite-utils writes the schema (``hub.migrations``) and serves the small queries.
-``(agent, seq)`` is unique: a redelivered event is skipped and does not advance the chain.
+``(agent, epoch, seq)`` is unique: a redelivered event is skipped and does not advance the chain.
 
 One ``HubStore`` per file and process; its lock serialises the ingest, HTTP and rule threads.
 """
@@ -54,6 +54,8 @@ __all__ = [
     "SeqGap",
     "StoreError",
     "Stored",
+    "Stream",
+    "StreamMark",
     "VerifyReport",
 ]
 
@@ -61,6 +63,17 @@ RAW_LIMIT = 4096
 """How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
 _RESERVED_META = ("head_pos", "head_hash", "head_mismatch")
 _IN_CHUNK = 500  # seqs per ``IN (...)`` lookup, well under SQLite's variable limit
+
+
+Stream = tuple[str, str]
+"""``(agent, epoch)``: one outbox's numbering of an agent's events."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMark:
+    next_expected: int
+    highest: int
+    last_received_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +90,8 @@ class Incoming:
     person: str | None = None
     """``subject.person`` / ``subject.band`` of the event, indexed for a person's timeline."""
     band: str | None = None
+    epoch: str = ""
+    """The sending outbox's identity (``""`` for hub records and agents from before epochs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,16 +114,17 @@ class SeqGap:
     first: int
     last: int
     detected_ms: int
+    epoch: str = ""
 
 
 @dataclass
 class Batch:
-    """What one ingest round commits at once. ``agent_next``: next expected ``seq`` per agent."""
+    """What one ingest round commits at once. ``streams``: next expected ``seq`` per (agent, epoch)."""
 
     events: list[Incoming] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     gaps: list[SeqGap] = field(default_factory=list)
-    agent_next: dict[str, int] = field(default_factory=dict)
+    streams: dict[Stream, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,25 +138,29 @@ class Stored:
     received_ms: int
     body: bytes
     hash: str
+    epoch: str = ""
 
 
-_COLUMNS = "pos, agent, seq, id, kind, ts, received_ms, body, hash"
+_COLUMNS = "pos, agent, seq, id, kind, ts, received_ms, body, hash, epoch"
 _INSERT_EVENT = (
-    "INSERT INTO events (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash, person, band)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events"
+    " (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash, person, band, epoch)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_QUARANTINE = (
     "INSERT INTO quarantine (received_ms, topic, code, reason, agent, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_GAP = 'INSERT INTO gaps (agent, "first", "last", detected_ms) VALUES (?, ?, ?, ?)'
+_INSERT_GAP = 'INSERT INTO gaps (agent, epoch, "first", "last", detected_ms) VALUES (?, ?, ?, ?, ?)'
 _UPSERT_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
-# last_ts / last_received_ms only move forward, and stay as they were when the batch has no event
-_UPSERT_AGENT = """
-    INSERT INTO agent_seq (agent, next_expected, last_ts, last_received_ms) VALUES (?, ?, ?, ?)
-    ON CONFLICT (agent) DO UPDATE SET
+# highest, last_ts, last_received_ms only move forward, and stay as they were without an event
+_UPSERT_STREAM = """
+    INSERT INTO agent_streams (agent, epoch, next_expected, highest, last_ts, last_received_ms)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (agent, epoch) DO UPDATE SET
         next_expected = excluded.next_expected,
+        highest = max(highest, excluded.highest),
         last_ts = max(coalesce(excluded.last_ts, last_ts), coalesce(last_ts, excluded.last_ts)),
         last_received_ms = max(
             coalesce(excluded.last_received_ms, last_received_ms),
@@ -156,7 +176,7 @@ class HubStore:
         self.path = Path(path)
         self._memory = str(path) == ":memory:"
         self._lock = threading.Lock()
-        self._max_seq: dict[str, int] = {}  # per agent, loaded on first sight: skips most lookups
+        self._max_seq: dict[Stream, int] = {}  # per stream, loaded on first sight: skips most lookups
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -219,28 +239,30 @@ class HubStore:
     def write(self, batch: Batch) -> list[Stored]:
         """Commit a whole batch in one transaction; return the events stored, in ``pos`` order.
 
-        An event whose ``(agent, seq)`` is already stored (or earlier in the batch) is skipped.
-        ``agent_seq`` is upserted for the agents in ``batch.agent_next``; its ``last_ts`` and
-        ``last_received_ms`` only move forward, to the newest of that agent's stored events.
+        An event whose ``(agent, epoch, seq)`` is already stored (or earlier in the batch) is
+        skipped. ``agent_streams`` is upserted for the streams in ``batch.streams``; its
+        ``highest``, ``last_ts`` and ``last_received_ms`` only move forward.
         """
-        if not (batch.events or batch.quarantined or batch.gaps or batch.agent_next):
+        if not (batch.events or batch.quarantined or batch.gaps or batch.streams):
             return []
         with self.transaction() as db:
             stored, max_seq = self._append(db, batch.events)
             if batch.quarantined:
                 db.executemany(_INSERT_QUARANTINE, [_quarantine_row(q) for q in batch.quarantined])
             if batch.gaps:
-                db.executemany(_INSERT_GAP, [(g.agent, g.first, g.last, g.detected_ms) for g in batch.gaps])
-            if batch.agent_next:
-                newest: dict[str, tuple[int, int]] = {}
-                for s in stored:
-                    ts, received = newest.get(s.agent, (s.ts, s.received_ms))
-                    newest[s.agent] = (max(ts, s.ts), max(received, s.received_ms))
                 db.executemany(
-                    _UPSERT_AGENT,
+                    _INSERT_GAP, [(g.agent, g.epoch, g.first, g.last, g.detected_ms) for g in batch.gaps]
+                )
+            if batch.streams:
+                newest: dict[Stream, tuple[int, int]] = {}
+                for s in stored:
+                    ts, received = newest.get((s.agent, s.epoch), (s.ts, s.received_ms))
+                    newest[(s.agent, s.epoch)] = (max(ts, s.ts), max(received, s.received_ms))
+                db.executemany(
+                    _UPSERT_STREAM,
                     [
-                        (agent, nxt, *newest.get(agent, (None, None)))
-                        for agent, nxt in batch.agent_next.items()
+                        (*stream, nxt, max(max_seq.get(stream, 0), 0), *newest.get(stream, (None, None)))
+                        for stream, nxt in batch.streams.items()
                     ],
                 )
             if stored:
@@ -253,19 +275,21 @@ class HubStore:
         self._max_seq.update(max_seq)
         return stored
 
-    def _append(self, db: sqlite3.Connection, events: list[Incoming]) -> tuple[list[Stored], dict[str, int]]:
+    def _append(
+        self, db: sqlite3.Connection, events: list[Incoming]
+    ) -> tuple[list[Stored], dict[Stream, int]]:
         if not events:
             return [], {}
-        max_seq = {agent: self._known_max_seq(db, agent) for agent in {e.agent for e in events}}
+        max_seq = {st: self._known_max_seq(db, st) for st in {(e.agent, e.epoch) for e in events}}
         taken = self._already_stored(db, events, max_seq)
         pos, prev_hex = self._head
         prev = bytes.fromhex(prev_hex)
         rows: list[tuple[Any, ...]] = []
         stored: list[Stored] = []
         for e in events:
-            if (e.agent, e.seq) in taken:
+            if (e.agent, e.epoch, e.seq) in taken:
                 continue
-            taken.add((e.agent, e.seq))
+            taken.add((e.agent, e.epoch, e.seq))
             pos += 1
             digest = hashlib.sha256(prev + e.body).digest()
             hexed = digest.hex()
@@ -283,37 +307,40 @@ class HubStore:
                     hexed,
                     e.person,
                     e.band,
+                    e.epoch,
                 )
             )
-            stored.append(Stored(pos, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, hexed))
+            stored.append(
+                Stored(pos, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, hexed, e.epoch)
+            )
             prev, prev_hex = digest, hexed
-            if e.seq > max_seq[e.agent]:
-                max_seq[e.agent] = e.seq
+            if e.seq > max_seq[(e.agent, e.epoch)]:
+                max_seq[(e.agent, e.epoch)] = e.seq
         db.executemany(_INSERT_EVENT, rows)
         return stored, max_seq
 
-    def _known_max_seq(self, db: sqlite3.Connection, agent: str) -> int:
-        if agent not in self._max_seq:
-            row = db.execute("SELECT max(seq) FROM events WHERE agent = ?", (agent,)).fetchone()
-            self._max_seq[agent] = -1 if row[0] is None else int(row[0])
-        return self._max_seq[agent]
+    def _known_max_seq(self, db: sqlite3.Connection, stream: Stream) -> int:
+        if stream not in self._max_seq:
+            row = db.execute("SELECT max(seq) FROM events WHERE agent = ? AND epoch = ?", stream).fetchone()
+            self._max_seq[stream] = -1 if row[0] is None else int(row[0])
+        return self._max_seq[stream]
 
     @staticmethod
     def _already_stored(
-        db: sqlite3.Connection, events: list[Incoming], max_seq: dict[str, int]
-    ) -> set[tuple[str, int]]:
-        """``(agent, seq)`` of the batch already in the table; only seqs <= the agent's max are asked."""
-        doubtful: dict[str, list[int]] = {}
+        db: sqlite3.Connection, events: list[Incoming], max_seq: dict[Stream, int]
+    ) -> set[tuple[str, str, int]]:
+        """``(agent, epoch, seq)`` of the batch already stored; only seqs <= the stream's max are asked."""
+        doubtful: dict[Stream, list[int]] = {}
         for e in events:
-            if e.seq <= max_seq[e.agent]:
-                doubtful.setdefault(e.agent, []).append(e.seq)
-        taken: set[tuple[str, int]] = set()
-        for agent, seqs in doubtful.items():
+            if e.seq <= max_seq[(e.agent, e.epoch)]:
+                doubtful.setdefault((e.agent, e.epoch), []).append(e.seq)
+        taken: set[tuple[str, str, int]] = set()
+        for (agent, epoch), seqs in doubtful.items():
             for i in range(0, len(seqs), _IN_CHUNK):
                 part = seqs[i : i + _IN_CHUNK]
                 marks = ", ".join("?" * len(part))
-                sql = f"SELECT seq FROM events WHERE agent = ? AND seq IN ({marks})"
-                taken.update((agent, int(seq)) for (seq,) in db.execute(sql, (agent, *part)))
+                sql = f"SELECT seq FROM events WHERE agent = ? AND epoch = ? AND seq IN ({marks})"
+                taken.update((agent, epoch, int(seq)) for (seq,) in db.execute(sql, (agent, epoch, *part)))
         return taken
 
     def meta_set(self, key: str, value: str) -> None:
@@ -347,9 +374,16 @@ class HubStore:
             yield from rows
             after_pos = rows[-1].pos
 
-    def agent_next(self) -> dict[str, int]:
+    def streams(self) -> dict[Stream, StreamMark]:
+        """Every (agent, epoch) stream with its next expected and highest stored seq."""
         with self.locked() as db:
-            return {str(a): int(n) for a, n in db.execute("SELECT agent, next_expected FROM agent_seq")}
+            rows = db.execute(
+                "SELECT agent, epoch, next_expected, highest, last_received_ms FROM agent_streams"
+            ).fetchall()
+        return {(str(a), str(e)): StreamMark(int(n), int(h), r) for a, e, n, h, r in rows}
+
+    def stream_next(self) -> dict[Stream, int]:
+        return {stream: mark.next_expected for stream, mark in self.streams().items()}
 
     def quarantine_counts(self) -> dict[str, int]:
         with self.locked() as db:
@@ -371,9 +405,9 @@ class HubStore:
         where, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
         with self.locked() as db:
             rows = db.execute(
-                f'SELECT agent, "first", "last", detected_ms FROM gaps {where} ORDER BY id', params
+                f'SELECT agent, "first", "last", detected_ms, epoch FROM gaps {where} ORDER BY id', params
             ).fetchall()
-        return [SeqGap(str(a), int(f), int(la), int(d)) for a, f, la, d in rows]
+        return [SeqGap(str(a), int(f), int(la), int(d), str(e)) for a, f, la, d, e in rows]
 
     def meta_get(self, key: str) -> str | None:
         with self.locked() as db:
@@ -419,7 +453,8 @@ def _quarantine_row(q: Quarantined) -> tuple[Any, ...]:
 
 
 def _stored(row: tuple[Any, ...]) -> Stored:
-    pos, agent, seq, id_, kind, ts, received_ms, body, hash_ = row
+    pos, agent, seq, id_, kind, ts, received_ms, body, hash_, epoch = row
     return Stored(
-        int(pos), str(agent), int(seq), str(id_), str(kind), int(ts), int(received_ms), bytes(body), hash_
-    )
+        int(pos), str(agent), int(seq), str(id_), str(kind), int(ts), int(received_ms), bytes(body), hash_,
+        str(epoch),
+    )  # fmt: skip

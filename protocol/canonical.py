@@ -143,5 +143,7 @@ def loads_strict(text: str) -> Any:
         )
     except json.JSONDecodeError as exc:
         raise StrictJSONError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except ValueError as exc:  # e.g. an integer literal past Python's 4,300-digit conversion limit
+        raise StrictJSONError(str(exc)[:200]) from exc
     except RecursionError as exc:  # pragma: no cover - guarded by the depth check
         raise StrictJSONError("nesting too deep") from exc

@@ -18,6 +18,8 @@ from protocol.kinds import KINDS
 from protocol.signing import SIG_FIELD, signature
 
 PROTOCOL_VERSION = 1
+EPOCH_PATTERN = r"^[0-9a-f]{16}$"
+"""An outbox's identity: 16 hex characters drawn when the outbox file is created."""
 
 
 class Subject(BaseModel):
@@ -44,6 +46,8 @@ class Event(BaseModel):
     v: Literal[1]
     id: Annotated[str, Field(pattern=UUID7_PATTERN)]
     seq: Annotated[int, Field(ge=1, le=MAX_SAFE_INT)]
+    epoch: Annotated[str, Field(pattern=EPOCH_PATTERN)] | None = None
+    """The outbox that numbered ``seq``: a new outbox (a reset box) starts a new epoch at seq 1."""
     ts: Ms
     center: Key
     agent: Key
@@ -108,6 +112,7 @@ def new_event(
     subject: Subject | dict[str, str],
     data: Data | dict[str, Any],
     now_ms: int | None = None,
+    epoch: str | None = None,
 ) -> Event:
     """Build, validate and sign an event. ``now_ms`` (default ``ts``) seeds the UUIDv7 id."""
     spec = KINDS.get(kind)
@@ -127,5 +132,7 @@ def new_event(
         "subject": subj.model_dump(mode="json", exclude_none=True),
         "data": typed.model_dump(mode="json", exclude_none=True),
     }
+    if epoch is not None:
+        body["epoch"] = epoch
     body[SIG_FIELD] = signature(body, key)
     return Event.model_validate({**body, "subject": subj, "data": typed})

@@ -81,6 +81,8 @@ def decode_file(payload: bytes, keyring: Keyring, *, center: str, agent: str) ->
         keyring.verify(header, agent)
     except ProtocolError as exc:  # a bad signature, or an agent the hub has no key for
         raise FileError(f"signature: {exc}") from None
+    except ValueError as exc:  # no canonical form (an integer past 2**53, a float): cannot be signed
+        raise FileError(f"header has no canonical form: {exc}") from None
     path, ts, size, digest = header.get("path"), header.get("ts"), header.get("size"), header.get("sha256")
     if not isinstance(path, str) or not valid_path(path):
         raise FileError(f"path {path!r} is not an evidence path")

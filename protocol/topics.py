@@ -7,6 +7,7 @@
     {prefix}/{center}/{agent}/status                              retained online/offline (+ will)
     {prefix}/{center}/{agent}/snapshots/{camera}                  retained JPEG, latest only
     {prefix}/{center}/{agent}/files                               evidence files, QoS 1 (protocol/files.py)
+    {prefix}/{center}/{agent}/receipt                             retained, hub -> agent: stored up to seq
     {prefix}/{center}/registry/bands/{band}                       retained, hub -> agents
     {prefix}/{center}/alerts/{alert_id}                           retained alert state, hub -> all
 
@@ -64,6 +65,12 @@ class FileTopic:
 
 
 @dataclass(frozen=True)
+class ReceiptTopic:
+    center: str
+    agent: str
+
+
+@dataclass(frozen=True)
 class RegistryBandTopic:
     center: str
     band: str
@@ -75,7 +82,16 @@ class AlertTopic:
     alert_id: str
 
 
-Topic = EventTopic | StatsTopic | StatusTopic | SnapshotTopic | FileTopic | RegistryBandTopic | AlertTopic
+Topic = (
+    EventTopic
+    | StatsTopic
+    | StatusTopic
+    | SnapshotTopic
+    | FileTopic
+    | ReceiptTopic
+    | RegistryBandTopic
+    | AlertTopic
+)
 
 
 def _key(value: str, what: str) -> str:
@@ -119,6 +135,10 @@ class TopicLayout:
     def files(self, center: str, agent: str) -> str:
         """An agent's evidence files (snapshot at a condition's start, clips) on their way to the hub."""
         return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/files"
+
+    def receipt(self, center: str, agent: str) -> str:
+        """The hub's retained receipt for an agent: how far its events are stored (protocol/receipts.py)."""
+        return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/receipt"
 
     def hub_status(self, center: str) -> str:
         """The hub's own retained ``online``/``offline`` (its will)."""
@@ -190,6 +210,8 @@ class TopicLayout:
             return StatsTopic(center, agent)
         if rest == ["files"]:
             return FileTopic(center, agent)
+        if rest == ["receipt"]:
+            return ReceiptTopic(center, agent)
         if len(rest) == 2 and rest[0] == "snapshots":
             return SnapshotTopic(center, agent, _key(rest[1], "camera"))
         if len(rest) >= 2 and rest[0] == "events":

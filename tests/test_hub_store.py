@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -121,32 +122,46 @@ def test_quarantine_keeps_a_bounded_copy_and_counts_by_code(tmp_path: Path) -> N
 
 def test_agent_sequences_are_upserted_and_gaps_listed(tmp_path: Path) -> None:
     store = HubStore(tmp_path / "hub.db")
-    assert store.agent_next() == {} and store.gaps() == []
+    assert store.stream_next() == {} and store.gaps() == []
     store.write(
         Batch(
             events=[event("a", 1, ts=100, received=150), event("a", 2, ts=200, received=250)],
             gaps=[SeqGap("b", 3, 7, 999)],
-            agent_next={"a": 3, "b": 8},
+            streams={("a", ""): 3, ("b", ""): 8},
         )
     )
     store.write(
         Batch(
             events=[event("a", 5, ts=150, received=300)],  # late in event time, last received
             gaps=[SeqGap("a", 3, 4, 1000)],
-            agent_next={"a": 6},
+            streams={("a", ""): 6},
         )
     )
-    assert store.agent_next() == {"a": 6, "b": 8}
+    assert store.stream_next() == {("a", ""): 6, ("b", ""): 8}
+    assert store.streams()[("a", "")].highest == 5
     assert store.gaps() == [SeqGap("b", 3, 7, 999), SeqGap("a", 3, 4, 1000)]
     assert store.gaps(agent="a") == [SeqGap("a", 3, 4, 1000)]
     conn = sqlite3.connect(tmp_path / "hub.db")
     last = dict(
-        (a, (t, r)) for a, t, r in conn.execute("SELECT agent, last_ts, last_received_ms FROM agent_seq")
+        (a, (t, r)) for a, t, r in conn.execute("SELECT agent, last_ts, last_received_ms FROM agent_streams")
     )
     conn.close()
     assert last == {"a": (200, 300), "b": (None, None)}  # times only move forward
     store.close()
-    assert HubStore(tmp_path / "hub.db").agent_next() == {"a": 6, "b": 8}
+    assert HubStore(tmp_path / "hub.db").stream_next() == {("a", ""): 6, ("b", ""): 8}
+
+
+def test_the_same_seq_from_another_outbox_is_a_new_event(tmp_path: Path) -> None:
+    """Events are unique by (agent, epoch, seq): a reset outbox's seq 1 is not a replay."""
+    store = HubStore(tmp_path / "hub.db")
+    old = [replace(event("a", seq), epoch="00000000000000aa") for seq in (1, 2)]
+    new = [replace(event("a", seq), epoch="00000000000000bb", id=f"new-{seq}") for seq in (1, 2)]
+    assert len(store.write(Batch(events=old))) == 2
+    assert len(store.write(Batch(events=[*old, *new]))) == 2  # the old ones again: skipped
+    assert [(s.seq, s.epoch) for s in store.read()] == [
+        (1, "00000000000000aa"), (2, "00000000000000aa"), (1, "00000000000000bb"), (2, "00000000000000bb")
+    ]  # fmt: skip
+    store.close()
 
 
 def test_meta_round_trips_and_the_head_keys_are_reserved(tmp_path: Path) -> None:
@@ -167,16 +182,16 @@ def test_a_failed_batch_leaves_nothing_behind(tmp_path: Path) -> None:
     # another writer took position 3 behind this store's back: the next append must fail whole
     tamper(
         tmp_path / "hub.db",
-        "INSERT INTO events VALUES (3, 'x', 1, 'i', 'k', 0, 0, x'00', '', '', NULL, NULL)",
+        "INSERT INTO events VALUES (3, 'x', 1, 'i', 'k', 0, 0, x'00', '', '', NULL, NULL, '')",
     )
     batch = Batch(
         events=events("a", 3, 4),
         quarantined=[Quarantined(1, "t", "schema", "bad", None, b"{}")],
-        agent_next={"a": 5},
+        streams={("a", ""): 5},
     )
     with pytest.raises(StoreError, match=r"hub\.db"):
         store.write(batch)
-    assert store.head() == head and store.quarantine_counts() == {} and store.agent_next() == {}
+    assert store.head() == head and store.quarantine_counts() == {} and store.stream_next() == {}
     store.close()
 
 
@@ -193,7 +208,7 @@ while True:
         seq += 1
         body = b'{"agent":"box-01","seq":%d,"pad":"%s"}' % (seq, b"x" * 500)
         batch.append(Incoming("box-01", seq, "e%d" % seq, "occupancy", seq, seq, body))
-    stored = store.write(Batch(events=batch, agent_next={"box-01": seq + 1}))
+    stored = store.write(Batch(events=batch, streams={("box-01", ""): seq + 1}))
     print(stored[-1].pos, flush=True)
 """
 
@@ -228,7 +243,7 @@ def test_sigkill_mid_stream_loses_nothing_committed(tmp_path: Path) -> None:
     assert store.head()[0] >= committed and store.head()[0] % 100 == 0  # whole batches or nothing
     assert [s.pos for s in store.read(limit=committed)] == list(range(1, committed + 1))
     assert [s.seq for s in store.read(after_pos=committed - 1, limit=1)] == [committed]
-    assert store.agent_next()["box-01"] == store.head()[0] + 1
+    assert store.stream_next()[("box-01", "")] == store.head()[0] + 1
     report = store.verify()
     assert report.ok and report.rows == store.count() >= committed
     assert store.write(Batch(events=[event("box-01", store.head()[0] + 1)]))[0].pos == store.head()[0]

@@ -47,9 +47,35 @@ def test_agents_are_independent_and_restorable() -> None:
     tracker = SeqTracker()
     tracker.restore("a", 50)
     assert tracker.admit("a", 50) is None
-    assert tracker.admit("b", 7) is None  # first contact with b
+    assert tracker.admit("b", 1) is None  # first contact with b
     with pytest.raises(ReplayError):
         tracker.admit("a", 49)
+
+
+def test_a_first_seq_above_one_is_a_gap_not_history() -> None:
+    """Issue 15 finding 5: a new stream's lost first batch must not be hidden by first contact."""
+    tracker = SeqTracker()
+    assert tracker.admit("new", 7) == Gap("new", 1, 6)
+    assert tracker.admit("new", 3) is None  # a late one fills the gap
+    assert tracker.highest("new") == 7
+
+
+def test_a_rolled_back_batch_is_not_seen() -> None:
+    """What a batch admitted counts only once it is committed: after a rollback it is new again."""
+    tracker = SeqTracker()
+    tracker.restore("a", 1)
+    tracker.begin()
+    tracker.admit("a", 1)
+    tracker.admit("a", 2)
+    assert tracker.admit("b", 5) == Gap("b", 1, 4)
+    tracker.rollback()
+    assert tracker.next_expected("a") == 1 and tracker.next_expected("b") is None
+    tracker.begin()
+    assert tracker.admit("a", 1) is None and tracker.admit("a", 2) is None
+    assert tracker.admit("b", 5) == Gap("b", 1, 4)  # reported again: the first report was undone
+    tracker.commit()
+    with pytest.raises(ReplayError):
+        tracker.admit("a", 2)
 
 
 def test_memory_is_bounded() -> None:
