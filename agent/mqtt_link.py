@@ -1,8 +1,9 @@
 """The agent's only contact with paho-mqtt: connect, stay connected, publish, say who we are.
 
-- MQTT v5 when the broker speaks it, 3.1.1 otherwise (``protocol: auto``): a broker that refuses
-  v5, or accepts the TCP connection but never answers a v5 CONNECT (the embedded amqtt broker
-  does that), gets a 3.1.1 client after ``v5_grace_s``.
+- MQTT v5 when the broker speaks it, 3.1.1 otherwise (``protocol: auto``): whenever a v5 client
+  has not been connected for ``v5_grace_s`` — a broker that refuses v5, one that accepts the TCP
+  connection but never answers a v5 CONNECT (the embedded amqtt broker), one that was down at
+  start and came back, connected before or not — the link falls back to 3.1.1 for good.
 - A retained ``offline`` will on ``.../status``; ``online`` (retained) after every connect, and
   ``offline`` published before a clean shutdown.
 - Reconnects by itself with backoff 1 → 30 s; a refused connection (bad credentials, ACL) is logged
@@ -93,11 +94,23 @@ class MqttLink:
         return self
 
     def _check_v5_answered(self) -> None:
-        time.sleep(self.v5_grace_s)
-        silent = self.stats.connects == 0 and self.stats.refusals == 0 and self._tcp_failures == 0
-        if not self._stopping and self.stats.protocol == "5" and silent:
-            self.stats.protocol = "3.1.1"
-            self._switch_to_311()
+        """In ``auto``: any v5 attempt that has not connected within ``v5_grace_s`` falls back to 3.1.1.
+
+        That covers a broker that refuses v5, one that takes the TCP connection and never answers
+        a v5 CONNECT (amqtt), one that was down when we started and came back as a 3.1.1 broker,
+        and a v5 broker replaced by a 3.1.1 one while we were connected. 3.1.1 works with every
+        broker; once on it the link stays on it.
+        """
+        unconnected_since = time.monotonic()
+        while not self._stopping and self.stats.protocol == "5":
+            time.sleep(min(0.25, self.v5_grace_s / 4))
+            if self.connected.is_set():
+                unconnected_since = time.monotonic()
+                continue
+            if time.monotonic() - unconnected_since >= self.v5_grace_s and not self._stopping:
+                self.stats.protocol = "3.1.1"
+                self._switch_to_311()
+                return
 
     def stop(self, *, timeout_s: float = 5.0) -> None:
         """Say ``offline`` (retained) if connected, then disconnect."""

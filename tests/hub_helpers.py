@@ -51,10 +51,13 @@ def hub_config(
 class AgentFeed:
     """Builds an agent's signed events with gapless seq numbers, as an agent's outbox would."""
 
-    def __init__(self, key: str | None = None, *, agent: str = AGENT, start_seq: int = 1) -> None:
+    def __init__(
+        self, key: str | None = None, *, agent: str = AGENT, start_seq: int = 1, epoch: str | None = None
+    ) -> None:
         self.key_text = key or new_key()
         self.key = key_from_text(self.key_text)
         self.agent = agent
+        self.epoch = epoch
         self._seq = itertools.count(start_seq)
         self.layout = TopicLayout()
 
@@ -71,6 +74,7 @@ class AgentFeed:
             kind=kind,
             subject=subject,
             data=data,
+            epoch=self.epoch,
         )
 
     def message(self, event: Event) -> tuple[str, bytes]:

@@ -13,7 +13,7 @@ from agent.mqtt_link import MqttLink
 from agent.outbox import Outbox
 from agent.publisher import Publisher
 from casewatch.settings import MqttSettings
-from hub.embedded_broker import EmbeddedBroker
+from hub.embedded_broker import EmbeddedBroker, free_port
 from protocol.clock import ManualClock
 from protocol.errors import ReplayError
 from protocol.sequence import SeqTracker
@@ -154,3 +154,68 @@ def test_auto_protocol_falls_back_to_311_on_the_embedded_broker(tmp_path: Path) 
         finally:
             publisher.stop()
             link.stop()
+
+
+def test_auto_protocol_falls_back_when_the_broker_comes_up_after_the_agent(tmp_path: Path) -> None:
+    """Issue 15 finding 7: started while its broker is down, the agent sat on v5 forever."""
+    port = free_port()
+    outbox, link, publisher, emitter = agent_parts(tmp_path, MqttSettings(host="127.0.0.1", port=port))
+    link.v5_grace_s = 1.0
+    link.start()
+    publisher.start()
+    try:
+        for i in range(5):
+            emitter.emit(vitals(i))
+        time.sleep(2.5)  # several refused TCP attempts with v5
+        with EmbeddedBroker(port=port) as broker:  # a 3.1.1-only broker appears on that port
+            sub = Collector(broker.host, broker.port).subscribe(LAYOUT.events_filter("c1"))
+            assert wait_until(lambda: link.connected.is_set(), 40), "never connected"
+            assert link.stats.protocol == "3.1.1"
+            assert wait_until(lambda: outbox.depth() == 0, 15)
+            assert admitted_in_order(sub.wait_for(5)) == [1, 2, 3, 4, 5]
+            sub.close()
+    finally:
+        publisher.stop()
+        link.stop()
+
+
+def test_with_receipts_a_puback_deletes_nothing_and_a_receipt_deletes_up_to_it(tmp_path: Path) -> None:
+    """The outbox forgets an event only when the hub says it is stored (not on the broker's PUBACK)."""
+    (tmp_path / "broker").mkdir()
+    broker = Mosquitto(tmp_path / "broker", mosquitto_binary() or "").start()
+    try:
+        outbox = Outbox(tmp_path / "outbox.db")
+        link = MqttLink(MqttSettings(host=broker.host, port=broker.port), "box-01", None)
+        publisher = Publisher(outbox, link, receipts=True)
+        emitter = Emitter(outbox, key=KEY_A, center="c1", agent="box-01", layout=LAYOUT,
+                          clock=ManualClock(NOW), on_stored=publisher.notify)  # fmt: skip
+        sub = Collector(broker.host, broker.port).subscribe(LAYOUT.events_filter("c1"))
+        link.start()
+        publisher.start()
+        try:
+            assert wait_until(lambda: link.connected.is_set(), 15)
+            for i in range(20):
+                emitter.emit(vitals(i))
+            assert len(sub.wait_for(20)) >= 20 and wait_until(lambda: publisher.acked >= 20, 10)
+            time.sleep(0.5)
+            assert outbox.depth() == 20  # every one acknowledged by the broker, none forgotten
+            publisher.on_receipt(12)
+            assert wait_until(lambda: outbox.depth() == 8, 5)
+            assert [p.seq for p in outbox.pending()] == list(range(13, 21))
+            # a reconnect publishes again only what is not confirmed
+            sub.messages.clear()
+            broker.stop()
+            assert wait_until(lambda: not link.connected.is_set(), 10)
+            broker.start()
+            sub2 = Collector(broker.host, broker.port).subscribe(LAYOUT.events_filter("c1"))
+            assert wait_until(lambda: link.connected.is_set(), 20)
+            emitter.emit(vitals(99))
+            seqs = admitted_in_order(sub2.wait_for(9, timeout_s=15))
+            assert seqs == list(range(13, 22))
+            sub2.close()
+        finally:
+            publisher.stop()
+            link.stop()
+            sub.close()
+    finally:
+        broker.stop()

@@ -347,6 +347,31 @@ def _dossier_overdue(run: Run) -> Expected:
     return [lv("yellow", taken + 72 * H), lv("orange", taken + 96 * H), clear(T0 + 100 * H + 10 * S)]
 
 
+# I. the record itself -------------------------------------------------------------------------
+
+
+@scenario("INGEST-LOSS")
+def _ingest_loss(run: Run) -> Expected:
+    run.feed("ingest.gap", T0, agent="hub", source="hub", data={"agent": "box-01", "first": 5, "last": 9})
+    return [lv("red", T0), clear(T0)]
+
+
+@scenario("INGEST-RESET")
+def _ingest_reset(run: Run) -> Expected:
+    data = {"agent": "box-01", "epoch": "a1b2c3d4e5f60718", "first_seq": 1, "previous_epoch": "",
+            "previous_highest": 4711}  # fmt: skip
+    run.feed("ingest.reset", T0, agent="hub", source="hub", data=data)
+    return [lv("red", T0), clear(T0)]
+
+
+@scenario("INGEST-STALL")
+def _ingest_stall(run: Run) -> Expected:
+    data = {"stage": "commit", "reason": "StoreError: database or disk is full", "since": T0 - 5 * M,
+            "until": T0, "attempts": 40}  # fmt: skip
+    run.feed("ingest.stall", T0, agent="hub", source="hub", data=data)
+    return [lv("orange", T0), clear(T0)]
+
+
 # H. wristbands, health, rest -----------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, Ctx, Supervisor, Viewer, not_found
@@ -19,21 +20,76 @@ def health(ctx: ApiContext = Ctx) -> dict[str, Any]:
     link = service.link
     connected = bool(link is not None and link.connected.is_set())
     pos, _ = service.store.head()
+    fault = service.fault
+    stats = service.stats
     return {
-        "status": "ok" if connected and service.running() else "degraded",
+        "status": "ok" if connected and service.running() and fault is None else "degraded",
         "center": service.cfg.center,
         "broker_connected": connected,
         "ingest_running": service.running(),
+        "fault": None
+        if fault is None
+        else {
+            "stage": fault.stage,
+            "reason": fault.reason,
+            "since_ms": fault.since_ms,
+            "attempts": fault.attempts,
+        },
         "store": {"head_pos": pos, "rules_pos": service.derived.rules_pos()},
         "ingest": {
-            "batches": service.stats.batches,
-            "stored": service.stats.stored,
-            "store_errors": service.stats.store_errors,
-            "commit_ms_max": round(service.stats.commit_ms_max, 1),
+            "batches": stats.batches,
+            "stored": stats.stored,
+            "store_errors": stats.store_errors,
+            "save_errors": stats.save_errors,
+            "stalls": stats.stalls,
+            "receipts": stats.receipts,
+            "commit_ms_max": round(stats.commit_ms_max, 1),
         },
         "rules": len(service.rules.rules),
         "now_ms": ctx.now_ms(),
     }
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus text: ingest, faults, quarantine, receipts (no login needed, like /health)",
+    response_class=PlainTextResponse,
+)
+def metrics(ctx: ApiContext = Ctx) -> PlainTextResponse:
+    service = ctx.service
+    stats, fault = service.stats, service.fault
+    link = service.link
+    admission = service.admission
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, text: str, samples: list[tuple[str, float]]) -> None:
+        lines.extend((f"# HELP {name} {text}", f"# TYPE {name} {kind}"))
+        lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+
+    metric("casewatch_hub_up", "gauge", "1 while the ingest runs and nothing stops it.",
+           [("", float(service.running() and fault is None))])  # fmt: skip
+    metric("casewatch_hub_degraded", "gauge", "1 while a failed commit or save holds the ingest.",
+           [(f'{{stage="{fault.stage}"}}', 1.0)] if fault else [("", 0.0)])  # fmt: skip
+    metric("casewatch_hub_broker_connected", "gauge", "1 when connected to the broker.",
+           [("", float(link is not None and link.connected.is_set()))])  # fmt: skip
+    metric(
+        "casewatch_hub_events_stored_total", "counter", "Events and records committed.", [("", stats.stored)]
+    )
+    metric("casewatch_hub_batches_total", "counter", "Batches committed.", [("", stats.batches)])
+    metric("casewatch_hub_store_errors_total", "counter", "Commits that failed.", [("", stats.store_errors)])
+    metric("casewatch_hub_save_errors_total", "counter", "Saves of derived state that failed.",
+           [("", stats.save_errors)])  # fmt: skip
+    metric(
+        "casewatch_hub_stalls_total", "counter", "Times the ingest stopped for a fault.", [("", stats.stalls)]
+    )
+    metric("casewatch_hub_receipts_total", "counter", "Receipts published to agents.", [("", stats.receipts)])
+    metric("casewatch_hub_duplicates_total", "counter", "Redeliveries dropped.", [("", admission.duplicates)])
+    refused = [(f'{{code="{code}"}}', float(n)) for code, n in sorted(admission.quarantined.items())]
+    metric("casewatch_hub_quarantined_total", "counter", "Messages refused, by reason (this run).",
+           refused or [("", 0.0)])  # fmt: skip
+    metric("casewatch_hub_queue_depth", "gauge", "Deliveries and records waiting for the ingest thread.",
+           [("", service.ingest.queue.qsize() if service.ingest else 0)])  # fmt: skip
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 @router.get("/status", summary="Counts for a dashboard: alerts, quarantine, notifications")

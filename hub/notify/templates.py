@@ -9,8 +9,9 @@ from __future__ import annotations
 import string
 from typing import Literal
 
-Role = Literal["officer", "unit_leader", "duty_supervisor", "legal", "inspection"]
-"""办案民警 the case's officers, 单位领导 their unit leader, 值班督察 the duty supervisor, 法制, 督察."""
+Role = Literal["officer", "unit_leader", "duty_supervisor", "legal", "inspection", "admin"]
+"""办案民警 the case's officers, 单位领导 their unit leader, 值班督察 the duty supervisor, 法制, 督察,
+and 系统管理员 ``admin``: whoever keeps casewatch running (told of data loss and store faults)."""
 DEFAULT_SMS_TEMPLATE = (
     "【{center_name}】{level_zh}色预警{late}：{title}。{where}{at}起。"  # what, where, since when
     "依据{basis}。请及时处置，告警号{alert_short}。"
