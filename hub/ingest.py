@@ -225,6 +225,10 @@ class Ingest:
             items.append(item)
         return items
 
+    def run_round(self, items: list[Item]) -> None:
+        """One round on the caller's thread, without the queue (property tests, the benchmark)."""
+        self._round(items)
+
     def _round(self, items: list[Item]) -> None:
         calls = [item for item in items if isinstance(item, Call)]
         work = [item for item in items if not isinstance(item, Call)]
