@@ -41,7 +41,11 @@ def health(agent: Agent) -> dict[str, Any]:
     connected = agent.link.connected.is_set()
     cameras = {c: s for c, s in agent.fusion.camera_health.items()}
     devices = dict(agent.devices.states) if agent.devices is not None else {}
-    degraded = not connected or any(state != "online" for state in [*cameras.values(), *devices.values()])
+    degraded = (
+        not connected
+        or agent.unstored() > 0
+        or any(state != "online" for state in [*cameras.values(), *devices.values()])
+    )
     return {
         "status": "degraded" if degraded else "ok",
         "mqtt_connected": connected,
@@ -49,6 +53,7 @@ def health(agent: Agent) -> dict[str, Any]:
         "outbox_depth": agent.outbox.depth(),
         "next_seq": agent.outbox.next_seq(),
         "epoch": agent.outbox.epoch,
+        "unstored": agent.unstored(),
         "receipted_seq": agent.publisher.receipted,
         "cameras": cameras,
         "devices": devices,
@@ -105,6 +110,12 @@ def metrics(agent: Agent) -> list[Metric]:
             "counter",
             "Connections refused.",
             [({}, agent.link.stats.refusals)],
+        ),
+        (
+            "casewatch_events_unstored",
+            "gauge",
+            "Events held in memory: the outbox could not take them (disk full).",
+            [({}, agent.unstored())],
         ),
         (
             "casewatch_conditions_active",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from protocol.signing import Keyring
 from protocol.topics import RegistryBandTopic, TopicLayout
 
 log = logging.getLogger(__name__)
+UNSTORED_MAX = 100_000
+"""Drafts held in memory while the outbox cannot be written (a full disk), before the oldest go."""
 
 
 class Agent:
@@ -96,11 +99,13 @@ class Agent:
         )
         self.counters = {
             "registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0,
-            "receipts_rejected": 0, "receipts_other_epoch": 0,
+            "receipts_rejected": 0, "receipts_other_epoch": 0, "emit_dropped": 0,
         }  # fmt: skip
         self._lock = threading.RLock()
         self._snapshots: dict[str, str] = {}  # camera -> latest snapshot path
         self._clip_conditions: dict[str, str] = {}  # clip id -> condition id
+        self._unstored: deque[Draft] = deque()
+        self._unstored_lock = threading.Lock()
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._timer_loop, name="agent-timer", daemon=True)
         self.vision = None
@@ -152,7 +157,10 @@ class Agent:
         return self
 
     def stop(self, *, drain_s: float = 5.0) -> None:
-        """Stop sensing, give the publisher ``drain_s`` to empty the outbox, say offline, close."""
+        """Stop sensing, give the publisher ``drain_s`` to empty the outbox, say offline, close.
+
+        With receipts the outbox empties as the hub confirms what it stored; what is left stays
+        for the next start."""
         log.info("agent stopping (outbox %d pending)", self.outbox.depth())
         self._stop.set()
         if self.vision is not None:
@@ -160,7 +168,12 @@ class Agent:
         if self.devices is not None:
             self.devices.stop()
         deadline = time.monotonic() + drain_s
-        while self.outbox.depth() and self.link.connected.is_set() and time.monotonic() < deadline:
+        while (
+            self.outbox.depth()
+            and self.link.connected.is_set()
+            and self.publisher.hub_online.is_set()
+            and time.monotonic() < deadline
+        ):
             self.publisher.notify()
             time.sleep(0.05)
         self.publisher.stop()
@@ -175,11 +188,38 @@ class Agent:
 
     # inputs ----------------------------------------------------------------------------------------
     def emit(self, drafts: list[Draft]) -> None:
-        try:
-            self.emitter.emit_many(drafts)
-        except Exception:
-            self.counters["emit_errors"] += 1
-            log.exception("events could not be stored: %s", [d.kind for d in drafts])
+        """Store events in the outbox; while it cannot take them (disk full), hold them here in order.
+
+        Held drafts are stored, first, by the next emit or the timer's next second once the outbox
+        takes writes again: a full disk delays events, it does not lose them. Beyond
+        ``UNSTORED_MAX`` held drafts the oldest are dropped, counted and logged (a real loss).
+        """
+        with self._unstored_lock:
+            self._unstored.extend(drafts)
+            self._flush_unstored()
+
+    def _flush_unstored(self) -> None:
+        while self._unstored:
+            batch = list(self._unstored)[:500]
+            try:
+                self.emitter.emit_many(batch)
+            except Exception as exc:
+                self.counters["emit_errors"] += 1
+                if self.counters["emit_errors"] % 100 == 1:
+                    log.error("events could not be stored, %d held in memory: %s", len(self._unstored), exc)
+                overflow = len(self._unstored) - UNSTORED_MAX
+                if overflow > 0:
+                    for _ in range(overflow):
+                        self._unstored.popleft()
+                    self.counters["emit_dropped"] += overflow
+                    log.error("outbox unusable: %d events dropped (%d held)", overflow, len(self._unstored))
+                return
+            for _ in batch:
+                self._unstored.popleft()
+
+    def unstored(self) -> int:
+        """Events held in memory because the outbox could not take them."""
+        return len(self._unstored)
 
     def _on_observation(self, obs: Observation) -> None:
         with self._lock:
@@ -286,6 +326,9 @@ class Agent:
         while not self._stop.wait(min(1.0, timing.heartbeat_interval_s, timing.stats_interval_s)):
             now = time.monotonic()
             try:
+                if self._unstored:
+                    with self._unstored_lock:
+                        self._flush_unstored()
                 self.evaluate_conditions()
                 if now >= next_heartbeat:
                     next_heartbeat = now + timing.heartbeat_interval_s

@@ -19,6 +19,8 @@ from casewatch.exits import EXIT_CONFIG, EXIT_FAILED
 from protocol.errors import CasewatchError, ConfigError
 
 CONFIG_KINDS = ("agent", "hub")
+DRAIN_S = 15.0
+"""On SIGTERM the agent waits this long for the hub to confirm what it holds (systemd allows 20 s)."""
 
 
 def _config_model(kind: str) -> tuple[type[Any], Any]:
@@ -203,7 +205,7 @@ def agent(config_path: Path, log_format: str) -> None:
     runtime.start()
     click.echo(f"✓ 代理运行中 (agent running): {cfg.center}/{cfg.agent}", err=True)
     stop.wait()
-    runtime.stop()
+    runtime.stop(drain_s=DRAIN_S)
 
 
 # Device simulators and tools live in their own module; registered here so `casewatch --help`

@@ -32,8 +32,9 @@ def agent_config(
     if registry_key:
         (workdir / "hub.key").write_text(registry_key)
         config["registry_key"] = {"key_file": "hub.key"}
-    # no hub in most agent tests (a collector stands in): publish without waiting for its status
-    config["outbox"] = {"wait_for_hub": False}
+    # no hub in most agent tests (a collector stands in): publish without waiting for its status,
+    # and forget on the broker's PUBACK (no hub sends receipts); the fault suite turns both on
+    config["outbox"] = {"wait_for_hub": False, "receipts": False}
     config.update(extra)
     path = workdir / "center.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))

@@ -272,3 +272,44 @@ def test_canonical_bytes_refuse_what_the_poison_tests_send() -> None:
     """The poison above is poison because no canonical form exists (the protocol's own rule)."""
     with pytest.raises(ValueError):
         canonical_bytes({"ts": 2**60})
+
+
+# the agent's outbox disk full ----------------------------------------------------------------------
+def test_a_full_outbox_disk_holds_events_in_memory_and_loses_none(
+    tmp_path: Path, mqtt_broker: Any, feed: AgentFeed, hub: HubService
+) -> None:
+    from agent.config import AgentConfig
+    from agent.runtime import Agent
+    from tests.agent_process import agent_config
+
+    (tmp_path / "edge").mkdir()
+    path = agent_config(
+        tmp_path / "edge", mqtt_broker.port, key=feed.key_text,
+        mqtt={"host": "127.0.0.1", "port": mqtt_broker.port, "keepalive_s": 5,
+              "client_id": f"a-{tmp_path.name}"},
+        outbox={"wait_for_hub": True, "receipts": True}, ops={"enabled": False},
+        timing={"heartbeat_interval_s": 0.02, "stats_interval_s": 1.0},
+    )  # fmt: skip
+    agent = Agent(load_config(path, AgentConfig)).start()
+    outbox = agent.outbox
+    try:
+        assert wait_until(lambda: agent.publisher.receipted > 20, 15)
+        agent.publisher.set_hub_online(False)  # as if the hub were away: the outbox must grow
+        with outbox._lock:  # SQLite's page limit on the outbox: the next page it needs is "disk full"
+            pages = int(outbox._db.execute("PRAGMA page_count").fetchone()[0])
+            outbox._db.execute(f"PRAGMA max_page_count = {pages}")
+        assert wait_until(lambda: agent.unstored() > 50, 15), "appends did not fail"
+        assert agent.health()["status"] == "degraded" and agent.counters["emit_errors"] > 0
+        with outbox._lock:
+            outbox._db.execute("PRAGMA max_page_count = 1073741823")
+        assert wait_until(lambda: agent.unstored() == 0, 10)
+        agent.publisher.set_hub_online(True)
+        time.sleep(1)
+    finally:
+        agent.stop(drain_s=15)
+    with sqlite3.connect(tmp_path / "edge" / "data" / "outbox.db") as db:
+        last = int(db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0]) - 1
+        held = int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    assert held == 0 and agent.counters["emit_dropped"] == 0
+    stored = sorted(s for e, s in agent_rows(hub) if e == outbox.epoch)
+    assert stored == list(range(1, last + 1)) and not hub.store.gaps()
