@@ -3,19 +3,26 @@
 One Mosquitto (Debian) on loopback, started here; the hub is the real ``casewatch hub`` process
 with the shipped rule pack (``configs/rules``), durable commits (``synchronous=FULL``) and dedupe.
 
-(1) ``bare_eps`` / ``hub_eps``: the same stream of N signed ``band.vitals`` events is queued by
-    the broker for two persistent sessions; a bare paho QoS 1 consumer drains one (counting),
-    then the hub drains the other (verify, dedupe, commit, ack, rules, alerts) — events/s from
-    the consumer's connection to the last event stored *and* folded into the rules.
+(1) ``bare_eps`` / ``hub_eps`` / ``hub_eps_receipts``: the same stream of N signed events is
+    queued by the broker for three persistent sessions; a bare paho QoS 1 consumer drains one
+    (counting), then the hub drains another with receipts off (as before receipts existed), then
+    a fresh hub the third with receipts on (a signed retained receipt per agent stream and batch)
+    — events/s from the consumer's connection to the last event stored *and* folded into the
+    rules. The stream is what a busy centre sends, so rule episodes really open and close: of
+    every 100 events 55 are vitals, 10 band positions, 10 occupancy changes, 10 heartbeats, and
+    15 are conditions — understaffed interrogations and unattended detainees starting and ending
+    (INT-TWO / UNATTENDED episodes open and close, below their first level) and co-suspects
+    together (CO-SUSPECT: a red alert raised, planned for notification and cleared).
 (2) ``alert_p99_ms``: at 1,000 events/s, one in 50 is a co-suspects condition (CO-SUSPECT, red
     at once); latency from publish to the alert's retained message arriving at a subscriber.
-(3) ``timers_100k_rss_mb``: peak RSS of a process whose rule engine (whole pack loaded) holds the
-    timers of 100,000 persons' intakes — DUR-CRIM, REST-MEAL and WB-HEALTH-UNBOUND each, so
-    300,000 open timers — with the dirty states taken every 500 facts as the hub's batches do.
-(4) ``restart_s_1m``: a store with 1,000,000 events and those 100,000 open timers; seconds from
-    starting ``casewatch hub`` to it saying it runs (connected, timers restored).
+(3) ``restart_s_1m``: a store with 1,000,000 events, 100,000 of them persons' intakes folded
+    through the hub's own core (projections of 100,000 persons, their DUR-*, REST-MEAL and
+    WB-HEALTH-UNBOUND timers open); seconds from starting ``casewatch hub`` to it saying it runs
+    (connected, projections and timers loaded).
+(4) ``timers_100k_rss_mb``: peak RSS (VmHWM) of that real hub process with all of it loaded;
+    ``hub_rss_empty_mb`` beside it, the same hub on an empty store.
 Usage: python bench/hub_ingest.py [--events 40000] [--stored 1000000]
-Last line: {"bare_eps": ..., "hub_eps": ..., "ratio": ..., "alert_p99_ms": ..., ...}
+Last line: {"bare_eps": ..., "hub_eps": ..., "ratio": ..., "hub_eps_receipts": ..., "receipts_cost": ...}
 """
 
 from __future__ import annotations
@@ -201,91 +208,116 @@ def alert_latency(broker: Any, config: Path, work: Path, feed: AgentFeed, second
     return sorted(latencies)
 
 
-TIMERS_SCRIPT = """
-import glob, resource, sys
-sys.path.insert(0, {repo!r})
-from pathlib import Path
-from hub.rules.engine import RuleEngine, load_rule_files
-from hub.rules.facts import Fact
-engine = RuleEngine(load_rule_files(sorted(Path(p) for p in glob.glob({rules!r}))))
-t0 = 1_767_225_600_000
-for i in range({n}):
-    fact = Fact("person.intake", t0 + i, {{"person": f"p{{i}}", "procedure": "summons",
-                "data": {{"procedure": "summons"}}, "flags": {{}}}}, i + 1)
-    engine.on_fact(fact, t0 + i)
-    if i % 500 == 499:
-        engine.take_dirty()  # what the hub does with each batch (it saves them)
-assert engine.pending_timers() >= {n}, engine.pending_timers()
-print(engine.pending_timers(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
+def mixed_stream(feed: AgentFeed, n: int, now: int) -> list[tuple[str, bytes]]:
+    """``n`` signed events as a busy centre sends them (module docstring)."""
+    out: list[tuple[str, bytes]] = []
+    open_conditions: dict[str, tuple[str, str, int]] = {}
+    for i in range(n):
+        ts, slot, band = now + i, i % 100, f"B{i % 200:04d}"
+        if slot < 55:
+            ev = feed.event("band.vitals", ts, {"band": band}, {"heart_rate": 60 + i % 50}, source="rx-1")
+        elif slot < 65:
+            room = ("wait-1", "int-1", "corridor")[i % 3]
+            ev = feed.event("band.position", ts, {"band": band, "room": room}, {"room": room}, source="rx-1")
+        elif slot < 75:
+            subject = {"room": "int-1", "camera": "cam-int-1", "zone": "room"}
+            ev = feed.event("occupancy", ts, subject, {"count": i % 3, "since": ts}, source="cam-int-1")
+        elif slot < 85:
+            ev = feed.event("agent.heartbeat", ts, {}, {"uptime_s": i / 1000}, source="box-01")
+        else:
+            name, room, facts = {
+                85: (
+                    "understaffed",
+                    "int-1",
+                    {"persons": 2, "detainees": 1, "officers": 1, "required_officers": 2},
+                ),
+                88: ("unattended", "wait-1", {"persons": 1, "detainees": 1, "officers": 0}),
+                91: ("co_suspects", "wait-1", {"detainees": 2, "cases": ["K1"]}),
+            }.get(slot, (None, None, None))  # type: ignore[assignment]
+            if name is not None:
+                cid = uuid7(ts)
+                open_conditions[cid] = (name, room, ts)
+                data = {"condition": name, "condition_id": cid, "facts": facts}
+                ev = feed.event("condition.start", ts, {"room": room}, data, source="box-01")
+            elif open_conditions:
+                cid, (name, room, started) = next(iter(open_conditions.items()))
+                del open_conditions[cid]
+                data = {
+                    "condition": name,
+                    "condition_id": cid,
+                    "started": started,
+                    "duration_ms": ts - started,
+                }
+                ev = feed.event("condition.end", ts, {"room": room}, data, source="box-01")
+            else:
+                ev = feed.event("agent.heartbeat", ts, {}, {"uptime_s": i / 1000}, source="box-01")
+        out.append(feed.message(ev))
+    return out
 
 
-def timers_rss_mb(n: int, rules: str) -> tuple[int, float]:
-    """(timers held, peak RSS MB) for ``n`` persons' intakes (each opens several rules' timers)."""
-    out = subprocess.run(
-        [sys.executable, "-c", TIMERS_SCRIPT.format(repo=str(REPO), n=n, rules=rules)],
-        capture_output=True,
-        text=True,
-        check=True,
+def process_rss_mb(pid: int) -> tuple[float, float]:
+    """(peak, current) resident memory of a process, MB, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
     )
-    timers, rss = out.stdout.strip().splitlines()[-1].split()
-    return int(timers), float(rss)
+    return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
 
 
-def fill_store(config_dir: Path, n: int, timers: int) -> None:
-    """``n`` stored events (one body, distinct seqs: the store does not re-verify) and open timers."""
+def fill_store(config_dir: Path, n: int, persons: int) -> None:
+    """A store of ``n`` events: ``persons`` intakes folded through the hub's core (projections,
+    open timers, as a running hub leaves them), then vitals up to ``n`` (already folded)."""
     from casewatch.configfile import load_config
     from hub.config import HubConfig
+    from hub.core import Changes
+    from hub.records import HUB_AGENT, build_record, record_bytes
     from hub.service import HubService
     from hub.store import Batch, Incoming
 
     cfg = load_config(config_dir / "hub.yaml", HubConfig)
     service = HubService(cfg, config_dir).open()
-    body = json.dumps(
-        {
-            "v": 1,
-            "kind": "band.vitals",
-            "agent": "box-01",
-            "data": {"heart_rate": 70},
-            "subject": {"band": "B0001"},
-            "ts": 0,
-        }
-    ).encode()
     now = int(time.time() * 1000)
-    for start in range(0, n, 5000):
+    seq = 0
+    for start in range(0, persons, 2000):
+        events = []
+        for i in range(start, min(persons, start + 2000)):
+            seq += 1
+            data = {"procedure": "summons", "arrived": now - 3_600_000 + i, "name": f"人员{i}", "sex": "male"}
+            doc = build_record(kind="person.intake", subject={"person": f"p{i}"}, data=data, seq=seq,
+                               ts=now - 3_600_000 + i, center=cfg.center, by="bench", key=service.hub_key,
+                               now_ms=now)  # fmt: skip
+            body = record_bytes(doc)
+            events.append(Incoming(HUB_AGENT, seq, doc["id"], "person.intake", doc["ts"], now, body, f"p{i}"))
+        stored = service.store.write(Batch(events=events, streams={(HUB_AGENT, ""): seq + 1}))
+        service.core.process(stored, now)
+        service.outputs.save(service.core.take_changes(now), service.core, publish=False, notify=False)
+    body = json.dumps({"v": 1, "kind": "band.vitals", "agent": "box-01", "data": {"heart_rate": 70},
+                       "subject": {"band": "B0001"}, "ts": 0}).encode()  # fmt: skip
+    rest = n - persons
+    for start in range(0, rest, 5000):
         batch = Batch(
             events=[
                 Incoming("box-01", s + 1, f"id{s}", "band.vitals", now, now, body)
-                for s in range(start, min(n, start + 5000))
+                for s in range(start, min(rest, start + 5000))
             ]
         )
-        batch.agent_next["box-01"] = min(n, start + 5000) + 1
+        batch.streams[("box-01", "")] = min(rest, start + 5000) + 1
         service.store.write(batch)
-    from hub.core import Changes
-    from hub.rules.facts import Fact
-
-    engine = service.core.engine
-    for i in range(timers):
-        engine.on_fact(
-            Fact(
-                "person.intake",
-                now + i,
-                {"person": f"p{i}", "procedure": "summons", "data": {"procedure": "summons"}, "flags": {}},
-            ),
-            now,
-        )
-    states = engine.take_dirty()
-    service.derived.save(Changes(pos=n, rule_states=states), {k: engine.state_due(k) for k in states})
+    service.derived.save(Changes(pos=service.store.head()[0]))  # the vitals count as folded
+    timers = service.core.engine.pending_timers()
+    print(f"store filled: {n:,} events, {persons:,} persons, {timers:,} open timers", file=sys.stderr)
     service.store.close()
 
 
-def bench_config(work: Path, feed: AgentFeed, rules: list[str], port: int, client_id: str) -> Path:
+def bench_config(
+    work: Path, feed: AgentFeed, rules: list[str], port: int, client_id: str, *, receipts: bool = True
+) -> Path:
     """A hub config in its own folder: MQTT v5 to the bench broker, a FULL-sync store there."""
     work.mkdir(exist_ok=True)
     return hub_config(
         work, None, agent_key=feed.key_text, rules=rules,
         mqtt={"host": "127.0.0.1", "port": port, "protocol": "5", "client_id": client_id},
         store={"path": str(work / "hub.db"), "synchronous": "FULL"},
+        ingest={"receipts": receipts},
     )  # fmt: skip
 
 
@@ -293,7 +325,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=40_000)
     parser.add_argument("--stored", type=int, default=1_000_000)
-    parser.add_argument("--timers", type=int, default=100_000)
+    parser.add_argument("--timers", type=int, default=100_000, help="persons (intakes) in the restart store")
     parser.add_argument("--latency-s", type=float, default=20.0)
     parser.add_argument(
         "--rules", default=str(REPO / "configs" / "rules" / "*.yaml"), help="rule files (glob)"
@@ -306,48 +338,49 @@ def main() -> None:
         work = Path(tmp)
         broker = Mosquitto(work, binary).start()
         try:
-            feed = AgentFeed()
+            feed = AgentFeed(epoch="be4c4be4c4be4c4b")
             rules = [args.rules]
             port = broker.port
-            config = bench_config(work / "drain", feed, rules, port, "hub-bench")
-            register_sessions(broker, ["bare-bench", "hub-bench"])
+            config = bench_config(work / "drain", feed, rules, port, "hub-bench", receipts=False)
+            config_r = bench_config(work / "drain-r", feed, rules, port, "hub-bench-r", receipts=True)
+            register_sessions(broker, ["bare-bench", "hub-bench", "hub-bench-r"])
             print(f"preparing {args.events} signed events …", file=sys.stderr)
             now = int(time.time() * 1000)
-            stream = [
-                feed.message(
-                    feed.event(
-                        "band.vitals",
-                        now + i,
-                        {"band": f"B{i % 200:04d}"},
-                        {"heart_rate": 60 + i % 50},
-                        source="rx-1",
-                    )
-                )
-                for i in range(args.events)
-            ]
+            stream = mixed_stream(feed, args.events, now)
             publish_all(broker, stream)
             bare = bare_drain(broker, "bare-bench", args.events)
             print(f"bare paho QoS 1 consumer: {bare:,.0f} msg/s", file=sys.stderr)
             hub = hub_drain(config, work / "drain", args.events)
-            print(f"hub: {hub:,.0f} events/s", file=sys.stderr)
+            print(f"hub, receipts off: {hub:,.0f} events/s", file=sys.stderr)
+            hub_r = hub_drain(config_r, work / "drain-r", args.events)
+            print(f"hub, receipts on: {hub_r:,.0f} events/s", file=sys.stderr)
+            alerts_raised = scalar(work / "drain-r" / "hub.db", "SELECT count(*) FROM alerts")
+            print(f"  alerts raised by the stream: {alerts_raised}", file=sys.stderr)
 
             lat_cfg = bench_config(work / "latency", feed, rules, port, "hub-latency")
-            feed2 = AgentFeed(feed.key_text, start_seq=args.events + 1)
+            feed2 = AgentFeed(feed.key_text, start_seq=args.events + 1, epoch=feed.epoch)
             lat = alert_latency(broker, lat_cfg, work / "latency", feed2, args.latency_s)
             p50 = lat[len(lat) // 2] if lat else float("nan")
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
             print(f"alert latency: {len(lat)} alerts, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
 
-            held, rss = timers_rss_mb(args.timers, rules[0])
-            print(f"{args.timers:,} persons, {held:,} open timers: peak RSS {rss:.0f} MB", file=sys.stderr)
+            empty_cfg = bench_config(work / "empty", feed, rules, port, "hub-empty")
+            proc, _ = start_hub(empty_cfg, work / "empty" / "hub.log")
+            time.sleep(1)
+            empty_rss, _now = process_rss_mb(proc.pid)
+            proc.terminate()
+            proc.wait(20)
 
             rst_cfg = bench_config(work / "restart", feed, rules, port, "hub-restart")
             fill_store(work / "restart", args.stored, args.timers)
             proc, restart_s = start_hub(rst_cfg, work / "restart" / "hub.log")
+            time.sleep(1)
+            rss, rss_now = process_rss_mb(proc.pid)
             proc.terminate()
             proc.wait(20)
             print(
-                f"restart with {args.stored:,} events and {args.timers:,} persons' timers: {restart_s:.2f} s",
+                f"restart with {args.stored:,} events and {args.timers:,} persons: {restart_s:.2f} s, "
+                f"peak RSS {rss:.0f} MB (now {rss_now:.0f}; empty hub {empty_rss:.0f})",
                 file=sys.stderr,
             )
         finally:
@@ -358,11 +391,15 @@ def main() -> None:
                 "bare_eps": round(bare),
                 "hub_eps": round(hub),
                 "ratio": round(hub / bare, 3),
+                "hub_eps_receipts": round(hub_r),
+                "ratio_receipts": round(hub_r / bare, 3),
+                "receipts_cost": round(1 - hub_r / hub, 3),
+                "stream_alerts": alerts_raised,
                 "alert_p50_ms": round(p50, 1),
                 "alert_p99_ms": round(p99, 1),
                 "alerts": len(lat),
                 "timers_100k_rss_mb": round(rss),
-                "timers_held": held,
+                "hub_rss_empty_mb": round(empty_rss),
                 "restart_s_1m": round(restart_s, 2),
                 "events": args.events,
                 "stored": args.stored,

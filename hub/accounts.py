@@ -57,7 +57,7 @@ class AccountStore:
         self.file_users = {u.username: u for u in file_users}
 
     def all(self) -> list[Account]:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT username, display_name, role, password_hash, disabled, updated_ms, updated_by,"
                 " sessions_from_ms FROM accounts ORDER BY username"

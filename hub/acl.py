@@ -31,5 +31,6 @@ def acl_text(cfg: HubConfig) -> str:
             f"topic write {base}/{agent.id}/#",  # events, stats, status (and its will), snapshots
             f"topic read {base}/registry/bands/#",  # band roles from the hub
             f"topic read {base}/hub/status",
+            f"topic read {base}/{agent.id}/receipt",  # how far the hub has stored its events
         ]
     return "\n".join(lines) + "\n"

@@ -51,6 +51,11 @@ class IngestSettings(Settings):
     batch_ms: int = Field(50, ge=1, le=5_000, description="Longest wait to fill a batch.")
     max_future_s: int = Field(300, ge=1, le=86_400, description="Refuse events further ahead.")
     max_age_h: int = Field(720, ge=1, le=24 * 365, description="Refuse events older than this.")
+    receipts: bool = Field(
+        True,
+        description="Publish each agent's receipt after a commit (agents delete only what it confirms). "
+        "Off only when every agent runs with outbox.receipts off.",
+    )
 
 
 class RoomInfo(Settings):

@@ -395,6 +395,8 @@ class Ingest:
 
     # receipts ---------------------------------------------------------------------------------
     def _send_receipts(self, streams: set[Stream]) -> None:
+        if not self.cfg.ingest.receipts:
+            return
         for agent, epoch in streams:
             if agent == HUB_AGENT:
                 continue
@@ -404,6 +406,8 @@ class Ingest:
 
     def send_all_receipts(self) -> None:
         """Every stream's receipt again (on connect: the broker may be new and have none)."""
+        if not self.cfg.ingest.receipts:
+            return
         for (agent, epoch), mark in self.store.streams().items():
             if agent != HUB_AGENT and mark.highest > 0:
                 self.outbound.receipt(agent, epoch, mark.highest, self.clock.now_ms())

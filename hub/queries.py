@@ -36,19 +36,19 @@ class Queries:
 
     # projections --------------------------------------------------------------------------------
     def projection(self, kind: str, key: str) -> dict[str, Any] | None:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             row = db.execute("SELECT doc FROM projections WHERE kind = ? AND key = ?", (kind, key)).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
     def projections(self, kind: str, *, limit: int = 10_000) -> list[dict[str, Any]]:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT doc FROM projections WHERE kind = ? ORDER BY key LIMIT ?", (kind, limit)
             ).fetchall()
         return [dict(json.loads(doc)) for (doc,) in rows]
 
     def projection_map(self, kind: str) -> dict[str, dict[str, Any]]:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute("SELECT key, doc FROM projections WHERE kind = ?", (kind,)).fetchall()
         return {str(key): dict(json.loads(doc)) for key, doc in rows}
 
@@ -60,7 +60,7 @@ class Queries:
             return {}
         wanted = {json.dumps(list(k), ensure_ascii=False): k for k in keys}
         marks = ", ".join("?" * len(rules))
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 f"SELECT rule, key, state, due_ms FROM rule_state WHERE rule IN ({marks})", rules
             ).fetchall()
@@ -108,13 +108,13 @@ class Queries:
             args.append(f.until_ms)
         sql = "SELECT doc FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY opened_ms DESC LIMIT ?"
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(sql, (*args, f.limit)).fetchall()
         return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
 
     def report_alerts(self, start_ms: int, end_ms: int) -> list[tuple[Alert, int | None, int | None]]:
         """Alerts opened in ``[start, end)`` with when each was first acknowledged and last rectified."""
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT a.doc,"
                 " (SELECT min(at_ms) FROM alert_log l WHERE l.alert = a.id AND l.action = 'acknowledge'),"
@@ -127,7 +127,7 @@ class Queries:
 
     def alert_counts(self) -> dict[str, dict[str, int]]:
         """Alerts not closed, by level and by state."""
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT level, state, count(*) FROM alerts WHERE state != 'closed' GROUP BY level, state"
             ).fetchall()
@@ -169,7 +169,7 @@ class Queries:
             f"SELECT pos, received_ms, hash, body FROM events WHERE {' AND '.join(where)}"
             f" ORDER BY pos {'DESC' if newest_first else ''} LIMIT ?"
         )
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(sql, (*args, limit)).fetchall()
         return [
             {"pos": pos, "received_ms": received, "hash": hash_, "event": json.loads(body)}
@@ -178,7 +178,7 @@ class Queries:
 
     def about_person(self, person: str) -> list[dict[str, Any]]:
         """Every logged event whose subject is ``person`` (hub records mostly), in chain order."""
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute("SELECT body FROM events WHERE person = ? ORDER BY pos", (person,)).fetchall()
         return [json.loads(body) for (body,) in rows]
 
@@ -189,7 +189,7 @@ class Queries:
         if not bands:
             return []
         out: list[tuple[str, int, str | None]] = []
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             for band in bands:
                 rows = db.execute(
                     "SELECT ts, json_extract(CAST(body AS TEXT), '$.data.room') FROM events"
@@ -201,7 +201,7 @@ class Queries:
 
     def first_received_ms(self) -> int | None:
         """When the store's first event arrived (the hub's first day), or None when it is empty."""
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             row = db.execute("SELECT received_ms FROM events WHERE pos = 1").fetchone()
         return None if row is None else int(row[0])
 

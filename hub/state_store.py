@@ -34,7 +34,7 @@ class DerivedStore:
 
     def rule_states(self) -> Iterator[tuple[str, tuple[str, ...], str, int | None]]:
         """``(rule, key, state JSON, due_ms)`` per stored state: the engine parses states lazily."""
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute("SELECT rule, key, state, due_ms FROM rule_state").fetchall()
         loads = json.loads
         for rule, key_json, state, due in rows:
@@ -42,12 +42,12 @@ class DerivedStore:
 
     def live_alerts(self) -> list[Alert]:
         """Alerts that can still change (not closed): what the alert book holds in memory."""
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute("SELECT doc FROM alerts WHERE state != 'closed'").fetchall()
         return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
 
     def projection_rows(self) -> list[tuple[str, str, dict[str, Any]]]:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute("SELECT kind, key, doc FROM projections").fetchall()
         return [(kind, key, json.loads(doc)) for kind, key, doc in rows]
 
@@ -120,7 +120,7 @@ class DerivedStore:
 
     # queries ----------------------------------------------------------------------------------
     def alert(self, alert_id: str) -> Alert | None:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             row = db.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return Alert.from_json(json.loads(row[0])) if row else None
 
@@ -131,12 +131,12 @@ class DerivedStore:
         elif open_only:
             sql += " WHERE state != 'closed'"
         sql += " ORDER BY opened_ms DESC LIMIT ?"
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(sql, (*args, limit)).fetchall()
         return [Alert.from_json(json.loads(doc)) for (doc,) in rows]
 
     def history(self, alert_id: str) -> list[Transition]:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT alert, at_ms, by, action, state, level, comment, late FROM alert_log"
                 " WHERE alert = ? ORDER BY id",

@@ -176,6 +176,9 @@ class HubStore:
         self.path = Path(path)
         self._memory = str(path) == ":memory:"
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._max_seq: dict[Stream, int] = {}  # per stream, loaded on first sight: skips most lookups
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +212,32 @@ class HubStore:
                 yield self._db
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path}: {exc}") from exc
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of the calling thread's own: readers (API, console, reports, the
+        notifier) never wait for the writer's lock, and WAL lets them read beside its commits."""
+        if self._memory:
+            with self.locked() as db:
+                yield db
+            return
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
+                    check_same_thread=False,
+                )  # fmt: skip
+                conn.execute("PRAGMA busy_timeout = 5000")
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: cannot open for reading: {exc}") from exc
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path}: {exc}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -355,11 +384,11 @@ class HubStore:
         return self._head
 
     def count(self) -> int:
-        with self.locked() as db:
+        with self.reading() as db:
             return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def read(self, after_pos: int = 0, limit: int = 10_000) -> list[Stored]:
-        with self.locked() as db:
+        with self.reading() as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE pos > ? ORDER BY pos LIMIT ?", (after_pos, limit)
             ).fetchall()
@@ -376,7 +405,7 @@ class HubStore:
 
     def streams(self) -> dict[Stream, StreamMark]:
         """Every (agent, epoch) stream with its next expected and highest stored seq."""
-        with self.locked() as db:
+        with self.reading() as db:
             rows = db.execute(
                 "SELECT agent, epoch, next_expected, highest, last_received_ms FROM agent_streams"
             ).fetchall()
@@ -386,7 +415,7 @@ class HubStore:
         return {stream: mark.next_expected for stream, mark in self.streams().items()}
 
     def quarantine_counts(self) -> dict[str, int]:
-        with self.locked() as db:
+        with self.reading() as db:
             return {
                 str(c): int(n) for c, n in db.execute("SELECT code, count(*) FROM quarantine GROUP BY code")
             }
@@ -394,7 +423,7 @@ class HubStore:
     def quarantine_rows(self, limit: int = 100, code: str | None = None) -> list[dict[str, Any]]:
         """The newest quarantined messages first, as column dicts (``raw`` is bytes)."""
         where, params = ("WHERE code = ?", [code]) if code is not None else ("", [])
-        with self.locked() as db:
+        with self.reading() as db:
             return list(
                 Database(db, recursive_triggers=False, execute_plugins=False).query(
                     f"SELECT * FROM quarantine {where} ORDER BY id DESC LIMIT ?", [*params, limit]
@@ -403,14 +432,14 @@ class HubStore:
 
     def gaps(self, agent: str | None = None) -> list[SeqGap]:
         where, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
-        with self.locked() as db:
+        with self.reading() as db:
             rows = db.execute(
                 f'SELECT agent, "first", "last", detected_ms, epoch FROM gaps {where} ORDER BY id', params
             ).fetchall()
         return [SeqGap(str(a), int(f), int(la), int(d), str(e)) for a, f, la, d, e in rows]
 
     def meta_get(self, key: str) -> str | None:
-        with self.locked() as db:
+        with self.reading() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -438,6 +467,10 @@ class HubStore:
             conn.close()
 
     def close(self) -> None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
         with self._lock:
             self._db.close()
 

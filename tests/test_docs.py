@@ -34,7 +34,7 @@ def test_every_rejection_reason_is_documented() -> None:
 
 
 def test_every_topic_is_documented() -> None:
-    for suffix in ("/events/{kind}", "/stats", "/status", "/snapshots/{camera}", "/files",
+    for suffix in ("/events/{kind}", "/stats", "/status", "/snapshots/{camera}", "/files", "/receipt",
                    "/registry/bands/{band}", "/alerts/{alert_id}"):  # fmt: skip
         assert suffix + "`" in PROTOCOL, suffix
 

@@ -17,8 +17,12 @@ from tests.hub_helpers import hub_config
 from tests.waiting import wait_until
 
 
-def login(broker: Mosquitto, user: str, received: list[tuple[str, bytes]] | None = None) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"acl-{user}", protocol=mqtt.MQTTv311)
+def login(
+    broker: Mosquitto, user: str, received: list[tuple[str, bytes]] | None = None, *, tag: str = ""
+) -> mqtt.Client:
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"acl-{user}{tag}", protocol=mqtt.MQTTv311
+    )
     client.username_pw_set(user, f"{user}-pw")
     connected = threading.Event()
     client.on_connect = lambda *_a: connected.set()
@@ -78,6 +82,18 @@ def test_each_agent_may_publish_only_under_its_own_topic(tmp_path: Path) -> None
         assert wait_until(lambda: received, 5)
         time.sleep(1.0)  # what the ACL let through would have arrived by now
         assert received == [("casewatch/c1/box-01/events/band/vitals", b"mine")]
+        # receipts: each agent reads its own (the hub writes them), never another's
+        for agent in ("box-01", "box-02"):
+            hub.publish(f"casewatch/c1/{agent}/receipt", agent.encode(), qos=1, retain=True).wait_for_publish(
+                5
+            )
+        mine: list[tuple[str, bytes]] = []
+        reader = login(broker, "box-01", mine, tag="-reader")
+        clients.append(reader)
+        reader.subscribe("casewatch/c1/+/receipt", qos=1)
+        assert wait_until(lambda: mine, 5)
+        time.sleep(0.5)
+        assert mine == [("casewatch/c1/box-01/receipt", b"box-01")]
     finally:
         for client in clients:
             client.loop_stop()

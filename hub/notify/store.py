@@ -90,7 +90,7 @@ class NotificationStore:
     def due(self, channel: str, recipient: str | None, now_ms: int, limit: int = 20) -> list[Notification]:
         """Pending notifications of one lane (a channel; a webhook is its own lane) due by now."""
         lane, args = _lane(channel, recipient)
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM notifications WHERE state = 'pending' AND {lane} AND next_ms <= ?"
                 " ORDER BY next_ms, id LIMIT ?",
@@ -100,7 +100,7 @@ class NotificationStore:
 
     def next_due(self, channel: str, recipient: str | None) -> int | None:
         lane, args = _lane(channel, recipient)
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             (due,) = db.execute(
                 f"SELECT min(next_ms) FROM notifications WHERE state = 'pending' AND {lane}", args
             ).fetchone()
@@ -135,12 +135,12 @@ class NotificationStore:
         sql = f"SELECT {_COLUMNS} FROM notifications"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [Notification(*row) for row in rows]
 
     def attempts(self, note_id: int) -> list[dict[str, Any]]:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute(
                 "SELECT at_ms, ok, detail FROM notification_attempts WHERE notification = ? ORDER BY id",
                 (note_id,),
@@ -148,7 +148,7 @@ class NotificationStore:
         return [{"at_ms": at, "ok": bool(ok), "detail": detail or ""} for at, ok, detail in rows]
 
     def counts(self) -> dict[str, int]:
-        with self.store.locked() as db:
+        with self.store.reading() as db:
             rows = db.execute("SELECT state, count(*) FROM notifications GROUP BY state").fetchall()
         return {str(s): int(n) for s, n in rows}
 
