@@ -94,6 +94,9 @@ class AccountStore:
         """A new account; ``False`` if the name was taken meanwhile (nothing is overwritten)."""
         if account.username in self.file_users:
             return False
+        return self.store.on_writer(lambda: self._insert(account, by, now_ms))
+
+    def _insert(self, account: Account, by: str, now_ms: int) -> bool:
         with self.store.transaction() as db:
             found = db.execute("SELECT 1 FROM accounts WHERE username = ?", (account.username,)).fetchone()
             if found is not None:
@@ -115,12 +118,19 @@ class AccountStore:
 
     def delete(self, username: str) -> None:
         """Take back an account whose creation could not be logged."""
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM accounts WHERE username = ?", (username,))
+
+        def write() -> None:
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM accounts WHERE username = ?", (username,))
+
+        self.store.on_writer(write)
 
     def save(self, account: Account, *, by: str, now_ms: int) -> None:
         if account.username in self.file_users:
             raise ValueError(f"{account.username} is managed in the hub file")
+        self.store.on_writer(lambda: self._upsert(account, by, now_ms))
+
+    def _upsert(self, account: Account, by: str, now_ms: int) -> None:
         with self.store.transaction() as db:
             db.execute(
                 "INSERT INTO accounts (username, display_name, role, password_hash, disabled, created_ms,"

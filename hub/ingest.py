@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from hub.admission import Admission, Reset
 from hub.agent_files import AgentFiles
@@ -44,6 +44,7 @@ from hub.web.evidence import EvidenceFolder
 from protocol.clock import Clock
 
 log = logging.getLogger("hub.service")
+T = TypeVar("T")
 TICK_S = 0.2
 BURST = 50
 """A batch this big suggests more is coming: wait (≤ batch_ms) to fill it rather than commit."""
@@ -72,10 +73,11 @@ class RecordRequest:
 
 @dataclass
 class Call:
-    """Work that must run on the ingest thread (connect-time republishing, meta writes)."""
+    """Work that must run on the ingest thread (connect-time republishing, other threads' writes)."""
 
-    fn: Callable[[], None]
+    fn: Callable[[], Any]
     name: str
+    done: Future[Any] | None = None
 
 
 Item = Delivery | RecordRequest | Call
@@ -164,6 +166,16 @@ class Ingest:
         self.queue.put(None)
         if self._thread is not None:
             self._thread.join(10)
+        # writes other threads queued while the thread stopped: done here, nobody waits forever
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Call):
+                self._run_call(item)
+            elif isinstance(item, RecordRequest):
+                item.done.set_exception(StoreError("the hub is stopping"))
 
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
@@ -174,6 +186,17 @@ class Ingest:
     def call(self, fn: Callable[[], None], name: str) -> None:
         """Run ``fn`` on the ingest thread, in order with the batches."""
         self.queue.put(Call(fn, name))
+
+    def run_sync(self, fn: Callable[[], T], timeout_s: float = 30.0) -> T:
+        """Run a write on the ingest thread and return its result (``HubStore.writer``): the store
+        has one writer. Inline when already on that thread, or when it is not running."""
+        if threading.current_thread() is self._thread or not self.running():
+            return fn()
+        call = Call(fn, getattr(fn, "__qualname__", "write"), Future())
+        self.queue.put(call)
+        assert call.done is not None
+        result: T = call.done.result(timeout_s)
+        return result
 
     def record(self, request: RecordRequest) -> None:
         """Queue a person's record; refused at once while the store cannot be written."""
@@ -235,13 +258,23 @@ class Ingest:
         if work:
             self._ingest(work)
         for call in calls:
-            if self._held is not None:  # after a fault: connect-time work waits for the store
+            if self._held is not None:  # after a fault: the work waits for the store
                 self.queue.put(call)
                 continue
-            try:
-                call.fn()
-            except Exception:
+            self._run_call(call)
+
+    @staticmethod
+    def _run_call(call: Call) -> None:
+        try:
+            result = call.fn()
+        except Exception as exc:
+            if call.done is not None:
+                call.done.set_exception(exc)
+            else:
                 log.exception("ingest call %s failed", call.name)
+        else:
+            if call.done is not None:
+                call.done.set_result(result)
 
     def _ingest(self, items: list[Delivery | RecordRequest]) -> None:
         batch = Batch()

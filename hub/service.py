@@ -256,6 +256,7 @@ class HubService:
         )
         self.outbound.link = self.link
         self.ingest.ack = self.link.ack
+        self.store.writer = self.ingest.run_sync  # other threads' writes queue behind the batches
         self.notifier.start(self.link)
         if self.cfg.reports.scheduled:
             self.reports = ReportScheduler(self, self.reports_dir).start()

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from sqlite_utils import Database
 
@@ -59,6 +59,7 @@ __all__ = [
     "VerifyReport",
 ]
 
+T = TypeVar("T")
 RAW_LIMIT = 4096
 """How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
 _RESERVED_META = ("head_pos", "head_hash", "head_mismatch")
@@ -176,6 +177,8 @@ class HubStore:
         self.path = Path(path)
         self._memory = str(path) == ":memory:"
         self._lock = threading.Lock()
+        self.writer: Callable[[Callable[[], Any]], Any] | None = None
+        """Runs a write on the store's one writer thread (the hub's ingest); unset: inline."""
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -212,6 +215,12 @@ class HubStore:
                 yield self._db
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path}: {exc}") from exc
+
+    def on_writer(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (which writes) where the store's writes happen: the hub's ingest thread when
+        one runs (so other threads' writes queue behind its batches), else here."""
+        runner = self.writer
+        return fn() if runner is None else cast(T, runner(fn))
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -109,16 +109,20 @@ class NotificationStore:
     def attempted(self, note_id: int, *, at_ms: int, ok: bool, detail: str, retry_at_ms: int | None) -> str:
         """Record one attempt; the row becomes sent, pending (retry at ``retry_at_ms``) or failed."""
         state = "sent" if ok else ("pending" if retry_at_ms is not None else "failed")
-        with self.store.transaction() as db:
-            db.execute(
-                "INSERT INTO notification_attempts (notification, at_ms, ok, detail) VALUES (?, ?, ?, ?)",
-                (note_id, at_ms, int(ok), detail[:500]),
-            )
-            db.execute(
-                "UPDATE notifications SET state = ?, detail = ?, attempts = attempts + 1, updated_ms = ?,"
-                " next_ms = ? WHERE id = ?",
-                (state, detail[:500], at_ms, retry_at_ms if state == "pending" else None, note_id),
-            )
+
+        def write() -> None:  # on the store's one writer (hub/ingest.py), behind its batches
+            with self.store.transaction() as db:
+                db.execute(
+                    "INSERT INTO notification_attempts (notification, at_ms, ok, detail) VALUES (?, ?, ?, ?)",
+                    (note_id, at_ms, int(ok), detail[:500]),
+                )
+                db.execute(
+                    "UPDATE notifications SET state = ?, detail = ?, attempts = attempts + 1, updated_ms = ?,"
+                    " next_ms = ? WHERE id = ?",
+                    (state, detail[:500], at_ms, retry_at_ms if state == "pending" else None, note_id),
+                )
+
+        self.store.on_writer(write)
         return state
 
     # reading ------------------------------------------------------------------------------------
