@@ -313,3 +313,37 @@ def test_a_full_outbox_disk_holds_events_in_memory_and_loses_none(
     assert held == 0 and agent.counters["emit_dropped"] == 0
     stored = sorted(s for e, s in agent_rows(hub) if e == outbox.epoch)
     assert stored == list(range(1, last + 1)) and not hub.store.gaps()
+
+
+# one writer ----------------------------------------------------------------------------------------
+def test_every_write_to_the_store_happens_on_the_ingest_thread(
+    hub: HubService, feed: AgentFeed, pub: mqtt.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 finding 7: the store has one writer. Records, a notification's delivery attempt, an
+    account made from an API thread and connect-time work all write on ``hub-ingest``."""
+    import threading
+
+    from hub.accounts import Account
+    from hub.store import HubStore
+
+    writers: list[str] = []
+    real = HubStore.transaction
+
+    def watched(self: HubStore) -> Any:
+        writers.append(threading.current_thread().name)
+        return real(self)
+
+    monkeypatch.setattr(HubStore, "transaction", watched)
+    admin = {"name": "王五", "sex": "male", "unit": "u1", "roles": ["admin"]}
+    hub.record("officer.register", {"officer": "P9001"}, admin, by="admin")
+    feed.event("band.battery", int(time.time() * 1000), {"band": "B1"}, {"percent": 80})  # seq 1 lost
+    publish_all(pub, [battery(feed)])  # a gap: INGEST-LOSS red, told to P9001 over MQTT
+    assert wait_until(lambda: hub.notifier.store.counts().get("sent", 0) >= 1, 10), (
+        hub.notifier.store.counts()
+    )
+    made = Account("ops1", None, "viewer", "pbkdf2_sha256$1$x$y", False, "console")
+    assert hub.accounts.create(made, by="admin", now_ms=int(time.time() * 1000))  # from this thread
+    assert hub.link is not None
+    hub._on_connected()  # as paho would call it
+    assert wait_until(lambda: len(writers) >= 4, 5)
+    assert set(writers) == {"hub-ingest"}, writers
