@@ -8,6 +8,7 @@ messages. ``casewatch hub rebuild`` replays the log through a fresh instance.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -294,7 +295,7 @@ class Projections:
         self._registry.clear()
         return out
 
-    def load(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def load(self, rows: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
         for kind, key, doc in rows:
             if kind in _TABLES:
                 getattr(self, _TABLES[kind])[key] = doc
