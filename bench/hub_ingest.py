@@ -263,9 +263,13 @@ def process_rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
 
 
-def fill_store(config_dir: Path, n: int, persons: int) -> None:
+def fill_store(config_dir: Path, n: int, persons: int, arrived_ago_ms: int = 60_000) -> None:
     """A store of ``n`` events: ``persons`` intakes folded through the hub's core (projections,
-    open timers, as a running hub leaves them), then vitals up to ``n`` (already folded)."""
+    open timers, as a running hub leaves them), then vitals up to ``n`` (already folded).
+
+    Arrived a minute ago by default: every person's timers are open, none has come due yet (as
+    in the 300,000-timer figure before). ``--arrived-ago-h 1`` makes WB-HEALTH-UNBOUND (no band
+    within 5 min) fire for each, the worst case: 100,000 open alerts in memory too."""
     from casewatch.configfile import load_config
     from hub.config import HubConfig
     from hub.core import Changes
@@ -281,9 +285,10 @@ def fill_store(config_dir: Path, n: int, persons: int) -> None:
         events = []
         for i in range(start, min(persons, start + 2000)):
             seq += 1
-            data = {"procedure": "summons", "arrived": now - 3_600_000 + i, "name": f"人员{i}", "sex": "male"}
+            arrived = now - arrived_ago_ms + i
+            data = {"procedure": "summons", "arrived": arrived, "name": f"人员{i}", "sex": "male"}
             doc = build_record(kind="person.intake", subject={"person": f"p{i}"}, data=data, seq=seq,
-                               ts=now - 3_600_000 + i, center=cfg.center, by="bench", key=service.hub_key,
+                               ts=arrived, center=cfg.center, by="bench", key=service.hub_key,
                                now_ms=now)  # fmt: skip
             body = record_bytes(doc)
             events.append(Incoming(HUB_AGENT, seq, doc["id"], "person.intake", doc["ts"], now, body, f"p{i}"))
@@ -304,7 +309,9 @@ def fill_store(config_dir: Path, n: int, persons: int) -> None:
         service.store.write(batch)
     service.derived.save(Changes(pos=service.store.head()[0]))  # the vitals count as folded
     timers = service.core.engine.pending_timers()
-    print(f"store filled: {n:,} events, {persons:,} persons, {timers:,} open timers", file=sys.stderr)
+    alerts = len(service.derived.live_alerts())
+    print(f"store filled: {n:,} events, {persons:,} persons, {timers:,} open timers, {alerts:,} open alerts",
+          file=sys.stderr)  # fmt: skip
     service.store.close()
 
 
@@ -327,6 +334,7 @@ def main() -> None:
     parser.add_argument("--stored", type=int, default=1_000_000)
     parser.add_argument("--timers", type=int, default=100_000, help="persons (intakes) in the restart store")
     parser.add_argument("--latency-s", type=float, default=20.0)
+    parser.add_argument("--arrived-ago-h", type=float, default=1 / 60, help="the restart store's intakes")
     parser.add_argument(
         "--rules", default=str(REPO / "configs" / "rules" / "*.yaml"), help="rule files (glob)"
     )
@@ -372,7 +380,7 @@ def main() -> None:
             proc.wait(20)
 
             rst_cfg = bench_config(work / "restart", feed, rules, port, "hub-restart")
-            fill_store(work / "restart", args.stored, args.timers)
+            fill_store(work / "restart", args.stored, args.timers, int(args.arrived_ago_h * 3_600_000))
             proc, restart_s = start_hub(rst_cfg, work / "restart" / "hub.log")
             time.sleep(1)
             rss, rss_now = process_rss_mb(proc.pid)
