@@ -79,3 +79,17 @@ class AgentFeed:
 
     def message(self, event: Event) -> tuple[str, bytes]:
         return self.layout.topic_for(event), encode(event)
+
+
+def running_hub(workdir: Path, port: int, feed: AgentFeed, rules: list[str]) -> Any:
+    """A ``HubService`` in this process on the test broker at ``port``, started and connected."""
+    from casewatch.configfile import load_config
+    from hub.config import HubConfig
+    from hub.config import cross_check as hub_cross_check
+    from hub.service import HubService
+
+    mqtt = {"host": "127.0.0.1", "port": port, "keepalive_s": 5, "client_id": f"hub-{workdir.name}"}
+    path = hub_config(workdir, port, agent_key=feed.key_text, rules=rules, mqtt=mqtt)
+    service = HubService(load_config(path, HubConfig, cross_check=hub_cross_check), workdir).start()
+    assert service.ready.wait(15), "hub did not connect"
+    return service

@@ -97,7 +97,8 @@ def report(name: str, events: int, faults: int) -> None:
     print(f"\nRELIABILITY {json.dumps(figures)}")
 
 
-def test_hub_sigkill_ten_times_on_the_embedded_broker(tmp_path: Path) -> None:
+def embedded_centre(tmp_path: Path) -> tuple[Path, Path, HubProcess, Path]:
+    """A hub with its embedded broker, started, and an agent's config for it (shipped outbox)."""
     key = new_key()
     port = free_port()
     hub_dir, agent_dir = tmp_path / "hub", tmp_path / "agent"
@@ -105,9 +106,12 @@ def test_hub_sigkill_ten_times_on_the_embedded_broker(tmp_path: Path) -> None:
     agent_dir.mkdir()
     cfg = hub_config(hub_dir, None, agent_key=key, rules=INGEST_RULES, embedded_broker={"port": port})
     hub = HubProcess(cfg, hub_dir / "hub.log").start()
-    agent = AgentProcess(
-        agent_config(agent_dir, port, key=key, outbox=SHIPPED_OUTBOX, **FAST), agent_dir / "agent.log"
-    )
+    return hub_dir, agent_dir, hub, agent_config(agent_dir, port, key=key, outbox=SHIPPED_OUTBOX, **FAST)
+
+
+def test_hub_sigkill_ten_times_on_the_embedded_broker(tmp_path: Path) -> None:
+    hub_dir, agent_dir, hub, config = embedded_centre(tmp_path)
+    agent = AgentProcess(config, agent_dir / "agent.log")
     rng = random.Random(15)
     try:
         agent.start()
@@ -162,14 +166,7 @@ def test_mosquitto_sigkill_five_times_while_the_hub_lags(tmp_path: Path) -> None
 
 
 def test_an_agent_outbox_reset_is_recorded_raised_and_nothing_else_lost(tmp_path: Path) -> None:
-    key = new_key()
-    port = free_port()
-    hub_dir, agent_dir = tmp_path / "hub", tmp_path / "agent"
-    hub_dir.mkdir()
-    agent_dir.mkdir()
-    cfg = hub_config(hub_dir, None, agent_key=key, rules=INGEST_RULES, embedded_broker={"port": port})
-    config = agent_config(agent_dir, port, key=key, outbox=SHIPPED_OUTBOX, **FAST)
-    hub = HubProcess(cfg, hub_dir / "hub.log").start()
+    hub_dir, agent_dir, hub, config = embedded_centre(tmp_path)
     try:
         first = AgentProcess(config, agent_dir / "agent.log").start()
         time.sleep(3)

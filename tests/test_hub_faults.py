@@ -20,14 +20,12 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from casewatch.configfile import load_config
-from hub.config import HubConfig
-from hub.config import cross_check as hub_cross_check
 from hub.service import HubService
 from hub.state_store import DerivedStore
 from protocol.canonical import canonical_bytes
 from protocol.receipts import decode_receipt
 from protocol.signing import Keyring
-from tests.hub_helpers import AGENT, CENTER, REPO, AgentFeed, hub_config
+from tests.hub_helpers import AGENT, CENTER, REPO, AgentFeed, running_hub
 from tests.mqtt_helpers import Collector
 from tests.waiting import wait_until
 
@@ -36,21 +34,9 @@ EPOCH_B = "b1b1b1b1b1b1b1b1"
 
 
 def start_hub(tmp_path: Path, broker: Any, feed: AgentFeed) -> HubService:
-    path = hub_config(
-        tmp_path,
-        broker.port,
-        agent_key=feed.key_text,
-        rules=[str(REPO / "configs" / "rules" / "ingest.yaml")],
-        mqtt={
-            "host": "127.0.0.1",
-            "port": broker.port,
-            "keepalive_s": 5,
-            "client_id": f"hub-{tmp_path.name}",
-        },
+    service: HubService = running_hub(
+        tmp_path, broker.port, feed, [str(REPO / "configs" / "rules" / "ingest.yaml")]
     )
-    cfg = load_config(path, HubConfig, cross_check=hub_cross_check)
-    service = HubService(cfg, tmp_path).start()
-    assert service.ready.wait(15), "hub did not connect"
     return service
 
 

@@ -11,14 +11,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from casewatch.configfile import load_config
-from hub.config import HubConfig
-from hub.config import cross_check as hub_cross_check
 from hub.service import HubService
 from protocol.ids import uuid7
 from protocol.registry import decode_registration
 from protocol.signing import Keyring
-from tests.hub_helpers import AGENT, CENTER, AgentFeed, hub_config
+from tests.hub_helpers import AGENT, CENTER, AgentFeed, running_hub
 from tests.mqtt_helpers import Collector
 from tests.waiting import wait_until
 
@@ -46,21 +43,7 @@ def publisher(broker: Any) -> mqtt.Client:
 def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[HubService, AgentFeed]]:
     feed = AgentFeed()
     (tmp_path / "rules.yaml").write_text(RULE)
-    path = hub_config(
-        tmp_path,
-        mqtt_broker.port,
-        agent_key=feed.key_text,
-        rules=["rules.yaml"],
-        mqtt={
-            "host": "127.0.0.1",
-            "port": mqtt_broker.port,
-            "keepalive_s": 5,
-            "client_id": f"hub-{tmp_path.name}",
-        },
-    )
-    cfg = load_config(path, HubConfig, cross_check=hub_cross_check)
-    service = HubService(cfg, tmp_path).start()
-    assert service.ready.wait(15), "hub did not connect"
+    service = running_hub(tmp_path, mqtt_broker.port, feed, ["rules.yaml"])
     yield service, feed
     service.stop()
 

@@ -25,6 +25,7 @@ from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
 from hub.ingest import Delivery
 from hub.service import HubService
+from protocol.codec import _ENVELOPE_FIELDS
 from tests.hub_helpers import AGENT, CENTER, AgentFeed, hub_config
 
 VALID_EPOCH = "c2c2c2c2c2c2c2c2"
@@ -38,20 +39,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-ENVELOPE_FIELDS = [
-    "v",
-    "id",
-    "seq",
-    "epoch",
-    "ts",
-    "center",
-    "agent",
-    "source",
-    "kind",
-    "subject",
-    "data",
-    "sig",
-]
+ENVELOPE_FIELDS = [*_ENVELOPE_FIELDS, "epoch"]
 
 
 def _template() -> dict[str, Any]:
