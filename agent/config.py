@@ -238,6 +238,13 @@ class OutboxSettings(Settings):
         le=3600,
         description="Publish unconfirmed events again when no receipt came for this long (doubling).",
     )
+    max_unconfirmed: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="With receipts: publish at most this many events beyond the last receipt "
+        "(keep it under the broker's per-client queue for the hub, Mosquitto's max_queued_messages).",
+    )
 
 
 class OpsSettings(Settings):

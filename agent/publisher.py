@@ -40,6 +40,7 @@ class Publisher:
         wait_for_hub: bool = False,
         receipts: bool = False,
         receipt_timeout_s: float = 60.0,
+        max_unconfirmed: int = 1000,
     ) -> None:
         self.outbox = outbox
         self.link = link
@@ -47,6 +48,9 @@ class Publisher:
         self.batch = batch
         self.receipts = receipts
         self.receipt_timeout_s = receipt_timeout_s
+        self.max_unconfirmed = max_unconfirmed
+        """With receipts: publish no seq beyond the last receipt + this. A burst sent again after a
+        hole must fit what the broker will queue for the hub, or it opens new holes."""
         self.published = 0
         self.acked = 0
         """PUBACKs received."""
@@ -179,6 +183,9 @@ class Publisher:
                 if room <= 0:
                     break
                 rows = self.outbox.pending(after, min(room, self.batch))
+                if self.receipts:
+                    limit = self.receipted + self.max_unconfirmed
+                    rows = [row for row in rows if row.seq <= limit]
                 if not rows:
                     break
                 try:

@@ -34,6 +34,7 @@ def stats(agent: Agent) -> AgentStats:
         outbox_depth=min(agent.outbox.depth(), 100_000),
         outbox_oldest_ms=oldest,
         shed=min(agent.outbox.shed_total(), 100_000),
+        outbox_first_seq=agent.outbox.first_seq() or agent.outbox.next_seq(),
     )
 
 

@@ -71,7 +71,7 @@ class Agent:
         self.own_key = Keyring({config.agent: config.signing.key_bytes()})
         self.publisher = Publisher(
             self.outbox, self.link, wait_for_hub=config.outbox.wait_for_hub, receipts=config.outbox.receipts,
-            receipt_timeout_s=config.outbox.receipt_timeout_s,
+            receipt_timeout_s=config.outbox.receipt_timeout_s, max_unconfirmed=config.outbox.max_unconfirmed,
         )  # fmt: skip
         self.uploads: EvidenceUploads | None = None
         if config.storage.upload_evidence and config.cameras:

@@ -135,7 +135,11 @@ class Admission:
             epoch = event.epoch or ""
             stream = (event.agent, epoch)
             self._first_sight(stream, event.seq, received_ms)
-            gap = self.tracker.admit(stream, event.seq)
+            # an agent with an epoch sends again until its receipt confirms: a hole is a loss only
+            # once its stats say it no longer holds what is missing (advance), not when seen
+            gap = self.tracker.admit(stream, event.seq, deferred=bool(epoch))
+            floor = getattr(event.data, "outbox_first_seq", None) if event.kind == "agent.stats" else None
+            passed = self.tracker.advance(stream, floor) if floor is not None else []
         except ReplayError:
             self.duplicates += 1
             self.touched.add(stream)
@@ -149,8 +153,8 @@ class Admission:
         self.known[event.agent][epoch] = self._tick
         self.current[event.agent] = epoch
         self.touched.add(stream)
-        if gap is not None:
-            self.gaps.append(SeqGap(event.agent, gap.first, gap.last, received_ms, epoch))
+        for found in [gap, *passed] if gap is not None else passed:
+            self.gaps.append(SeqGap(event.agent, found.first, found.last, received_ms, epoch))
         self.accepted += 1
         return Incoming(
             agent=event.agent,
@@ -181,7 +185,9 @@ class Admission:
         previous = self.current.get(agent) or max(epochs, key=lambda e: epochs[e])
         legacy_next = self.tracker.next_expected((agent, ""))
         if epoch and previous == "" and legacy_next is not None and seq >= legacy_next:
-            self.tracker.restore(stream, legacy_next)  # upgraded agent: same outbox, now named
+            # an upgraded agent: the same outbox, now named; numbering goes on past what is stored
+            after = self.tracker.highest((agent, ""))
+            self.tracker.restore(stream, max(legacy_next, after + 1), after, deferred=True)
             return
         self.resets.append(
             Reset(agent, epoch, seq, previous, self.tracker.highest((agent, previous)), received_ms)
@@ -206,13 +212,17 @@ class Admission:
     def highest(self, stream: Stream) -> int:
         return self.tracker.highest(stream)
 
+    def contiguous(self, stream: Stream) -> int:
+        """What a receipt may confirm: every seq up to it is stored or was announced lost."""
+        return self.tracker.contiguous(stream)
+
     def restore(self, streams: dict[Stream, StreamMark]) -> None:
         """Resume from the store's record of every stream (at start)."""
         self.tracker = SeqTracker()
         self.known, self.current = {}, {}
         ordered = sorted(streams.items(), key=lambda item: item[1].last_received_ms or 0)
         for (agent, epoch), mark in ordered:
-            self.tracker.restore((agent, epoch), mark.next_expected)
+            self.tracker.restore((agent, epoch), mark.next_expected, mark.highest, deferred=bool(epoch))
             self._tick += 1
             self.known.setdefault(agent, {})[epoch] = self._tick
             self.current[agent] = epoch

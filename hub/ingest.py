@@ -155,6 +155,9 @@ class Ingest:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_prune_ms = 0
+        self._gate = threading.Lock()
+        self._closing = False
+        """Set under ``_gate`` once the thread is gone: writes from then on run where they are asked."""
 
     # lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -166,7 +169,8 @@ class Ingest:
         self.queue.put(None)
         if self._thread is not None:
             self._thread.join(10)
-        # writes other threads queued while the thread stopped: done here, nobody waits forever
+        with self._gate:  # from now on run_sync runs inline; what was queued before is done here
+            self._closing = True
         while True:
             try:
                 item = self.queue.get_nowait()
@@ -189,13 +193,29 @@ class Ingest:
 
     def run_sync(self, fn: Callable[[], T], timeout_s: float = 30.0) -> T:
         """Run a write on the ingest thread and return its result (``HubStore.writer``): the store
-        has one writer. Inline when already on that thread, or when it is not running."""
-        if threading.current_thread() is self._thread or not self.running():
+        has one writer. Inline when already on that thread, or once it has stopped. Refused at
+        once while a fault holds the ingest (the store takes no writes); a call not run within
+        ``timeout_s`` is cancelled, so it never runs after its caller gave up."""
+        if threading.current_thread() is self._thread:
             return fn()
+        fault = self.fault
+        if fault is not None:
+            raise StoreError(f"the store cannot be written: {fault.reason}")
         call = Call(fn, getattr(fn, "__qualname__", "write"), Future())
-        self.queue.put(call)
         assert call.done is not None
-        result: T = call.done.result(timeout_s)
+        with self._gate:
+            if self._closing or self._thread is None or not self._thread.is_alive():
+                inline = True
+            else:
+                inline = False
+                self.queue.put(call)
+        if inline:
+            return fn()
+        try:
+            result: T = call.done.result(timeout_s)
+        except TimeoutError:
+            call.done.cancel()
+            raise
         return result
 
     def record(self, request: RecordRequest) -> None:
@@ -265,6 +285,8 @@ class Ingest:
 
     @staticmethod
     def _run_call(call: Call) -> None:
+        if call.done is not None and not call.done.set_running_or_notify_cancel():
+            return  # its caller gave up waiting: never run it behind their back
         try:
             result = call.fn()
         except Exception as exc:
@@ -278,14 +300,49 @@ class Ingest:
 
     def _ingest(self, items: list[Delivery | RecordRequest]) -> None:
         batch = Batch()
-        deliveries: list[Delivery] = []
+        deliveries = [item for item in items if isinstance(item, Delivery)]
         requests: list[RecordRequest] = []
-        claimed: set[tuple[str, str]] = set()
         self.admission.begin()
         first_hub_seq = self.hub_seq
+        try:
+            stored, touched = self._admit_and_write(items, batch, requests)
+        except Exception as exc:  # nothing of the batch counts as seen; its deliveries are held
+            self.admission.rollback()
+            self.hub_seq = first_hub_seq
+            self.stats.store_errors += 1
+            for req in requests:
+                if not req.done.done():
+                    req.done.set_exception(StoreError(f"not stored: {exc}"))
+            self._hold("commit", exc, _Held(deliveries=deliveries))
+            return
+        self.admission.commit()
+        self.stats.batches += 1
+        self.stats.stored += len(stored)
+        if self.ack is not None:
+            for d in deliveries:
+                self.ack(d.mid, d.qos)
+        self._send_receipts(touched)
+        by_id = {s.id: s for s in stored}
+        later: list[tuple[RecordRequest, Stored]] = []  # rule changes: answered once applied
+        hub_events = [e for e in batch.events if e.agent == HUB_AGENT]
+        for req, ev in zip(requests, hub_events, strict=False):
+            if ev.id in by_id:
+                if req.kind == "rule.change":
+                    later.append((req, by_id[ev.id]))
+                else:
+                    req.done.set_result(by_id[ev.id])
+        now = self.clock.now_ms()
+        core = self.judgement.core
+        core.process(stored, now)
+        self._save(_Held(changes=core.take_changes(now), later=later))
+
+    def _admit_and_write(
+        self, items: list[Delivery | RecordRequest], batch: Batch, requests: list[RecordRequest]
+    ) -> tuple[list[Stored], set[Stream]]:
+        """Admit every item into ``batch`` and commit it; raises if anything fails before the commit."""
+        claimed: set[tuple[str, str]] = set()
         for item in items:
             if isinstance(item, Delivery):
-                deliveries.append(item)
                 verdict = self.admission.admit(item.payload, item.topic, item.received_ms)
                 if isinstance(verdict, Incoming):
                     batch.events.append(verdict)
@@ -313,37 +370,9 @@ class Ingest:
                 batch.streams[stream] = nxt
         batch.streams[(HUB_AGENT, "")] = self.hub_seq
         started = time.perf_counter()
-        try:
-            stored = self.store.write(batch)
-        except Exception as exc:
-            self.admission.rollback()
-            self.hub_seq = first_hub_seq
-            self.stats.store_errors += 1
-            for req in requests:
-                req.done.set_exception(StoreError(f"not stored: {exc}"))
-            self._hold("commit", exc, _Held(deliveries=deliveries))
-            return
-        self.admission.commit()
+        stored = self.store.write(batch)
         self.stats.commit_ms_max = max(self.stats.commit_ms_max, (time.perf_counter() - started) * 1000)
-        self.stats.batches += 1
-        self.stats.stored += len(stored)
-        if self.ack is not None:
-            for d in deliveries:
-                self.ack(d.mid, d.qos)
-        self._send_receipts(touched)
-        by_id = {s.id: s for s in stored}
-        later: list[tuple[RecordRequest, Stored]] = []  # rule changes: answered once applied
-        hub_events = [e for e in batch.events if e.agent == HUB_AGENT]
-        for req, ev in zip(requests, hub_events, strict=False):
-            if ev.id in by_id:
-                if req.kind == "rule.change":
-                    later.append((req, by_id[ev.id]))
-                else:
-                    req.done.set_result(by_id[ev.id])
-        now = self.clock.now_ms()
-        core = self.judgement.core
-        core.process(stored, now)
-        self._save(_Held(changes=core.take_changes(now), later=later))
+        return stored, touched
 
     # saving, and what a fault holds back ----------------------------------------------------------
     def _save(self, held: _Held) -> None:
@@ -433,8 +462,9 @@ class Ingest:
         for agent, epoch in streams:
             if agent == HUB_AGENT:
                 continue
-            highest = self.admission.highest((agent, epoch))
-            if highest > 0 and self.outbound.receipt(agent, epoch, highest, self.clock.now_ms()):
+            # the contiguous mark, never past a hole: the agent may still hold what is missing
+            mark = self.admission.contiguous((agent, epoch))
+            if mark > 0 and self.outbound.receipt(agent, epoch, mark, self.clock.now_ms()):
                 self.stats.receipts += 1
 
     def send_all_receipts(self) -> None:
@@ -442,8 +472,8 @@ class Ingest:
         if not self.cfg.ingest.receipts:
             return
         for (agent, epoch), mark in self.store.streams().items():
-            if agent != HUB_AGENT and mark.highest > 0:
-                self.outbound.receipt(agent, epoch, mark.highest, self.clock.now_ms())
+            if agent != HUB_AGENT and mark.next_expected > 1:
+                self.outbound.receipt(agent, epoch, mark.next_expected - 1, self.clock.now_ms())
 
     # records made here ------------------------------------------------------------------------
     def _gap_record(self, gap: SeqGap) -> Incoming:

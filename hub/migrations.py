@@ -240,6 +240,10 @@ def _v6_epochs(db: Database) -> None:
         "INSERT INTO agent_streams (agent, epoch, next_expected, highest, last_ts, last_received_ms)"
         " SELECT agent, '', next_expected, next_expected - 1, last_ts, last_received_ms FROM agent_seq"
     )
+    db.execute(  # the highest seq stored, which a hole may put above next_expected - 1
+        "UPDATE agent_streams SET highest = max(highest, coalesce("
+        "(SELECT max(seq) FROM events WHERE events.agent = agent_streams.agent), 0))"
+    )
     db.execute("DROP TABLE agent_seq")
 
 

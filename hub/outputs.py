@@ -9,6 +9,7 @@ tries again (hub/ingest.py).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from hub.core import Changes, HubCore
@@ -18,6 +19,8 @@ from hub.state_store import DerivedStore
 from hub.web.evidence import EvidenceFolder, cameras_for
 from hub.web.live import LiveFeed
 from hub.web.snapshots import SnapshotCache
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -39,7 +42,10 @@ class Outputs:
         if planned:
             self.notifier.wake()
         if publish:
-            self.send(changes, core)
+            try:  # saved already: a failure to send is not a failed save (it would save twice)
+                self.send(changes, core)
+            except Exception:
+                log.exception("a round's changes were saved but not all sent out")
 
     def send(self, changes: Changes, core: HubCore) -> None:
         raised = {t.alert for t in changes.transitions if t.action == "raise"}

@@ -32,6 +32,7 @@ import json
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -180,7 +181,7 @@ class HubStore:
         self.writer: Callable[[Callable[[], Any]], Any] | None = None
         """Runs a write on the store's one writer thread (the hub's ingest); unset: inline."""
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        self._readers: list[weakref.finalize[Any, Any]] = []
         self._readers_lock = threading.Lock()
         self._max_seq: dict[Stream, int] = {}  # per stream, loaded on first sight: skips most lookups
         try:
@@ -230,8 +231,8 @@ class HubStore:
             with self.locked() as db:
                 yield db
             return
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None:
             try:
                 conn = sqlite3.connect(
                     self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
@@ -240,11 +241,15 @@ class HubStore:
                 conn.execute("PRAGMA busy_timeout = 5000")
             except sqlite3.Error as exc:
                 raise StoreError(f"store {self.path}: cannot open for reading: {exc}") from exc
-            self._local.conn = conn
+            reader = self._local.reader = _Reader(conn)
+            # closed when its thread ends (the thread-local goes, and with it the holder): worker
+            # threads come and go, their connections must not pile up
+            closer = weakref.finalize(reader, conn.close)
             with self._readers_lock:
-                self._readers.append(conn)
+                self._readers = [c for c in self._readers if c.alive]
+                self._readers.append(closer)
         try:
-            yield conn
+            yield reader.conn
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from exc
 
@@ -478,8 +483,8 @@ class HubStore:
     def close(self) -> None:
         with self._readers_lock:
             readers, self._readers = self._readers, []
-        for conn in readers:
-            conn.close()
+        for closer in readers:
+            closer()
         with self._lock:
             self._db.close()
 
@@ -488,6 +493,15 @@ class HubStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Reader:
+    """A thread's read connection; when its thread ends, this goes and the connection is closed."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
 
 def _quarantine_row(q: Quarantined) -> tuple[Any, ...]:

@@ -186,6 +186,10 @@ class AgentStats(Data):
     outbox_depth: Count
     outbox_oldest_ms: Ms | None = None
     shed: Count = 0
+    outbox_first_seq: Annotated[int, Field(ge=1, le=MAX_SAFE_INT)] | None = None
+    """The lowest seq the outbox (of the envelope's epoch) still holds, or its next seq when empty:
+    every seq below it is confirmed stored or was shed. Lets the hub move past a hole that will
+    never be filled, so its receipts can go on (docs/protocol.md "Receipts")."""
 
 
 class AgentHeartbeat(Data):

@@ -34,6 +34,10 @@ class _AgentSeq:
     next_expected: int
     ahead: set[int] = field(default_factory=set)
     reported_to: int = 0  # highest seq already covered by a reported gap
+    top: int = 0  # highest seq admitted
+    deferred: bool = False
+    """A sender that sends again until confirmed: a hole is reported only once it says it no
+    longer holds what is missing (``advance``), not when a later seq shows it."""
 
 
 class SeqTracker:
@@ -63,12 +67,23 @@ class SeqTracker:
         if self._undo is not None and agent not in self._undo:
             state = self._agents.get(agent)
             self._undo[agent] = (
-                None if state is None else _AgentSeq(state.next_expected, set(state.ahead), state.reported_to)
+                None
+                if state is None
+                else _AgentSeq(
+                    state.next_expected, set(state.ahead), state.reported_to, state.top, state.deferred
+                )
             )
 
-    def restore(self, agent: Hashable, next_expected: int) -> None:
+    def restore(
+        self, agent: Hashable, next_expected: int, highest: int | None = None, *, deferred: bool = False
+    ) -> None:
+        """Resume a stream: ``next_expected``, and the ``highest`` seq admitted. Above a hole, the
+        seqs between were reported already when they were seen (not again); a ``deferred`` stream
+        reports only through ``advance``, which leaves nothing reported above ``next_expected``."""
         self._remember(agent)
-        self._agents[agent] = _AgentSeq(next_expected=next_expected, reported_to=next_expected - 1)
+        top = max(next_expected - 1, highest or 0)
+        reported = next_expected - 1 if deferred else top
+        self._agents[agent] = _AgentSeq(next_expected, reported_to=reported, top=top, deferred=deferred)
 
     def next_expected(self, agent: Hashable) -> int | None:
         state = self._agents.get(agent)
@@ -77,9 +92,40 @@ class SeqTracker:
     def highest(self, agent: Hashable) -> int:
         """The highest seq admitted for ``agent`` (0 when none)."""
         state = self._agents.get(agent)
-        if state is None:
-            return 0
-        return max(state.next_expected - 1, max(state.ahead) if state.ahead else 0)
+        return 0 if state is None else max(state.next_expected - 1, state.top)
+
+    def contiguous(self, agent: Hashable) -> int:
+        """The highest seq below which nothing is missing (0 when none): what a receipt may confirm."""
+        state = self._agents.get(agent)
+        return 0 if state is None else state.next_expected - 1
+
+    def advance(self, agent: Hashable, floor: int) -> list[Gap]:
+        """The sender says it no longer holds anything below ``floor``: what is missing there never
+        comes. Moves past it; returns the missing runs below it not reported as gaps before."""
+        state = self._agents.get(agent)
+        if state is None or floor <= state.next_expected:
+            return []
+        self._remember(agent)
+        gaps: list[Gap] = []
+        start = max(state.next_expected, state.reported_to + 1)
+        run: int | None = None
+        for seq in range(start, floor):  # bounded: the sender's bounds, the tracker's max_ahead
+            if seq in state.ahead:
+                if run is not None:
+                    gaps.append(Gap(agent, run, seq - 1))
+                    run = None
+            elif run is None:
+                run = seq
+        if run is not None:
+            gaps.append(Gap(agent, run, floor - 1))
+        state.reported_to = max(state.reported_to, floor - 1)
+        state.next_expected = floor
+        state.ahead = {seq for seq in state.ahead if seq >= floor}
+        while state.next_expected in state.ahead:
+            state.ahead.discard(state.next_expected)
+            state.next_expected += 1
+        state.top = max(state.top, state.next_expected - 1)
+        return gaps
 
     def missing(self, agent: Hashable) -> int:
         """How many seqs below the highest seen have not arrived."""
@@ -88,14 +134,15 @@ class SeqTracker:
             return 0
         return max(state.ahead) - state.next_expected + 1 - len(state.ahead)
 
-    def admit(self, agent: Hashable, seq: int) -> Gap | None:
-        """Record ``seq``; raise ``ReplayError`` if seen before; return a newly opened gap."""
+    def admit(self, agent: Hashable, seq: int, *, deferred: bool = False) -> Gap | None:
+        """Record ``seq``; raise ``ReplayError`` if seen before; return a newly opened gap (never
+        for a ``deferred`` stream: see ``advance``). ``deferred`` applies at first contact."""
         self._remember(agent)
         state = self._agents.get(agent)
         if state is None:
             # First contact: numbering starts at 1, so a first seq above 1 means the earlier ones
             # were lost (a new agent's first batch, a new outbox's first events): a gap, not history.
-            state = self._agents[agent] = _AgentSeq(next_expected=1, reported_to=0)
+            state = self._agents[agent] = _AgentSeq(next_expected=1, reported_to=0, deferred=deferred)
         if seq < state.next_expected or seq in state.ahead:
             raise ReplayError(f"{agent} seq {seq} already admitted")
         gap = None
@@ -106,7 +153,7 @@ class SeqTracker:
                 state.next_expected += 1
         else:
             state.ahead.add(seq)
-            if seq - 1 > state.reported_to:
+            if not state.deferred and seq - 1 > state.reported_to:
                 first = max(state.next_expected, state.reported_to + 1)
                 gap = Gap(agent, first, seq - 1)
             if len(state.ahead) > self._max_ahead:
@@ -115,5 +162,7 @@ class SeqTracker:
                 while state.next_expected in state.ahead:
                     state.ahead.discard(state.next_expected)
                     state.next_expected += 1
-        state.reported_to = max(state.reported_to, seq)
+        if not state.deferred:
+            state.reported_to = max(state.reported_to, seq)
+        state.top = max(state.top, seq)
         return gap

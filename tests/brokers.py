@@ -52,6 +52,8 @@ class Mosquitto:
     """A mosquitto_passwd file: anonymous clients are then refused."""
     acl_file: Path | None = None
     """A Mosquitto acl_file (``casewatch hub acl``): what each user may publish and read."""
+    max_queued: int = 0
+    """Messages queued per client while it does not take them (0: no limit); beyond, dropped."""
     _proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Mosquitto:
@@ -68,7 +70,7 @@ class Mosquitto:
         user = f"user {getpass.getuser()}\n"
         conf.write_text(
             f"listener {self.port} {self.host}\n{user}{auth}persistence false\n"
-            f"log_dest file {self.workdir / 'mosquitto.log'}\nmax_queued_messages 0\n"
+            f"log_dest file {self.workdir / 'mosquitto.log'}\nmax_queued_messages {self.max_queued}\n"
         )
         self._proc = subprocess.Popen(
             [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

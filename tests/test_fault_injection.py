@@ -165,6 +165,45 @@ def test_mosquitto_sigkill_five_times_while_the_hub_lags(tmp_path: Path) -> None
     report("Mosquitto SIGKILL x5 (persistence off) while the hub is stopped", events, 5)
 
 
+@pytest.mark.skipif(mosquitto_binary() is None, reason="needs Debian's mosquitto (.ci/run installs it)")
+def test_a_small_broker_queue_and_a_stopped_hub_lose_nothing_and_raise_no_false_gap(tmp_path: Path) -> None:
+    """Review: a receipt past a hole made the agent delete events the hub never had (729 of 825
+    stored, with Mosquitto's per-client queue at 30 and the hub stopped). Receipts now confirm the
+    contiguous mark only, the agent sends unconfirmed events again (at most ``max_unconfirmed``
+    past the receipt), and a hole is a loss only when the agent says so: every event arrives, and
+    no false gap is recorded."""
+    key = new_key()
+    hub_dir, agent_dir, broker_dir = tmp_path / "hub", tmp_path / "agent", tmp_path / "broker"
+    for folder in (hub_dir, agent_dir, broker_dir):
+        folder.mkdir()
+    broker = Mosquitto(broker_dir, mosquitto_binary() or "", max_queued=30).start()
+    hub = HubProcess(
+        hub_config(hub_dir, broker.port, agent_key=key, rules=INGEST_RULES), hub_dir / "hub.log"
+    ).start()
+    outbox = {**SHIPPED_OUTBOX, "max_unconfirmed": 40}
+    agent = AgentProcess(
+        agent_config(agent_dir, broker.port, key=key, outbox=outbox, **FAST), agent_dir / "agent.log"
+    )
+    try:
+        agent.start()
+        time.sleep(2)
+        for _ in range(3):
+            assert hub.proc is not None
+            hub.proc.send_signal(signal.SIGSTOP)
+            time.sleep(4.0)  # ~200 events for a queue of 30
+            hub.proc.send_signal(signal.SIGCONT)
+            time.sleep(2.0)
+        counts = stop_agent_flushed(agent, agent_dir, hub_dir / "hub.db")
+    finally:
+        agent.stop()
+        if hub.proc is not None and hub.proc.poll() is None:
+            hub.proc.send_signal(signal.SIGCONT)
+        hub.stop()
+        broker.stop()
+    events = assert_nothing_lost(agent_dir, counts, hub_dir / "hub.db")
+    report("Mosquitto with a queue of 30 for the hub, hub stopped 4 s x3", events, 3)
+
+
 def test_an_agent_outbox_reset_is_recorded_raised_and_nothing_else_lost(tmp_path: Path) -> None:
     hub_dir, agent_dir, hub, config = embedded_centre(tmp_path)
     try:

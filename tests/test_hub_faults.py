@@ -146,9 +146,20 @@ def test_a_new_agents_lost_first_batch_is_a_gap_and_raises_data_loss(
         feed.event("band.battery", int(time.time() * 1000), {"band": "B1"}, {"percent": 80})
     publish_all(pub, [battery(feed) for _ in range(3)])
     assert wait_until(lambda: len(agent_rows(hub)) == 3, 10)
+    assert not hub.store.gaps()  # they may still come: the agent sends again until confirmed
+    stats = {"uptime_s": 1.0, "outbox_depth": 3, "outbox_first_seq": 5}  # its outbox starts at 5
+    publish_all(
+        pub, [feed.message(feed.event("agent.stats", int(time.time() * 1000), {}, stats, source=AGENT))]
+    )
+    assert wait_until(lambda: len(hub.store.gaps()) == 1, 10)
     (gap,) = hub.store.gaps()
     assert (gap.agent, gap.epoch, gap.first, gap.last) == (AGENT, EPOCH_A, 1, 4)
     assert wait_until(lambda: [a.rule for a in hub.derived.alerts(limit=10)] == ["INGEST-LOSS"], 5)
+
+    legacy = AgentFeed(feed.key_text, agent=AGENT, start_seq=3)  # an agent without epochs: at once
+    publish_all(pub, [battery(AgentFeed(legacy.key_text)), battery(legacy)])
+    assert wait_until(lambda: len(hub.store.gaps()) == 2, 10)
+    assert (hub.store.gaps()[1].epoch, hub.store.gaps()[1].first, hub.store.gaps()[1].last) == ("", 2, 2)
 
 
 # receipts --------------------------------------------------------------------------------------
@@ -323,7 +334,9 @@ def test_every_write_to_the_store_happens_on_the_ingest_thread(
     admin = {"name": "王五", "sex": "male", "unit": "u1", "roles": ["admin"]}
     hub.record("officer.register", {"officer": "P9001"}, admin, by="admin")
     feed.event("band.battery", int(time.time() * 1000), {"band": "B1"}, {"percent": 80})  # seq 1 lost
-    publish_all(pub, [battery(feed)])  # a gap: INGEST-LOSS red, told to P9001 over MQTT
+    stats = {"uptime_s": 1.0, "outbox_depth": 1, "outbox_first_seq": 2}
+    stats_event = feed.event("agent.stats", int(time.time() * 1000), {}, stats, source=AGENT)
+    publish_all(pub, [battery(feed), feed.message(stats_event)])  # a gap: INGEST-LOSS red, to P9001
     assert wait_until(lambda: hub.notifier.store.counts().get("sent", 0) >= 1, 10), (
         hub.notifier.store.counts()
     )
@@ -333,3 +346,34 @@ def test_every_write_to_the_store_happens_on_the_ingest_thread(
     hub._on_connected()  # as paho would call it
     assert wait_until(lambda: len(writers) >= 4, 5)
     assert set(writers) == {"hub-ingest"}, writers
+
+
+# receipts never pass a hole (review) ---------------------------------------------------------------
+def test_a_receipt_never_confirms_past_a_hole_until_the_agent_says_it_is_gone(
+    hub: HubService, feed: AgentFeed, pub: mqtt.Client, mqtt_broker: Any
+) -> None:
+    receipts = Collector(mqtt_broker.host, mqtt_broker.port).subscribe(f"casewatch/{CENTER}/{AGENT}/receipt")
+    keys = Keyring({AGENT: feed.key})
+
+    def last() -> int:
+        fresh = [m for m in receipts.messages if m[1] and not m[2]]
+        return decode_receipt(fresh[-1][1], keys, center=CENTER, agent=AGENT).seq if fresh else -1
+
+    sent = [battery(feed) for _ in range(5)]  # 1..5
+    held = [battery(feed) for _ in range(2)]  # 6, 7: a broker dropped them; the agent still has them
+    publish_all(pub, [*sent, *[battery(feed) for _ in range(3)]])  # 1..5, 8..10
+    assert wait_until(lambda: len(agent_rows(hub)) == 8, 10)
+    time.sleep(0.5)
+    assert last() == 5  # not 10: the agent would delete 6 and 7, which the hub never stored
+    publish_all(pub, held)  # the agent sends them again
+    assert wait_until(lambda: last() == 10, 10), last()
+    # a hole the agent can no longer fill: its stats say its outbox starts at 14
+    for _ in range(3):  # 11..13 shed by the agent
+        feed.event("band.battery", int(time.time() * 1000), {"band": "B1"}, {"percent": 80})
+    stats = {"uptime_s": 9.0, "outbox_depth": 0, "outbox_first_seq": 14}
+    publish_all(
+        pub, [feed.message(feed.event("agent.stats", int(time.time() * 1000), {}, stats, source=AGENT))]
+    )
+    assert wait_until(lambda: last() == 14, 10), last()
+    assert [(g.first, g.last) for g in hub.store.gaps()] == [(11, 13)]  # 6, 7 came: no loss
+    receipts.close()

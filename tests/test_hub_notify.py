@@ -16,6 +16,7 @@ import pytest
 from devices.modem import SimulatedModem
 from devices.simulator import PtyResponder
 from devices.sms_pdu import decode_submit_text
+from hub.errors import StoreError
 from hub.notify.channels import WebhookChannel
 from hub.notify.dispatcher import Dispatcher, Lane
 from hub.notify.policy import Planned
@@ -180,3 +181,42 @@ def test_pending_notifications_survive_a_restart_and_go_out_once(tmp_path: Path)
     assert [a["ok"] for a in notes.attempts(row.id)] == [False, True]
     server.stop()
     store.close()
+
+
+def test_a_sent_notification_whose_record_fails_is_not_sent_again(tmp_path: Path) -> None:
+    """Review: in a store stall the attempt could not be written, the row stayed pending and due,
+    and the SMS went out again every round. Now it is held, recorded once the store takes it."""
+    store = HubStore(tmp_path / "hub.db")
+    notes = NotificationStore(store)
+    planned = Planned(
+        "a1|red|webhook|ops", "a1", "red", "raise", "webhook", "ops", "", "ops", "红色预警", True
+    )
+    with store.transaction() as db:
+        notes.add(db, [planned], int(time.time() * 1000), per_hour=20)
+    server = WebhookServer().start()
+    channel = WebhookChannel(server.url, center="c1", retries=5)
+    dispatcher = Dispatcher(notes, [Lane("webhook", "ops", channel)], SystemClock(), lambda _id: {"id": "a1"})
+    real = NotificationStore.attempted
+    broken = {"on": True}
+
+    def attempted(self: NotificationStore, *args: Any, **kwargs: Any) -> str:
+        if broken["on"]:
+            raise StoreError("database or disk is full (injected)")
+        return real(self, *args, **kwargs)
+
+    NotificationStore.attempted = attempted  # type: ignore[method-assign]
+    try:
+        with pytest.raises(StoreError):
+            dispatcher.deliver_due(dispatcher.lanes[0])  # sent, not recorded
+        for _ in range(3):  # the store still refuses: nothing is sent again
+            assert not dispatcher.deliver_due(dispatcher.lanes[0])
+        assert len(server.received) == 1
+        broken["on"] = False
+        assert not dispatcher.deliver_due(dispatcher.lanes[0])  # the held attempt is written first
+        (row,) = notes.query()
+        assert row.state == "sent" and row.attempts == 1 and len(server.received) == 1
+    finally:
+        NotificationStore.attempted = real  # type: ignore[method-assign]
+        channel.close()
+        server.stop()
+        store.close()

@@ -265,3 +265,22 @@ def test_verify_runs_alongside_writes(tmp_path: Path) -> None:
     assert report.ok and report.rows == 500
     assert store.verify().rows == 600
     store.close()
+
+
+def test_read_connections_of_ended_threads_are_closed(tmp_path: Path) -> None:
+    """Review: API worker threads come and go; their read connections must not pile up."""
+    import gc
+    import threading
+
+    store = HubStore(tmp_path / "hub.db")
+    store.write(Batch(events=events("a", 1, 3)))
+    before = len(os.listdir("/proc/self/fd"))
+    threads = [threading.Thread(target=store.count) for _ in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) < before + 40  # not 400: a few may still be closing
+    assert store.count() == 3  # this thread's own reader works, and is closed with the store
+    store.close()

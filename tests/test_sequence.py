@@ -101,3 +101,42 @@ def test_every_seq_admitted_exactly_once_in_any_order(order: list[int], repeats:
     assert sorted(admitted) == list(range(1, 60))
     assert replays == len(repeats)
     assert tracker.next_expected("a") == 60
+
+
+def test_a_restored_stream_does_not_report_a_gap_twice() -> None:
+    """Review: a hole kept next_expected back, and every restart reported a bigger false gap."""
+    tracker = SeqTracker()
+    assert tracker.admit("a", 4) == Gap("a", 1, 3)  # 1..3 lost
+    for seq in range(5, 11):
+        assert tracker.admit("a", seq) is None
+    assert tracker.contiguous("a") == 0 and tracker.highest("a") == 10
+    again = SeqTracker()
+    again.restore("a", tracker.next_expected("a") or 1, tracker.highest("a"))
+    assert again.admit("a", 11) is None  # 4..10 are stored, 1..3 reported already
+    assert again.highest("a") == 11
+
+
+def test_the_sender_saying_it_no_longer_holds_a_hole_moves_past_it() -> None:
+    tracker = SeqTracker()
+    tracker.admit("a", 1)
+    assert tracker.admit("a", 5) == Gap("a", 2, 4)
+    tracker.admit("a", 6)
+    assert tracker.contiguous("a") == 1  # a receipt must not confirm past the hole
+    assert tracker.advance("a", 5) == []  # 2..4 reported already: not again
+    assert tracker.contiguous("a") == 6
+    assert tracker.advance("a", 10) == [Gap("a", 7, 9)]  # never seen, never reported: now
+    assert tracker.contiguous("a") == 9 and tracker.advance("a", 3) == []
+
+
+def test_a_deferred_stream_reports_a_hole_only_when_the_sender_gives_it_up() -> None:
+    """An agent with receipts sends again what is not confirmed: a hole is not yet a loss."""
+    tracker = SeqTracker()
+    assert tracker.admit("a", 3, deferred=True) is None  # 1, 2 may still come
+    assert tracker.admit("a", 5) is None and tracker.admit("a", 7) is None
+    assert tracker.admit("a", 1) is None and tracker.contiguous("a") == 1
+    # its outbox now starts at 8: 2, 4 and 6 are gone; 3, 5, 7 are stored and not part of a gap
+    assert tracker.advance("a", 8) == [Gap("a", 2, 2), Gap("a", 4, 4), Gap("a", 6, 6)]
+    assert tracker.contiguous("a") == 7
+    restored = SeqTracker()
+    restored.restore("a", 8, 7, deferred=True)
+    assert restored.admit("a", 10) is None and restored.advance("a", 10) == [Gap("a", 8, 9)]

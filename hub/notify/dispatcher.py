@@ -64,6 +64,10 @@ class Dispatcher:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakes = {lane.name: threading.Event() for lane in lanes}
+        self._unrecorded: dict[int, tuple[int, bool, str, int | None]] = {}
+        """Attempts made whose record the store refused (a stall): kept here, written first when it
+        takes writes again, and their notifications never sent twice meanwhile."""
+        self._unrecorded_lock = threading.Lock()
 
     def start(self) -> Dispatcher:
         for lane in self.lanes:
@@ -104,12 +108,30 @@ class Dispatcher:
 
     def deliver_due(self, lane: Lane) -> bool:
         """Send what is due on ``lane``; True when something was tried."""
+        if not self._record_held():
+            return False  # the store still refuses writes: send nothing more until it takes them
         notes = self.store.due(lane.channel, lane.recipient, self.clock.now_ms())
+        with self._unrecorded_lock:
+            notes = [n for n in notes if n.id not in self._unrecorded]
         for note in notes:
             if self._stop.is_set():
                 break
             self._deliver(lane, note)
         return bool(notes)
+
+    def _record_held(self) -> bool:
+        """Write the attempts the store refused before; False while it still refuses."""
+        with self._unrecorded_lock:
+            held = dict(self._unrecorded)
+        for note_id, (at_ms, ok, detail, retry) in held.items():
+            try:
+                self.store.attempted(note_id, at_ms=at_ms, ok=ok, detail=detail, retry_at_ms=retry)
+            except Exception as exc:
+                log.warning("notification attempts still not recorded (%d held): %s", len(held), exc)
+                return False
+            with self._unrecorded_lock:
+                self._unrecorded.pop(note_id, None)
+        return True
 
     def _deliver(self, lane: Lane, note: Notification) -> None:
         try:
@@ -122,9 +144,14 @@ class Dispatcher:
         retry = None
         if not result.ok and result.retryable and attempts < lane.sender.max_attempts:
             retry = now + backoff_ms(attempts)
-        state = self.store.attempted(
-            note.id, at_ms=now, ok=result.ok, detail=result.detail, retry_at_ms=retry
-        )
+        try:
+            state = self.store.attempted(
+                note.id, at_ms=now, ok=result.ok, detail=result.detail, retry_at_ms=retry
+            )
+        except Exception:  # sent (or tried) but not recorded: never send it again meanwhile
+            with self._unrecorded_lock:
+                self._unrecorded[note.id] = (now, result.ok, result.detail, retry)
+            raise
         if state == "sent":
             lane.stats.sent += 1
         elif state == "pending":
