@@ -162,6 +162,40 @@ class Outbox:
             self._count -= removed
             return removed
 
+    def rebase(self, resign: Callable[[bytes, int, str], bytes]) -> str:
+        """Start a new epoch and number what is held again from 1 under it, in order.
+
+        For an outbox that went back in time under its own epoch (a power cut lost its last
+        commits, a restored disk or VM snapshot): the hub already holds seqs it would reuse and
+        would drop new events as replays. ``resign(payload, seq, epoch)`` gives each held event's
+        bytes under its new number. Returns the new epoch.
+        """
+        epoch = secrets.token_hex(8)
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                rows = self._db.execute(
+                    "SELECT seq, priority, ts, topic, payload FROM outbox ORDER BY seq"
+                ).fetchall()
+                self._db.execute("DELETE FROM outbox")
+                renumbered = [
+                    (i, priority, ts, topic, resign(bytes(payload), i, epoch))
+                    for i, (_old, priority, ts, topic, payload) in enumerate(rows, start=1)
+                ]
+                self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", renumbered)
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (len(rows) + 1,))
+                self._db.execute("UPDATE identity SET epoch = ?", (epoch,))
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise OutboxError(f"outbox {self.path}: {exc}") from exc
+                raise
+            self.epoch = epoch
+            self._next_seq = len(rows) + 1
+        return epoch
+
     def first_seq(self) -> int | None:
         """The lowest seq still held (``None`` when empty)."""
         with self._lock:

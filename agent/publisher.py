@@ -122,6 +122,14 @@ class Publisher:
                 self._receipt_wait = self.receipt_timeout_s
         self._wake.set()
 
+    def restart_numbering(self) -> None:
+        """The outbox took a new epoch and numbers from 1 again: forget the old receipts."""
+        with self._lock:
+            self.receipted = 0
+            self._receipt_to_apply = 0
+        self._replay("new outbox epoch")
+        self._wake.set()
+
     def _replay(self, why: str) -> None:
         with self._lock:
             self._inflight.clear()

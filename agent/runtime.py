@@ -8,6 +8,7 @@ and the ops HTTP server. Everything that changes state goes through ``_lock``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -29,13 +30,14 @@ from agent.room_state import Fusion
 from agent.uploads import EvidenceUploads
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
+from protocol.canonical import canonical_bytes
 from protocol.clock import Clock, SystemClock
 from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
 from protocol.receipts import decode_receipt
 from protocol.registry import HUB_IDENTITY, decode_registration
-from protocol.signing import Keyring
+from protocol.signing import Keyring, signed
 from protocol.topics import RegistryBandTopic, TopicLayout
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,7 @@ class Agent:
         )
         self.counters = {
             "registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0,
-            "receipts_rejected": 0, "receipts_other_epoch": 0, "emit_dropped": 0,
+            "receipts_rejected": 0, "receipts_other_epoch": 0, "emit_dropped": 0, "outbox_rebased": 0,
         }  # fmt: skip
         self._lock = threading.RLock()
         self._snapshots: dict[str, str] = {}  # camera -> latest snapshot path
@@ -315,7 +317,32 @@ class Agent:
         if receipt.epoch != self.outbox.epoch:  # a predecessor's (the outbox was reset): not ours
             self.counters["receipts_other_epoch"] += 1
             return
+        if receipt.seq >= self.outbox.next_seq():
+            self._outbox_went_back(receipt.seq)
+            return
         self.publisher.on_receipt(receipt.seq)
+
+    def _outbox_went_back(self, confirmed: int) -> None:
+        """The hub has stored seqs this outbox has not numbered yet: the outbox went back in time
+        (a power cut lost its last commits, a restored snapshot). Its next events would be dropped
+        as replays, so it takes a new epoch and numbers what it holds again from 1; the hub records
+        the reset (INGEST-RESET). What it held may reach the hub twice (under both epochs): a
+        duplicate, never a loss."""
+        self.counters["outbox_rebased"] += 1
+        log.error(
+            "outbox is behind the hub (hub stored seq %d of epoch %s, next here %d): new epoch",
+            confirmed, self.outbox.epoch, self.outbox.next_seq(),
+        )  # fmt: skip
+        key = self.config.signing.key_bytes()
+
+        def resign(payload: bytes, seq: int, epoch: str) -> bytes:
+            doc = json.loads(payload)
+            doc.update(seq=seq, epoch=epoch)
+            return canonical_bytes(signed(doc, key))
+
+        with self._unstored_lock:  # no event is numbered meanwhile
+            self.outbox.rebase(resign)
+        self.publisher.restart_numbering()
 
     # periodic work ---------------------------------------------------------------------------------
     def _timer_loop(self) -> None:
