@@ -11,8 +11,9 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
-from casewatch.configfile import Problem, duplicate_ids, mapping_items
-from casewatch.settings import (
+from devices.registry import driver, known_drivers
+from foundation.configfile import Problem, duplicate_ids, mapping_items
+from foundation.settings import (
     AgentId,
     ConfigPath,
     Key,
@@ -23,7 +24,6 @@ from casewatch.settings import (
     TimeZone,
     read_secret,
 )
-from devices.registry import driver, known_drivers
 from protocol.fields import RoomType
 
 OfficerMethod = Literal["zones", "persons_minus_detainees", "tags"]

@@ -20,8 +20,8 @@ import logging
 import threading
 import time
 
-from agent.mqtt_link import LinkError, MqttLink
 from agent.outbox import Outbox
+from foundation.mqtt_link import LinkError, MqttLink
 
 log = logging.getLogger(__name__)
 

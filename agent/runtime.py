@@ -22,7 +22,6 @@ from agent import reporting
 from agent.conditions import Candidate, ConditionTracker, Ended, Started, candidates
 from agent.config import AgentConfig
 from agent.emitter import Draft, Emitter
-from agent.mqtt_link import LinkError, MqttLink, Subscription
 from agent.ops import Metric, OpsServer
 from agent.outbox import Outbox
 from agent.publisher import Publisher
@@ -30,6 +29,7 @@ from agent.room_state import Fusion
 from agent.uploads import EvidenceUploads
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
+from foundation.mqtt_link import LinkError, MqttLink, Subscription
 from protocol.canonical import canonical_bytes
 from protocol.clock import Clock, SystemClock
 from protocol.data import AgentStats, Evidence

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.mqtt_link import LinkError, MqttLink
+from foundation.mqtt_link import LinkError, MqttLink
 from protocol.clock import Clock
 from protocol.files import encode_file, valid_path
 

@@ -270,7 +270,7 @@ def fill_store(config_dir: Path, n: int, persons: int, arrived_ago_ms: int = 60_
     Arrived a minute ago by default: every person's timers are open, none has come due yet (as
     in the 300,000-timer figure before). ``--arrived-ago-h 1`` makes WB-HEALTH-UNBOUND (no band
     within 5 min) fire for each, the worst case: 100,000 open alerts in memory too."""
-    from casewatch.configfile import load_config
+    from foundation.configfile import load_config
     from hub.config import HubConfig
     from hub.core import Changes
     from hub.records import HUB_AGENT, build_record, record_bytes

@@ -25,10 +25,10 @@ sys.path.insert(0, str(REPO))
 import paho.mqtt.client as mqtt  # noqa: E402
 
 from agent.emitter import Draft, Emitter  # noqa: E402
-from agent.mqtt_link import MqttLink  # noqa: E402
 from agent.outbox import Outbox  # noqa: E402
 from agent.publisher import Publisher  # noqa: E402
-from casewatch.settings import MqttSettings  # noqa: E402
+from foundation.mqtt_link import MqttLink  # noqa: E402
+from foundation.settings import MqttSettings  # noqa: E402
 from protocol.clock import SystemClock  # noqa: E402
 from protocol.topics import TopicLayout  # noqa: E402
 from tests.brokers import Mosquitto, mosquitto_binary  # noqa: E402

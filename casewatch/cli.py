@@ -14,9 +14,10 @@ import click
 import yaml
 
 from casewatch import __version__
-from casewatch.configfile import load_config
 from casewatch.exits import EXIT_CONFIG, EXIT_FAILED
-from protocol.errors import CasewatchError, ConfigError
+from foundation.configfile import load_config
+from foundation.errors import ConfigError
+from protocol.errors import CasewatchError
 
 CONFIG_KINDS = ("agent", "hub")
 DRAIN_S = 15.0
@@ -188,7 +189,7 @@ def agent(config_path: Path, log_format: str) -> None:
     import signal
     import threading
 
-    from casewatch.logs import setup_logging
+    from foundation.logs import setup_logging
 
     cfg = _load_or_exit(config_path, "agent")
     setup_logging(log_format)

@@ -21,9 +21,9 @@ import numpy as np
 
 from agent.config import AgentConfig, Camera
 from agent.config import cross_check as agent_cross_check
-from casewatch.configfile import load_config
 from detectors.models import ModelStore
 from detectors.person_detector import Detection, PersonDetector
+from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
 from hub.embedded_broker import EmbeddedBroker

@@ -16,7 +16,8 @@ from pathlib import Path
 import click
 
 from casewatch.exits import EXIT_CONFIG, EXIT_FAILED
-from protocol.errors import CasewatchError, ConfigError
+from foundation.errors import ConfigError
+from protocol.errors import CasewatchError
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "configs" / "scenarios"
 DEFAULT_SCENARIO = SCENARIOS / "interrogation.yaml"

@@ -52,7 +52,7 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
     import signal
     import threading
 
-    from casewatch.logs import setup_logging
+    from foundation.logs import setup_logging
 
     service = _service(config_path)
     setup_logging(log_format)

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detectors.scene import scene_from_doc
-from protocol.errors import ConfigError
+from foundation.errors import ConfigError
 
 Level = Literal["green", "blue", "yellow", "orange", "red"]
 Component = Literal["hub", "agent", "broker"]

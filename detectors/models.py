@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol.errors import ModelError
+from foundation.errors import ModelError
 
 Log = Callable[[str], None]
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from detectors.person_detector import PERSON_CLASS, Detection
-from protocol.errors import ModelError
+from foundation.errors import ModelError
 
 NMS_IOU = 0.7
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from protocol.errors import ModelError
+from foundation.errors import ModelError
 
 PERSON_CLASS = 0
 

@@ -30,8 +30,8 @@ from devices.lock_board import LockBoard, ModbusLockBoard
 from devices.registry import register_driver
 from devices.scanner import Scan, ScannerDecoder
 from devices.transport import PortReader
+from foundation.errors import DeviceError
 from protocol.clock import Clock
-from protocol.errors import DeviceError
 from protocol.fields import KEY_PATTERN
 
 log = logging.getLogger(__name__)

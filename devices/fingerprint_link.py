@@ -14,7 +14,7 @@ from typing import Protocol
 import serial
 
 from devices.fingerprint import FingerprintDecoder, Packet
-from protocol.errors import DeviceError
+from foundation.errors import DeviceError
 
 
 class Dialogue(Protocol):

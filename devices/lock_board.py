@@ -31,7 +31,7 @@ from pymodbus.pdu.bit_message import (
 )
 from pymodbus.pdu.decoders import DecodePDU
 
-from protocol.errors import DeviceError
+from foundation.errors import DeviceError
 
 log = logging.getLogger(__name__)
 # pymodbus logs every failed poll itself; BoardError carries the same reason with context.

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, HttpUrl, SecretStr, model_validator
 
-from casewatch.configfile import Problem, duplicate_ids
-from casewatch.settings import (
+from foundation.configfile import Problem, duplicate_ids
+from foundation.settings import (
     AgentId,
     ConfigPath,
     Key,

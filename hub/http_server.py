@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import FastAPI
 
-from casewatch.settings import read_secret
+from foundation.settings import read_secret
 from hub.errors import HttpError
 
 if TYPE_CHECKING:

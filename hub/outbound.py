@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from agent.mqtt_link import LinkError, MqttLink
+from foundation.mqtt_link import LinkError, MqttLink
 from hub.alerts import Alert
 from hub.rules.levels import CHINESE
 from hub.rules.spec import Rule

@@ -15,8 +15,8 @@ import json
 import logging
 from typing import Any
 
+from foundation.errors import ConfigError
 from hub.rules.spec import Rule, RuleFile
-from protocol.errors import ConfigError
 
 log = logging.getLogger(__name__)
 OVERRIDES_META = "rule_overrides"

@@ -22,8 +22,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent.mqtt_link import MqttLink, Subscription
-from casewatch.settings import MqttSettings
+from foundation.mqtt_link import MqttLink, Subscription
+from foundation.settings import MqttSettings
 from hub.accounts import AccountStore
 from hub.admission import Admission
 from hub.agent_files import AgentFiles

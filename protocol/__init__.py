@@ -8,10 +8,8 @@ from protocol.codec import MAX_PAYLOAD_BYTES, Decoder, encode
 from protocol.envelope import PROTOCOL_VERSION, Event, Subject, new_event
 from protocol.errors import (
     CasewatchError,
-    ConfigError,
     EncodingError,
     MalformedError,
-    ModelError,
     OversizeError,
     ProtocolError,
     ReplayError,
@@ -33,7 +31,6 @@ __all__ = [
     "PROTOCOL_VERSION",
     "CasewatchError",
     "Clock",
-    "ConfigError",
     "Decoder",
     "EncodingError",
     "Event",
@@ -42,7 +39,6 @@ __all__ = [
     "KindSpec",
     "MalformedError",
     "ManualClock",
-    "ModelError",
     "OversizeError",
     "ProtocolError",
     "ReplayError",

@@ -1,4 +1,4 @@
-"""The project's exception tree, rooted here because every package depends on ``protocol``.
+"""The wire contract's exceptions, and the root of the project's tree (every package depends on ``protocol``).
 
 ::
 
@@ -14,8 +14,7 @@
     │   ├── TopicError                                          topic unparsable or disagrees with envelope
     │   ├── SkewError                                           event time too far ahead / too old
     │   └── ReplayError                                         (agent, seq) already admitted
-    ├── ConfigError                      casewatch.configfile   a configuration file that cannot be used
-    └── ModelError                       detectors.models       detector weights missing, corrupt, unfetchable
+    └── ConfigError, ModelError, DeviceError: in foundation.errors (not wire contract)
 
 Each ``ProtocolError`` carries a short machine ``reason`` (used as the quarantine counter key),
 the ``topic`` it came on and the first bytes of the payload, so a quarantined message can be shown.
@@ -99,64 +98,3 @@ class SkewError(ProtocolError):
 
 class ReplayError(ProtocolError):
     reason = "replay"
-
-
-class ConfigError(CasewatchError):
-    """A configuration file that cannot be used; ``issues`` holds every problem found."""
-
-    def __init__(self, message: str, issues: list[ConfigIssue] | None = None) -> None:
-        super().__init__(message)
-        self.issues = issues or []
-
-    def __str__(self) -> str:
-        if not self.issues:
-            return super().__str__()
-        return "\n".join(str(issue) for issue in self.issues)
-
-
-class ConfigIssue:
-    """One problem in a configuration file, located as ``file:line:column``."""
-
-    __slots__ = ("column", "expected", "file", "line", "path", "value")
-
-    def __init__(
-        self,
-        *,
-        file: str,
-        line: int | None,
-        column: int | None,
-        path: str,
-        expected: str,
-        value: str | None = None,
-    ) -> None:
-        self.file = file
-        self.line = line
-        self.column = column
-        self.path = path
-        self.expected = expected
-        self.value = value
-
-    def location(self) -> str:
-        if self.line is None:
-            return self.file
-        return f"{self.file}:{self.line}:{self.column}"
-
-    def __str__(self) -> str:
-        parts = [self.location()]
-        if self.path:
-            parts.append(self.path)
-        text = ": ".join(parts) + ": " + self.expected
-        if self.value is not None:
-            text += f" (got {self.value})"
-        return text
-
-    def __repr__(self) -> str:
-        return f"ConfigIssue({self})"
-
-
-class ModelError(CasewatchError):
-    """Detector weights are missing, corrupt, or cannot be fetched."""
-
-
-class DeviceError(CasewatchError):
-    """A serial device could not be opened, did not answer, or answered an error."""

@@ -83,7 +83,7 @@ class AgentFeed:
 
 def running_hub(workdir: Path, port: int, feed: AgentFeed, rules: list[str]) -> Any:
     """A ``HubService`` in this process on the test broker at ``port``, started and connected."""
-    from casewatch.configfile import load_config
+    from foundation.configfile import load_config
     from hub.config import HubConfig
     from hub.config import cross_check as hub_cross_check
     from hub.service import HubService

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from agent.mqtt_link import MqttLink
 from agent.uploads import EvidenceUploads
-from casewatch.settings import MqttSettings
+from foundation.mqtt_link import MqttLink
+from foundation.settings import MqttSettings
 from protocol.clock import SystemClock
 from protocol.files import FileError, decode_file, encode_file
 from protocol.ids import uuid7

@@ -9,10 +9,10 @@ import pytest
 
 from agent.config import AgentConfig, cross_check
 from casewatch.cli import load
-from casewatch.configfile import load_config, parse_config
+from foundation.configfile import load_config, parse_config
+from foundation.errors import ConfigError
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
-from protocol.errors import ConfigError
 from tests.conftest import REPO
 
 GOOD_AGENT = """\

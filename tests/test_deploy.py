@@ -12,8 +12,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from agent.mqtt_link import MqttLink
-from casewatch.settings import MqttSettings, TlsSettings
+from foundation.mqtt_link import MqttLink
+from foundation.settings import MqttSettings, TlsSettings
 from hub.embedded_broker import free_port
 from tests.brokers import mosquitto_binary, wait_for_port
 from tests.hub_helpers import REPO, hub_config

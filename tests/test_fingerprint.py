@@ -22,7 +22,7 @@ from devices.fingerprint import (
     search_result,
 )
 from devices.fingerprint_link import FingerprintLink
-from protocol.errors import DeviceError
+from foundation.errors import DeviceError
 from tests.fuzzing import CODEC_FUZZ
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
 from hub.service import HubService

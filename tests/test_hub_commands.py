@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.service import HubService
 from hub.store import Batch, HubStore, Incoming

@@ -19,7 +19,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
 from hub.service import HubService
 from hub.state_store import DerivedStore
 from protocol.canonical import canonical_bytes

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.core import Changes
 from hub.rules.facts import Fact

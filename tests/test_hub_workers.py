@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import paho.mqtt.client as mqtt
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
+from foundation.errors import ConfigError
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
 from hub.service import HubService
-from protocol.errors import ConfigError
 from tests.hub_helpers import AgentFeed, hub_config
 from tests.waiting import wait_until
 

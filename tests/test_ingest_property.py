@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
 from hub.ingest import Delivery

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.errors import StoreError
 from hub.ingest import Fault

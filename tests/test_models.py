@@ -11,7 +11,7 @@ import pytest
 from detectors.models import MODELS, ModelSpec, ModelStore, sha256_of
 from detectors.onnx_detector import OnnxPersonDetector
 from detectors.person_detector import PersonDetector
-from protocol.errors import ModelError
+from foundation.errors import ModelError
 
 EXPECTED_SHA = "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36"
 

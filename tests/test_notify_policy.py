@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from foundation.errors import ConfigError
 from hub.alerts import Alert, Transition
 from hub.notify.policy import NotifyPolicy, Planned, Webhook, hold_back
 from hub.notify.store import NotificationStore
@@ -15,7 +16,6 @@ from hub.notify.templates import template_problem
 from hub.projections import Projections, RoomInfo
 from hub.rules.spec import Rule
 from hub.store import HubStore
-from protocol.errors import ConfigError
 
 T0 = 1_767_225_600_000  # 2026-01-01 08:00 in Shanghai
 
@@ -165,7 +165,7 @@ def test_templates_with_unknown_fields_are_refused_at_load(tmp_path: Path) -> No
     assert template_problem("{level_zh}{title}") is None
     assert "unknown field(s) {name}" in str(template_problem("{name}"))
     assert "not a valid template" in str(template_problem("{oops"))
-    from casewatch.configfile import load_config
+    from foundation.configfile import load_config
     from hub.config import HubConfig
 
     (tmp_path / "hub.key").write_text("k" * 64)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from agent.emitter import Draft, Emitter
-from agent.mqtt_link import MqttLink
 from agent.outbox import Outbox
 from agent.publisher import Publisher
-from casewatch.settings import MqttSettings
+from foundation.mqtt_link import MqttLink
+from foundation.settings import MqttSettings
 from hub.embedded_broker import EmbeddedBroker, free_port
 from protocol.clock import ManualClock
 from protocol.errors import ReplayError

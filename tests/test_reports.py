@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from casewatch.configfile import load_config
+from foundation.configfile import load_config
 from hub.alerts import Alert, Transition
 from hub.config import HubConfig
 from hub.core import Changes

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from foundation.errors import ConfigError
 from hub.rules.engine import RuleEngine, load_rule_files
 from hub.rules.facts import Fact
 from hub.rules.spec import RuleFile, parse_duration
-from protocol.errors import ConfigError
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z = 08:00 in Shanghai
 S, M, H = 1000, 60_000, 3_600_000

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-import casewatch
+import foundation
 from hub.api import admin_routes, alert_routes, custody, log_routes, registry, report_routes
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller
@@ -56,7 +56,7 @@ def me(request: Request, ctx: ApiContext = Ctx) -> dict[str, str]:
 def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(
         title="casewatch hub API",
-        version=casewatch.__version__,
+        version=foundation.__version__,
         description="执法办案管理中心监督系统 — intake, bands, officers, cases, approvals, alerts, the log.",
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,

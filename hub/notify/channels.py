@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from agent.mqtt_link import LinkError, MqttLink
 from devices.modem import ModemLink
+from foundation.mqtt_link import LinkError, MqttLink
 from hub.notify.store import Notification
 
 

@@ -10,8 +10,8 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agent.mqtt_link import MqttLink
 from devices.modem import ModemLink
+from foundation.mqtt_link import MqttLink
 from hub.config import HubConfig
 from hub.core import Changes
 from hub.notify.channels import MqttChannel, SmsChannel, WebhookChannel

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import ValidationError
 
+from foundation.errors import ConfigError
 from hub.rules.facts import Fact
 from hub.rules.shapes import SHAPES, Shape
 from hub.rules.spec import Rule, RuleFile, RulePart, Window
 from hub.rules.state import KeyState, Signal
-from protocol.errors import ConfigError
 
 StateKey = tuple[str, tuple[str, ...]]
 

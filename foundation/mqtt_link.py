@@ -24,7 +24,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from casewatch.settings import MqttSettings
+from foundation.settings import MqttSettings
 from protocol.errors import CasewatchError
 
 log = logging.getLogger(__name__)
