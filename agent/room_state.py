@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.config import Camera, Room
+from agent.config import Room
+from detectors.config import Camera
 from protocol.registry import BandRegistration
 
 STAFF_ROLES = ("officer", "auxiliary")

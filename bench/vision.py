@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 STREET = REPO.parent / "shared" / "media" / "street-1080p.mp4"
 sys.path.insert(0, str(REPO))
 
-from agent.config import Camera  # noqa: E402
+from detectors.config import Camera  # noqa: E402
 from detectors.models import ModelStore  # noqa: E402
 from detectors.onnx_detector import load_detector  # noqa: E402
 from detectors.pipeline import GatePolicy  # noqa: E402

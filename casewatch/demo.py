@@ -19,8 +19,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from agent.config import AgentConfig, Camera
+from agent.config import AgentConfig
 from agent.config import cross_check as agent_cross_check
+from detectors.config import Camera
 from detectors.models import ModelStore
 from detectors.person_detector import Detection, PersonDetector
 from foundation.configfile import load_config

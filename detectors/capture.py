@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.config import Camera, FileSource
+from detectors.config import Camera, FileSource
 from detectors.sources import CameraError, open_capture, redact, source_url
 from protocol.clock import Clock
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from agent.config import (
+from detectors.config import (
     CameraSource,
     DahuaSource,
     FileSource,

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.config import Camera, FileSource, VisionTuning
 from detectors.capture import CameraReader
+from detectors.config import Camera, FileSource, VisionTuning
 from detectors.detector_pool import BatchDetector, DetectorPool
 from detectors.evidence import ClipRecorder, ClipRequest, FrameRing, SnapshotStore, annotate
 from detectors.health import HealthChange, HealthLimits

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agent.config import Device
+from devices.config import Device
 from devices.events import DeviceEvent
 from devices.registry import driver
 from devices.transport import PortReader

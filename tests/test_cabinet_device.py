@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from agent.config import Device
 from devices.cabinet_sim import CabinetSimulator
+from devices.config import Device
 from devices.events import DeviceEvent
 from devices.service import DeviceService
 from protocol.clock import SystemClock

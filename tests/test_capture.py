@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import Camera
 from detectors.capture import Backoff, CameraReader
+from detectors.config import Camera
 from detectors.scene import still_room_scene, write_video
 from protocol.clock import ManualClock
 

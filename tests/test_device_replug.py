@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from agent.config import Device
+from devices.config import Device
 from devices.events import DeviceEvent
 from devices.readings import BandSighting
 from devices.service import DeviceService

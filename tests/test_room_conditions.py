@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from agent.conditions import ConditionTracker, Ended, Started, candidates
-from agent.config import Camera, Room
+from agent.config import Room
 from agent.room_state import Fusion
+from detectors.config import Camera
 from protocol.ids import uuid7
 from protocol.registry import BandFlags, BandRegistration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from agent.config import Camera
+from detectors.config import Camera
 from detectors.observations import ClipObservation, HealthObservation, ZoneObservation
 from detectors.scene import INTERROGATION_ZONES, interrogation_scene, write_video
 from detectors.vision import VisionService, VisionSettings

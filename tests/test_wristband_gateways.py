@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.config import Device
+from devices.config import Device
 from devices.events import DeviceEvent
 from devices.gateway_mapping import FieldMap, GatewayMapping, band_key
 from devices.readings import (

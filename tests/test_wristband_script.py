@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from agent.config import Device
+from devices.config import Device
 from devices.events import DeviceEvent
 from devices.service import DeviceService
 from devices.simulator import WristbandSimulator, run_wristband_script
