@@ -10,6 +10,8 @@ CACHE ?= $(HOME)/.cache/casewatch
 DEPS_KEY := $(shell $(PYTHON) -c 'import tomllib,hashlib,json,sys; p=tomllib.load(open("pyproject.toml","rb"))["project"]; print(hashlib.sha256(json.dumps([p["dependencies"],p.get("optional-dependencies"),list(sys.version_info[:2])]).encode()).hexdigest()[:16])')
 VENV ?= $(CACHE)/venv-$(DEPS_KEY)
 BIN := $(VENV)/bin
+# the editable install maps the packages it found: a new top-level package needs a new install
+SRC_KEY := $(CURDIR) $(shell $(PYTHON) -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:16])')
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint typecheck models clean-venv
@@ -22,8 +24,8 @@ $(VENV)/.deps-ok:
 	touch $@
 
 install: $(VENV)/.deps-ok
-	@if [ "$$(cat $(VENV)/.src 2>/dev/null)" != "$(CURDIR)" ]; then \
-		$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . && echo "$(CURDIR)" > $(VENV)/.src; \
+	@if [ "$$(cat $(VENV)/.src 2>/dev/null)" != "$(SRC_KEY)" ]; then \
+		$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . && echo "$(SRC_KEY)" > $(VENV)/.src; \
 	fi
 
 demo: install
