@@ -25,7 +25,8 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,21 @@ class Outbox:
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {path}: {exc}") from exc
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (the caller holds ``_lock``); rolled back on any error,
+        SQLite's as ``OutboxError``."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            yield self._db
+            self._db.execute("COMMIT")
+        except BaseException as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise OutboxError(f"outbox {self.path}: {exc}") from exc
+            raise
+
     def _meta(self, key: str) -> int:
         return int(self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
 
@@ -112,23 +128,15 @@ class Outbox:
         with self._lock:
             seqs = []
             seq = self._next_seq
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
+            with self._transaction() as db:
                 rows = []
                 for build in builders:
                     record = build(seq)
                     rows.append((seq, PRIORITIES[record.priority], record.ts, record.topic, record.payload))
                     seqs.append(seq)
                     seq += 1
-                self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", rows)
-                self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq,))
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise OutboxError(f"outbox {self.path}: {exc}") from exc
-                raise
+                db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", rows)
+                db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq,))
             self._next_seq = seq
             self._count += len(rows)
         return seqs
@@ -172,26 +180,18 @@ class Outbox:
         """
         epoch = secrets.token_hex(8)
         with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                rows = self._db.execute(
+            with self._transaction() as db:
+                rows = db.execute(
                     "SELECT seq, priority, ts, topic, payload FROM outbox ORDER BY seq"
                 ).fetchall()
-                self._db.execute("DELETE FROM outbox")
+                db.execute("DELETE FROM outbox")
                 renumbered = [
                     (i, priority, ts, topic, resign(bytes(payload), i, epoch))
                     for i, (_old, priority, ts, topic, payload) in enumerate(rows, start=1)
                 ]
-                self._db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", renumbered)
-                self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (len(rows) + 1,))
-                self._db.execute("UPDATE identity SET epoch = ?", (epoch,))
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise OutboxError(f"outbox {self.path}: {exc}") from exc
-                raise
+                db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", renumbered)
+                db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (len(rows) + 1,))
+                db.execute("UPDATE identity SET epoch = ?", (epoch,))
             self.epoch = epoch
             self._next_seq = len(rows) + 1
         return epoch

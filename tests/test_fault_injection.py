@@ -109,6 +109,29 @@ def embedded_centre(tmp_path: Path) -> tuple[Path, Path, HubProcess, Path]:
     return hub_dir, agent_dir, hub, agent_config(agent_dir, port, key=key, outbox=SHIPPED_OUTBOX, **FAST)
 
 
+def mosquitto_centre(tmp_path: Path, *, max_queued: int = 0, **outbox: object) -> tuple[
+    Path, Path, Mosquitto, HubProcess, AgentProcess
+]:  # fmt: skip
+    """Mosquitto (persistence off), a hub process on it, started, and an agent for it (not started)."""
+    key = new_key()
+    hub_dir, agent_dir, broker_dir = tmp_path / "hub", tmp_path / "agent", tmp_path / "broker"
+    for folder in (hub_dir, agent_dir, broker_dir):
+        folder.mkdir()
+    broker = Mosquitto(broker_dir, mosquitto_binary() or "", max_queued=max_queued).start()
+    hub = HubProcess(hub_config(hub_dir, broker.port, agent_key=key, rules=INGEST_RULES), hub_dir / "hub.log")
+    hub.start()
+    config = agent_config(agent_dir, broker.port, key=key, outbox={**SHIPPED_OUTBOX, **outbox}, **FAST)
+    return hub_dir, agent_dir, broker, hub, AgentProcess(config, agent_dir / "agent.log")
+
+
+def stop_everything(agent: AgentProcess, hub: HubProcess, broker: Mosquitto) -> None:
+    agent.stop()
+    if hub.proc is not None and hub.proc.poll() is None:
+        hub.proc.send_signal(signal.SIGCONT)
+    hub.stop()
+    broker.stop()
+
+
 def test_hub_sigkill_ten_times_on_the_embedded_broker(tmp_path: Path) -> None:
     hub_dir, agent_dir, hub, config = embedded_centre(tmp_path)
     agent = AgentProcess(config, agent_dir / "agent.log")
@@ -132,16 +155,7 @@ def test_hub_sigkill_ten_times_on_the_embedded_broker(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(mosquitto_binary() is None, reason="needs Debian's mosquitto (.ci/run installs it)")
 def test_mosquitto_sigkill_five_times_while_the_hub_lags(tmp_path: Path) -> None:
-    key = new_key()
-    hub_dir, agent_dir, broker_dir = tmp_path / "hub", tmp_path / "agent", tmp_path / "broker"
-    for folder in (hub_dir, agent_dir, broker_dir):
-        folder.mkdir()
-    broker = Mosquitto(broker_dir, mosquitto_binary() or "").start()  # persistence off
-    cfg = hub_config(hub_dir, broker.port, agent_key=key, rules=INGEST_RULES)
-    hub = HubProcess(cfg, hub_dir / "hub.log").start()
-    agent = AgentProcess(
-        agent_config(agent_dir, broker.port, key=key, outbox=SHIPPED_OUTBOX, **FAST), agent_dir / "agent.log"
-    )
+    hub_dir, agent_dir, broker, hub, agent = mosquitto_centre(tmp_path)
     try:
         agent.start()
         time.sleep(2)
@@ -155,11 +169,7 @@ def test_mosquitto_sigkill_five_times_while_the_hub_lags(tmp_path: Path) -> None
             time.sleep(3.0)
         counts = stop_agent_flushed(agent, agent_dir, hub_dir / "hub.db")
     finally:
-        agent.stop()
-        if hub.proc is not None and hub.proc.poll() is None:
-            hub.proc.send_signal(signal.SIGCONT)
-        hub.stop()
-        broker.stop()
+        stop_everything(agent, hub, broker)
     events = assert_nothing_lost(agent_dir, counts, hub_dir / "hub.db")
     assert events >= 500
     report("Mosquitto SIGKILL x5 (persistence off) while the hub is stopped", events, 5)
@@ -172,18 +182,7 @@ def test_a_small_broker_queue_and_a_stopped_hub_lose_nothing_and_raise_no_false_
     contiguous mark only, the agent sends unconfirmed events again (at most ``max_unconfirmed``
     past the receipt), and a hole is a loss only when the agent says so: every event arrives, and
     no false gap is recorded."""
-    key = new_key()
-    hub_dir, agent_dir, broker_dir = tmp_path / "hub", tmp_path / "agent", tmp_path / "broker"
-    for folder in (hub_dir, agent_dir, broker_dir):
-        folder.mkdir()
-    broker = Mosquitto(broker_dir, mosquitto_binary() or "", max_queued=30).start()
-    hub = HubProcess(
-        hub_config(hub_dir, broker.port, agent_key=key, rules=INGEST_RULES), hub_dir / "hub.log"
-    ).start()
-    outbox = {**SHIPPED_OUTBOX, "max_unconfirmed": 40}
-    agent = AgentProcess(
-        agent_config(agent_dir, broker.port, key=key, outbox=outbox, **FAST), agent_dir / "agent.log"
-    )
+    hub_dir, agent_dir, broker, hub, agent = mosquitto_centre(tmp_path, max_queued=30, max_unconfirmed=40)
     try:
         agent.start()
         time.sleep(2)
@@ -195,11 +194,7 @@ def test_a_small_broker_queue_and_a_stopped_hub_lose_nothing_and_raise_no_false_
             time.sleep(2.0)
         counts = stop_agent_flushed(agent, agent_dir, hub_dir / "hub.db")
     finally:
-        agent.stop()
-        if hub.proc is not None and hub.proc.poll() is None:
-            hub.proc.send_signal(signal.SIGCONT)
-        hub.stop()
-        broker.stop()
+        stop_everything(agent, hub, broker)
     events = assert_nothing_lost(agent_dir, counts, hub_dir / "hub.db")
     report("Mosquitto with a queue of 30 for the hub, hub stopped 4 s x3", events, 3)
 

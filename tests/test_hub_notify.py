@@ -150,15 +150,21 @@ def test_a_dead_modem_fails_its_sms_with_the_reason_and_nothing_else_stops(
         assert hub.anonymous().get("/api/v1/health").json()["status"] == "ok"
 
 
-def test_pending_notifications_survive_a_restart_and_go_out_once(tmp_path: Path) -> None:
-    """A webhook that was down when the hub stopped is delivered by the next start, once."""
+PLANNED = Planned("a1|red|webhook|ops", "a1", "red", "raise", "webhook", "ops", "", "ops", "红色预警", True)
+
+
+def one_planned_webhook(tmp_path: Path) -> tuple[HubStore, NotificationStore, Planned]:
+    """A store holding one pending red-alert webhook notification, as the ingest plans it."""
     store = HubStore(tmp_path / "hub.db")
     notes = NotificationStore(store)
-    planned = Planned(
-        "a1|red|webhook|ops", "a1", "red", "raise", "webhook", "ops", "", "ops", "红色预警", True
-    )
     with store.transaction() as db:
-        notes.add(db, [planned], int(time.time() * 1000), per_hour=20)
+        notes.add(db, [PLANNED], int(time.time() * 1000), per_hour=20)
+    return store, notes, PLANNED
+
+
+def test_pending_notifications_survive_a_restart_and_go_out_once(tmp_path: Path) -> None:
+    """A webhook that was down when the hub stopped is delivered by the next start, once."""
+    store, notes, planned = one_planned_webhook(tmp_path)
     down = WebhookChannel("http://127.0.0.1:9/hook", center="c1", timeout_s=0.5, retries=5)
     first = Dispatcher(notes, [Lane("webhook", "ops", down)], SystemClock(), lambda _id: None)
     assert first.deliver_due(first.lanes[0])  # refused: stays pending for a retry
@@ -186,13 +192,7 @@ def test_pending_notifications_survive_a_restart_and_go_out_once(tmp_path: Path)
 def test_a_sent_notification_whose_record_fails_is_not_sent_again(tmp_path: Path) -> None:
     """Review: in a store stall the attempt could not be written, the row stayed pending and due,
     and the SMS went out again every round. Now it is held, recorded once the store takes it."""
-    store = HubStore(tmp_path / "hub.db")
-    notes = NotificationStore(store)
-    planned = Planned(
-        "a1|red|webhook|ops", "a1", "red", "raise", "webhook", "ops", "", "ops", "红色预警", True
-    )
-    with store.transaction() as db:
-        notes.add(db, [planned], int(time.time() * 1000), per_hour=20)
+    store, notes, _planned = one_planned_webhook(tmp_path)
     server = WebhookServer().start()
     channel = WebhookChannel(server.url, center="c1", retries=5)
     dispatcher = Dispatcher(notes, [Lane("webhook", "ops", channel)], SystemClock(), lambda _id: {"id": "a1"})
