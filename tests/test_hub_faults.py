@@ -203,6 +203,8 @@ def test_a_full_disk_stops_the_ingest_visibly_and_it_resumes_without_a_false_gap
     assert hub.http is not None
     health = httpx.get(f"{hub.http.url}/api/v1/health", timeout=5).json()
     assert health["status"] == "degraded" and "full" in health["fault"]["reason"]
+    metrics = httpx.get(f"{hub.http.url}/api/v1/metrics", timeout=5).text
+    assert 'casewatch_hub_degraded{stage="commit"} 1' in metrics and "casewatch_hub_up 0" in metrics
     assert wait_until(lambda: any(p.startswith(b"degraded") for _t, p, _r in status.messages), 5)
     with pytest.raises(Exception, match="存储故障"):
         hub.record(
