@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from hub.admission import Admission, Reset
+from hub.admission import Admission
 from hub.agent_files import AgentFiles
 from hub.config import HubConfig
 from hub.core import Changes
@@ -37,9 +37,10 @@ from hub.errors import StoreError
 from hub.judgement import Judgement
 from hub.outbound import Outbound
 from hub.outputs import Outputs
-from hub.records import HUB_AGENT, RecordConflict, build_record, conflict, record_bytes
+from hub.own_records import HubRecords
+from hub.records import HUB_AGENT, RecordConflict, conflict
 from hub.state_store import DerivedStore
-from hub.store import Batch, HubStore, Incoming, SeqGap, Stored, Stream
+from hub.store import Batch, HubStore, Incoming, Stored, Stream
 from hub.web.evidence import EvidenceFolder
 from protocol.clock import Clock
 
@@ -143,8 +144,7 @@ class Ingest:
         self.outbound = outbound
         self.evidence = evidence
         self.agent_files = agent_files
-        self.hub_key = hub_key
-        self.hub_seq = hub_seq
+        self.own = HubRecords(center=cfg.center, key=hub_key, clock=clock, next_seq=hub_seq)
         self.on_health = on_health
         self.ack: Callable[[int, int], None] | None = None
         """How a delivery is acknowledged (the MQTT link's ``ack``), set once the link exists."""
@@ -303,12 +303,12 @@ class Ingest:
         deliveries = [item for item in items if isinstance(item, Delivery)]
         requests: list[RecordRequest] = []
         self.admission.begin()
-        first_hub_seq = self.hub_seq
+        first_hub_seq = self.own.next_seq
         try:
             stored, touched = self._admit_and_write(items, batch, requests)
         except Exception as exc:  # nothing of the batch counts as seen; its deliveries are held
             self.admission.rollback()
-            self.hub_seq = first_hub_seq
+            self.own.next_seq = first_hub_seq
             self.stats.store_errors += 1
             for req in requests:
                 if not req.done.done():
@@ -354,21 +354,21 @@ class Ingest:
                     problem = conflict(item.kind, item.subject, p.persons, p.bands, p.cases, claimed)
                     if problem is not None:
                         raise RecordConflict(problem)
-                    batch.events.append(self._record_incoming(item))
+                    batch.events.append(self.own.build(item.kind, item.subject, item.data, item.by, item.ts))
                     requests.append(item)
                 except Exception as exc:
                     item.done.set_exception(exc)
         touched = self.admission.take_touched()
         for gap in self.admission.take_gaps():
             batch.gaps.append(gap)
-            batch.events.append(self._gap_record(gap))
+            batch.events.append(self.own.gap(gap))
         for reset in self.admission.take_resets():
-            batch.events.append(self._reset_record(reset))
+            batch.events.append(self.own.reset(reset))
         for stream in touched:
             nxt = self.admission.next_expected(stream)
             if nxt is not None:
                 batch.streams[stream] = nxt
-        batch.streams[(HUB_AGENT, "")] = self.hub_seq
+        batch.streams[(HUB_AGENT, "")] = self.own.next_seq
         started = time.perf_counter()
         stored = self.store.write(batch)
         self.stats.commit_ms_max = max(self.stats.commit_ms_max, (time.perf_counter() - started) * 1000)
@@ -474,49 +474,6 @@ class Ingest:
         for (agent, epoch), mark in self.store.streams().items():
             if agent != HUB_AGENT and mark.next_expected > 1:
                 self.outbound.receipt(agent, epoch, mark.next_expected - 1, self.clock.now_ms())
-
-    # records made here ------------------------------------------------------------------------
-    def _gap_record(self, gap: SeqGap) -> Incoming:
-        data: dict[str, Any] = {"agent": gap.agent, "first": gap.first, "last": gap.last}
-        if gap.epoch:
-            data["epoch"] = gap.epoch
-        return self._record_incoming(RecordRequest("ingest.gap", {}, data, HUB_AGENT, gap.detected_ms))
-
-    def _reset_record(self, reset: Reset) -> Incoming:
-        data: dict[str, Any] = {
-            "agent": reset.agent,
-            "epoch": reset.epoch,
-            "first_seq": reset.first_seq,
-            "previous_epoch": reset.previous_epoch,
-            "previous_highest": reset.previous_highest,
-        }
-        log.error(
-            "agent %s started a new outbox (epoch %s at seq %d; the previous, %s, reached seq %d)",
-            reset.agent, reset.epoch or "-", reset.first_seq, reset.previous_epoch or "-",
-            reset.previous_highest,
-        )  # fmt: skip
-        return self._record_incoming(RecordRequest("ingest.reset", {}, data, HUB_AGENT, reset.detected_ms))
-
-    def _record_incoming(self, req: RecordRequest) -> Incoming:
-        now = self.clock.now_ms()
-        ts = req.ts if req.ts is not None else now
-        doc = build_record(
-            kind=req.kind,
-            subject=req.subject,
-            data=req.data,
-            seq=self.hub_seq,
-            ts=ts,
-            center=self.cfg.center,
-            by=req.by,
-            key=self.hub_key,
-            now_ms=now,
-        )
-        self.hub_seq += 1
-        subject = doc["subject"]
-        return Incoming(
-            HUB_AGENT, doc["seq"], doc["id"], req.kind, ts, now, record_bytes(doc), subject.get("person"),
-            subject.get("band"),
-        )  # fmt: skip
 
     # timers -----------------------------------------------------------------------------------
     def _tick(self) -> None:
