@@ -32,7 +32,6 @@ import json
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from sqlite_utils import Database
 from hub.chain import GENESIS, VerifyReport, head_problem, recorded_head, verify_chain
 from hub.errors import StoreError
 from hub.migrations import migrate
+from hub.read_connections import ReadConnections
 
 __all__ = [
     "GENESIS",
@@ -180,9 +180,7 @@ class HubStore:
         self._lock = threading.Lock()
         self.writer: Callable[[Callable[[], Any]], Any] | None = None
         """Runs a write on the store's one writer thread (the hub's ingest); unset: inline."""
-        self._local = threading.local()
-        self._readers: list[weakref.finalize[Any, Any]] = []
-        self._readers_lock = threading.Lock()
+        self._readers = ReadConnections(self.path)
         self._max_seq: dict[Stream, int] = {}  # per stream, loaded on first sight: skips most lookups
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,30 +224,14 @@ class HubStore:
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A read-only connection of the calling thread's own: readers (API, console, reports, the
-        notifier) never wait for the writer's lock, and WAL lets them read beside its commits."""
+        notifier) never wait for the writer's lock (hub/read_connections.py)."""
         if self._memory:
             with self.locked() as db:
                 yield db
             return
-        reader: _Reader | None = getattr(self._local, "reader", None)
-        if reader is None:
-            try:
-                conn = sqlite3.connect(
-                    self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None,
-                    check_same_thread=False,
-                )  # fmt: skip
-                conn.execute("PRAGMA busy_timeout = 5000")
-            except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path}: cannot open for reading: {exc}") from exc
-            reader = self._local.reader = _Reader(conn)
-            # closed when its thread ends (the thread-local goes, and with it the holder): worker
-            # threads come and go, their connections must not pile up
-            closer = weakref.finalize(reader, conn.close)
-            with self._readers_lock:
-                self._readers = [c for c in self._readers if c.alive]
-                self._readers.append(closer)
+        conn = self._readers.get()
         try:
-            yield reader.conn
+            yield conn
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from exc
 
@@ -481,10 +463,7 @@ class HubStore:
             conn.close()
 
     def close(self) -> None:
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-        for closer in readers:
-            closer()
+        self._readers.close()
         with self._lock:
             self._db.close()
 
@@ -493,15 +472,6 @@ class HubStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Reader:
-    """A thread's read connection; when its thread ends, this goes and the connection is closed."""
-
-    __slots__ = ("__weakref__", "conn")
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
 
 
 def _quarantine_row(q: Quarantined) -> tuple[Any, ...]:
