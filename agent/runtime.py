@@ -8,11 +8,9 @@ and the ops HTTP server. Everything that changes state goes through ``_lock``.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +22,22 @@ from agent.config import AgentConfig
 from agent.emitter import Draft, Emitter
 from agent.ops import Metric, OpsServer
 from agent.outbox import Outbox
+from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
 from agent.room_state import Fusion
 from agent.uploads import EvidenceUploads
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
 from foundation.mqtt_link import LinkError, MqttLink, Subscription
-from protocol.canonical import canonical_bytes
 from protocol.clock import Clock, SystemClock
 from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
-from protocol.receipts import decode_receipt
 from protocol.registry import HUB_IDENTITY, decode_registration
-from protocol.signing import Keyring, signed
+from protocol.signing import Keyring
 from protocol.topics import RegistryBandTopic, TopicLayout
 
 log = logging.getLogger(__name__)
-UNSTORED_MAX = 100_000
-"""Drafts held in memory while the outbox cannot be written (a full disk), before the oldest go."""
 
 
 class Agent:
@@ -70,7 +65,6 @@ class Agent:
                 Subscription(self.layout.receipt(config.center, config.agent)),
             ],
         )
-        self.own_key = Keyring({config.agent: config.signing.key_bytes()})
         self.publisher = Publisher(
             self.outbox, self.link, wait_for_hub=config.outbox.wait_for_hub, receipts=config.outbox.receipts,
             receipt_timeout_s=config.outbox.receipt_timeout_s, max_unconfirmed=config.outbox.max_unconfirmed,
@@ -99,15 +93,14 @@ class Agent:
         self.registry_keys = (
             Keyring({HUB_IDENTITY: config.registry_key.key_bytes()}) if config.registry_key else None
         )
-        self.counters = {
-            "registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0,
-            "receipts_rejected": 0, "receipts_other_epoch": 0, "emit_dropped": 0, "outbox_rebased": 0,
-        }  # fmt: skip
+        self.counters = {"registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0}
+        self.keeper = OutboxKeeper(
+            self.outbox, self.emitter, self.publisher, key=config.signing.key_bytes(), center=config.center,
+            agent=config.agent, counters=self.counters,
+        )  # fmt: skip
         self._lock = threading.RLock()
         self._snapshots: dict[str, str] = {}  # camera -> latest snapshot path
         self._clip_conditions: dict[str, str] = {}  # clip id -> condition id
-        self._unstored: deque[Draft] = deque()
-        self._unstored_lock = threading.Lock()
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._timer_loop, name="agent-timer", daemon=True)
         self.vision = None
@@ -190,38 +183,11 @@ class Agent:
 
     # inputs ----------------------------------------------------------------------------------------
     def emit(self, drafts: list[Draft]) -> None:
-        """Store events in the outbox; while it cannot take them (disk full), hold them here in order.
-
-        Held drafts are stored, first, by the next emit or the timer's next second once the outbox
-        takes writes again: a full disk delays events, it does not lose them. Beyond
-        ``UNSTORED_MAX`` held drafts the oldest are dropped, counted and logged (a real loss).
-        """
-        with self._unstored_lock:
-            self._unstored.extend(drafts)
-            self._flush_unstored()
-
-    def _flush_unstored(self) -> None:
-        while self._unstored:
-            batch = list(self._unstored)[:500]
-            try:
-                self.emitter.emit_many(batch)
-            except Exception as exc:
-                self.counters["emit_errors"] += 1
-                if self.counters["emit_errors"] % 100 == 1:
-                    log.error("events could not be stored, %d held in memory: %s", len(self._unstored), exc)
-                overflow = len(self._unstored) - UNSTORED_MAX
-                if overflow > 0:
-                    for _ in range(overflow):
-                        self._unstored.popleft()
-                    self.counters["emit_dropped"] += overflow
-                    log.error("outbox unusable: %d events dropped (%d held)", overflow, len(self._unstored))
-                return
-            for _ in batch:
-                self._unstored.popleft()
+        """Store events in the outbox (held in memory while it cannot take them: agent/outbox_keeper.py)."""
+        self.keeper.emit(drafts)
 
     def unstored(self) -> int:
-        """Events held in memory because the outbox could not take them."""
-        return len(self._unstored)
+        return self.keeper.unstored()
 
     def _on_observation(self, obs: Observation) -> None:
         with self._lock:
@@ -279,7 +245,7 @@ class Agent:
             self.publisher.set_hub_online(online)
             return
         if topic == self.layout.receipt(self.config.center, self.config.agent):
-            self._on_receipt(payload)
+            self.keeper.on_receipt(payload)
             return
         try:
             parsed = self.layout.parse(topic)
@@ -305,45 +271,6 @@ class Agent:
             self.fusion.register(parsed.band, registration)
         self.counters["registry_accepted"] += 1
 
-    def _on_receipt(self, payload: bytes) -> None:
-        try:
-            receipt = decode_receipt(
-                payload, self.own_key, center=self.config.center, agent=self.config.agent
-            )
-        except ProtocolError as exc:
-            self.counters["receipts_rejected"] += 1
-            log.warning("receipt rejected: %s", exc)
-            return
-        if receipt.epoch != self.outbox.epoch:  # a predecessor's (the outbox was reset): not ours
-            self.counters["receipts_other_epoch"] += 1
-            return
-        if receipt.seq >= self.outbox.next_seq():
-            self._outbox_went_back(receipt.seq)
-            return
-        self.publisher.on_receipt(receipt.seq)
-
-    def _outbox_went_back(self, confirmed: int) -> None:
-        """The hub has stored seqs this outbox has not numbered yet: the outbox went back in time
-        (a power cut lost its last commits, a restored snapshot). Its next events would be dropped
-        as replays, so it takes a new epoch and numbers what it holds again from 1; the hub records
-        the reset (INGEST-RESET). What it held may reach the hub twice (under both epochs): a
-        duplicate, never a loss."""
-        self.counters["outbox_rebased"] += 1
-        log.error(
-            "outbox is behind the hub (hub stored seq %d of epoch %s, next here %d): new epoch",
-            confirmed, self.outbox.epoch, self.outbox.next_seq(),
-        )  # fmt: skip
-        key = self.config.signing.key_bytes()
-
-        def resign(payload: bytes, seq: int, epoch: str) -> bytes:
-            doc = json.loads(payload)
-            doc.update(seq=seq, epoch=epoch)
-            return canonical_bytes(signed(doc, key))
-
-        with self._unstored_lock:  # no event is numbered meanwhile
-            self.outbox.rebase(resign)
-        self.publisher.restart_numbering()
-
     # periodic work ---------------------------------------------------------------------------------
     def _timer_loop(self) -> None:
         timing = self.config.timing
@@ -353,9 +280,7 @@ class Agent:
         while not self._stop.wait(min(1.0, timing.heartbeat_interval_s, timing.stats_interval_s)):
             now = time.monotonic()
             try:
-                if self._unstored:
-                    with self._unstored_lock:
-                        self._flush_unstored()
+                self.keeper.flush()
                 self.evaluate_conditions()
                 if now >= next_heartbeat:
                     next_heartbeat = now + timing.heartbeat_interval_s
