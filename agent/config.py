@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from detectors.config import Camera, ModelSettings, VisionTuning
+from detectors.sources import known_source_plugins, source_plugin
 from devices.config import Device
 from devices.registry import driver, known_drivers
 from foundation.configfile import Problem, duplicate_ids, mapping_items
@@ -152,6 +153,7 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
                 (("cameras", index, *path), message, value)
                 for path, message, value in duplicate_ids({"zones": zones}, "zones")
             ]
+    problems += _camera_plugin_problems(data)
     drivers = known_drivers()
     for index, device in mapping_items(data, "devices"):
         if "driver" in device and device["driver"] not in drivers:
@@ -168,4 +170,28 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
                     problems.append((path, err["msg"], err.get("input")))
         if device.get("room") is not None and str(device["room"]) not in rooms:
             problems.append((("devices", index, "room"), "no room with this id in rooms", device["room"]))
+    return problems
+
+
+def _camera_plugin_problems(data: dict[str, Any]) -> list[Problem]:
+    """A plugin camera names a plugin registered in this process, with options it accepts."""
+    problems: list[Problem] = []
+    for index, camera in mapping_items(data, "cameras"):
+        source = camera.get("source")
+        if not isinstance(source, dict) or source.get("type") != "plugin" or "plugin" not in source:
+            continue
+        where = ("cameras", index, "source")
+        if source["plugin"] not in known_source_plugins():
+            known = ", ".join(known_source_plugins()) or "none registered in this process"
+            message = f"unknown camera source plugin (known: {known})"
+            problems.append(((*where, "plugin"), message, source["plugin"]))
+            continue
+        options = source.get("options", {})
+        if not isinstance(options, dict):
+            continue
+        try:
+            source_plugin(source["plugin"]).options.model_validate(options)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                problems.append(((*where, "options", *err["loc"]), err["msg"], err.get("input")))
     return problems

@@ -26,6 +26,7 @@ from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
 from agent.room_state import Fusion
 from agent.uploads import EvidenceUploads
+from detectors.detection import Detector
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
 from foundation.mqtt_link import LinkError, MqttLink, Subscription
@@ -41,7 +42,9 @@ log = logging.getLogger(__name__)
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, *, clock: Clock | None = None, detector: Any = None) -> None:
+    def __init__(
+        self, config: AgentConfig, *, clock: Clock | None = None, detector: Detector | None = None
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.layout = TopicLayout(config.mqtt.topic_prefix)
@@ -108,8 +111,8 @@ class Agent:
             from detectors.vision import VisionService, settings_from_config
 
             if detector is None:
+                from detectors.detection import load_detector
                 from detectors.models import ModelStore
-                from detectors.onnx_detector import load_detector
 
                 m = config.model
                 weights = ModelStore().resolve_for(m.name, m.format, m.imgsz, m.path)

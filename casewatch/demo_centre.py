@@ -5,7 +5,8 @@ started with the same commands systemd would use, so any of them can be killed a
 in the middle of a scenario. The devices are simulators on pseudo-terminals held by this process
 — a wristband receiver, a dossier cabinet (fingerprint module, Modbus lock board, QR scanner) and
 the hub's SMS modem — and the camera is the scene generator, drawn live by the agent from the
-scenario file (``type: scene``), with the real YOLO detector. Everything lives in one folder:
+scenario file (the ``scene`` camera source plugin), with the real YOLO detector. Everything lives
+in one folder:
 configs, fresh keys, the hub's store, the agent's outbox, logs.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 import yaml
 
 from casewatch.scenario import Scenario
-from detectors.scene import INTERROGATION_ZONES
+from casewatch.simulation.scene import INTERROGATION_ZONES
 from hub.embedded_broker import free_port
 from hub.passwords import hash_password
 from protocol.errors import CasewatchError
@@ -149,9 +150,9 @@ class DemoCentre:
     # -- setting up -------------------------------------------------------------------------------
     def prepare(self) -> DemoCentre:
         """A fresh folder: keys, simulators on their PTYs, the hub's and the agent's files."""
-        from devices.cabinet_sim import CabinetSimulator
-        from devices.modem import SimulatedModem
-        from devices.simulator import PtyResponder, WristbandSimulator
+        from casewatch.simulation.cabinet import CabinetSimulator
+        from casewatch.simulation.modem import SimulatedModem
+        from casewatch.simulation.wristbands import PtyResponder, WristbandSimulator
 
         unknown = sorted(set(self.scenario.cameras) - set(CAMERAS))
         if unknown:
@@ -229,8 +230,9 @@ class DemoCentre:
                 "id": camera, "room": room, "name": f"{camera} 全景", "fps": 5,
                 "zones": [{"id": z.id, "role": z.role, "polygon": [list(p) for p in z.polygon]}
                           for z in zones],
-                "source": {"type": "scene", "scenario": str(self.folder / "scenario.yaml"), "camera": camera,
-                           "epoch_file": str(self.epoch_file)},
+                "source": {"type": "plugin", "plugin": "scene",
+                           "options": {"scenario": str(self.folder / "scenario.yaml"), "camera": camera,
+                                       "epoch_file": str(self.epoch_file)}},
             }
             for camera, (room, zones) in CAMERAS.items()
             if camera in self.scenario.cameras

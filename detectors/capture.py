@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from detectors.config import Camera, FileSource
-from detectors.sources import CameraError, open_capture, redact, source_url
+from detectors.sources import CameraError, Capture, open_capture, redact, source_url
 from protocol.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -111,13 +112,8 @@ class CameraReader:
                 self._stop.wait(self.backoff.next())
                 self.reconnects += 1
 
-    def _read(self, capture: object, source_fps: float, live: bool) -> bool:
+    def _read(self, capture: Capture, source_fps: float, live: bool) -> bool:
         """Read until failure (False) or the end of a file (True)."""
-        import cv2
-
-        from detectors.sources import SceneCapture
-
-        assert isinstance(capture, cv2.VideoCapture | SceneCapture)
         source = self.camera.source
         paced = not live and isinstance(source, FileSource) and source.pace
         media = not live and not paced

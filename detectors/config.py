@@ -96,23 +96,19 @@ class UsbSource(Settings):
     index: int = Field(0, ge=0, le=63)
 
 
-class SceneSource(Settings):
-    """A drawn room whose people move as a scenario file says (the demo's camera, no hardware)."""
+class PluginSource(Settings):
+    """A camera whose frames a registered plugin makes (``detectors.sources.register_source_plugin``).
 
-    type: Literal["scene"]
-    scenario: ConfigPath = Field(..., description="A scenario file (docs/demo.md) with `cameras:`.")
-    camera: Key = Field(..., description="Which of the scenario's cameras this is.")
-    epoch_ms: int | None = Field(
-        None, ge=0, description="Wall-clock ms of the scenario's t=0 (default: when first opened)."
-    )
-    epoch_file: ConfigPath | None = Field(
-        None, description="A file holding t=0 in ms, written when the scenario starts (the demo's)."
-    )
-    rate: float = Field(10.0, gt=0, le=30, description="Frames per second drawn.")
+    A plain agent registers none; the command line registers the demo's drawn room as ``scene``
+    (docs/demo.md), so a file naming it runs under ``casewatch agent`` and is refused elsewhere."""
+
+    type: Literal["plugin"]
+    plugin: Key = Field(..., description="The registered plugin (`scene`: the demo's drawn room).")
+    options: dict[str, Any] = Field(default_factory=dict, description="The plugin's own settings.")
 
 
 CameraSource = Annotated[
-    FileSource | RtspSource | HikvisionSource | DahuaSource | UsbSource | SceneSource,
+    FileSource | RtspSource | HikvisionSource | DahuaSource | UsbSource | PluginSource,
     Field(discriminator="type"),
 ]
 

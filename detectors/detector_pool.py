@@ -12,23 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors.person_detector import Detection
+from detectors.detection import Detection, Detector
 
 log = logging.getLogger(__name__)
 
 Done = Callable[[list[Detection]], None]
-
-
-class BatchDetector:
-    """What the pool needs from a detector (``PersonDetector`` provides it)."""
-
-    def detect_batch(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:  # pragma: no cover
-        raise NotImplementedError
 
 
 @dataclass
@@ -59,7 +52,7 @@ class PoolStats:
 
 
 class DetectorPool:
-    def __init__(self, detector: BatchDetector, *, max_batch: int = 4) -> None:
+    def __init__(self, detector: Detector, *, max_batch: int = 4) -> None:
         self.detector = detector
         self.max_batch = max_batch
         self.stats = PoolStats()

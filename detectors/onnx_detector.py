@@ -15,13 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detectors.person_detector import PERSON_CLASS, Detection
+from detectors.detection import PERSON_CLASS, Detection
 from foundation.errors import ModelError
 
 NMS_IOU = 0.7
 
 
 class OnnxPersonDetector:
+    """YOLOv8 exported to ONNX at a fixed input size, run on the CPU by ONNX Runtime."""
+
     def __init__(self, weights: Path, *, imgsz: int = 320, confidence: float = 0.4, threads: int = 1) -> None:
         import onnxruntime as ort
 
@@ -79,14 +81,3 @@ class OnnxPersonDetector:
 
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[list[Detection]]:
         return [self.detect(frame) for frame in frames]
-
-
-def load_detector(
-    weights: Path, *, imgsz: int, confidence: float, device: str = "cpu", threads: int = 1
-) -> object:
-    """The detector for a weights file: ONNX Runtime for ``.onnx``, Ultralytics for ``.pt``."""
-    if weights.suffix == ".onnx":
-        return OnnxPersonDetector(weights, imgsz=imgsz, confidence=confidence, threads=threads)
-    from detectors.person_detector import PersonDetector
-
-    return PersonDetector(weights, imgsz=imgsz, confidence=confidence, device=device)

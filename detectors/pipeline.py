@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from detectors.detection import Detection
 from detectors.health import HealthChange, HealthLimits, Watchdog, measure
 from detectors.motion import MotionDetector
-from detectors.person_detector import Detection
 from detectors.tracker import IouTracker, Track
 from detectors.zones import Placed, ZoneChange, ZoneCounter, ZoneShape, read_zones
 

@@ -1,4 +1,4 @@
-"""Where frames come from: video files, RTSP cameras, USB cameras — opened through OpenCV.
+"""Where frames come from: video files, RTSP cameras, USB cameras through OpenCV, or a plugin.
 
 ``open_capture`` turns a camera's configured source into an opened ``cv2.VideoCapture`` or raises
 ``CameraError`` with a message an integrator can act on. RTSP always goes over TCP (UDP loses
@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import os
 import re
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
 from detectors.config import (
     CameraSource,
     DahuaSource,
     FileSource,
     HikvisionSource,
+    PluginSource,
     RtspSource,
-    SceneSource,
     UsbSource,
 )
 from protocol.errors import CasewatchError
@@ -37,7 +39,7 @@ class CameraError(CasewatchError):
 
 @dataclass(frozen=True)
 class Opened:
-    capture: cv2.VideoCapture
+    capture: Capture
     fps: float
     """The source's own frame rate (0 when it does not say)."""
     live: bool
@@ -56,69 +58,74 @@ def source_url(source: CameraSource) -> str:
         return source.url
     if isinstance(source, HikvisionSource | DahuaSource):
         return source.url()
-    if isinstance(source, SceneSource):
-        return f"scene:{source.scenario}#{source.camera}"
+    if isinstance(source, PluginSource):
+        try:
+            return source_plugin(source.plugin).describe(plugin_options(source))
+        except CameraError:
+            return f"plugin:{source.plugin}"
     return f"usb:{source.index}"
 
 
-class SceneCapture:
-    """The part of ``cv2.VideoCapture`` the reader uses, drawing a scenario's scene live.
+class Capture(Protocol):
+    """The part of ``cv2.VideoCapture`` the reader uses; a source plugin's captures provide it."""
 
-    Time is the wall clock since the scenario's epoch, so an agent restarted in the middle of a
-    scenario sees the room as it is now, not from the beginning."""
+    def isOpened(self) -> bool: ...
 
-    def __init__(self, source: SceneSource) -> None:
-        import yaml
+    def get(self, prop: int) -> float: ...
 
-        from detectors.scene import render, scene_from_doc
+    def grab(self) -> bool: ...
 
-        try:
-            doc = yaml.safe_load(source.scenario.read_text(encoding="utf-8")) or {}
-            cameras = doc.get("cameras") or {}
-            if source.camera not in cameras:
-                raise CameraError(f"scenario {source.scenario} has no camera {source.camera}")
-            self.scene = scene_from_doc(cameras[source.camera])
-        except (OSError, yaml.YAMLError, ValueError, AttributeError) as exc:
-            raise CameraError(f"scene {source.scenario}#{source.camera}: {exc}") from None
-        self._render = render
-        self.epoch_file = source.epoch_file
-        self.epoch_s = source.epoch_ms / 1000 if source.epoch_ms is not None else time.time()
-        self.step_s = 1.0 / source.rate
-        self._next = time.monotonic()
+    def retrieve(self) -> tuple[bool, np.ndarray]: ...
 
-    def _t(self) -> float:
-        """Seconds since t=0; with an epoch file, 0 until the file says when t=0 was."""
-        if self.epoch_file is not None:
-            try:
-                self.epoch_s = int(self.epoch_file.read_text().strip()) / 1000
-            except (OSError, ValueError):
-                return 0.0
-        return max(0.0, time.time() - self.epoch_s)
+    def release(self) -> None: ...
 
-    def isOpened(self) -> bool:
-        return True
 
-    def get(self, _prop: int) -> float:
-        return 1.0 / self.step_s if _prop == cv2.CAP_PROP_FPS else 0.0
+@dataclass(frozen=True)
+class SourcePlugin:
+    """A camera source outside OpenCV's: its options' model and how to open one."""
 
-    def grab(self) -> bool:
-        delay = self._next - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        self._next = max(self._next + self.step_s, time.monotonic() - self.step_s)
-        return True
+    options: type[BaseModel]
+    open: Callable[[Any], Capture]
+    """Opens a capture from validated options; raises ``CameraError`` when it cannot."""
+    describe: Callable[[Any], str]
+    """A short text naming the source in logs and events, like a URL."""
 
-    def retrieve(self) -> tuple[bool, np.ndarray]:
-        return True, self._render(self.scene, self._t())
 
-    def release(self) -> None:
-        pass
+_PLUGINS: dict[str, SourcePlugin] = {}
+
+
+def register_source_plugin(name: str, plugin: SourcePlugin) -> None:
+    """Make ``source: {type: plugin, plugin: name}`` usable in this process."""
+    if _PLUGINS.get(name, plugin) is not plugin:
+        raise ValueError(f"camera source plugin {name!r} is registered twice")
+    _PLUGINS[name] = plugin
+
+
+def known_source_plugins() -> list[str]:
+    return sorted(_PLUGINS)
+
+
+def source_plugin(name: str) -> SourcePlugin:
+    try:
+        return _PLUGINS[name]
+    except KeyError:
+        known = ", ".join(known_source_plugins()) or "none registered in this process"
+        raise CameraError(f"unknown camera source plugin {name!r} (known: {known})") from None
+
+
+def plugin_options(source: PluginSource) -> Any:
+    """The plugin's options, validated by its own model."""
+    plugin = source_plugin(source.plugin)
+    try:
+        return plugin.options.model_validate(source.options)
+    except ValidationError as exc:
+        raise CameraError(f"camera source plugin {source.plugin}: {exc}") from None
 
 
 def open_capture(source: CameraSource) -> Opened:
-    if isinstance(source, SceneSource):
-        scene = SceneCapture(source)
-        return Opened(scene, scene.get(cv2.CAP_PROP_FPS), True)  # type: ignore[arg-type]
+    if isinstance(source, PluginSource):
+        drawn = source_plugin(source.plugin).open(plugin_options(source))
+        return Opened(drawn, drawn.get(cv2.CAP_PROP_FPS), True)
     if isinstance(source, FileSource):
         if not source.path.is_file():
             raise CameraError(f"video file {source.path} does not exist")

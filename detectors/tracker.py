@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from detectors.person_detector import Detection
+from detectors.detection import Detection
 
 
 @dataclass

@@ -21,11 +21,11 @@ import numpy as np
 
 from detectors.capture import CameraReader
 from detectors.config import Camera, FileSource, VisionTuning
-from detectors.detector_pool import BatchDetector, DetectorPool
+from detectors.detection import Detection, Detector
+from detectors.detector_pool import DetectorPool
 from detectors.evidence import ClipRecorder, ClipRequest, FrameRing, SnapshotStore, annotate
 from detectors.health import HealthChange, HealthLimits
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
-from detectors.person_detector import Detection
 from detectors.pipeline import CameraPipeline, GatePolicy
 from detectors.tracker import Track
 from detectors.zones import ZoneChange, ZoneShape
@@ -84,7 +84,7 @@ class VisionService:
     def __init__(
         self,
         cameras: Sequence[Camera],
-        detector: BatchDetector,
+        detector: Detector,
         sink: Sink,
         *,
         clock: Clock,

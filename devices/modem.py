@@ -154,58 +154,6 @@ class SendSms:
         return self._done(False, f"{self._step}: {line}")
 
 
-@dataclass
-class SimulatedModem:
-    """Answers like a modem, for tests and the demo; records what it "sent"."""
-
-    sim_ready: bool = True
-    registered: bool = True
-    csq: int = 20
-    fail_sends: int = 0
-    urc_every: int = 2
-    sent: list[str] = field(default_factory=list)
-    _reader: LineReader = field(default_factory=LineReader)
-    _pending_pdu: bool = False
-    _ref: int = 0
-    _count: int = 0
-    _buffer: bytes = b""
-
-    def respond(self, data: bytes) -> bytes:
-        if self._pending_pdu:
-            self._buffer += data
-            if CTRL_Z not in self._buffer:
-                return b""
-            pdu, _, rest = self._buffer.partition(CTRL_Z)
-            self._buffer, self._pending_pdu = b"", False
-            if self.fail_sends > 0:
-                self.fail_sends -= 1
-                return b"\r\n+CMS ERROR: 500\r\n" + self.respond(rest)
-            self.sent.append(pdu.decode())
-            self._ref += 1
-            return f"\r\n+CMGS: {self._ref}\r\n\r\nOK\r\n".encode() + self.respond(rest)
-        out = b""
-        for line in self._reader.feed(data):
-            self._count += 1
-            if self.urc_every and self._count % self.urc_every == 0:
-                out += b'\r\n+CMTI: "SM",3\r\n'  # a message arrived: unsolicited, mid-dialogue
-            if line.startswith("AT+CPIN?"):
-                out += (
-                    b"\r\n+CPIN: READY\r\n\r\nOK\r\n"
-                    if self.sim_ready
-                    else b"\r\n+CME ERROR: SIM not inserted\r\n"
-                )
-            elif line.startswith("AT+CREG?"):
-                out += f"\r\n+CREG: 0,{1 if self.registered else 2}\r\n\r\nOK\r\n".encode()
-            elif line.startswith("AT+CSQ"):
-                out += f"\r\n+CSQ: {self.csq},0\r\n\r\nOK\r\n".encode()
-            elif line.startswith("AT+CMGS="):
-                self._pending_pdu = True
-                out += b"\r\n> "
-            elif line.startswith("AT"):
-                out += b"\r\nOK\r\n"
-        return out
-
-
 class ModemLink:
     """Runs ``SendSms`` over a serial port (pyserial URL); one message at a time."""
 

@@ -74,6 +74,14 @@ class AlertSettings(Settings):
 ReportFormat = Literal["html", "csv", "pdf"]
 
 
+class ModelSettings(Settings):
+    dir: ConfigPath | None = Field(
+        None,
+        description="Detector models handed to agents (`casewatch models pull --from-hub`): the .onnx/.pt "
+        "files directly in this folder; default: models/ by the store.",
+    )
+
+
 class ReportSettings(Settings):
     dir: ConfigPath | None = Field(
         None, description="Where scheduled reports are written; default: reports/ by the store."
@@ -189,6 +197,7 @@ class HubConfig(Settings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     users: list[User] = Field(default_factory=list)

@@ -35,6 +35,7 @@ from hub.errors import StoreError
 from hub.http_server import HttpServer, hub_http
 from hub.ingest import Delivery, Fault, Ingest, IngestStats, RecordRequest
 from hub.judgement import RULES_DIGEST, Judgement
+from hub.model_shelf import ModelShelf
 from hub.notify.notifier import Notifier
 from hub.outbound import Outbound, alert_payload
 from hub.outputs import Outputs
@@ -77,6 +78,8 @@ class HubService:
         self.layout = TopicLayout(prefix)
         self.hub_key = cfg.signing.key_bytes()
         keyring = Keyring({a.id: a.key_bytes() for a in cfg.agents})
+        self.agent_keys = keyring
+        self.models = ModelShelf(cfg.models.dir or Path(cfg.store.path).parent / "models")
         self.agent_files = AgentFiles(Path(cfg.store.path).parent / "agent-files", keyring, self.layout)
         self.decoder = Decoder(
             keyring,

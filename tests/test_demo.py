@@ -44,7 +44,7 @@ def test_the_bundled_scenario_passes_headless(tmp_path: Path, onnx_weights: Path
     assert "condition understaffed in int-1" in log
 
 
-def test_the_waiting_room_scenario_passes_headless(tmp_path: Path) -> None:
+def test_the_waiting_room_scenario_passes_headless(tmp_path: Path, onnx_weights: Path) -> None:
     """No camera (officers by wristband), the cabinet deposit that keeps DOSSIER-24H silent."""
     scenario = REPO / "configs" / "scenarios" / "waiting-room.yaml"
     done = demo("--headless", "--scenario", str(scenario), "--folder", str(tmp_path / "centre"))

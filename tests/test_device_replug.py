@@ -8,11 +8,11 @@ import os
 import time
 from pathlib import Path
 
+from casewatch.simulation.wristbands import WristbandSimulator
 from devices.config import Device
 from devices.events import DeviceEvent
 from devices.readings import BandSighting
 from devices.service import DeviceService
-from devices.simulator import WristbandSimulator
 from protocol.clock import SystemClock
 from tests.waiting import wait_until
 

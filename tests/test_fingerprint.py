@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.cabinet_sim import CabinetSimulator
+from casewatch.simulation.cabinet import CabinetSimulator
+from casewatch.simulation.fingerprint_module import SimulatedModule
 from devices.fingerprint import (
     PID_ACK,
     Enrol,
@@ -15,7 +16,6 @@ from devices.fingerprint import (
     Identify,
     Matched,
     NotMatched,
-    SimulatedModule,
     gen_img,
     img2tz,
     packet,

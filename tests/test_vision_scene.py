@@ -8,8 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from detectors.pipeline import CameraPipeline, GatePolicy
-from detectors.scene import (
+from casewatch.simulation.scene import (
     INTERROGATION_ZONES,
     Actor,
     Place,
@@ -18,6 +17,7 @@ from detectors.scene import (
     still_room_scene,
     write_video,
 )
+from detectors.pipeline import CameraPipeline, GatePolicy
 
 pytestmark = pytest.mark.model
 FPS = 5.0

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import pytest
 
+from casewatch.simulation.scene import INTERROGATION_ZONES, interrogation_scene, write_video
 from detectors.config import Camera
 from detectors.observations import ClipObservation, HealthObservation, ZoneObservation
-from detectors.scene import INTERROGATION_ZONES, interrogation_scene, write_video
 from detectors.vision import VisionService, VisionSettings
 from hub.embedded_broker import free_port
 from protocol.clock import ManualClock, SystemClock
@@ -138,8 +138,8 @@ def test_rtsp_camera_killed_and_restarted(tmp_path: Path, person_detector, rtsp_
 
 def test_faulty_stream_segments_give_their_health_events(tmp_path: Path, person_detector) -> None:
     """A recorded stream that goes black, blurred, shifted and frozen, between normal stretches."""
+    from casewatch.simulation.scene import Lens, render, still_room_scene
     from detectors.health import HealthLimits
-    from detectors.scene import Lens, render, still_room_scene
 
     scene = still_room_scene(120.0)
     width, height, fps = 640, 360, 5

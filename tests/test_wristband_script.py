@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 
+from casewatch.simulation.wristbands import WristbandSimulator, run_wristband_script
 from devices.config import Device
 from devices.events import DeviceEvent
 from devices.service import DeviceService
-from devices.simulator import WristbandSimulator, run_wristband_script
 from protocol.clock import SystemClock
 
 STEPS = [

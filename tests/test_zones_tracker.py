@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detectors.person_detector import Detection
+from detectors.detection import Detection
 from detectors.tracker import IouTracker
 from detectors.zones import Placed, ZoneCounter, ZoneReading, ZoneShape, read_zones
 

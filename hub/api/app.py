@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import foundation
-from hub.api import admin_routes, alert_routes, custody, log_routes, registry, report_routes
+from hub.api import admin_routes, alert_routes, custody, log_routes, model_routes, registry, report_routes
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller
 from hub.api.schemas import LoginBody, LoginReply
@@ -71,6 +71,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         log_routes.router,
         report_routes.router,
         admin_routes.router,
+        model_routes.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

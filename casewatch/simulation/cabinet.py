@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from devices.fingerprint import SimulatedModule
-from devices.lock_board import SimulatedModbusBoard
-from devices.simulator import PtyPair, PtyResponder
+from casewatch.simulation.fingerprint_module import SimulatedModule
+from casewatch.simulation.lock_board import SimulatedModbusBoard
+from casewatch.simulation.wristbands import PtyPair, PtyResponder
 
 OCCUPIED_BASE = 16
 

@@ -1,41 +1,34 @@
-"""Persons in a frame, by Ultralytics YOLO (COCO class 0): the one place the model is called."""
+"""Persons in a frame by Ultralytics YOLO with ``.pt`` (or ``.onnx``) weights, through PyTorch.
+
+Needs the ``export`` extra (``pip install "casewatch[export]"``): an edge box installed without it
+runs the ONNX detector instead, and asking it for ``.pt`` weights says so rather than crashing.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from detectors.detection import PERSON_CLASS, Detection
 from foundation.errors import ModelError
 
-PERSON_CLASS = 0
 
-
-@dataclass(frozen=True)
-class Detection:
-    """A person box in pixels of the input frame."""
-
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    confidence: float
-
-    @property
-    def bottom_centre(self) -> tuple[float, float]:
-        return ((self.x1 + self.x2) / 2.0, self.y2)
-
-
-class PersonDetector:
+class UltralyticsDetector:
     """Loads a ``.pt`` or ``.onnx`` model once; ``detect`` maps a BGR frame to person boxes."""
 
     def __init__(self, weights: Path, *, imgsz: int = 320, confidence: float = 0.4, device: str = "cpu"):
         os.environ.setdefault("YOLO_VERBOSE", "False")
-        from ultralytics import YOLO
+        try:
+            from ultralytics import YOLO
+        except ImportError as exc:
+            raise ModelError(
+                f'{weights.name}: .pt 模型需要 Ultralytics (`pip install "casewatch[export]"`); '
+                "边缘盒请用 model.format: onnx (the .pt detector needs the export extra; edge boxes run ONNX)"
+            ) from exc
 
         if not weights.is_file():
             raise ModelError(f"model file {weights} does not exist")
