@@ -64,84 +64,53 @@ def health(agent: Agent) -> dict[str, Any]:
 
 
 def metrics(agent: Agent) -> list[Metric]:
+    """What ``/metrics`` shows: the outbox and link first, then counters, devices and cameras."""
     oldest = agent.outbox.oldest_ts()
     age = max(0.0, (agent.clock.now_ms() - oldest) / 1000) if oldest is not None else 0.0
+    outbox, publisher = agent.outbox, agent.publisher
+    single: list[tuple[str, str, str, float]] = [
+        ("outbox_depth", "gauge", "Events not yet confirmed stored by the hub.", outbox.depth()),
+        ("outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting event.", age),
+        ("outbox_shed_total", "counter", "Events shed over the bounds.", outbox.shed_total()),
+        ("events_emitted_total", "counter", "Events stored.", agent.emitter.emitted),
+        ("events_published_total", "counter", "Publishes handed to MQTT.", publisher.published),
+        ("events_acked_total", "counter", "PUBACKs received.", publisher.acked),
+        ("events_receipted_seq", "gauge", "Highest seq the hub's receipt confirmed.", publisher.receipted),
+        ("events_replays_total", "counter", "Times unconfirmed events were resent.", publisher.replays),
+        ("mqtt_connected", "gauge", "1 when connected.", float(agent.link.connected.is_set())),
+        ("mqtt_refusals_total", "counter", "Connections refused.", agent.link.stats.refusals),
+        ("events_unstored", "gauge", "Events held in memory: the outbox could not take them (disk full).",
+         agent.unstored()),
+        ("conditions_active", "gauge", "Conditions started, not ended.", len(agent.conditions.active())),
+    ]  # fmt: skip
     out: list[Metric] = [
-        (
-            "casewatch_outbox_depth",
-            "gauge",
-            "Events not yet confirmed stored by the hub.",
-            [({}, agent.outbox.depth())],
-        ),
-        ("casewatch_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting event.", [({}, age)]),
-        (
-            "casewatch_outbox_shed_total",
-            "counter",
-            "Events shed over the bounds.",
-            [({}, agent.outbox.shed_total())],
-        ),
-        ("casewatch_events_emitted_total", "counter", "Events stored.", [({}, agent.emitter.emitted)]),
-        (
-            "casewatch_events_published_total",
-            "counter",
-            "Publishes handed to MQTT.",
-            [({}, agent.publisher.published)],
-        ),
-        ("casewatch_events_acked_total", "counter", "PUBACKs received.", [({}, agent.publisher.acked)]),
-        (
-            "casewatch_events_receipted_seq",
-            "gauge",
-            "Highest seq the hub's receipt confirmed stored.",
-            [({}, agent.publisher.receipted)],
-        ),
-        (
-            "casewatch_events_replays_total",
-            "counter",
-            "Times unconfirmed events were published again.",
-            [({}, agent.publisher.replays)],
-        ),
-        (
-            "casewatch_mqtt_connected",
-            "gauge",
-            "1 when connected.",
-            [({}, float(agent.link.connected.is_set()))],
-        ),
-        (
-            "casewatch_mqtt_refusals_total",
-            "counter",
-            "Connections refused.",
-            [({}, agent.link.stats.refusals)],
-        ),
-        (
-            "casewatch_events_unstored",
-            "gauge",
-            "Events held in memory: the outbox could not take them (disk full).",
-            [({}, agent.unstored())],
-        ),
-        (
-            "casewatch_conditions_active",
-            "gauge",
-            "Conditions started, not ended.",
-            [({}, len(agent.conditions.active()))],
-        ),
+        (f"casewatch_{name}", kind, text, [({}, value)]) for name, kind, text, value in single
     ]
     uploads = agent.uploads.counters if agent.uploads is not None else {}
     for name, value in {**agent.counters, **uploads}.items():
         out.append((f"casewatch_{name}_total", "counter", name.replace("_", " "), [({}, value)]))
-    if agent.devices is not None:
-        errors = [
-            ({"device": device, "error": name}, float(count))
-            for device, counts in agent.devices.errors().items()
-            for name, count in counts.items()
-        ]
-        out.append(("casewatch_device_errors_total", "counter", "Device input errors counted.", errors))
-    if agent.vision is not None:
-        pool = agent.vision.pool.stats
-        fps = [({"camera": c.id}, agent.vision.fps(c.id)) for c in agent.config.cameras]
-        dropped = [({"camera": c}, float(n.dropped)) for c, n in pool.cameras.items()]
-        out += [
-            ("casewatch_camera_fps", "gauge", "Frames analysed per second.", fps),
-            ("casewatch_camera_dropped_total", "counter", "Frames dropped: detector behind.", dropped),
-            ("casewatch_detector_ms", "gauge", "Detector time per frame.", [({}, pool.ms_per_frame)]),
-        ]
-    return out
+    return out + _device_metrics(agent) + _camera_metrics(agent)
+
+
+def _device_metrics(agent: Agent) -> list[Metric]:
+    if agent.devices is None:
+        return []
+    errors = [
+        ({"device": device, "error": name}, float(count))
+        for device, counts in agent.devices.errors().items()
+        for name, count in counts.items()
+    ]
+    return [("casewatch_device_errors_total", "counter", "Device input errors counted.", errors)]
+
+
+def _camera_metrics(agent: Agent) -> list[Metric]:
+    if agent.vision is None:
+        return []
+    pool = agent.vision.pool.stats
+    fps = [({"camera": c.id}, agent.vision.fps(c.id)) for c in agent.config.cameras]
+    dropped = [({"camera": c}, float(n.dropped)) for c, n in pool.cameras.items()]
+    return [
+        ("casewatch_camera_fps", "gauge", "Frames analysed per second.", fps),
+        ("casewatch_camera_dropped_total", "counter", "Frames dropped: detector behind.", dropped),
+        ("casewatch_detector_ms", "gauge", "Detector time per frame.", [({}, pool.ms_per_frame)]),
+    ]

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 
@@ -38,6 +38,9 @@ from protocol.registry import HUB_IDENTITY, decode_registration
 from protocol.signing import Keyring
 from protocol.topics import RegistryBandTopic, TopicLayout
 
+if TYPE_CHECKING:
+    from detectors.vision import VisionService
+
 log = logging.getLogger(__name__)
 
 
@@ -57,31 +60,12 @@ class Agent:
             max_age_s=config.outbox.max_age_days * 86400,
             synchronous=config.outbox.synchronous,
         )
-        self.link = MqttLink(
-            config.mqtt,
-            config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}",
-            self.layout.status(config.center, config.agent),
-            on_message=self._on_message,
-            subscriptions=[
-                Subscription(self.layout.registry_filter(config.center)),
-                Subscription(self.layout.hub_status(config.center)),
-                Subscription(self.layout.receipt(config.center, config.agent)),
-            ],
-        )
+        self.link = self._control_link()
         self.publisher = Publisher(
             self.outbox, self.link, wait_for_hub=config.outbox.wait_for_hub, receipts=config.outbox.receipts,
             receipt_timeout_s=config.outbox.receipt_timeout_s, max_unconfirmed=config.outbox.max_unconfirmed,
         )  # fmt: skip
-        self.uploads: EvidenceUploads | None = None
-        if config.storage.upload_evidence and config.cameras:
-            client_id = config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}"
-            files_link = MqttLink(config.mqtt, client_id + "-files", None)
-            self.uploads = EvidenceUploads(
-                storage, storage / "uploads.db", files_link, self.layout.files(config.center, config.agent),
-                center=config.center, agent=config.agent, key=config.signing.key_bytes(), clock=self.clock,
-                max_bytes=int(config.storage.upload_max_mb * 1024 * 1024),
-                ready=self.publisher.hub_online.is_set,
-            )  # fmt: skip
+        self.uploads = self._evidence_uploads(storage)
         self.emitter = Emitter(
             self.outbox, key=config.signing.key_bytes(), center=config.center, agent=config.agent,
             layout=self.layout, clock=self.clock, on_stored=self.publisher.notify,
@@ -106,24 +90,7 @@ class Agent:
         self._clip_conditions: dict[str, str] = {}  # clip id -> condition id
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._timer_loop, name="agent-timer", daemon=True)
-        self.vision = None
-        if config.cameras:
-            from detectors.vision import VisionService, settings_from_config
-
-            if detector is None:
-                from detectors.detection import load_detector
-                from detectors.models import ModelStore
-
-                m = config.model
-                weights = ModelStore().resolve_for(m.name, m.format, m.imgsz, m.path)
-                detector = load_detector(
-                    weights, imgsz=m.imgsz, confidence=m.confidence, device=m.device, threads=m.threads
-                )
-            self.vision = VisionService(
-                config.cameras, detector, self._on_observation, clock=self.clock, evidence_root=storage,
-                settings=settings_from_config(config.vision),
-                retention_days=config.storage.snapshot_retention_days,
-            )  # fmt: skip
+        self.vision = self._vision(storage, detector) if config.cameras else None
         self.devices = None
         if config.devices:
             from devices.service import DeviceService
@@ -132,6 +99,55 @@ class Agent:
         self.ops: OpsServer | None = None
         if config.ops.enabled:
             self.ops = OpsServer(config.ops.host, config.ops.port, self.metrics, self.health)
+
+    def _control_link(self) -> MqttLink:
+        """The MQTT link for events, the band registry, the hub's status and this agent's receipt."""
+        config = self.config
+        return MqttLink(
+            config.mqtt,
+            config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}",
+            self.layout.status(config.center, config.agent),
+            on_message=self._on_message,
+            subscriptions=[
+                Subscription(self.layout.registry_filter(config.center)),
+                Subscription(self.layout.hub_status(config.center)),
+                Subscription(self.layout.receipt(config.center, config.agent)),
+            ],
+        )
+
+    def _evidence_uploads(self, storage: Path) -> EvidenceUploads | None:
+        """Snapshots and clips to the hub on a link of their own, so files never delay events."""
+        config = self.config
+        if not (config.storage.upload_evidence and config.cameras):
+            return None
+        client_id = config.mqtt.client_id or f"casewatch-{config.center}-{config.agent}"
+        files_link = MqttLink(config.mqtt, client_id + "-files", None)
+        return EvidenceUploads(
+            storage, storage / "uploads.db", files_link, self.layout.files(config.center, config.agent),
+            center=config.center, agent=config.agent, key=config.signing.key_bytes(), clock=self.clock,
+            max_bytes=int(config.storage.upload_max_mb * 1024 * 1024),
+            ready=self.publisher.hub_online.is_set,
+        )  # fmt: skip
+
+    def _vision(self, storage: Path, detector: Detector | None) -> VisionService:
+        """The cameras' service, with the detector the ``model:`` section names unless one is given."""
+        from detectors.vision import VisionService, settings_from_config
+
+        config = self.config
+        if detector is None:
+            from detectors.detection import load_detector
+            from detectors.models import ModelStore
+
+            m = config.model
+            weights = ModelStore().resolve_for(m.name, m.format, m.imgsz, m.path)
+            detector = load_detector(
+                weights, imgsz=m.imgsz, confidence=m.confidence, device=m.device, threads=m.threads
+            )
+        return VisionService(
+            config.cameras, detector, self._on_observation, clock=self.clock, evidence_root=storage,
+            settings=settings_from_config(config.vision),
+            retention_days=config.storage.snapshot_retention_days,
+        )  # fmt: skip
 
     # lifecycle -------------------------------------------------------------------------------------
     def start(self) -> Agent:

@@ -73,10 +73,7 @@ def run_demo(
     config_dir: Path | None = None,
     echo: Echo = print,
 ) -> dict[str, Any]:
-    import paho.mqtt.client as mqtt
-
     started = time.monotonic()
-    clock = SystemClock()
     folder = config_dir or default_config_dir()
     agent_cfg: AgentConfig = load_config(
         folder / "center-demo.yaml", AgentConfig, cross_check=agent_cross_check
@@ -85,39 +82,7 @@ def run_demo(
     camera = next((c for c in agent_cfg.cameras if c.id == DEMO_CAMERA), None)
     if camera is None:
         raise DemoError(f"the demo config has no camera {DEMO_CAMERA}")
-    agent_key = agent_cfg.signing.key_bytes()
-    keyring = Keyring({a.id: a.key_bytes() for a in hub_cfg.agents})
-    layout = TopicLayout(agent_cfg.mqtt.topic_prefix)
-
-    echo("① 模型 (model): 校验 YOLOv8n 权重 …")
-    store = ModelStore()
-    pulled = store.pull(agent_cfg.model.name, log=lambda line: echo(f"   {line}"))
-    echo(f"   {pulled.path} sha256 {pulled.sha256[:12]}… ({pulled.source})")
-    detector = UltralyticsDetector(pulled.path, imgsz=640, confidence=0.25)
-
-    echo("② 检测 (detection): 真实图片中的人员 …")
-    events: list[Event] = []
-    seq = 0
-    for image in images or default_images():
-        frame = cv2.imread(str(image))
-        if frame is None:
-            raise DemoError(f"cannot read image {image}")
-        detections = detector.detect(frame)
-        counts = count_in_zones(camera, detections, frame.shape[1], frame.shape[0])
-        echo(f"   {image.name}: {len(detections)} 人 (persons); 分区 zones {counts}")
-        now = clock.now_ms()
-        for zone_id, count in counts.items():
-            seq += 1
-            events.append(
-                new_event(
-                    key=agent_key, seq=seq, ts=now, center=agent_cfg.center, agent=agent_cfg.agent,
-                    source=camera.id, kind="occupancy",
-                    subject={"room": camera.room, "camera": camera.id, "zone": zone_id},
-                    data={"count": count, "since": now,
-                          "confidence": max((d.confidence for d in detections), default=0.0)},
-                )
-            )  # fmt: skip
-
+    events = _detect_photos(agent_cfg, camera, images or default_images(), echo)
     embedded = None
     if broker:
         host, _, port_text = broker.rpartition(":")
@@ -126,8 +91,68 @@ def run_demo(
         embedded = EmbeddedBroker(hub_cfg.embedded_broker.host, 0).start()
         host, port = embedded.host, embedded.port
     echo(f"③ MQTT: {'内置代理 embedded broker' if embedded else 'broker'} {host}:{port}")
+    keyring = Keyring({a.id: a.key_bytes() for a in hub_cfg.agents})
+    try:
+        verified, rejected = _send_and_verify(
+            events, host, port, keyring, TopicLayout(agent_cfg.mqtt.topic_prefix), agent_cfg.center, echo
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    echo("④ 中心验签 (hub verification):")
+    for event in verified:
+        echo(f"   ✓ seq {event.seq} {event.kind} {event.subject.room}/{event.subject.zone}: "
+             f"{event.data.count} 人")  # type: ignore[attr-defined]  # fmt: skip
+    for reason in rejected:
+        echo(f"   ✗ 拒收伪造事件 (rejected forged event): {reason}")
+    return {
+        "demo": "foundation",
+        "published": len(events),
+        "verified": len(verified),
+        "rejected_forged": rejected == ["signature"],
+        "seconds": round(time.monotonic() - started, 2),
+    }
 
-    decoder = Decoder(keyring, clock.now_ms, layout=layout)
+
+def _detect_photos(agent_cfg: AgentConfig, camera: Camera, images: list[Path], echo: Echo) -> list[Event]:
+    """The real detector on each photo: one signed occupancy event per zone, as the agent would."""
+    echo("① 模型 (model): 校验 YOLOv8n 权重 …")
+    pulled = ModelStore().pull(agent_cfg.model.name, log=lambda line: echo(f"   {line}"))
+    echo(f"   {pulled.path} sha256 {pulled.sha256[:12]}… ({pulled.source})")
+    detector = UltralyticsDetector(pulled.path, imgsz=640, confidence=0.25)
+    echo("② 检测 (detection): 真实图片中的人员 …")
+    clock = SystemClock()
+    agent_key = agent_cfg.signing.key_bytes()
+    events: list[Event] = []
+    for image in images:
+        frame = cv2.imread(str(image))
+        if frame is None:
+            raise DemoError(f"cannot read image {image}")
+        detections = detector.detect(frame)
+        counts = count_in_zones(camera, detections, frame.shape[1], frame.shape[0])
+        echo(f"   {image.name}: {len(detections)} 人 (persons); 分区 zones {counts}")
+        now = clock.now_ms()
+        for zone_id, count in counts.items():
+            events.append(
+                new_event(
+                    key=agent_key, seq=len(events) + 1, ts=now, center=agent_cfg.center,
+                    agent=agent_cfg.agent,
+                    source=camera.id, kind="occupancy",
+                    subject={"room": camera.room, "camera": camera.id, "zone": zone_id},
+                    data={"count": count, "since": now,
+                          "confidence": max((d.confidence for d in detections), default=0.0)},
+                )
+            )  # fmt: skip
+    return events
+
+
+def _send_and_verify(
+    events: list[Event], host: str, port: int, keyring: Keyring, layout: TopicLayout, center: str, echo: Echo
+) -> tuple[list[Event], list[str]]:
+    """Publish the events and one forgery as the agent; verify what arrives as the hub does."""
+    import paho.mqtt.client as mqtt
+
+    decoder = Decoder(keyring, SystemClock().now_ms, layout=layout)
     verified: list[Event] = []
     rejected: list[str] = []
     done = threading.Event()
@@ -152,7 +177,7 @@ def run_demo(
     try:
         subscriber.connect(host, port)
         subscriber.loop_start()
-        subscriber.subscribe(layout.events_filter(agent_cfg.center), qos=1)
+        subscriber.subscribe(layout.events_filter(center), qos=1)
         if not subscribed.wait(10):
             raise DemoError("subscription was not acknowledged")
         publisher.connect(host, port)
@@ -171,19 +196,4 @@ def run_demo(
         subscriber.loop_stop()
         publisher.disconnect()
         subscriber.disconnect()
-        if embedded is not None:
-            embedded.stop()
-
-    echo("④ 中心验签 (hub verification):")
-    for event in verified:
-        echo(f"   ✓ seq {event.seq} {event.kind} {event.subject.room}/{event.subject.zone}: "
-             f"{event.data.count} 人")  # type: ignore[attr-defined]  # fmt: skip
-    for reason in rejected:
-        echo(f"   ✗ 拒收伪造事件 (rejected forged event): {reason}")
-    return {
-        "demo": "foundation",
-        "published": len(events),
-        "verified": len(verified),
-        "rejected_forged": rejected == ["signature"],
-        "seconds": round(time.monotonic() - started, 2),
-    }
+    return verified, rejected

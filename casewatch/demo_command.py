@@ -12,12 +12,16 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from casewatch.exits import EXIT_CONFIG, EXIT_FAILED
 from foundation.errors import ConfigError
 from protocol.errors import CasewatchError
+
+if TYPE_CHECKING:
+    from casewatch.demo_centre import DemoCentre
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "configs" / "scenarios"
 DEFAULT_SCENARIO = SCENARIOS / "interrogation.yaml"
@@ -71,7 +75,7 @@ def demo(
     if photos:
         _photos(broker, images, config_dir)
         return
-    from casewatch.demo_centre import DEMO_PASSWORD, DEMO_USER, DemoCentre
+    from casewatch.demo_centre import DemoCentre
     from casewatch.scenario import load_scenario
     from casewatch.scenario_run import ScenarioRun
 
@@ -86,21 +90,9 @@ def demo(
         )
         sys.exit(EXIT_CONFIG)
     centre = DemoCentre(folder.resolve(), scenario_file, scenario, broker=broker, http_port=http_port)
-    started = time.monotonic()
     summary = None
     try:
-        _provision_model()
-        centre.prepare()
-        click.echo(f"② 中心枢纽 (hub) … {centre.folder / 'hub.yaml'}")
-        centre.start("hub")
-        click.echo(
-            f"③ 边缘代理 (agent): 摄像头场景、手环、卷宗柜、短信猫模拟器 … {centre.folder / 'center.yaml'}"
-        )
-        centre.start("agent")
-        click.echo(
-            f"④ 控制台 (console): {centre.base_url}/console/  登录 (login) {DEMO_USER} / {DEMO_PASSWORD}"
-        )
-        click.echo(f"   已用时 (up after) {time.monotonic() - started:.0f} s")
+        _start_centre(centre)
         summary = ScenarioRun(centre, scenario, echo=click.echo).run()
         for problem in summary["problems"]:
             click.echo(f"✗ {problem}", err=True)
@@ -121,6 +113,23 @@ def demo(
         keys = ("scenario", "expected", "matched", "unexpected", "seconds", "passed")
         click.echo(json.dumps({k: summary[k] for k in keys}, ensure_ascii=False))
         sys.exit(0 if summary["passed"] else EXIT_FAILED)
+
+
+def _start_centre(centre: DemoCentre) -> None:
+    """Weights, then the hub, then the agent, each announced as it comes up."""
+    from casewatch.demo_centre import DEMO_PASSWORD, DEMO_USER
+
+    started = time.monotonic()
+    _provision_model()
+    centre.prepare()
+    click.echo(f"② 中心枢纽 (hub) … {centre.folder / 'hub.yaml'}")
+    centre.start("hub")
+    click.echo(
+        f"③ 边缘代理 (agent): 摄像头场景、手环、卷宗柜、短信猫模拟器 … {centre.folder / 'center.yaml'}"
+    )
+    centre.start("agent")
+    click.echo(f"④ 控制台 (console): {centre.base_url}/console/  登录 (login) {DEMO_USER} / {DEMO_PASSWORD}")
+    click.echo(f"   已用时 (up after) {time.monotonic() - started:.0f} s")
 
 
 def _photos(broker: str | None, images: tuple[Path, ...], config_dir: Path | None) -> None:

@@ -90,81 +90,86 @@ class WristbandLogic:
         return place.room, place.zone or f"{place.room}-a{anchor}"
 
     def reading(self, reading: Reading, now_ms: int) -> list[DeviceEvent]:
+        """The events one decoded reading gives: a band heard again after silence is back online,
+        then whatever the reading says that is new (moves, vitals at most every interval, changes of
+        tamper state, battery in 5 % steps, button presses)."""
         band = reading.band
         out = []
-        subject = {"band": band}
         if band in self._offline:
             self._offline.discard(band)
-            out.append(DeviceEvent("band.link", self.device, subject, BandLink(state="online"), now_ms))
+            out.append(
+                DeviceEvent("band.link", self.device, {"band": band}, BandLink(state="online"), now_ms)
+            )
         self.zones.heard(band, now_ms)
+        found: DeviceEvent | None = None
         if isinstance(reading, BandLocated):
-            moved = self.areas.located(band, reading.x, reading.y, now_ms)
-            if moved is not None:
-                area = self.options.polygons[moved.zone].room
-                located = BandPosition(
-                    zone=moved.zone, room=area, previous_zone=moved.previous, x=moved.x, y=moved.y
-                )
-                out.append(
-                    DeviceEvent(
-                        "band.position", self.device, {**subject, "room": area}, located, now_ms, area
-                    )
-                )
+            found = self._located(reading, now_ms)
         elif isinstance(reading, BandSighting):
-            if reading.anchor not in self.options.anchors:
-                self.unknown_anchors += 1
-                return out
-            change = self.zones.sighting(band, reading.anchor, reading.rssi, now_ms)
-            if change is not None:
-                room, zone = self._zone_key(change.anchor)
-                _, previous = self._zone_key(change.previous) if change.previous else (None, None)
-                position = BandPosition(
-                    zone=zone,
-                    room=room,
-                    previous_zone=previous,
-                    anchor=change.anchor,
-                    rssi=max(-150, min(20, change.rssi)),
-                )
-                out.append(
-                    DeviceEvent(
-                        "band.position",
-                        self.device,
-                        {**subject, **({"room": room} if room else {})},
-                        position,
-                        now_ms,
-                        room,
-                    )
-                )
+            found = self._sighted(reading, now_ms)
         elif isinstance(reading, BandVitalsReading):
-            last = self._last_vitals.get(band)
-            if last is None or now_ms - last >= self.options.vitals_interval_s * 1000:
-                self._last_vitals[band] = now_ms
-                data = BandVitals(
-                    heart_rate=reading.heart_rate, spo2=reading.spo2, temperature_c=reading.temperature_c
-                )
-                out.append(DeviceEvent("band.vitals", self.device, subject, data, now_ms))
+            found = self._vitals(reading, now_ms)
         elif isinstance(reading, BandTamperReading):
-            state = (reading.strap_open, reading.magnet)
-            if self._tamper.get(band) != state:
-                self._tamper[band] = state
-                out.append(
-                    DeviceEvent(
-                        "band.tamper",
-                        self.device,
-                        subject,
-                        BandTamper(strap_open=state[0], magnet=state[1]),
-                        now_ms,
-                    )
-                )
+            found = self._tampered(reading, now_ms)
         elif isinstance(reading, BandBatteryReading):
-            last_percent = self._battery.get(band)
-            if last_percent is None or abs(reading.percent - last_percent) >= 5:
-                self._battery[band] = reading.percent
-                battery = BandBattery(percent=reading.percent, millivolts=reading.millivolts)
-                out.append(DeviceEvent("band.battery", self.device, subject, battery, now_ms))
+            found = self._battery_level(reading, now_ms)
         elif isinstance(reading, BandButtonReading):
             button = BandButton.model_validate({"button": min(reading.button, 15), "press": reading.press})
-            out.append(DeviceEvent("band.button", self.device, subject, button, now_ms))
-        return out
+            found = DeviceEvent("band.button", self.device, {"band": band}, button, now_ms)
+        return [*out, found] if found is not None else out
+
+    def _located(self, reading: BandLocated, now_ms: int) -> DeviceEvent | None:
+        """A UWB position: an event when the band moved into another polygon."""
+        moved = self.areas.located(reading.band, reading.x, reading.y, now_ms)
+        if moved is None:
+            return None
+        area = self.options.polygons[moved.zone].room
+        located = BandPosition(zone=moved.zone, room=area, previous_zone=moved.previous, x=moved.x, y=moved.y)
+        return DeviceEvent(
+            "band.position", self.device, {"band": reading.band, "room": area}, located, now_ms, area
+        )
+
+    def _sighted(self, reading: BandSighting, now_ms: int) -> DeviceEvent | None:
+        """An anchor heard the band: an event when the strongest anchor settles on another zone."""
+        if reading.anchor not in self.options.anchors:
+            self.unknown_anchors += 1
+            return None
+        change = self.zones.sighting(reading.band, reading.anchor, reading.rssi, now_ms)
+        if change is None:
+            return None
+        room, zone = self._zone_key(change.anchor)
+        _, previous = self._zone_key(change.previous) if change.previous else (None, None)
+        position = BandPosition(
+            zone=zone, room=room, previous_zone=previous, anchor=change.anchor,
+            rssi=max(-150, min(20, change.rssi)),
+        )  # fmt: skip
+        subject = {"band": reading.band, **({"room": room} if room else {})}
+        return DeviceEvent("band.position", self.device, subject, position, now_ms, room)
+
+    def _vitals(self, reading: BandVitalsReading, now_ms: int) -> DeviceEvent | None:
+        last = self._last_vitals.get(reading.band)
+        if last is not None and now_ms - last < self.options.vitals_interval_s * 1000:
+            return None
+        self._last_vitals[reading.band] = now_ms
+        data = BandVitals(
+            heart_rate=reading.heart_rate, spo2=reading.spo2, temperature_c=reading.temperature_c
+        )
+        return DeviceEvent("band.vitals", self.device, {"band": reading.band}, data, now_ms)
+
+    def _tampered(self, reading: BandTamperReading, now_ms: int) -> DeviceEvent | None:
+        state = (reading.strap_open, reading.magnet)
+        if self._tamper.get(reading.band) == state:
+            return None
+        self._tamper[reading.band] = state
+        data = BandTamper(strap_open=state[0], magnet=state[1])
+        return DeviceEvent("band.tamper", self.device, {"band": reading.band}, data, now_ms)
+
+    def _battery_level(self, reading: BandBatteryReading, now_ms: int) -> DeviceEvent | None:
+        last_percent = self._battery.get(reading.band)
+        if last_percent is not None and abs(reading.percent - last_percent) < 5:
+            return None
+        self._battery[reading.band] = reading.percent
+        battery = BandBattery(percent=reading.percent, millivolts=reading.millivolts)
+        return DeviceEvent("band.battery", self.device, {"band": reading.band}, battery, now_ms)
 
     def tick(self, now_ms: int) -> list[DeviceEvent]:
         out = []

@@ -172,25 +172,12 @@ def parse_config(
     env: Mapping[str, str] | None = None,
     cross_check: CrossCheck | None = None,
 ) -> ModelT:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        syntax = ConfigIssue(
-            file=name,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-            path="",
-            expected=f"valid YAML: {problem}",
-        )
-        raise ConfigError(str(syntax), [syntax]) from exc
+    """The validated settings of a YAML text, or one ``ConfigError`` listing every problem with
+    its line and column: duplicate keys, unset ``${ENV}``, schema errors, cross-checks."""
+    root, data = _load_yaml(text, name)
     marks = _Marks()
     if root is not None:
         marks.walk(root, ())
-    if data is None:
-        data = {}
 
     def issue(path: PathKey, expected: str, value: Any, *, prefer_key: bool = False) -> ConfigIssue:
         mark = marks.find(path, prefer_key=prefer_key)
@@ -213,22 +200,14 @@ def parse_config(
     env_problems: list[tuple[PathKey, str, Any]] = []
     data = _interpolate(data, (), os.environ if env is None else env, env_problems)
     issues += [issue(p, msg, v) for p, msg, v in env_problems]
-
     context = {"base_dir": (base_dir or Path.cwd()).resolve()}
     result: ModelT | None = None
     try:
         result = model.model_validate(data, context=context)
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
-            loc = _data_path(data, tuple(err["loc"]))
-            kind = err["type"]
-            if kind == "extra_forbidden":
-                issues.append(issue(loc, "unknown key (not in the schema)", None, prefer_key=True))
-            elif kind == "missing":
-                issues.append(issue(loc, "required key is missing", None))
-            else:
-                message = err["msg"].removeprefix("Value error, ")
-                issues.append(issue(loc, message, _show(err.get("input"))))
+            path, expected, value = _schema_problem(data, err)
+            issues.append(issue(path, expected, value, prefer_key=err["type"] == "extra_forbidden"))
     if cross_check is not None:
         issues += [issue(p, msg, None if v is None else _show(v)) for p, msg, v in cross_check(data)]
     if issues:
@@ -236,3 +215,33 @@ def parse_config(
         raise ConfigError("\n".join(map(str, issues)), issues)
     assert result is not None
     return result
+
+
+def _load_yaml(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data; a syntax error is a ``ConfigError`` at once."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        syntax = ConfigIssue(
+            file=name,
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+            path="",
+            expected=f"valid YAML: {problem}",
+        )
+        raise ConfigError(str(syntax), [syntax]) from exc
+    return root, {} if data is None else data
+
+
+def _schema_problem(data: Any, err: Any) -> tuple[PathKey, str, Any]:
+    """(path, what was expected, the value shown) of one pydantic error, in an integrator's words."""
+    loc = _data_path(data, tuple(err["loc"]))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return loc, "unknown key (not in the schema)", None
+    if kind == "missing":
+        return loc, "required key is missing", None
+    return loc, err["msg"].removeprefix("Value error, "), _show(err.get("input"))

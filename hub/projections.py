@@ -169,8 +169,11 @@ class Projections:
                 "agent": doc.get("agent"),
             }
             self._set("device", subject["device"], device)  # fmt: skip
-        if doc.get("agent") != "hub":
-            return
+        if doc.get("agent") == "hub":
+            self._apply_record(kind, subject, data, ts)
+
+    def _apply_record(self, kind: str, subject: dict[str, Any], data: dict[str, Any], ts: int) -> None:
+        """What people told the hub: intake, release, band bindings, cases, officers."""
         if kind == "person.intake":
             person = {k: v for k, v in data.items() if k not in FLAG_NAMES}
             person.update(

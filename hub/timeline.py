@@ -137,66 +137,53 @@ def timeline(
     staff_names: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     """The steps, oldest first. ``records``: logged hub records (envelopes) about the person."""
-    released = person.get("released")
     steps: list[dict[str, Any]] = [
         {"ts": person.get("arrived"), "type": "arrival", "procedure": person.get("procedure")}
     ]
-    for rec in records:
-        kind, data = rec.get("kind"), rec.get("data") or {}
-        base = {"ts": rec.get("ts"), "by": rec.get("source")}
-        if kind == "record":
-            steps.append({**base, "type": data.get("type"), "note": data.get("note", "")})
-        elif kind == "approval":
-            steps.append(
-                {
-                    **base,
-                    "type": "approval",
-                    "approval": data.get("type"),
-                    "hours": data.get("hours"),
-                    "approved_by": data.get("approved_by"),
-                }
-            )
-        elif kind in ("band.bind", "band.unbind"):
-            band = (rec.get("subject") or {}).get("band")
-            steps.append({**base, "type": kind.replace(".", "_"), "band": band})
-        elif kind == "person.release":
-            steps.append(
-                {
-                    **base,
-                    "type": "release",
-                    "reason": data.get("reason", ""),
-                    "family_pickup": bool(data.get("family_pickup")),
-                }
-            )
+    steps += [step for step in map(_record_step, records) if step is not None]
+    steps += _room_steps(own, staff_seen, person.get("released"), rooms, staff_names)
+    steps += [
+        {"ts": alert.get("opened_ms"), "type": "alert", "alert": alert.get("id"), "rule": alert.get("rule"),
+         "level": alert.get("level"), "title": alert.get("title"), "state": alert.get("state")}
+        for alert in alerts
+    ]  # fmt: skip
+    return sorted(steps, key=lambda s: (s.get("ts") or 0, _ORDER.get(str(s["type"]), 5)))
+
+
+def _record_step(rec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The step a hub record about the person makes (None: not one the timeline shows)."""
+    kind, data = rec.get("kind"), rec.get("data") or {}
+    base = {"ts": rec.get("ts"), "by": rec.get("source")}
+    if kind == "record":
+        return {**base, "type": data.get("type"), "note": data.get("note", "")}
+    if kind == "approval":
+        return {**base, "type": "approval", "approval": data.get("type"), "hours": data.get("hours"),
+                "approved_by": data.get("approved_by")}  # fmt: skip
+    if kind in ("band.bind", "band.unbind"):
+        return {**base, "type": kind.replace(".", "_"), "band": (rec.get("subject") or {}).get("band")}
+    if kind == "person.release":
+        return {**base, "type": "release", "reason": data.get("reason", ""),
+                "family_pickup": bool(data.get("family_pickup"))}  # fmt: skip
+    return None
+
+
+def _room_steps(
+    own: Iterable[Seen],
+    staff_seen: Iterable[Seen],
+    released: int | None,
+    rooms: Mapping[str, str],
+    staff_names: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """One step per stay in a room, naming the staff whose bands were there at the same time."""
     by_band: dict[str, list[Seen]] = {}
     for s in staff_seen:
         by_band.setdefault(s.band, []).append(s)
     staff = {band: stays(seen, released) for band, seen in by_band.items()}
-    for stay in stays(own, released):
-        names = sorted(staff_names.get(b, b) for b in present(stay, staff))
-        steps.append(
-            {
-                "ts": stay.entered,
-                "type": "room",
-                "room": stay.room,
-                "room_name": rooms.get(stay.room, stay.room),
-                "left": stay.left,
-                "staff": names,
-            }
-        )
-    for alert in alerts:
-        steps.append(
-            {
-                "ts": alert.get("opened_ms"),
-                "type": "alert",
-                "alert": alert.get("id"),
-                "rule": alert.get("rule"),
-                "level": alert.get("level"),
-                "title": alert.get("title"),
-                "state": alert.get("state"),
-            }
-        )
-    return sorted(steps, key=lambda s: (s.get("ts") or 0, _ORDER.get(str(s["type"]), 5)))
+    return [
+        {"ts": stay.entered, "type": "room", "room": stay.room, "room_name": rooms.get(stay.room, stay.room),
+         "left": stay.left, "staff": sorted(staff_names.get(b, b) for b in present(stay, staff))}
+        for stay in stays(own, released)
+    ]  # fmt: skip
 
 
 _ORDER = {"arrival": 0, "band_bind": 1, "safety_check": 2, "room": 3, "alert": 4, "release": 9}

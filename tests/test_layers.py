@@ -2,16 +2,17 @@
 
 ::
 
-    casewatch/                         the command line, the demo centre, scenarios (the top)
+    casewatch/                         the command line, the demo centre, scenarios (the top),
+      simulation/                      the scene generator and device simulators
     hub/         agent/                the centre; the edge box (composes detectors and devices)
                  detectors/  devices/  cameras and vision; serial devices
     foundation/                        settings and config loading, logging, errors, MQTT link
     protocol/                          the wire contract (imports nothing of ours)
 
 ``hub`` may use ``devices`` (the SMS modem is a serial device driver); it never imports ``agent``
-or ``detectors``. Nothing imports ``casewatch``. ``PENDING`` lists the imports that still go the
-wrong way (issue 17): the test fails on any other, and when one of them is gone without being
-struck off the list, so the list only shrinks.
+or ``detectors``. Nothing imports ``casewatch`` (so no simulator can creep into the product).
+``PENDING`` would list imports allowed to go the wrong way for a while; it is empty, and the test
+fails when an entry's import is gone without being struck off, so the list only shrinks.
 """
 
 from __future__ import annotations
