@@ -178,19 +178,19 @@ def _camera_plugin_problems(data: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     for index, camera in mapping_items(data, "cameras"):
         source = camera.get("source")
-        if not isinstance(source, dict) or source.get("type") != "plugin" or "plugin" not in source:
+        if not isinstance(source, dict) or source.get("type") != "plugin" or "name" not in source:
             continue
         where = ("cameras", index, "source")
-        if source["plugin"] not in known_source_plugins():
+        if source["name"] not in known_source_plugins():
             known = ", ".join(known_source_plugins()) or "none registered in this process"
             message = f"unknown camera source plugin (known: {known})"
-            problems.append(((*where, "plugin"), message, source["plugin"]))
+            problems.append(((*where, "name"), message, source["name"]))
             continue
         options = source.get("options", {})
         if not isinstance(options, dict):
             continue
         try:
-            source_plugin(source["plugin"]).options.model_validate(options)
+            source_plugin(source["name"]).options.model_validate(options)
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 problems.append(((*where, "options", *err["loc"]), err["msg"], err.get("input")))

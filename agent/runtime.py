@@ -131,15 +131,20 @@ class Agent:
 
     def _vision(self, storage: Path, detector: Detector | None) -> VisionService:
         """The cameras' service, with the detector the ``model:`` section names unless one is given."""
+        from detectors.config import PluginSource
+        from detectors.sources import plugin_options
         from detectors.vision import VisionService, settings_from_config
 
         config = self.config
+        for camera in config.cameras:  # an unknown plugin or bad options: refuse now, not every second
+            if isinstance(camera.source, PluginSource):
+                plugin_options(camera.source)
         if detector is None:
             from detectors.detection import load_detector
             from detectors.models import ModelStore
 
             m = config.model
-            weights = ModelStore().resolve_for(m.name, m.format, m.imgsz, m.path)
+            weights = ModelStore(m.dir).resolve_for(m.name, m.format, m.imgsz, m.path)
             detector = load_detector(
                 weights, imgsz=m.imgsz, confidence=m.confidence, device=m.device, threads=m.threads
             )

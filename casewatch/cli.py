@@ -16,7 +16,7 @@ import yaml
 from casewatch import __version__
 from casewatch.exits import EXIT_CONFIG, EXIT_FAILED, EXIT_UNAVAILABLE
 from foundation.configfile import load_config
-from foundation.errors import ConfigError
+from foundation.errors import ConfigError, ModelError
 from protocol.errors import CasewatchError
 
 CONFIG_KINDS = ("agent", "hub")
@@ -181,6 +181,13 @@ def models_pull(
     from detectors.models import DEFAULT_FETCHERS, WITH_PACKAGE_INDEX, ModelStore
 
     if hub_url:
+        ctx = click.get_current_context()
+        given = [f"--{n.replace('_', '-')}" for n in ("name", "onnx", "imgsz", "package_index")
+                 if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT]  # fmt: skip
+        if given:
+            click.echo(f"✗ --from-hub 取配置 model: 所指的模型，不接受 {' '.join(given)} "
+                       "(the agent's file names the model)", err=True)  # fmt: skip
+            sys.exit(EXIT_CONFIG)
         _pull_from_hub(hub_url, config_path, root, pin)
         return
     store = ModelStore(root, fetchers=WITH_PACKAGE_INDEX if package_index else DEFAULT_FETCHERS)
@@ -211,7 +218,11 @@ def _pull_from_hub(url: str, config_path: Path | None, root: Path | None, pin: s
         sys.exit(EXIT_CONFIG)
     cfg = _load_or_exit(config_path, "agent")
     model = cfg.model
-    store = ModelStore(root)
+    if model.path is not None:
+        click.echo(f"✗ model.path 已指定 {model.path}: 代理只加载该文件 "
+                   "(the agent loads model.path, not the cache)", err=True)  # fmt: skip
+        sys.exit(EXIT_CONFIG)
+    store = ModelStore(root or model.dir)
     filename = (
         store.path(model.name).name if model.format == "pt" else store.onnx_path(model.name, model.imgsz).name
     )
@@ -270,6 +281,9 @@ def agent(config_path: Path, log_format: str) -> None:
 
     try:
         runtime = Agent(cfg)
+    except ModelError as exc:  # no model on this box: restarting will not bring one (exit 3)
+        click.echo(f"✗ 代理无法启动 (agent cannot start): {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
     except CasewatchError as exc:
         click.echo(f"✗ 代理无法启动 (agent cannot start): {exc}", err=True)
         sys.exit(EXIT_FAILED)

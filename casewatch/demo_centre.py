@@ -230,7 +230,7 @@ class DemoCentre:
                 "id": camera, "room": room, "name": f"{camera} 全景", "fps": 5,
                 "zones": [{"id": z.id, "role": z.role, "polygon": [list(p) for p in z.polygon]}
                           for z in zones],
-                "source": {"type": "plugin", "plugin": "scene",
+                "source": {"type": "plugin", "name": "scene",
                            "options": {"scenario": str(self.folder / "scenario.yaml"), "camera": camera,
                                        "epoch_file": str(self.epoch_file)}},
             }

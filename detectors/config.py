@@ -5,10 +5,11 @@ with what runs them; ``agent.config`` composes them into the whole file.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 
 from foundation.settings import ConfigPath, Key, SecretFile, Settings, read_secret
 
@@ -103,8 +104,20 @@ class PluginSource(Settings):
     (docs/demo.md), so a file naming it runs under ``casewatch agent`` and is refused elsewhere."""
 
     type: Literal["plugin"]
-    plugin: Key = Field(..., description="The registered plugin (`scene`: the demo's drawn room).")
+    name: Key = Field(..., description="The registered plugin (`scene`: the demo's drawn room).")
     options: dict[str, Any] = Field(default_factory=dict, description="The plugin's own settings.")
+    _base_dir: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _remember_config_folder(self, info: ValidationInfo) -> PluginSource:
+        """Relative paths among ``options`` are relative to the config file, like every other path."""
+        base = (info.context or {}).get("base_dir")
+        self._base_dir = Path(base) if base is not None else None
+        return self
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self._base_dir
 
 
 CameraSource = Annotated[
@@ -128,6 +141,11 @@ class ModelSettings(Settings):
         "onnx", description="onnx: ONNX Runtime, no PyTorch at run time (CPU boxes); pt: Ultralytics/PyTorch."
     )
     path: ConfigPath | None = Field(None, description="A local .pt or .onnx instead of `name`.")
+    dir: ConfigPath | None = Field(
+        None,
+        description="The model cache: where `casewatch models pull --from-hub --config` puts the file and "
+        "the agent looks for it (default: $CASEWATCH_MODELS, else ~/.cache/casewatch/models).",
+    )
     imgsz: int = Field(320, ge=160, le=1280, multiple_of=32)
     confidence: float = Field(0.4, gt=0, lt=1)
     device: str = Field("cpu", description="cpu, or cuda:0 where a GPU exists (pt only).")

@@ -15,7 +15,9 @@ local ``.pt``/``.onnx`` (``model.path``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import urllib.response
 import zipfile
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.errors import ModelError
+from protocol.model_transfer import ModelFile
 
 Log = Callable[[str], None]
 
@@ -227,8 +231,9 @@ class ModelStore:
         onnx = self.onnx_path(name, imgsz)
         if not onnx.is_file():
             raise ModelError(
-                f"模型 {onnx.name} 未找到: 请运行 `casewatch models pull --onnx --imgsz {imgsz}` "
-                f"(ONNX export of {name} at {imgsz} px is not in {self.root})"
+                f"模型 {onnx.name} 未找到 (not in {self.root}): 边缘盒请运行 `casewatch models pull "
+                f"--from-hub URL --config center.yaml`; 装有 export 的机器: "
+                f"`casewatch models pull --onnx --imgsz {imgsz}`"
             )
         return onnx
 
@@ -265,20 +270,36 @@ class HubSource:
     timeout_s: float = 60.0
 
 
+MANIFEST_MAX_BYTES = 1 << 20
+STALE_PARTIAL_S = 3600.0
+"""A ``.pull-*`` folder older than this is what a killed pull left behind."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the signed headers to another host: treat it as an error instead."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
 def _hub_get(hub: HubSource, path: str, now_ms: int) -> urllib.response.addinfourl:
     from protocol.model_transfer import request_headers
 
     url = hub.url.rstrip("/") + path
     request = urllib.request.Request(url, headers=request_headers(hub.agent, hub.key, "GET", path, now_ms))
     try:
-        return urllib.request.urlopen(request, timeout=hub.timeout_s)  # type: ignore[no-any-return]
+        return _OPENER.open(request, timeout=hub.timeout_s)  # type: ignore[no-any-return]
     except urllib.error.HTTPError as exc:
         if exc.code == 401:
             raise ModelError(
                 f"枢纽拒绝了代理 {hub.agent} 的签名 (the hub refused {hub.agent}'s signature: check the "
                 "agent's key and id in the hub's agents:, and both clocks)"
             ) from None
-        raise ModelError(f"{url}: HTTP {exc.code}") from None
+        redirect = " (redirects are refused)" if 300 <= exc.code < 400 else ""
+        raise ModelError(f"{url}: HTTP {exc.code}{redirect}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ModelError(f"枢纽不可达 (hub unreachable): {url}: {reason}") from None
@@ -292,20 +313,48 @@ def pull_from_hub(
     pin: str | None = None,
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> PulledModel:
-    """Fetch ``filename`` from the hub's model folder into ``dest_dir``, checked three ways: the
-    manifest's signature (the agent's key), its sha256 and size, and ``pin`` when given (plus the
-    sha256 pinned above when it is a known ``.pt``)."""
-    from protocol.errors import SignatureError
-    from protocol.model_transfer import MODEL_FILE, decode_manifest
-    from protocol.signing import Keyring
+    """Fetch ``filename`` from the hub's model folder into ``dest_dir``, checked four ways: the
+    manifest's signature (the agent's key) and that it answers this very request, the file's size
+    and sha256 against it, and ``pin`` when given (plus the sha256 pinned above for a known
+    ``.pt``). Any failure is a ``ModelError``; a file already in ``dest_dir`` stays as it was."""
+    from protocol.model_transfer import MODEL_FILE
 
     if not MODEL_FILE.match(filename):
         raise ModelError(f"{filename!r} is not a model file name (.onnx or .pt, no folders)")
-    with _hub_get(hub, "/api/v1/models", now_ms()) as answer:
-        body = answer.read(1 << 20)
+    if urllib.parse.urlsplit(hub.url).scheme not in ("http", "https"):
+        raise ModelError(f"{hub.url!r}: the hub's URL must start with http:// or https://")
     try:
-        offered = decode_manifest(json.loads(body), hub.agent, Keyring({hub.agent: hub.key}))
-    except (ValueError, SignatureError) as exc:
+        entry = _offered(hub, filename, pin, now_ms)
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(dest_dir)
+        with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".pull-") as tmp:
+            partial = Path(tmp) / filename
+            digest = _download(hub, entry, partial, now_ms)
+            if digest != entry.sha256:
+                raise ModelError(f"{filename}: received sha256 {digest}, the manifest says {entry.sha256}")
+            target = dest_dir / filename
+            os.replace(partial, target)
+    except (OSError, http.client.HTTPException, ValueError, RecursionError) as exc:
+        raise ModelError(f"{filename} from {hub.url}: {type(exc).__name__}: {exc}") from None
+    return PulledModel(filename.rsplit(".", 1)[0], target, entry.sha256, "hub")
+
+
+def _offered(hub: HubSource, filename: str, pin: str | None, now_ms: Callable[[], int]) -> ModelFile:
+    """The manifest's entry for ``filename``, once the manifest is proven to answer this request."""
+    from protocol.errors import SignatureError
+    from protocol.model_transfer import decode_manifest
+    from protocol.signing import Keyring
+
+    asked_at = now_ms()
+    with _hub_get(hub, "/api/v1/models", asked_at) as answer:
+        body = answer.read(MANIFEST_MAX_BYTES + 1)
+    if len(body) > MANIFEST_MAX_BYTES:
+        raise ModelError(f"the hub's model manifest is over {MANIFEST_MAX_BYTES} bytes")
+    try:
+        offered = decode_manifest(
+            json.loads(body), hub.agent, Keyring({hub.agent: hub.key}), request_ts=asked_at
+        )
+    except (ValueError, RecursionError, SignatureError) as exc:
         raise ModelError(f"the hub's model manifest is not trustworthy: {exc}") from None
     entry = offered.file(filename)
     if entry is None:
@@ -317,20 +366,31 @@ def pull_from_hub(
         expected.add(known)
     if len(expected) > 1:
         raise ModelError(f"{filename}: the hub's sha256 {entry.sha256} is not the pinned one")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest_dir, prefix=".pull-") as tmp:
-        partial = Path(tmp) / filename
-        digest = hashlib.sha256()
-        with _hub_get(hub, f"/api/v1/models/{filename}", now_ms()) as answer, partial.open("wb") as out:
-            for block in iter(lambda: answer.read(1 << 20), b""):
-                digest.update(block)
-                out.write(block)
-        size = partial.stat().st_size
-        if size != entry.size or digest.hexdigest() != entry.sha256:
-            raise ModelError(
-                f"{filename}: received {size} bytes with sha256 {digest.hexdigest()}, "
-                f"the manifest says {entry.size} bytes, {entry.sha256}"
-            )
-        target = dest_dir / filename
-        os.replace(partial, target)
-    return PulledModel(filename.rsplit(".", 1)[0], target, entry.sha256, "hub")
+    return entry
+
+
+def _download(hub: HubSource, entry: ModelFile, partial: Path, now_ms: Callable[[], int]) -> str:
+    """Write the file, never more bytes than the manifest promised; its sha256."""
+    digest = hashlib.sha256()
+    written = 0
+    with _hub_get(hub, f"/api/v1/models/{entry.name}", now_ms()) as answer, partial.open("wb") as out:
+        declared = answer.headers.get("Content-Length")
+        if declared is not None and declared.strip() != str(entry.size):
+            raise ModelError(f"{entry.name}: the hub sends {declared} bytes, the manifest says {entry.size}")
+        while block := answer.read(min(1 << 20, entry.size - written + 1)):
+            written += len(block)
+            if written > entry.size:
+                raise ModelError(f"{entry.name}: more than the {entry.size} bytes the manifest says")
+            digest.update(block)
+            out.write(block)
+    if written != entry.size:
+        raise ModelError(f"{entry.name}: received {written} bytes, the manifest says {entry.size}")
+    return digest.hexdigest()
+
+
+def _remove_stale_partials(folder: Path) -> None:
+    """What a pull killed half-way left behind (a live pull's folder is younger than an hour)."""
+    for stale in folder.glob(".pull-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > STALE_PARTIAL_S:
+                shutil.rmtree(stale)

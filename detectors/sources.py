@@ -60,9 +60,9 @@ def source_url(source: CameraSource) -> str:
         return source.url()
     if isinstance(source, PluginSource):
         try:
-            return source_plugin(source.plugin).describe(plugin_options(source))
+            return source_plugin(source.name).describe(plugin_options(source))
         except CameraError:
-            return f"plugin:{source.plugin}"
+            return f"plugin:{source.name}"
     return f"usb:{source.index}"
 
 
@@ -95,7 +95,7 @@ _PLUGINS: dict[str, SourcePlugin] = {}
 
 
 def register_source_plugin(name: str, plugin: SourcePlugin) -> None:
-    """Make ``source: {type: plugin, plugin: name}`` usable in this process."""
+    """Make ``source: {type: plugin, name: name}`` usable in this process."""
     if _PLUGINS.get(name, plugin) is not plugin:
         raise ValueError(f"camera source plugin {name!r} is registered twice")
     _PLUGINS[name] = plugin
@@ -115,16 +115,17 @@ def source_plugin(name: str) -> SourcePlugin:
 
 def plugin_options(source: PluginSource) -> Any:
     """The plugin's options, validated by its own model."""
-    plugin = source_plugin(source.plugin)
+    plugin = source_plugin(source.name)
     try:
-        return plugin.options.model_validate(source.options)
+        context = {"base_dir": source.base_dir} if source.base_dir is not None else None
+        return plugin.options.model_validate(source.options, context=context)
     except ValidationError as exc:
-        raise CameraError(f"camera source plugin {source.plugin}: {exc}") from None
+        raise CameraError(f"camera source plugin {source.name}: {exc}") from None
 
 
 def open_capture(source: CameraSource) -> Opened:
     if isinstance(source, PluginSource):
-        drawn = source_plugin(source.plugin).open(plugin_options(source))
+        drawn = source_plugin(source.name).open(plugin_options(source))
         return Opened(drawn, drawn.get(cv2.CAP_PROP_FPS), True)
     if isinstance(source, FileSource):
         if not source.path.is_file():

@@ -3,7 +3,8 @@
 An edge box installed without Ultralytics pulls its ONNX model from here (``casewatch models pull
 --from-hub``). The folder is filled on the hub's box, e.g. ``casewatch models pull --onnx --dir
 FOLDER``; only ``.onnx`` and ``.pt`` files directly in it are offered. Hashes are cached by size
-and modification time, so a manifest does not read 12 MB per request.
+, inode and change times, so a manifest does not read 12 MB per request and a file replaced
+in place (even with its old size and mtime, as ``cp -p`` does) is hashed again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class ModelShelf:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._lock = threading.Lock()
-        self._hashes: dict[str, tuple[int, int, str]] = {}  # name -> (size, mtime_ns, sha256)
+        self._hashes: dict[str, tuple[tuple[int, ...], str]] = {}  # name -> (stat key, sha256)
 
     def path(self, name: str) -> Path | None:
         """The file ``name`` names, if it is one the shelf offers."""
@@ -36,19 +37,19 @@ class ModelShelf:
             if self.path(path.name) is None:
                 continue
             stat = path.stat()
-            out.append(ModelFile(name=path.name, sha256=self._sha256(path, stat.st_size, stat.st_mtime_ns),
-                                 size=stat.st_size))  # fmt: skip
+            key = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+            out.append(ModelFile(name=path.name, sha256=self._sha256(path, key), size=stat.st_size))
         return out
 
-    def _sha256(self, path: Path, size: int, mtime_ns: int) -> str:
+    def _sha256(self, path: Path, key: tuple[int, ...]) -> str:
         with self._lock:
             known = self._hashes.get(path.name)
-        if known is not None and known[:2] == (size, mtime_ns):
-            return known[2]
+        if known is not None and known[0] == key:
+            return known[1]
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         with self._lock:
-            self._hashes[path.name] = (size, mtime_ns, digest.hexdigest())
+            self._hashes[path.name] = (key, digest.hexdigest())
         return digest.hexdigest()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,8 +41,17 @@ def request_headers(agent: str, key: bytes, method: str, path: str, now_ms: int)
     }
 
 
-def verify_request(headers: Mapping[str, str], method: str, path: str, keyring: Keyring, now_ms: int) -> str:
-    """The agent that signed this request; ``SignatureError`` (or ``UnknownAgentError``) if none."""
+@dataclass(frozen=True)
+class SignedRequest:
+    agent: str
+    ts: int
+    """The request's own time, which the manifest answering it echoes."""
+
+
+def verify_request(
+    headers: Mapping[str, str], method: str, path: str, keyring: Keyring, now_ms: int
+) -> SignedRequest:
+    """Who signed this request, and when; ``SignatureError`` (or ``UnknownAgentError``) if nobody."""
     lowered = {k.lower(): v for k, v in headers.items()}
     agent = lowered.get(AGENT_HEADER.lower(), "")
     sig = lowered.get(SIGNATURE_HEADER.lower(), "")
@@ -54,7 +64,7 @@ def verify_request(headers: Mapping[str, str], method: str, path: str, keyring: 
     if abs(now_ms - ts_ms) > MAX_SKEW_MS:
         raise SignatureError(f"request time {ts_ms} is more than {MAX_SKEW_MS // 1000} s from the hub's")
     keyring.verify({**_request_doc(agent, method, path, ts_ms), "sig": sig}, agent)
-    return agent
+    return SignedRequest(agent, ts_ms)
 
 
 class ModelFile(BaseModel):
@@ -73,6 +83,9 @@ class ModelManifest(BaseModel):
     v: Literal[1] = 1
     agent: str
     ts: int = Field(..., description="When the hub made it (ms since the epoch).")
+    request_ts: int = Field(
+        ..., description="The time of the signed request it answers (binds it to that request)."
+    )
     files: list[ModelFile]
     sig: str = Field(..., pattern=r"^[0-9a-f]{64}$")
 
@@ -80,13 +93,15 @@ class ModelManifest(BaseModel):
         return next((f for f in self.files if f.name == name), None)
 
 
-def manifest(agent: str, files: list[ModelFile], key: bytes, now_ms: int) -> ModelManifest:
-    doc = {"v": 1, "agent": agent, "ts": now_ms, "files": [f.model_dump() for f in files]}
+def manifest(request: SignedRequest, files: list[ModelFile], key: bytes, now_ms: int) -> ModelManifest:
+    doc = {"v": 1, "agent": request.agent, "ts": now_ms, "request_ts": request.ts,
+           "files": [f.model_dump() for f in files]}  # fmt: skip
     return ModelManifest.model_validate(signed(doc, key))
 
 
-def decode_manifest(doc: object, agent: str, keyring: Keyring) -> ModelManifest:
-    """The manifest if it is well formed, for ``agent`` and signed with its key."""
+def decode_manifest(doc: object, agent: str, keyring: Keyring, *, request_ts: int) -> ModelManifest:
+    """The manifest if it is well formed, for ``agent``, signed with its key and answering the
+    request made at ``request_ts`` — an old manifest replayed by someone on the path is refused."""
     try:
         parsed = ModelManifest.model_validate(doc)
     except ValidationError as exc:
@@ -94,4 +109,8 @@ def decode_manifest(doc: object, agent: str, keyring: Keyring) -> ModelManifest:
     if parsed.agent != agent:
         raise SignatureError(f"the manifest is for {parsed.agent!r}, not {agent!r}")
     keyring.verify(parsed.model_dump(), agent)
+    if parsed.request_ts != request_ts:
+        raise SignatureError(
+            f"the manifest answers a request of {parsed.request_ts}, not this one ({request_ts})"
+        )
     return parsed

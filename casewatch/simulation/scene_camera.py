@@ -1,11 +1,11 @@
 """The demo's camera: a drawn room whose people move as a scenario file says, as a camera source
-plugin (``source: {type: plugin, plugin: scene, options: {...}}``). The command line registers it
+plugin (``source: {type: plugin, name: scene, options: {...}}``). The command line registers it
 (``register``) before it loads an agent's file; nothing of the product knows it exists."""
 
 from __future__ import annotations
 
+import importlib.util
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -14,21 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from casewatch.simulation.scene import render, scene_from_doc
 from detectors.sources import CameraError, SourcePlugin, known_source_plugins, register_source_plugin
+from foundation.settings import ConfigPath
 
 PLUGIN = "scene"
 
 
 class SceneOptions(BaseModel):
-    """``options:`` of a drawn camera (paths absolute, as the demo writes them)."""
+    """``options:`` of a drawn camera (relative paths: relative to the agent's config file)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    scenario: Path = Field(..., description="A scenario file (docs/demo.md) with `cameras:`.")
+    scenario: ConfigPath = Field(..., description="A scenario file (docs/demo.md) with `cameras:`.")
     camera: str = Field(..., min_length=1, description="Which of the scenario's cameras this is.")
     epoch_ms: int | None = Field(
         None, ge=0, description="Wall-clock ms of the scenario's t=0 (default: when first opened)."
     )
-    epoch_file: Path | None = Field(
+    epoch_file: ConfigPath | None = Field(
         None, description="A file holding t=0 in ms, written when the scenario starts (the demo's)."
     )
     rate: float = Field(10.0, gt=0, le=30, description="Frames per second drawn.")
@@ -41,6 +42,11 @@ class SceneCapture:
     scenario sees the room as it is now, not from the beginning."""
 
     def __init__(self, source: SceneOptions) -> None:
+        if importlib.util.find_spec("ultralytics") is None:
+            raise CameraError(
+                "the scene draws people cut from Ultralytics' sample photos: "
+                'pip install "casewatch[export]" (this box has no Ultralytics)'
+            )
         try:
             doc = yaml.safe_load(source.scenario.read_text(encoding="utf-8")) or {}
             cameras = doc.get("cameras") or {}

@@ -21,6 +21,7 @@ from hub.accounts import MIN_PASSWORD, Account
 from hub.api.auth import Principal
 from hub.api.context import Admin, ApiContext, ApiError, Ctx, Viewer, conflict, not_found
 from hub.api.schemas import Created
+from hub.api.views import RuleView, UserView
 from hub.passwords import hash_password
 from hub.records import RuleStage
 from hub.rule_admin import RuleChangeError, changed_rule, rule_view
@@ -59,7 +60,12 @@ def _refresh(ctx: ApiContext, *, log_out: str | None = None) -> None:
     ctx.auth.set_users(ctx.service.accounts.active_users(), log_out=log_out)
 
 
-@router.get("/users", summary="Console accounts: the hub file's (read-only) and those made here")
+@router.get(
+    "/users",
+    summary="Console accounts: the hub file's (read-only) and those made here",
+    response_model=list[UserView],
+    response_model_exclude_unset=True,
+)
 def list_users(ctx: ApiContext = Ctx, _: Principal = Admin) -> list[dict[str, Any]]:
     return [a.view() for a in ctx.service.accounts.all()]
 
@@ -120,14 +126,24 @@ def change_user(username: str, body: UserChange, ctx: ApiContext = Ctx, who: Pri
     return created.model_copy(update={"id": username})
 
 
-@router.get("/rules", summary="The rules, with their legal basis and levels, and any console change")
+@router.get(
+    "/rules",
+    summary="The rules, with their legal basis and levels, and any console change",
+    response_model=list[RuleView],
+    response_model_exclude_unset=True,
+)
 def list_rules(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     service = ctx.service
     base = {r.id: r for r in service.file_rules.rules}
     return [rule_view(r, base[r.id], service.rule_overrides.get(r.id)) for r in service.rules.rules]
 
 
-@router.put("/rules/{rule_id}", summary="Turn a rule on or off, change its limit and stage thresholds")
+@router.put(
+    "/rules/{rule_id}",
+    summary="Turn a rule on or off, change its limit and stage thresholds",
+    response_model=RuleView,
+    response_model_exclude_unset=True,
+)
 def change_rule(
     rule_id: str, body: RuleBody, ctx: ApiContext = Ctx, who: Principal = Admin
 ) -> dict[str, Any]:

@@ -17,9 +17,11 @@ from hub.alerts import AlertError, check_action
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
 from hub.api.schemas import ActionBody, Created
+from hub.api.views import AlertDetail, AlertView, media
 from hub.queries import AlertFilter
 from hub.report_source import attribute
 from protocol.fields import MAX_SAFE_INT
+from protocol.files import MEDIA_TYPES
 
 router = APIRouter(tags=["alerts"])
 SUPERVISOR_ACTIONS = ("verify", "reject", "close")
@@ -27,7 +29,12 @@ LEVEL_PATTERN = "^(green|blue|yellow|orange|red)$"
 STATE_PATTERN = "^(open|acknowledged|assigned|rectified|verified|closed)$"
 
 
-@router.get("/alerts", summary="Alerts, newest first, filtered")
+@router.get(
+    "/alerts",
+    summary="Alerts, newest first, filtered",
+    response_model=list[AlertView],
+    response_model_exclude_unset=True,
+)
 def list_alerts(
     ctx: ApiContext = Ctx,
     _: Principal = Viewer,
@@ -59,7 +66,12 @@ def list_alerts(
     return [ctx.service.alert_view(a) for a in found]
 
 
-@router.get("/alerts/{alert_id}", summary="An alert with its rule, transitions and notifications")
+@router.get(
+    "/alerts/{alert_id}",
+    summary="An alert with its rule, transitions and notifications",
+    response_model=AlertDetail,
+    response_model_exclude_unset=True,
+)
 def get_alert(alert_id: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     alert = ctx.service.derived.alert(alert_id)
     if alert is None:
@@ -86,7 +98,12 @@ def get_alert(alert_id: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> di
     }
 
 
-@router.get("/alerts/{alert_id}/pictures/{name}", summary="A camera snapshot kept when the alert was raised")
+@router.get(
+    "/alerts/{alert_id}/pictures/{name}",
+    summary="A camera snapshot kept when the alert was raised",
+    response_class=Response,
+    responses=media(binary=("image/jpeg",)),
+)
 def picture(alert_id: str, name: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
     found = ctx.service.evidence.read(alert_id, name)
     if found is None:
@@ -94,7 +111,12 @@ def picture(alert_id: str, name: str, ctx: ApiContext = Ctx, _: Principal = View
     return Response(found, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
 
-@router.get("/files/{agent}/{path:path}", summary="An agent's evidence file (snapshot, clip) kept at the hub")
+@router.get(
+    "/files/{agent}/{path:path}",
+    summary="An agent's evidence file (snapshot, clip) kept at the hub",
+    response_class=FileResponse,
+    responses=media(binary=(*sorted(set(MEDIA_TYPES.values())), "application/octet-stream")),
+)
 def agent_file(agent: str, path: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> FileResponse:
     found = ctx.service.agent_files.locate(agent, path)
     if found is None:

@@ -17,6 +17,7 @@ from hub.api import admin_routes, alert_routes, custody, log_routes, model_route
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller
 from hub.api.schemas import LoginBody, LoginReply
+from hub.api.views import Me
 
 PREFIX = "/api/v1"
 session = APIRouter(tags=["session"])
@@ -48,9 +49,9 @@ def logout(request: Request, ctx: ApiContext = Ctx, who: Principal = Viewer) -> 
 
 
 @session.get("/me", summary="Who this token or credential belongs to")
-def me(request: Request, ctx: ApiContext = Ctx) -> dict[str, str]:
+def me(request: Request, ctx: ApiContext = Ctx) -> Me:
     principal = caller(request, ctx)
-    return {"username": principal.username, "role": principal.role, "display_name": principal.display_name}
+    return Me(username=principal.username, role=principal.role, display_name=principal.display_name)
 
 
 def create_app(ctx: ApiContext) -> FastAPI:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
+from hub.api.views import BandView, PersonDetail, PersonInCustody, PersonTimeline
 from hub.queries import AlertFilter
 from hub.timeline import Seen, holdings, timeline, worn
 
@@ -37,7 +38,12 @@ def _in_custody(ctx: ApiContext, person: str) -> dict[str, Any]:
     return doc
 
 
-@router.get("/persons", summary="People registered (in custody by default)")
+@router.get(
+    "/persons",
+    summary="People registered (in custody by default)",
+    response_model=list[PersonInCustody],
+    response_model_exclude_unset=True,
+)
 def list_persons(
     ctx: ApiContext = Ctx,
     _: Principal = Viewer,
@@ -63,14 +69,24 @@ def intake(body: IntakeBody, ctx: ApiContext = Ctx, who: Principal = Operator) -
     return ctx.write("person.intake", {"person": person}, data, who, body.arrived)
 
 
-@router.get("/persons/{person}", summary="A person: registration, bands, open alerts")
+@router.get(
+    "/persons/{person}",
+    summary="A person: registration, bands, open alerts",
+    response_model=PersonDetail,
+    response_model_exclude_unset=True,
+)
 def get_person(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     doc = _person(ctx, person)
     alerts = ctx.queries.alerts(AlertFilter(person=person, limit=100))
     return {**doc, "alerts": [a.to_json() for a in alerts]}
 
 
-@router.get("/persons/{person}/timeline", summary="The person's electronic trajectory (全程电子轨迹)")
+@router.get(
+    "/persons/{person}/timeline",
+    summary="The person's electronic trajectory (全程电子轨迹)",
+    response_model=PersonTimeline,
+    response_model_exclude_unset=True,
+)
 def person_timeline(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     doc = _person(ctx, person)
     since, until = int(doc.get("arrived") or 0), doc.get("released")
@@ -128,7 +144,12 @@ def add_record(person: str, body: RecordBody, ctx: ApiContext = Ctx, who: Princi
     return ctx.write("record", {"person": person}, data, who, _when(ctx, body.at))
 
 
-@router.get("/bands", summary="Bands bound now, with where each was last seen")
+@router.get(
+    "/bands",
+    summary="Bands bound now, with where each was last seen",
+    response_model=list[BandView],
+    response_model_exclude_unset=True,
+)
 def list_bands(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     seen = ctx.queries.projection_map("band_room")
     out = []

@@ -9,12 +9,18 @@ from fastapi.responses import PlainTextResponse
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, Ctx, Supervisor, Viewer, not_found
+from hub.api.views import Health, LoggedEvent, NotificationView, QuarantineEntry, Status, media
 from protocol.fields import MAX_SAFE_INT
 
 router = APIRouter(tags=["log"])
 
 
-@router.get("/health", summary="Is the hub up, connected and committing (no login needed)")
+@router.get(
+    "/health",
+    summary="Is the hub up, connected and committing (no login needed)",
+    response_model=Health,
+    response_model_exclude_unset=True,
+)
 def health(ctx: ApiContext = Ctx) -> dict[str, Any]:
     service = ctx.service
     link = service.link
@@ -54,6 +60,7 @@ def health(ctx: ApiContext = Ctx) -> dict[str, Any]:
     "/metrics",
     summary="Prometheus text: ingest, faults, quarantine, receipts (no login needed, like /health)",
     response_class=PlainTextResponse,
+    responses=media(text=("text/plain",)),
 )
 def metrics(ctx: ApiContext = Ctx) -> PlainTextResponse:
     service = ctx.service
@@ -92,7 +99,12 @@ def metrics(ctx: ApiContext = Ctx) -> PlainTextResponse:
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
-@router.get("/status", summary="Counts for a dashboard: alerts, quarantine, notifications")
+@router.get(
+    "/status",
+    summary="Counts for a dashboard: alerts, quarantine, notifications",
+    response_model=Status,
+    response_model_exclude_unset=True,
+)
 def status(ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     return {
         "alerts_open": ctx.queries.alert_counts(),
@@ -103,7 +115,12 @@ def status(ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     }
 
 
-@router.get("/events", summary="The log in chain order (agents' events and hub records)")
+@router.get(
+    "/events",
+    summary="The log in chain order (agents' events and hub records)",
+    response_model=list[LoggedEvent],
+    response_model_exclude_unset=True,
+)
 def list_events(
     ctx: ApiContext = Ctx,
     _: Principal = Viewer,
@@ -119,7 +136,12 @@ def list_events(
     )
 
 
-@router.get("/events/{pos}", summary="One logged event by its chain position")
+@router.get(
+    "/events/{pos}",
+    summary="One logged event by its chain position",
+    response_model=LoggedEvent,
+    response_model_exclude_unset=True,
+)
 def get_event(
     ctx: ApiContext = Ctx, _: Principal = Viewer, pos: int = Path(..., ge=1, le=MAX_SAFE_INT)
 ) -> dict[str, Any]:
@@ -129,7 +151,12 @@ def get_event(
     return found
 
 
-@router.get("/quarantine", summary="Refused messages with the reason and the first bytes (hex)")
+@router.get(
+    "/quarantine",
+    summary="Refused messages with the reason and the first bytes (hex)",
+    response_model=list[QuarantineEntry],
+    response_model_exclude_unset=True,
+)
 def list_quarantine(
     ctx: ApiContext = Ctx,
     _: Principal = Supervisor,
@@ -142,7 +169,12 @@ def list_quarantine(
     ]
 
 
-@router.get("/notifications", summary="Notifications and their delivery state")
+@router.get(
+    "/notifications",
+    summary="Notifications and their delivery state",
+    response_model=list[NotificationView],
+    response_model_exclude_unset=True,
+)
 def list_notifications(
     ctx: ApiContext = Ctx,
     _: Principal = Viewer,

@@ -12,22 +12,23 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from hub.api.context import ApiContext, ApiError, Ctx, not_found
+from hub.api.views import media
 from protocol.errors import SignatureError
-from protocol.model_transfer import ModelManifest, manifest, verify_request
+from protocol.model_transfer import ModelManifest, SignedRequest, manifest, verify_request
 
 router = APIRouter(tags=["models"])
 log = logging.getLogger(__name__)
 
 
-def _agent(request: Request, ctx: ApiContext) -> str:
+def _agent(request: Request, ctx: ApiContext) -> SignedRequest:
     service = ctx.service
     try:
         return verify_request(
             request.headers, request.method, request.url.path, service.agent_keys, service.clock.now_ms()
         )
-    except SignatureError as exc:
-        log.warning("model request refused from %s: %s", request.client.host if request.client else "?", exc)
-        raise ApiError(401, "unauthenticated", f"代理签名无效 (agent signature refused): {exc}") from None
+    except SignatureError as exc:  # one answer for every reason: it names no agent that exists
+        log.debug("model request refused from %s: %s", request.client.host if request.client else "?", exc)
+        raise ApiError(401, "unauthenticated", "代理签名无效 (agent signature refused)") from None
 
 
 @router.get(
@@ -35,18 +36,17 @@ def _agent(request: Request, ctx: ApiContext) -> str:
     summary="The detector models offered to the signing agent (a manifest signed with its key)",
 )
 def model_manifest(request: Request, ctx: ApiContext = Ctx) -> ModelManifest:
-    agent = _agent(request, ctx)
+    signed = _agent(request, ctx)
     service = ctx.service
-    return manifest(
-        agent, service.models.files(), service.agent_keys.signing_key(agent), service.clock.now_ms()
-    )
+    key = service.agent_keys.signing_key(signed.agent)
+    return manifest(signed, service.models.files(), key, service.clock.now_ms())
 
 
 @router.get(
     "/models/{name}",
     summary="One model file, for the signing agent",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses=media(binary=("application/octet-stream",)),
 )
 def model_file(name: str, request: Request, ctx: ApiContext = Ctx) -> FileResponse:
     _agent(request, ctx)

@@ -18,13 +18,28 @@ from hub.api.context import (
     not_found,
 )
 from hub.api.schemas import CaseBody, Created, OfficerBody
+from hub.api.views import (
+    CabinetDenial,
+    CabinetView,
+    CameraView,
+    CaseDetail,
+    DossierHistory,
+    DossierView,
+    RoomView,
+)
+from hub.domain import Case, Device, Officer
 from hub.queries import AlertFilter
 from hub.rules.levels import rank
 
 router = APIRouter(tags=["registry"])
 
 
-@router.get("/officers", summary="Registered officers (民警/辅警) with roles, unit, tags")
+@router.get(
+    "/officers",
+    summary="Registered officers (民警/辅警) with roles, unit, tags",
+    response_model=list[Officer],
+    response_model_exclude_unset=True,
+)
 def list_officers(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     return ctx.queries.projections("officer")
 
@@ -36,7 +51,12 @@ def put_officer(
     return ctx.write("officer.register", {"officer": officer}, body.model_dump(mode="json"), who)
 
 
-@router.get("/cases", summary="Accepted cases")
+@router.get(
+    "/cases",
+    summary="Accepted cases",
+    response_model=list[Case],
+    response_model_exclude_unset=True,
+)
 def list_cases(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     return ctx.queries.projections("case")
 
@@ -55,7 +75,12 @@ def accept_case(body: CaseBody, ctx: ApiContext = Ctx, who: Principal = Operator
     return ctx.write("case.accept", {"case": body.id}, data, who, body.at)
 
 
-@router.get("/cases/{case}", summary="A case with its dossiers and alerts")
+@router.get(
+    "/cases/{case}",
+    summary="A case with its dossiers and alerts",
+    response_model=CaseDetail,
+    response_model_exclude_unset=True,
+)
 def get_case(case: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     doc = ctx.queries.projection("case", case)
     if doc is None:
@@ -65,7 +90,12 @@ def get_case(case: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[st
     return {**doc, "dossiers": dossiers, "alerts": [a.to_json() for a in alerts]}
 
 
-@router.get("/dossiers", summary="Where each dossier is (cabinet, slot, in/out) and who last moved it")
+@router.get(
+    "/dossiers",
+    summary="Where each dossier is (cabinet, slot, in/out) and who last moved it",
+    response_model=list[DossierView],
+    response_model_exclude_unset=True,
+)
 def list_dossiers(
     ctx: ApiContext = Ctx,
     _: Principal = Viewer,
@@ -85,7 +115,12 @@ def list_dossiers(
     ]
 
 
-@router.get("/cabinets", summary="Dossier cabinets: each door's last state and the dossiers inside")
+@router.get(
+    "/cabinets",
+    summary="Dossier cabinets: each door's last state and the dossiers inside",
+    response_model=list[CabinetView],
+    response_model_exclude_unset=True,
+)
 def list_cabinets(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     dossiers = ctx.queries.projections("dossier")
     cabinets = ctx.queries.projection_map("cabinet")
@@ -104,7 +139,12 @@ def list_cabinets(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str
     ]
 
 
-@router.get("/dossiers/{dossier}", summary="A dossier's movements: every take, return and slot change")
+@router.get(
+    "/dossiers/{dossier}",
+    summary="A dossier's movements: every take, return and slot change",
+    response_model=DossierHistory,
+    response_model_exclude_unset=True,
+)
 def dossier_history(dossier: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     doc = ctx.queries.projection("dossier", dossier)
     if doc is None:
@@ -120,7 +160,12 @@ def dossier_history(dossier: str, ctx: ApiContext = Ctx, _: Principal = Viewer) 
     return {**doc, "moves": sorted(moves, key=lambda m: (m["ts"], m["pos"]))}
 
 
-@router.get("/cabinets/denials", summary="Refused cabinet accesses, newest first (who, which document, why)")
+@router.get(
+    "/cabinets/denials",
+    summary="Refused cabinet accesses, newest first (who, which document, why)",
+    response_model=list[CabinetDenial],
+    response_model_exclude_unset=True,
+)
 def cabinet_denials(
     ctx: ApiContext = Ctx,
     _: Principal = Viewer,
@@ -146,7 +191,12 @@ def cabinet_denials(
     return out[:limit]
 
 
-@router.get("/rooms", summary="Each room now: persons by camera, bands in it, open conditions, worst alert")
+@router.get(
+    "/rooms",
+    summary="Each room now: persons by camera, bands in it, open conditions, worst alert",
+    response_model=list[RoomView],
+    response_model_exclude_unset=True,
+)
 def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     states = ctx.queries.projection_map("room")
     where = ctx.queries.projection_map("band_room")
@@ -175,7 +225,12 @@ def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, A
     return out
 
 
-@router.get("/cameras", summary="Camera health as the agents last reported it")
+@router.get(
+    "/cameras",
+    summary="Camera health as the agents last reported it",
+    response_model=list[CameraView],
+    response_model_exclude_unset=True,
+)
 def list_cameras(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     cameras = {c["id"]: c for c in ctx.queries.projections("camera")}
     snapshots = ctx.service.snapshots.received()
@@ -187,6 +242,11 @@ def list_cameras(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str,
     ]
 
 
-@router.get("/devices", summary="Serial devices and gateways as the agents last reported them")
+@router.get(
+    "/devices",
+    summary="Serial devices and gateways as the agents last reported them",
+    response_model=list[Device],
+    response_model_exclude_unset=True,
+)
 def list_devices(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     return ctx.queries.projections("device")

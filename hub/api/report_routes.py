@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, not_found
+from hub.api.views import ReportFile, ReportView, media
 from hub.report_source import file_stem, list_files, parse_day, render, report
 from hub.reports import PeriodKind, period_of
 
@@ -16,12 +17,22 @@ router = APIRouter(tags=["reports"])
 MEDIA = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
 
 
-@router.get("/reports/files", summary="Report files written on schedule, newest first")
+@router.get(
+    "/reports/files",
+    summary="Report files written on schedule, newest first",
+    response_model=list[ReportFile],
+    response_model_exclude_unset=True,
+)
 def files(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     return list_files(ctx.service.reports_dir)
 
 
-@router.get("/reports/files/{name}", summary="One scheduled report file")
+@router.get(
+    "/reports/files/{name}",
+    summary="One scheduled report file",
+    response_class=Response,
+    responses=media(binary=("application/pdf", "application/octet-stream"), text=("text/csv", "text/html")),
+)
 def file(name: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
     folder = ctx.service.reports_dir
     path = folder / name
@@ -38,14 +49,20 @@ def file(name: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
     return Response(path.read_bytes(), media_type=MEDIA.get(fmt, "application/octet-stream"), headers=headers)
 
 
-@router.get("/reports/{kind}", summary="The daily, weekly or monthly report holding `day` (default today)")
+@router.get(
+    "/reports/{kind}",
+    summary="The daily, weekly or monthly report holding `day` (default today)",
+    response_model=ReportView,
+    response_model_exclude_unset=True,
+    responses=media(binary=("application/pdf",), text=("text/csv", "text/html")),
+)
 def on_demand(
     kind: PeriodKind,
     ctx: ApiContext = Ctx,
     _: Principal = Viewer,
     day: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}$"),
     format: Literal["json", "csv", "html", "pdf"] = "json",
-) -> Any:
+) -> dict[str, Any] | Response:
     try:
         period = period_of(kind, parse_day(day, ctx.service), ctx.service.cfg.timezone)
     except (ValueError, OverflowError) as exc:

@@ -25,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.api.auth import Principal
 from hub.api.context import SESSION_COOKIE, ApiContext, Ctx, Viewer, not_found
+from hub.api.views import media
 from hub.report_source import parse_day
 from hub.web.texts import DEFAULT_LANG, LANGS, table, text
 
@@ -176,7 +177,12 @@ def admin_page(request: Request, ctx: ApiContext = Ctx) -> Response:
     return _render(request, ctx, "admin.html", "admin", user)
 
 
-@stream.get("/stream", summary="Server-sent events: a `change` notice whenever alerts or projections change")
+@stream.get(
+    "/stream",
+    summary="Server-sent events: a `change` notice whenever alerts or projections change",
+    response_class=StreamingResponse,
+    responses=media(text=("text/event-stream",)),
+)
 async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -> StreamingResponse:
     feed = ctx.service.live
 
@@ -199,7 +205,10 @@ async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -
 
 
 @stream.get(
-    "/cameras/{camera}/snapshot", summary="The camera's latest snapshot (JPEG) as its agent published it"
+    "/cameras/{camera}/snapshot",
+    summary="The camera's latest snapshot (JPEG) as its agent published it",
+    response_class=Response,
+    responses=media(binary=("image/jpeg",)),
 )
 def snapshot(camera: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
     found = ctx.service.snapshots.get(camera)
