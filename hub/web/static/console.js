@@ -114,7 +114,7 @@ async function renderAlerts() {
   alerts.sort((a, b) => RANK[b.level] - RANK[a.level] || b.opened_ms - a.opened_ms);
   document.querySelector("#alerts tbody").replaceChildren(...alerts.map((a) => el("tr",
     { class: `clickable ${a.id === selected ? "selected" : ""}`, "data-alert": a.id, "data-level": a.level, "data-state": a.state,
-      onclick: () => { selected = a.id; renderAlerts(); renderDetail(); } },
+      onclick: () => { selected = a.id; renderAlerts(); } },
     el("td", {}, badge(a.level)), el("td", {}, `${a.rule} ${a.title}`), el("td", {}, roomName(a.context.room)),
     el("td", {}, time(a.opened_ms)), el("td", { class: "state" }, T("state_" + a.state)))));
   if (selected) renderDetail();
@@ -126,25 +126,22 @@ const ACTIONS = {
 };
 const SUPERVISOR = ["verify", "reject", "close"];
 
+let detailRound = 0;
+
 async function renderDetail() {
-  const box = document.getElementById("detail");
+  const round = ++detailRound;
   const a = await api("/alerts/" + encodeURIComponent(selected));
-  // Live updates redraw the panel: what the operator types lives in `draft`, not in the DOM.
-  if (draft.alert !== a.id) Object.assign(draft, { alert: a.id, comment: "", assignee: "" });
-  const comment = el("textarea", { id: "comment", placeholder: T("comment"), oninput: (e) => { draft.comment = e.target.value; } });
-  comment.value = draft.comment;
-  const assignee = el("input", { id: "assignee", placeholder: T("assignee"), oninput: (e) => { draft.assignee = e.target.value; } });
-  assignee.value = draft.assignee;
-  const mayAct = window.CW.role !== "viewer";
-  const buttons = (ACTIONS[a.state] || [])
-    .filter((action) => mayAct && (!SUPERVISOR.includes(action) || ["supervisor", "admin"].includes(window.CW.role)))
-    .map((action) => el("button", { id: "act-" + action, type: "button", onclick: () => act(a.id, action, draft.comment, draft.assignee) }, T(action)));
+  if (round !== detailRound) return; // a newer redraw is on its way: never draw older data over it
+  const box = document.getElementById("detail");
   box.hidden = false;
-  box.replaceChildren(
+  if (!document.getElementById("detail-head")) {
+    box.replaceChildren(el("div", { id: "detail-head" }), el("div", { id: "detail-form" }), el("div", { id: "detail-rest" }));
+  }
+  document.getElementById("detail-head").replaceChildren(
     el("h3", {}, badge(a.level), " ", a.title), el("p", {}, `${T("state")}: `, el("span", { id: "detail-state" }, T("state_" + a.state))),
-    el("p", {}, `${T("basis")}: ${a.basis}`), el("p", {}, `${T("room")}: ${roomName(a.context.room)} · ${time(a.opened_ms)}`),
-    ...(mayAct ? [comment, assignee, el("div", {}, buttons)] : []),
-    el("p", { id: "action-error", class: "error" }),
+    el("p", {}, `${T("basis")}: ${a.basis}`), el("p", {}, `${T("room")}: ${roomName(a.context.room)} · ${time(a.opened_ms)}`));
+  renderActions(a);
+  document.getElementById("detail-rest").replaceChildren(
     el("h4", {}, T("history")),
     el("ol", { id: "history" }, a.history.map((h) => el("li", { "data-action": h.action },
       `${time(h.at_ms)} ${h.by} ${T(h.action)} ${h.comment || ""}`))),
@@ -158,6 +155,25 @@ async function renderDetail() {
     el("h4", {}, T("notifications")),
     el("ul", {}, a.notifications.map((n) => el("li", {}, `${n.channel} → ${n.recipient}: ${n.state}`))),
   );
+}
+
+// The comment box and the buttons are drawn anew only when the alert or its state changed: live
+// updates redraw the panel while the operator types, and a replaced box would lose the keystrokes.
+function renderActions(a) {
+  const form = document.getElementById("detail-form");
+  if (form.dataset.alert === a.id && form.dataset.state === a.state) return;
+  if (draft.alert !== a.id) Object.assign(draft, { alert: a.id, comment: "", assignee: "" });
+  form.dataset.alert = a.id;
+  form.dataset.state = a.state;
+  const mayAct = window.CW.role !== "viewer";
+  const comment = el("textarea", { id: "comment", placeholder: T("comment"), oninput: (e) => { draft.comment = e.target.value; } });
+  comment.value = draft.comment;
+  const assignee = el("input", { id: "assignee", placeholder: T("assignee"), oninput: (e) => { draft.assignee = e.target.value; } });
+  assignee.value = draft.assignee;
+  const buttons = (ACTIONS[a.state] || [])
+    .filter((action) => mayAct && (!SUPERVISOR.includes(action) || ["supervisor", "admin"].includes(window.CW.role)))
+    .map((action) => el("button", { id: "act-" + action, type: "button", onclick: () => act(a.id, action, draft.comment, draft.assignee) }, T(action)));
+  form.replaceChildren(...(mayAct ? [comment, assignee, el("div", {}, buttons)] : []), el("p", { id: "action-error", class: "error" }));
 }
 
 // An agent's own evidence (protocol/files.py): the snapshot at the condition's start is shown, the
