@@ -61,6 +61,9 @@ class Ended:
 def candidates(state: RoomState, fusion: Fusion) -> list[Candidate]:
     room = state.room
     found: list[Candidate] = []
+    registrations = [fusion.registry[b] for b in state.detainees if b in fusion.registry]
+    # whose condition it is: the detainees' cases, so the hub can reach the case's officers
+    present_cases = sorted({r.case for r in registrations if r.case})
 
     def facts(**extra: object) -> Facts:
         return Facts.model_validate(
@@ -70,6 +73,7 @@ def candidates(state: RoomState, fusion: Fusion) -> list[Candidate]:
                 "officers": state.officers,
                 "required_officers": room.required_officers(),
                 "bands": list(state.detainees),
+                "cases": present_cases,
                 "cameras": list(state.cameras),
                 **extra,
             }
@@ -81,7 +85,6 @@ def candidates(state: RoomState, fusion: Fusion) -> list[Candidate]:
         ):
             found.append(Candidate("coverage_lost", room.id, facts(cameras=list(state.cameras_unhealthy))))
         return found
-    registrations = [fusion.registry[b] for b in state.detainees if b in fusion.registry]
     if room.type == "exit":
         found.append(Candidate("exit_zone", room.id, facts()))
     elif state.staff == 0:

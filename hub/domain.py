@@ -193,6 +193,8 @@ class AlertContext(ReadModel):
     role: BandRole | None = None
     sex: Sex | None = None
     procedure: Procedure | None = None
+    persons: list[str] | None = Field(None, description="A room condition's detainees (all of them).")
+    cases: list[str] | None = Field(None, description="A room condition's cases (all of them).")
     condition: ConditionName | None = None
 
 

@@ -91,12 +91,32 @@ class Projections:
         values["flags"] = dict(person.get("flags", {}))
 
     def _condition_values(self, data: dict[str, Any], values: dict[str, Any]) -> None:
+        """A room condition concerns the detainees whose bands the agent saw there, and their cases:
+        the hub adds what its bindings know to what the agent sent, so an alert reaches the case's
+        officers even when the agent had no registry (``person``/``case``: the only one, or the
+        first; ``persons``/``cases``: all of them)."""
+        facts = data.get("facts") or {}
         flags = dict.fromkeys(FLAG_NAMES, False)
-        for band in (data.get("facts") or {}).get("bands", []):
-            person = self.persons.get((self.bands.get(band) or {}).get("person") or "")
-            for name, on in (person or {}).get("flags", {}).items():
+        persons: set[str] = set()
+        cases = {str(c) for c in facts.get("cases") or []}
+        for band in facts.get("bands") or []:
+            person_id = (self.bands.get(band) or {}).get("person")
+            person = self.persons.get(person_id or "")
+            if person is None:
+                continue
+            persons.add(str(person_id))
+            if person.get("case"):
+                cases.add(str(person["case"]))
+            for name, on in person.get("flags", {}).items():
                 flags[name] = flags.get(name, False) or bool(on)
         values["flags"] = flags
+        if persons:
+            values["persons"] = sorted(persons)
+            if len(persons) == 1:
+                values.setdefault("person", next(iter(persons)))
+        if cases:
+            values["cases"] = sorted(cases)
+            values.setdefault("case", min(cases))
 
     def document_case(self, document: str) -> str | None:
         """Dossier codes are ``{case}-{nn}``; the case is known from its acceptance."""

@@ -211,7 +211,9 @@ ConditionName = Literal[
 
 
 class Facts(Data):
-    """The numbers and keys behind a condition, as the agent saw them at the start."""
+    """The numbers and keys behind a condition, as the agent saw them at the start. ``bands``: the
+    detainees' bands in the room; ``cases``: their cases from the hub's registry (for
+    ``co_suspects``: the cases two of them share), so the alert reaches those cases' officers."""
 
     persons: Count | None = None
     detainees: Count | None = None

@@ -214,13 +214,24 @@ class NotifyPolicy:
         }
 
 
-def handling_officers(alert: Alert, directory: Directory) -> list[str]:
-    """The officers of the alert's case (or of the person's case), registered and active."""
+def alert_cases(alert: Alert, directory: Directory) -> list[str]:
+    """The cases an alert concerns: its ``cases`` (a room condition's), its ``case``, else the
+    case of its person."""
+    cases = [str(c) for c in alert.context.get("cases") or []]
     case = alert.context.get("case")
     person = directory.persons.get(str(alert.context.get("person") or ""))
     if not case and person:
         case = person.get("case")
-    officers = (directory.cases.get(str(case or "")) or {}).get("officers") or []
+    if case and str(case) not in cases:
+        cases.append(str(case))
+    return cases
+
+
+def handling_officers(alert: Alert, directory: Directory) -> list[str]:
+    """The officers of the alert's cases, registered and active."""
+    officers: list[str] = []
+    for case in alert_cases(alert, directory):
+        officers += [o for o in (directory.cases.get(case) or {}).get("officers") or [] if o not in officers]
     return [
         o
         for o in officers
@@ -229,8 +240,8 @@ def handling_officers(alert: Alert, directory: Directory) -> list[str]:
 
 
 def _units(alert: Alert, handling: list[str], directory: Directory) -> set[str]:
-    case = directory.cases.get(str(alert.context.get("case") or "")) or {}
-    units = {str(case["unit"])} if case.get("unit") else set()
+    cases = [directory.cases.get(c) or {} for c in alert_cases(alert, directory)]
+    units = {str(case["unit"]) for case in cases if case.get("unit")}
     units.update(str(directory.officers[o]["unit"]) for o in handling if directory.officers[o].get("unit"))
     return units
 

@@ -33,8 +33,11 @@ CONTEXT_KEYS = (
     "role",
     "sex",
     "procedure",
+    "persons",
+    "cases",
 )
-"""Fact paths an alert keeps as its context (where, whom), plus ``condition``."""
+"""Fact paths an alert keeps as its context (where, whom), plus ``condition``. ``persons`` and
+``cases``: every detainee and case of a room condition (``person``/``case`` name one of them)."""
 
 
 @dataclass(frozen=True)

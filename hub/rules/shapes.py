@@ -80,12 +80,17 @@ class Shape:
             level=level,
             late=now - at > LATE_GRACE_MS,
             reason=reason,
-            pos=pos,
+            pos=pos or ep.pos,
             context=ep.context,
         )
 
     def open(self, st: KeyState, key: tuple[str, ...], fact: Fact) -> Episode:
-        ep = Episode(alert=alert_id(self.rule.id, key, fact.ts), started=fact.ts, context=context_of(fact))
+        ep = Episode(
+            alert=alert_id(self.rule.id, key, fact.ts),
+            started=fact.ts,
+            context=context_of(fact),
+            pos=fact.pos,
+        )
         st.episode = ep
         return ep
 

@@ -57,6 +57,9 @@ class Episode:
     """Holds: level -> since when its test has held (None: not holding now)."""
     limit: int | None = None
     """Deadlines: the limit in force (ms after ``started``)."""
+    pos: int = 0
+    """Store position of the fact that opened it (a condition's start): evidence of every level
+    it reaches, even one a timer fires long after (0: not from the store, or stored before this)."""
 
     def mark(self, level: Level, at: int) -> None:
         if self.fired is None:
