@@ -167,7 +167,7 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
             except ValidationError as exc:
                 for err in exc.errors(include_url=False):
                     path = ("devices", index, "options", *err["loc"])
-                    problems.append((path, err["msg"], err.get("input")))
+                    problems.append((path, err["msg"].removeprefix("Value error, "), err.get("input")))
         if device.get("room") is not None and str(device["room"]) not in rooms:
             problems.append((("devices", index, "room"), "no room with this id in rooms", device["room"]))
     return problems

@@ -41,7 +41,9 @@ def stats(agent: Agent) -> AgentStats:
 def health(agent: Agent) -> dict[str, Any]:
     connected = agent.link.connected.is_set()
     cameras = {c: s for c, s in agent.fusion.camera_health.items()}
-    devices = dict(agent.devices.states) if agent.devices is not None else {}
+    # every configured device, "starting" until it has reported: healthy means each one is online
+    devices = {d.id: "starting" for d in agent.config.devices}
+    devices.update(agent.devices.states if agent.devices is not None else {})
     degraded = (
         not connected
         or agent.unstored() > 0

@@ -9,11 +9,11 @@ hysteresis), vitals at most once per ``vitals_interval_s`` per band, tamper and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from devices.band_zones import BandZones
+from devices.band_zones import AnchorChange, BandZones
 from devices.events import DeviceEvent
 from devices.readings import (
     BandBatteryReading,
@@ -56,8 +56,28 @@ class WristbandOptions(BaseModel):
     polygons: dict[Key, Polygon] = Field(default_factory=dict, description="UWB: zone id -> room and outline")
     margin_db: float = Field(6.0, ge=0, le=40)
     hold_s: float = Field(3.0, ge=0, le=60)
+    settle_s: float = Field(
+        1.0,
+        ge=0,
+        le=30,
+        description="A band's first room: the strongest anchor heard this long after its first packet.",
+    )
     offline_after_s: float = Field(30.0, gt=0, le=3600)
     vitals_interval_s: float = Field(10.0, ge=0, le=3600)
+
+    @field_validator("anchors", mode="before")
+    @classmethod
+    def _anchor_ids_are_text(cls, value: Any) -> Any:
+        """YAML reads ``4:`` as a number and ``010:`` as the number 8: an anchor id must be quoted."""
+        if isinstance(value, dict):
+            numbers = [k for k in value if not isinstance(k, str)]
+            if numbers:
+                shown = ", ".join(f"'{k}'" for k in numbers)
+                raise ValueError(
+                    f"anchor ids are text: quote them ({shown}: {{room: …}}); unquoted, YAML reads them as "
+                    "numbers (010 would be 8)"
+                )
+        return value
 
 
 @dataclass
@@ -77,8 +97,9 @@ class WristbandLogic:
     def __post_init__(self) -> None:
         o = self.options
         self.zones = BandZones(
-            margin_db=o.margin_db, hold_ms=int(o.hold_s * 1000), offline_ms=int(o.offline_after_s * 1000)
-        )
+            margin_db=o.margin_db, hold_ms=int(o.hold_s * 1000), offline_ms=int(o.offline_after_s * 1000),
+            settle_ms=int(o.settle_s * 1000),
+        )  # fmt: skip
         self.areas = PolygonZones(
             {zone: list(p.points) for zone, p in o.polygons.items()}, hold_ms=int(o.hold_s * 1000)
         )
@@ -134,15 +155,17 @@ class WristbandLogic:
             self.unknown_anchors += 1
             return None
         change = self.zones.sighting(reading.band, reading.anchor, reading.rssi, now_ms)
-        if change is None:
-            return None
+        return None if change is None else self._position(change, now_ms)
+
+    def _position(self, change: AnchorChange, now_ms: int) -> DeviceEvent:
+        """The event of a band placed at (or moved to) an anchor's room and zone."""
         room, zone = self._zone_key(change.anchor)
         _, previous = self._zone_key(change.previous) if change.previous else (None, None)
         position = BandPosition(
             zone=zone, room=room, previous_zone=previous, anchor=change.anchor,
             rssi=max(-150, min(20, change.rssi)),
         )  # fmt: skip
-        subject = {"band": reading.band, **({"room": room} if room else {})}
+        subject = {"band": change.band, **({"room": room} if room else {})}
         return DeviceEvent("band.position", self.device, subject, position, now_ms, room)
 
     def _vitals(self, reading: BandVitalsReading, now_ms: int) -> DeviceEvent | None:
@@ -172,7 +195,7 @@ class WristbandLogic:
         return DeviceEvent("band.battery", self.device, {"band": reading.band}, battery, now_ms)
 
     def tick(self, now_ms: int) -> list[DeviceEvent]:
-        out = []
+        out = [self._position(change, now_ms) for change in self.zones.settled(now_ms)]
         for band in self.zones.silent(now_ms):
             self._offline.add(band)
             last = self.zones.bands[band].last_heard

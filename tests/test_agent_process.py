@@ -195,3 +195,20 @@ def test_events_wait_in_the_outbox_until_the_hub_says_online(tmp_path: Path, bro
         agent.stop()
     seqs, _ids = hub_view(decode_all(hub.messages))
     assert seqs == list(range(1, len(seqs) + 1))  # nothing skipped across the pause
+
+
+def test_health_is_not_ok_until_every_configured_device_has_reported(tmp_path: Path) -> None:
+    """Before the receiver is opened (or when it never opens) /healthz must not say ok."""
+    from agent.config import AgentConfig
+    from agent.reporting import health
+    from agent.runtime import Agent
+    from foundation.configfile import load_config
+
+    config = agent_config(
+        tmp_path, 1, key=KEY,
+        devices=[{"id": "wb-rx-1", "driver": "wristband-rs485", "port": str(tmp_path / "no-such-port"),
+                  "options": {"anchors": {"10": {"room": "int-1"}}}}],
+    )  # fmt: skip
+    agent = Agent(load_config(config, AgentConfig))
+    report = health(agent)
+    assert report["devices"] == {"wb-rx-1": "starting"} and report["status"] == "degraded"

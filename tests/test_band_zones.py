@@ -3,13 +3,32 @@ from __future__ import annotations
 from devices.band_zones import AnchorChange, BandZones
 
 
-def test_first_sighting_places_the_band() -> None:
-    zones = BandZones()
+def test_without_settling_the_first_sighting_places_the_band() -> None:
+    zones = BandZones(settle_ms=0)
     assert zones.sighting("B1", "10", -60, 0) == AnchorChange("B1", "10", None, -60)
 
 
+def test_the_first_room_is_the_strongest_anchor_of_the_settling_window_not_the_first_heard() -> None:
+    """The detainee stands in the corridor (anchor 20, -55 dBm); the interrogation room's anchor
+    (10) hears the band faintly through the wall, and happens to be heard first in the burst."""
+    zones = BandZones(settle_ms=1000)
+    placed = []
+    for t in range(0, 1600, 200):
+        for anchor, rssi, skew in (("10", -82, 0), ("20", -55, 1)):
+            change = zones.sighting("B1", anchor, rssi, t + skew)
+            if change is not None:
+                placed.append((t, change))
+    assert placed == [(1000, AnchorChange("B1", "20", None, -55))]  # once, after the window
+
+
+def test_a_band_heard_once_is_placed_at_its_next_packet_after_the_window() -> None:
+    zones = BandZones(settle_ms=1000)
+    assert zones.sighting("B1", "10", -60, 0) is None
+    assert zones.sighting("B1", "10", -62, 2500) == AnchorChange("B1", "10", None, -61)  # smoothed
+
+
 def test_a_stronger_anchor_must_win_by_the_margin_for_the_hold_time() -> None:
-    zones = BandZones(margin_db=6, hold_ms=3000)
+    zones = BandZones(margin_db=6, hold_ms=3000, settle_ms=0)
     zones.sighting("B1", "10", -60, 0)
     changes = []
     for t in range(500, 10_000, 500):
@@ -23,7 +42,7 @@ def test_a_stronger_anchor_must_win_by_the_margin_for_the_hold_time() -> None:
 
 
 def test_doorway_jitter_does_not_move_the_band() -> None:
-    zones = BandZones(margin_db=6, hold_ms=3000)
+    zones = BandZones(margin_db=6, hold_ms=3000, settle_ms=0)
     zones.sighting("B1", "10", -60, 0)
     for t in range(500, 30_000, 500):
         zones.sighting("B1", "10", -60 + (t // 500) % 3, t)
@@ -31,7 +50,7 @@ def test_doorway_jitter_does_not_move_the_band() -> None:
 
 
 def test_a_dead_anchor_does_not_hold_the_band() -> None:
-    zones = BandZones(margin_db=6, hold_ms=1000, stale_ms=2000)
+    zones = BandZones(margin_db=6, hold_ms=1000, stale_ms=2000, settle_ms=0)
     zones.sighting("B1", "10", -40, 0)
     moved = [zones.sighting("B1", "20", -80, t) for t in range(3000, 6000, 500)]
     assert any(m is not None and m.anchor == "20" for m in moved)

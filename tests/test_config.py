@@ -208,3 +208,14 @@ def test_vision_section_becomes_service_settings() -> None:
     assert settings.health.offline_after_s == 8
     assert settings.ring_seconds == 6 + 9 + 5
     assert problems(GOOD_AGENT + "vision: {recheck_s: 0}\n")[0].endswith("greater than 0 (got 0)")
+
+
+def test_unquoted_anchor_ids_are_refused_with_the_fix() -> None:
+    text = GOOD_AGENT + (
+        "devices:\n  - id: wb\n    driver: wristband-rs485\n    port: loop://\n"
+        "    options:\n      anchors: {4: {room: int-1}, '10': {room: int-1}}\n"
+    )
+    (found,) = problems(text)
+    assert found.startswith(
+        "center.yaml:16:16: devices[0].options.anchors: anchor ids are text: quote them ('4'"
+    )
