@@ -82,3 +82,40 @@ def test_readme_has_the_two_commands_and_every_cli_command() -> None:
     for command in COMMANDS:
         if command:
             assert f"casewatch {' '.join(command)}" in README, command
+
+
+def test_every_write_route_has_a_body_example_in_the_hub_docs() -> None:
+    """docs/hub.md shows each body by example: every POST/PUT/PATCH with a body is in the block,
+    and each one-line example is a body its route accepts (validated by the route's own model)."""
+    import re
+
+    from hub.api.app import create_app
+
+    app = create_app(None)  # type: ignore[arg-type]
+    text = (REPO / "docs" / "hub.md").read_text(encoding="utf-8")
+    block = text.split("Bodies, by example", 1)[1].split("```", 2)[1]
+    examples = {}
+    for line in block.splitlines():
+        found = re.match(r"^(POST|PUT|PATCH)\s+(\S+)\s+(\{.*\})\s*(\(.*\))?$", line.strip())
+        if found:
+            examples[(found.group(1), found.group(2))] = found.group(3)
+    starts = [re.match(r"^(POST|PUT|PATCH)\s+(\S+)", line.strip()) for line in block.splitlines()]
+    documented = {(found.group(1), found.group(2)) for found in starts if found}
+    from hub.api import admin_routes, schemas
+
+    writes = 0
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            ref = (operation.get("requestBody") or {}).get("content", {}).get("application/json", {})
+            name = ref.get("schema", {}).get("$ref", "").rsplit("/", 1)[-1]
+            if method.upper() not in ("POST", "PUT", "PATCH") or not name:
+                continue
+            writes += 1
+            pattern = re.sub(r"\{[^}]+\}", "[^/]+", path.removeprefix("/api/v1")) + "$"
+            matches = [(m, p) for m, p in documented if m == method.upper() and re.match(pattern, p)]
+            assert matches, f"{method.upper()} {path} has no example in docs/hub.md"
+            model = getattr(schemas, name, None) or getattr(admin_routes, name)
+            for key in matches:
+                if key in examples:
+                    model.model_validate_json(examples[key])
+    assert writes >= 13
