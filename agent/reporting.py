@@ -42,7 +42,7 @@ def health(agent: Agent) -> dict[str, Any]:
     connected = agent.link.connected.is_set()
     cameras = {c: s for c, s in agent.fusion.camera_health.items()}
     # every configured device, "starting" until it has reported: healthy means each one is online
-    devices = {d.id: "starting" for d in agent.config.devices}
+    devices = {d.id: "starting" for d in agent.config.devices if d.port}  # port-less: never opened
     devices.update(agent.devices.states if agent.devices is not None else {})
     degraded = (
         not connected

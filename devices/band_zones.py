@@ -8,7 +8,8 @@ heard for ``stale_ms`` do not count. A band not heard at all for ``offline_ms`` 
 Smoothing: each anchor's RSSI is an exponential average, ``smoothing`` of the new reading (0.5); a
 reading after the anchor was stale starts it afresh. The first position is not the first anchor
 heard (a weak anchor through a wall may be heard first): it is decided ``settle_ms`` after the
-band's first packet, as the strongest anchor heard in that window.
+band's first packet, as the strongest anchor heard in that window — and so is its position when
+it is heard again after being offline.
 """
 
 from __future__ import annotations
@@ -111,5 +112,9 @@ class BandZones:
         for band, state in self.bands.items():
             if state.online and now_ms - state.last_heard >= self.offline_ms:
                 state.online = False
+                # where it is when heard again is settled afresh, like a first position
+                state.anchor, state.candidate, state.first_heard = None, None, None
+                state.rssi.clear()
+                state.heard.clear()
                 gone.append(band)
         return gone

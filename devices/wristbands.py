@@ -69,14 +69,11 @@ class WristbandOptions(BaseModel):
     @classmethod
     def _anchor_ids_are_text(cls, value: Any) -> Any:
         """YAML reads ``4:`` as a number and ``010:`` as the number 8: an anchor id must be quoted."""
-        if isinstance(value, dict):
-            numbers = [k for k in value if not isinstance(k, str)]
-            if numbers:
-                shown = ", ".join(f"'{k}'" for k in numbers)
-                raise ValueError(
-                    f"anchor ids are text: quote them ({shown}: {{room: …}}); unquoted, YAML reads them as "
-                    "numbers (010 would be 8)"
-                )
+        if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
+            raise ValueError(
+                "anchor ids are text: write each id exactly as the receiver reports it, in quotes "
+                "('010': {room: …}); unquoted, YAML reads it as a number (010 becomes 8, 0x1A 26)"
+            )
         return value
 
 

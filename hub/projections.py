@@ -63,7 +63,7 @@ class Projections:
         elif values.get("person") in self.persons:
             self._person_values(self.persons[values["person"]], values)
         if kind.startswith("condition."):
-            self._condition_values(data, values)
+            self._condition_values(data, values, int(doc.get("ts", 0)))
         document = data.get("document")
         if isinstance(document, str):
             case = self.document_case(document)
@@ -90,22 +90,26 @@ class Projections:
         values.update(procedure=person.get("procedure"), sex=person.get("sex"))
         values["flags"] = dict(person.get("flags", {}))
 
-    def _condition_values(self, data: dict[str, Any], values: dict[str, Any]) -> None:
+    def _condition_values(self, data: dict[str, Any], values: dict[str, Any], ts: int) -> None:
         """A room condition concerns the detainees whose bands the agent saw there, and their cases:
         the hub adds what its bindings know to what the agent sent, so an alert reaches the case's
-        officers even when the agent had no registry (``person``/``case``: the only one, or the
-        first; ``persons``/``cases``: all of them)."""
+        officers even when the agent had no registry (``person``: set when there is exactly one;
+        ``case``: the first; ``persons``/``cases``: all of them). ``co_suspects`` keeps the cases
+        the agent found shared, and a band bound anew after the condition began is not its wearer's."""
         facts = data.get("facts") or {}
         flags = dict.fromkeys(FLAG_NAMES, False)
         persons: set[str] = set()
         cases = {str(c) for c in facts.get("cases") or []}
+        shared_only = data.get("condition") == "co_suspects"  # the agent named the shared cases
         for band in facts.get("bands") or []:
-            person_id = (self.bands.get(band) or {}).get("person")
-            person = self.persons.get(person_id or "")
+            binding = self.bands.get(band) or {}
+            if int(binding.get("since") or 0) > ts:
+                continue  # bound to someone else since the condition began (it arrived late)
+            person = self.persons.get(binding.get("person") or "")
             if person is None:
                 continue
-            persons.add(str(person_id))
-            if person.get("case"):
+            persons.add(str(binding["person"]))
+            if person.get("case") and not shared_only:
                 cases.add(str(person["case"]))
             for name, on in person.get("flags", {}).items():
                 flags[name] = flags.get(name, False) or bool(on)

@@ -96,10 +96,16 @@ class Queries:
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
-        for path, value in (("room", f.room), ("person", f.person), ("case", f.case)):
-            if value:
-                where.append(f"json_extract(doc, '$.context.{path}') = ?")
-                args.append(value)
+        if f.room:
+            where.append("json_extract(doc, '$.context.room') = ?")
+            args.append(f.room)
+        for path, value in (("person", f.person), ("case", f.case)):
+            if value:  # a room condition names all its detainees and cases in `persons`/`cases`
+                where.append(
+                    f"(json_extract(doc, '$.context.{path}') = ? OR EXISTS "
+                    f"(SELECT 1 FROM json_each(doc, '$.context.{path}s') WHERE value = ?))"
+                )
+                args += [value, value]
         if f.since_ms is not None:
             where.append("opened_ms >= ?")
             args.append(f.since_ms)

@@ -33,7 +33,8 @@ def attribute(
     cases: Mapping[str, Mapping[str, Any]],
     persons: Mapping[str, Mapping[str, Any]],
 ) -> tuple[str, list[str]]:
-    """The alert's unit ("" when unknown) and officer ids, as reports and the unit filter see them."""
+    """The alert's unit ("" when unknown) and officer ids, as reports and the unit filter see them.
+    An alert of several cases (a room condition) counts once, against its first case's unit."""
     ctx = alert.context
     case_id = str(ctx.get("case") or (persons.get(str(ctx.get("person") or "")) or {}).get("case") or "")
     case = cases.get(case_id) or {}

@@ -64,3 +64,16 @@ def test_silent_bands_go_offline_once() -> None:
     assert zones.silent(40_000) == []
     zones.sighting("B1", "10", -60, 41_000)
     assert zones.bands["B1"].online
+
+
+def test_a_band_back_from_offline_is_settled_afresh_not_placed_by_a_weak_anchor() -> None:
+    zones = BandZones(settle_ms=1000, offline_ms=30_000, hold_ms=3000)
+    zones.sighting("B1", "A", -50, 0)
+    assert zones.sighting("B1", "A", -50, 1000) == AnchorChange("B1", "A", None, -50)
+    assert zones.silent(31_000) == ["B1"]
+    back = [zones.sighting("B1", "W", -88, 40_000), zones.sighting("B1", "A", -50, 40_100)]
+    back += [
+        zones.sighting("B1", a, r, t) for t in range(40_200, 42_000, 200) for a, r in (("W", -88), ("A", -50))
+    ]
+    placed = [c for c in back if c is not None]
+    assert placed == [AnchorChange("B1", "A", None, -50)]  # never in W's room, even briefly

@@ -217,5 +217,6 @@ def test_unquoted_anchor_ids_are_refused_with_the_fix() -> None:
     )
     (found,) = problems(text)
     assert found.startswith(
-        "center.yaml:16:16: devices[0].options.anchors: anchor ids are text: quote them ('4'"
+        "center.yaml:16:16: devices[0].options.anchors: anchor ids are text: write each id exactly as"
     )
+    assert "'4'" not in found  # never a converted number as the fix (010 would read as 8)

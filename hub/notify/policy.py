@@ -8,12 +8,12 @@
 - an ``assign`` goes to the assignee when it is a registered officer.
 
 Roles resolve through the ``Directory`` (the hub's projections): the handling officers are the
-officers of the alert's case (from the alert, or the person's case); the unit leader is a
-``unit_leader`` of that case's unit (or of the handling officers' units); duty supervisors, 法制
-and 督察 are everyone registered with that role. Each recipient gets one SMS (when an SMS modem is
-configured and the officer has a phone) and one MQTT message; each webhook gets one POST with the
-recipients listed. ``dedupe`` names a notification uniquely (alert, level or assignee, channel,
-recipient), so a replay or a restart never plans a second copy.
+officers of the alert's cases (a room condition's ``cases``, its ``case``, or the person's case);
+the unit leaders are ``unit_leader``s of those cases' units (or of the handling officers' units);
+duty supervisors, 法制 and 督察 are everyone registered with that role. Each recipient gets one SMS
+(when an SMS modem is configured and the officer has a phone) and one MQTT message; each webhook
+gets one POST with the recipients listed. ``dedupe`` names a notification uniquely (alert, level
+or assignee, channel, recipient), so a replay or a restart never plans a second copy.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ class Signal:
     """Decided later than it was due (the hub was down, or the fact arrived late)."""
     reason: str = ""
     pos: int = 0
-    """Store position of the fact that caused it (0 for timers)."""
+    """Store position of the fact that caused it; a timer's signal carries its episode's opening
+    fact (0: not from the store)."""
     context: dict[str, Any] = field(default_factory=dict)
 
 
