@@ -16,14 +16,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.alerts import AlertState
-from hub.records import Procedure, StaffRole
+from hub.records import BandRole, Procedure, StaffRole
 from hub.rules.levels import Level
 from protocol.data import CameraState, ConditionName
 from protocol.fields import Ms, RoomType
 
 Sex = Literal["male", "female"]
-BandRole = Literal["detainee", "officer", "auxiliary", "visitor", "guardian"]
-"""``hub.records.BandBind.role``."""
 DoorState = Literal["open", "closed", "held_open", "forced"]
 """``protocol.data.CabinetDoor.state``."""
 SlotState = Literal["in", "out"]

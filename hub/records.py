@@ -31,6 +31,19 @@ PROCEDURE_NAMES: dict[str, str] = {
     "other": "其他",
 }
 Text = Annotated[str, Field(max_length=500)]
+BandRole = Literal["detainee", "officer", "auxiliary", "visitor", "guardian"]
+ApprovalType = Literal["extension", "leave_area", "exemption", "borrow_extension"]
+CareRecordType = Literal[
+    "safety_check",
+    "info_collection",
+    "belongings_stored",
+    "belongings_returned",
+    "meal",
+    "rest_start",
+    "rest_end",
+    "health_check",
+]
+"""Records of care a person's timeline shows (``record`` hub records)."""
 StaffRole = Role
 """Who hears which alerts (``hub.notify.templates.Role``): 办案民警, 单位领导, 值班督察, 法制, 督察."""
 
@@ -59,7 +72,7 @@ class Release(_Data):
 
 
 class BandBind(_Data):
-    role: Literal["detainee", "officer", "auxiliary", "visitor", "guardian"]
+    role: BandRole
     officer: Key | None = None
     """For staff bands: the officer's key in the registry."""
 
@@ -69,7 +82,7 @@ class BandUnbind(_Data):
 
 
 class Approval(_Data):
-    type: Literal["extension", "leave_area", "exemption", "borrow_extension"]
+    type: ApprovalType
     hours: Annotated[float, Field(gt=0, le=24 * 14)] | None = None
     approved_by: Annotated[str, Field(min_length=1, max_length=64)]
     note: Text = ""
@@ -82,16 +95,7 @@ class CaseAccept(_Data):
 
 
 class Record(_Data):
-    type: Literal[
-        "safety_check",
-        "info_collection",
-        "belongings_stored",
-        "belongings_returned",
-        "meal",
-        "rest_start",
-        "rest_end",
-        "health_check",
-    ]
+    type: CareRecordType
     note: Text = ""
 
 

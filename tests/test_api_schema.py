@@ -22,12 +22,12 @@ from pydantic import BaseModel
 from hub import domain
 from hub.accounts import Account
 from hub.alerts import Action, Alert, Transition
-from hub.api import views
 from hub.api.app import create_app
+from hub.api.views import admin, alerts, custody, media, reports
 from hub.notify.store import Notification
 from hub.outbound import alert_payload
 from hub.projections import Projections, RoomInfo
-from hub.records import Approval, BandBind, Intake, Record, validate_record
+from hub.records import BandBind, Intake, validate_record
 from hub.reports import AlertRow, build, period_of
 from hub.rule_admin import rule_view
 from hub.rules.engine import load_rule_files
@@ -75,9 +75,9 @@ def undeclared(doc: dict[str, Any]) -> list[str]:
                 content = answer.get("content") or {}
                 if not content and str(status) != "204":
                     out.append(f"{method.upper()} {path} {status} (no content)")
-                for media, entry in content.items():
+                for media_type, entry in content.items():
                     if not complete(entry.get("schema") or {}, components):
-                        out.append(f"{method.upper()} {path} {status} {media}")
+                        out.append(f"{method.upper()} {path} {status} {media_type}")
     return out
 
 
@@ -109,10 +109,10 @@ def test_the_walker_catches_a_route_without_a_model() -> None:
         return None
 
     @app.get("/typed")
-    def typed() -> list[views.Me]:
+    def typed() -> list[custody.Me]:
         return []
 
-    @app.get("/jpeg", response_class=Response, responses=views.media(binary=("image/jpeg",)))
+    @app.get("/jpeg", response_class=Response, responses=media.media(binary=("image/jpeg",)))
     def jpeg() -> Response:
         return Response(b"")
 
@@ -135,10 +135,8 @@ def test_the_domain_literals_match_where_the_data_is_validated() -> None:
     assert set(get_args(domain.DoorState)) == _choices(CabinetDoor, "state")
     assert set(get_args(domain.SlotState)) == _choices(CabinetSlot, "state")
     assert set(get_args(domain.DeviceState)) == _choices(DeviceHealth, "state")
-    assert set(get_args(views.CareRecordType)) == _choices(Record, "type")
-    assert set(get_args(views.ApprovalType)) == _choices(Approval, "type")
-    assert set(get_args(views.LevelZh)) == set(CHINESE.values())
-    assert set(get_args(Action)) <= set(get_args(views.TransitionAction))
+    assert set(get_args(alerts.LevelZh)) == set(CHINESE.values())
+    assert set(get_args(Action)) <= set(get_args(alerts.TransitionAction))
 
 
 # the models against what the code produces ----------------------------------------------------
@@ -231,21 +229,21 @@ def test_the_views_name_every_field_their_sources_produce() -> None:
         reached={"orange": T0}, assignee="P1001", context={**context, "role": "detainee"}, events=[3, 7],
     )  # fmt: skip
     _typed(domain.Alert, alert.to_json())
-    view = _typed(views.AlertView, json.loads(alert_payload(alert, None)))
-    assert isinstance(view, views.AlertView) and view.level_zh == "橙"
+    view = _typed(alerts.AlertView, json.loads(alert_payload(alert, None)))
+    assert isinstance(view, alerts.AlertView) and view.level_zh == "橙"
     _typed(
-        views.AlertTransition,
+        alerts.AlertTransition,
         asdict(Transition(alert.id, T0, "op", "assign", "assigned", "orange", "", False)),
     )
     note = Notification(1, "d", alert.id, "orange", "raised", "sms", "P1001", "officer", "13800001234", "b",
                         "sent", "", 1, T0, T0, None)  # fmt: skip
-    assert _typed(views.Notification, note.to_json()).model_dump()["target"] == "*******1234"
+    assert _typed(alerts.Notification, note.to_json()).model_dump()["target"] == "*******1234"
 
     rules = load_rule_files(sorted((REPO / "configs" / "rules").glob("*.yaml"))).rules
     for rule in rules:
-        _typed(views.RuleView, rule_view(rule, rule, None))
+        _typed(admin.RuleView, rule_view(rule, rule, None))
     account = Account("ann", None, "admin", "hash", False, "console", T0, "root")
-    _typed(views.UserView, account.view())
+    _typed(admin.UserView, account.view())
 
     acknowledged, rectified = T0 + 60_000, T0 + 3_600_000
     rows = [
@@ -255,7 +253,7 @@ def test_the_views_name_every_field_their_sources_produce() -> None:
         AlertRow("a2", "INT-TWO", "单人讯问", "yellow", "", "", (), T0 + 86_400_000),
     ]
     report = build(period_of("weekly", date(2026, 1, 1), "Asia/Shanghai"), rows, T0 + 7 * 86_400_000)
-    _typed(views.ReportView, report.to_json())
+    _typed(reports.ReportView, report.to_json())
 
     person = {"id": "p1", "procedure": "summons", "arrived": T0, "name": "张", "sex": "male",
               "flags": {"minor": False, "special_group": False, "high_risk": False, "intoxicated": False},
@@ -276,8 +274,8 @@ def test_the_views_name_every_field_their_sources_produce() -> None:
     own = [Seen("B0042", T0 + 10, "int-1"), Seen("B0042", T0 + 4_000, None)]
     staff = [Seen("P1001", T0 + 20, "int-1")]
     steps = timeline(person, records, own, staff, [view.model_dump()], {"int-1": "讯问室1"}, {"P1001": "王"})
-    found = _typed(views.PersonTimeline, {"person": person, "bands": ["B0042"], "steps": steps})
-    assert isinstance(found, views.PersonTimeline)
+    found = _typed(custody.PersonTimeline, {"person": person, "bands": ["B0042"], "steps": steps})
+    assert isinstance(found, custody.PersonTimeline)
     kinds = {type(step).__name__ for step in found.steps}
     assert kinds == {
         "ArrivalStep",

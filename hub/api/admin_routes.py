@@ -21,7 +21,7 @@ from hub.accounts import MIN_PASSWORD, Account
 from hub.api.auth import Principal
 from hub.api.context import Admin, ApiContext, ApiError, Ctx, Viewer, conflict, not_found
 from hub.api.schemas import Created
-from hub.api.views import RuleView, UserView
+from hub.api.views.admin import RuleView, UserView
 from hub.passwords import hash_password
 from hub.records import RuleStage
 from hub.rule_admin import RuleChangeError, changed_rule, rule_view

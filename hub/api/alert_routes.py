@@ -17,7 +17,8 @@ from hub.alerts import AlertError, check_action
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
 from hub.api.schemas import ActionBody, Created
-from hub.api.views import AlertDetail, AlertView, media
+from hub.api.views.alerts import AlertDetail, AlertView
+from hub.api.views.media import media
 from hub.queries import AlertFilter
 from hub.report_source import attribute
 from protocol.fields import MAX_SAFE_INT

@@ -17,7 +17,7 @@ from hub.api import admin_routes, alert_routes, custody, log_routes, model_route
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller
 from hub.api.schemas import LoginBody, LoginReply
-from hub.api.views import Me
+from hub.api.views.custody import Me
 
 PREFIX = "/api/v1"
 session = APIRouter(tags=["session"])

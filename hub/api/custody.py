@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
-from hub.api.views import BandView, PersonDetail, PersonInCustody, PersonTimeline
+from hub.api.views.custody import BandView, PersonDetail, PersonInCustody, PersonTimeline
 from hub.queries import AlertFilter
 from hub.timeline import Seen, holdings, timeline, worn
 

@@ -9,7 +9,9 @@ from fastapi.responses import PlainTextResponse
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, Ctx, Supervisor, Viewer, not_found
-from hub.api.views import Health, LoggedEvent, NotificationView, QuarantineEntry, Status, media
+from hub.api.views.alerts import NotificationView
+from hub.api.views.log import Health, LoggedEvent, QuarantineEntry, Status
+from hub.api.views.media import media
 from protocol.fields import MAX_SAFE_INT
 
 router = APIRouter(tags=["log"])

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from hub.api.context import ApiContext, ApiError, Ctx, not_found
-from hub.api.views import media
+from hub.api.views.media import media
 from protocol.errors import SignatureError
 from protocol.model_transfer import ModelManifest, SignedRequest, manifest, verify_request
 

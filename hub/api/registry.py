@@ -18,7 +18,7 @@ from hub.api.context import (
     not_found,
 )
 from hub.api.schemas import CaseBody, Created, OfficerBody
-from hub.api.views import (
+from hub.api.views.registry import (
     CabinetDenial,
     CabinetView,
     CameraView,

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, not_found
-from hub.api.views import ReportFile, ReportView, media
+from hub.api.views.media import media
+from hub.api.views.reports import ReportFile, ReportView
 from hub.report_source import file_stem, list_files, parse_day, render, report
 from hub.reports import PeriodKind, period_of
 

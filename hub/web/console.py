@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.api.auth import Principal
 from hub.api.context import SESSION_COOKIE, ApiContext, Ctx, Viewer, not_found
-from hub.api.views import media
+from hub.api.views.media import media
 from hub.report_source import parse_day
 from hub.web.texts import DEFAULT_LANG, LANGS, table, text
 

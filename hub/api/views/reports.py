@@ -1,0 +1,91 @@
+"""Supervision reports as JSON, and the files the schedule wrote."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from hub.domain import (
+    ReadModel,
+)
+from hub.reports import PeriodKind
+from hub.rules.levels import Level
+
+
+class ReportFile(ReadModel):
+    """A report file the schedule wrote."""
+
+    name: str
+    bytes: int
+    modified_ms: int
+
+
+class ReportPeriod(ReadModel):
+    """The day, ISO week or month a report covers (``end`` exclusive)."""
+
+    kind: PeriodKind
+    start: date
+    end: date
+    label: str
+
+
+class RuleCount(ReadModel):
+    """Alerts of one rule."""
+
+    rule: str
+    title: str
+    count: int
+
+
+class RoomCount(ReadModel):
+    """Alerts in one room (by name; ``—`` when none)."""
+
+    room: str
+    count: int
+
+
+class OfficerCount(ReadModel):
+    """Alerts attributed to one officer (by name)."""
+
+    officer: str
+    count: int
+
+
+class UnitRank(ReadModel):
+    """A unit's alerts, tickets and tickets rectified late, and its place in the ranking."""
+
+    unit: str
+    count: int
+    tickets: int
+    late: int
+    rank: int
+
+
+class ReportDay(ReadModel):
+    """Alerts opened on one day, by highest level reached."""
+
+    day: date
+    green: int
+    blue: int
+    yellow: int
+    orange: int
+    red: int
+
+
+class ReportView(ReadModel):
+    """A supervision report (日巡查、周复盘、月调度) as JSON."""
+
+    period: ReportPeriod
+    generated_ms: int
+    total: int
+    by_level: dict[Level, int]
+    by_rule: list[RuleCount]
+    by_room: list[RoomCount]
+    by_unit: list[UnitRank]
+    by_officer: list[OfficerCount]
+    trend: list[ReportDay]
+    tickets: int
+    tickets_due: int
+    rectified_in_48h: int
+    rectified_rate: float | None
+    ack_median_min: float | None
+    ack_p90_min: float | None
