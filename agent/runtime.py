@@ -95,7 +95,9 @@ class Agent:
         if config.devices:
             from devices.service import DeviceService
 
-            self.devices = DeviceService(config.devices, self._on_device_events, clock=self.clock)
+            self.devices = DeviceService(
+                config.devices, self._on_device_events, clock=self.clock, state_dir=storage / "devices"
+            )
         self.ops: OpsServer | None = None
         if config.ops.enabled:
             self.ops = OpsServer(config.ops.host, config.ops.port, self.metrics, self.health)

@@ -1,10 +1,12 @@
 """The fingerprint dossier cabinet as one agent device (``driver: dossier-cabinet``).
 
-Three serial parts — a fingerprint module (EF01), a lock/IO board (Modbus RTU), a QR scanner —
-each on its own port and thread, feeding one ``CabinetLogic``. The device is online when every
-configured part is; ``device.health`` names the part that failed. Each part reopens its port with
-backoff (1 s, 2 s, then every 4 s) after a failure. Which document lies in which slot is kept in
-``inventory_file`` (JSON) so a restart does not forget it.
+Three serial parts — a fingerprint module (EF01), a lock/IO board, a QR scanner — each on its own
+port and thread, feeding one ``CabinetLogic``. The device is online when every configured part
+is; ``device.health`` names the part that failed. Each part reopens its port with backoff (1 s,
+2 s, then every 4 s) after a failure. The board's raw input levels become "door open" / "file
+present" through each slot's wiring polarity. The cabinet's whole picture (inventory, doors,
+slots, grants) is kept in a state file, written after the events it explains are stored, so a
+restart — even a SIGKILL — resumes it and reconciles it with the board's first reading.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from devices.cabinet_logic import CabinetLogic, CabinetRules, Decision
+from devices.cabinet_logic import CabinetLogic, CabinetRules, CabinetState, Decision
 from devices.events import DeviceEvent
 from devices.fingerprint import Identify, Matched, NotMatched
 from devices.fingerprint_link import FingerprintLink
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 Key = Annotated[str, Field(pattern=KEY_PATTERN)]
 Emit = Callable[[list[DeviceEvent]], None]
 OnHealth = Callable[[bool, str], None]
+Level = Literal[0, 1]
 
 NO_MATCH_CODES = ("no match", "not found")
 
@@ -62,6 +65,10 @@ class BoardPart(_Part):
     poll_s: float = Field(0.2, gt=0, le=5)
     pulse_s: float = Field(0.8, gt=0, le=10, description="how long a lock coil stays on")
     timeout_s: float = Field(0.5, gt=0, le=10)
+    door_closed_level: Level = Field(
+        0, description="input level of a CLOSED door: 0 (contact opens with the door) or 1 (closes)"
+    )
+    file_present_level: Level = Field(1, description="input level of a slot holding a file")
 
 
 class ScannerPart(_Part):
@@ -75,6 +82,9 @@ class SlotWiring(_Part):
     lock_coil: int = Field(..., ge=0, le=1999)
     door_input: int = Field(..., ge=0, le=1999)
     occupied_input: int = Field(..., ge=0, le=1999)
+    door_closed_level: Level | None = Field(None, description="this slot's, else the board's")
+    file_present_level: Level | None = Field(None, description="this slot's, else the board's")
+    pulse_s: float | None = Field(None, gt=0, le=10, description="this lock's pulse, else the board's")
 
 
 class CabinetOptions(_Part):
@@ -91,7 +101,12 @@ class CabinetOptions(_Part):
     grant_window_s: float = Field(30, gt=0, le=600)
     door_held_s: float = Field(120, gt=0, le=86400)
     case_pattern: str = Field(r"^(?P<case>[A-Za-z0-9]+)-", description="regex finding the case in a code")
-    inventory_file: str | None = Field(None, description="JSON file keeping document -> slot")
+    state_file: str | None = Field(
+        None,
+        validation_alias=AliasChoices("state_file", "inventory_file"),
+        description="JSON file keeping inventory, doors, slots and grants (default: in the agent's "
+        "storage.dir; inventory_file is the old name)",
+    )
 
     @model_validator(mode="after")
     def _inputs_in_range(self) -> CabinetOptions:
@@ -101,21 +116,40 @@ class CabinetOptions(_Part):
                     raise ValueError(f"slot {slot}: {what} is beyond board.inputs ({self.board.inputs})")
         return self
 
+    def door_open(self, slot: str, bits: list[bool]) -> bool:
+        """The slot's door contact, read through its wiring's polarity."""
+        wiring, board = self.slots[slot], self.board
+        closed = board.door_closed_level if wiring.door_closed_level is None else wiring.door_closed_level
+        return bits[wiring.door_input] != bool(closed)
 
-def _load_inventory(path: str | None) -> dict[str, str]:
+    def file_present(self, slot: str, bits: list[bool]) -> bool:
+        wiring, board = self.slots[slot], self.board
+        present = board.file_present_level if wiring.file_present_level is None else wiring.file_present_level
+        return bits[wiring.occupied_input] == bool(present)
+
+    def pulse_s(self, slot: str) -> float:
+        return self.slots[slot].pulse_s or self.board.pulse_s
+
+
+def load_state(path: str | None) -> CabinetState:
+    """The persisted picture, or an empty one (first start; an unreadable file is logged)."""
     if not path or not os.path.exists(path):
-        return {}
+        return CabinetState()
     try:
         data = json.loads(Path(path).read_text("utf-8"))
-        return {str(k): str(v) for k, v in data.items()}
-    except (OSError, ValueError, AttributeError) as exc:
-        log.error("cabinet inventory %s unreadable (%s): starting empty", path, exc)
-        return {}
+        return CabinetState.from_json(data)
+    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        log.error("cabinet state %s unreadable (%s): starting from the board's reading", path, exc)
+        return CabinetState()
 
 
-def _save_inventory(path: str, inventory: dict[str, str]) -> None:
+def save_state(path: str, text: str) -> None:
+    """Atomically, and durably: a power cut leaves the old file or the new one."""
     tmp = f"{path}.tmp"
-    Path(tmp).write_text(json.dumps(inventory, ensure_ascii=False, sort_keys=True), "utf-8")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -124,7 +158,9 @@ class DossierCabinet:
     Options = CabinetOptions
     active = True
 
-    def __init__(self, device: str, options: CabinetOptions) -> None:
+    keeps_state = True
+
+    def __init__(self, device: str, options: CabinetOptions, *, state_dir: Path | None = None) -> None:
         self.device = device
         self.options = options
         rules = CabinetRules(
@@ -137,14 +173,20 @@ class DossierCabinet:
             door_held_ms=int(options.door_held_s * 1000),
             case_pattern=options.case_pattern,
         )
-        self.logic = CabinetLogic(device, rules, inventory=_load_inventory(options.inventory_file))
+        self.state_file = options.state_file or (
+            str(state_dir / f"cabinet-{device}.json") if state_dir is not None else None
+        )
+        self.logic = CabinetLogic(device, rules, state=load_state(self.state_file))
+        self._saved = json.dumps(self.logic.state.to_json(), ensure_ascii=False, sort_keys=True)
         b = options.board
         self.board: LockBoard = ModbusLockBoard(
             b.port, unit=b.unit, baudrate=b.baudrate, timeout_s=b.timeout_s
         )
         self.fingerprint = FingerprintLink(options.fingerprint.port, baudrate=options.fingerprint.baudrate)
         self.scanner = ScannerDecoder(framing=options.scanner.framing, idle_ms=options.scanner.idle_ms)  # type: ignore[arg-type]
-        self.counters = {"finger_reads": 0, "finger_failures": 0, "board_errors": 0, "pulses": 0}
+        self.counters = {
+            "finger_reads": 0, "finger_failures": 0, "board_errors": 0, "pulses": 0, "state_errors": 0
+        }  # fmt: skip
         self.parts: dict[str, str] = {}
         """part -> "" when up, else why it is down"""
         self._lock = threading.Lock()
@@ -163,21 +205,30 @@ class DossierCabinet:
         return self._clock.now_ms()
 
     def _apply(self, decision: Decision) -> None:
-        """Called with the lock held."""
+        """Called with the lock held: store the events (the outbox), then the state they explain
+        (a kill between the two repeats a change as ``reconciled`` — never loses one), then queue
+        the lock pulses."""
+        if decision.events:
+            self._emit(decision.events)
+        self._save()
         self._pending_unlock += decision.unlock
-        if self.logic.inventory_changed and self.options.inventory_file:
-            self.logic.inventory_changed = False
-            try:
-                _save_inventory(self.options.inventory_file, self.logic.inventory)
-            except OSError as exc:
-                log.error("cabinet %s: cannot save inventory: %s", self.device, exc)
+
+    def _save(self) -> None:
+        if self.state_file is None:
+            return
+        text = json.dumps(self.logic.state.to_json(), ensure_ascii=False, sort_keys=True)
+        if text == self._saved:
+            return
+        try:
+            save_state(self.state_file, text)
+            self._saved = text
+        except OSError as exc:
+            self.counters["state_errors"] += 1
+            log.error("cabinet %s: cannot save its state to %s: %s", self.device, self.state_file, exc)
 
     def _decide(self, step: Callable[[int], Decision]) -> None:
         with self._lock:
-            decision = step(self._now())
-            self._apply(decision)
-        if decision.events:
-            self._emit(decision.events)
+            self._apply(step(self._now()))
 
     def _part(self, part: str, problem: str) -> None:
         """A part came up ("") or went down (why); report the cabinet's health when it changes."""
@@ -201,6 +252,7 @@ class DossierCabinet:
 
     def start(self, emit: Emit, on_health: OnHealth, clock: Clock) -> DossierCabinet:
         self._emit, self._on_health, self._clock = emit, on_health, clock
+        self._decide(self.logic.resumed)
         scanner = self.options.scanner
         self._scanner_reader = PortReader(
             scanner.port,
@@ -226,10 +278,10 @@ class DossierCabinet:
         self.fingerprint.close()
 
     def tick(self, now_ms: int) -> list[DeviceEvent]:
+        """Emits itself (before saving the state), so returns nothing to the service."""
         with self._lock:
-            decision = self.logic.tick(now_ms).add(self._scans(self.scanner.flush_idle(now_ms), now_ms))
-            self._apply(decision)
-        return decision.events
+            self._apply(self.logic.tick(now_ms).add(self._scans(self.scanner.flush_idle(now_ms), now_ms)))
+        return []
 
     def errors(self) -> dict[str, int]:
         return {
@@ -238,6 +290,7 @@ class DossierCabinet:
             "finger_bad_checksums": self.fingerprint.decoder.bad_checksums,
             "scan_undecodable": self.scanner.undecodable,
             "scan_oversize": self.scanner.oversize,
+            "state_errors": self.counters["state_errors"],
         }
 
     # -- parts -----------------------------------------------------------------------------------
@@ -250,13 +303,30 @@ class DossierCabinet:
     def _scanner_bytes(self, data: bytes) -> None:
         with self._lock:
             now = self._now()
-            decision = self._scans(self.scanner.feed(data, now), now)
-            self._apply(decision)
-        if decision.events:
-            self._emit(decision.events)
+            self._apply(self._scans(self.scanner.feed(data, now), now))
 
     def _backoff(self, failures: int) -> float:
         return float(min(4, 2 ** max(0, failures - 1)))
+
+    def _pulse_locks(self, relock: dict[int, float]) -> None:
+        """Open the locks the logic asked for; release each after its pulse. A pulse the board
+        refused stays queued for the next round."""
+        with self._lock:
+            unlock, self._pending_unlock = self._pending_unlock, []
+        try:
+            while unlock:
+                lock = self.options.slots[unlock[0]].lock_coil
+                self.board.open_lock(lock)
+                self.counters["pulses"] += 1
+                relock[lock] = time.monotonic() + self.options.pulse_s(unlock.pop(0))
+        finally:
+            if unlock:
+                with self._lock:
+                    self._pending_unlock[:0] = unlock
+        for lock, due in list(relock.items()):
+            if time.monotonic() >= due:
+                self.board.release_lock(lock)
+                del relock[lock]
 
     def _board_loop(self) -> None:
         opts = self.options.board
@@ -264,28 +334,20 @@ class DossierCabinet:
         relock: dict[int, float] = {}
         while not self._stop.is_set():
             try:
-                with self._lock:
-                    unlock, self._pending_unlock = self._pending_unlock, []
-                for slot in unlock:
-                    coil = self.options.slots[slot].lock_coil
-                    self.board.set_coil(coil, True)
-                    self.counters["pulses"] += 1
-                    relock[coil] = time.monotonic() + opts.pulse_s
-                for coil, due in list(relock.items()):
-                    if time.monotonic() >= due:
-                        self.board.set_coil(coil, False)
-                        del relock[coil]
+                self._pulse_locks(relock)
                 bits = self.board.read_inputs(0, opts.inputs)
             except DeviceError as exc:
                 self.counters["board_errors"] += 1
                 failures += 1
+                with self._lock:
+                    self.logic.board_lost()
                 self._part("board", str(exc))
                 self._stop.wait(self._backoff(failures))
                 continue
             failures = 0
             self._part("board", "")
-            doors = {slot: bits[w.door_input] for slot, w in self.options.slots.items()}
-            occupied = {slot: bits[w.occupied_input] for slot, w in self.options.slots.items()}
+            doors = {slot: self.options.door_open(slot, bits) for slot in self.options.slots}
+            occupied = {slot: self.options.file_present(slot, bits) for slot in self.options.slots}
             self._decide(partial(self.logic.sensors, doors, occupied))
             self._stop.wait(opts.poll_s)
 

@@ -9,13 +9,20 @@ officer's) plus the document's QR, in either order within ``auth_window_s``, gra
 Sensors: a door opened inside its slot's grant is ``open``, outside one ``forced``; open for
 ``door_held_s`` is ``held_open`` (once); closing ends the grant. A slot emptied or filled inside a
 matching grant is ``scanned``; otherwise not, and the hub's DOSSIER-AUTH rule raises it.
+
+Restarts and board outages: the whole picture (inventory, doors, slots, grants) is a
+``CabinetState`` the shell persists after every change. The first board reading after a start or
+an outage is *reconciled* with it: each difference is reported with ``reconciled: true`` (it
+happened while nobody looked) and the inventory follows the board, never the other way round. No
+grant is given while the board's reading is not current, nor a take from a slot the board says is
+empty.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 from devices.events import DeviceEvent
 from protocol.data import CabinetAccess, CabinetDoor, CabinetScan, CabinetSlot
@@ -49,6 +56,10 @@ class Grant:
     until_ms: int
     door_opened: bool = False
 
+    def covers(self, now_ms: int) -> bool:
+        """Still explains a door or slot change: inside its window, or its door opened in it."""
+        return self.door_opened or now_ms <= self.until_ms
+
 
 @dataclass
 class Decision:
@@ -64,19 +75,61 @@ class Decision:
 
 
 @dataclass
+class CabinetState:
+    """What a restart must not forget. ``doors``/``occupied`` are None until the board was read."""
+
+    inventory: dict[str, str] = field(default_factory=dict)
+    """document -> slot it lies in"""
+    doors: dict[str, bool] | None = None
+    occupied: dict[str, bool] | None = None
+    open_since: dict[str, int] = field(default_factory=dict)
+    held_reported: set[str] = field(default_factory=set)
+    grants: dict[str, Grant] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 2,
+            "inventory": dict(sorted(self.inventory.items())),
+            "doors": self.doors,
+            "occupied": self.occupied,
+            "open_since": self.open_since,
+            "held_reported": sorted(self.held_reported),
+            "grants": [asdict(g) for g in self.grants.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CabinetState:
+        """Reads version 2, and version 1 (a bare ``{document: slot}`` inventory)."""
+        if data.get("version") != 2:
+            return cls(inventory={str(k): str(v) for k, v in data.items()})
+        grants = [Grant(**{**g, "officers": tuple(g["officers"])}) for g in data.get("grants", [])]
+        return cls(
+            inventory={str(k): str(v) for k, v in data["inventory"].items()},
+            doors=data.get("doors"),
+            occupied=data.get("occupied"),
+            open_since={str(k): int(v) for k, v in data.get("open_since", {}).items()},
+            held_reported=set(data.get("held_reported", [])),
+            grants={g.slot: g for g in grants},
+        )
+
+
+@dataclass
 class CabinetLogic:
     cabinet: str
     rules: CabinetRules
-    inventory: dict[str, str] = field(default_factory=dict)
-    """document -> slot it lies in"""
-    grants: dict[str, Grant] = field(default_factory=dict)
-    inventory_changed: bool = False
+    state: CabinetState = field(default_factory=CabinetState)
     _officers: list[tuple[str, int]] = field(default_factory=list)
     _document: tuple[str, int] | None = None
-    _doors: dict[str, bool] | None = None
-    _occupied: dict[str, bool] | None = None
-    _open_since: dict[str, int] = field(default_factory=dict)
-    _held_reported: set[str] = field(default_factory=set)
+    _observed: bool = False
+    """the board's reading is current (False after a start or an outage until the next one)"""
+
+    @property
+    def inventory(self) -> dict[str, str]:
+        return self.state.inventory
+
+    @property
+    def grants(self) -> dict[str, Grant]:
+        return self.state.grants
 
     # -- helpers --------------------------------------------------------------------------------
     def _subject(self, slot: str | None = None, document: str | None = None) -> dict[str, str]:
@@ -129,12 +182,20 @@ class CabinetLogic:
 
     def _free_slot(self) -> str | None:
         held = set(self.inventory.values()) | set(self.grants)
+        occupied = self.state.occupied or {}
         for slot in self.rules.slots:
-            if slot in held:
-                continue
-            if self._occupied is not None and self._occupied.get(slot, False):
-                continue
-            return slot
+            if slot not in held and not occupied.get(slot, False):
+                return slot
+        return None
+
+    def _refusal(self, document: str, slot: str | None) -> str | None:
+        """Why no slot can be opened for ``document`` now (None: it can)."""
+        if not self._observed:
+            return "board_offline"
+        if slot is None or slot in self.grants:
+            return "slot_busy"
+        if document in self.inventory and not (self.state.occupied or {}).get(slot, False):
+            return "slot_empty"
         return None
 
     def _try_grant(self, now_ms: int, out: Decision) -> None:
@@ -149,8 +210,11 @@ class CabinetLogic:
         action: Action = "take" if slot is not None else "return"
         if slot is None:
             slot = self._free_slot()
-        if slot is None or slot in self.grants:
-            out.events.append(self._access(now_ms, False, "slot_busy", officers=officers, document=document))
+        refusal = self._refusal(document, slot)
+        if refusal is not None or slot is None:
+            out.events.append(
+                self._access(now_ms, False, refusal or "slot_busy", officers=officers, document=document)
+            )
             return
         self.grants[slot] = Grant(
             slot, action, document, tuple(officers), now_ms + self.rules.grant_window_ms
@@ -193,67 +257,93 @@ class CabinetLogic:
         self._try_grant(now_ms, out)
         return out
 
-    def sensors(self, doors: dict[str, bool], occupied: dict[str, bool], now_ms: int) -> Decision:
-        """The board's inputs now: door open?, slot occupied? per slot. The first call is the
-        baseline (nothing to report: the cabinet was like this before we looked)."""
+    def resumed(self, now_ms: int) -> Decision:
+        """After a restart: pulse again the locks of grants whose doors were not opened yet (the
+        pulse may have been lost with the process); the grants themselves were persisted."""
         out = Decision()
-        if self._doors is None or self._occupied is None:
-            self._doors, self._occupied = dict(doors), dict(occupied)
-            for slot, is_open in doors.items():
-                if is_open:
-                    self._open_since[slot] = now_ms
-            return out
-        for slot, is_open in doors.items():
-            if self._doors.get(slot) == is_open:
-                continue
-            self._doors[slot] = is_open
-            grant = self.grants.get(slot)
-            if is_open:
-                self._open_since[slot] = now_ms
-                if grant is not None and now_ms <= grant.until_ms:
-                    grant.door_opened = True
-                    state = "open"
-                else:
-                    state = "forced"
-                out.events.append(self._door(slot, state, now_ms, now_ms))
-            else:
-                since = self._open_since.pop(slot, None)
-                self._held_reported.discard(slot)
-                self.grants.pop(slot, None)
-                out.events.append(self._door(slot, "closed", since, now_ms))
-        for slot, full in occupied.items():
-            if self._occupied.get(slot) == full:
-                continue
-            self._occupied[slot] = full
-            out.events.append(self._slot_change(slot, full, now_ms))
+        out.unlock += [s for s, g in self.grants.items() if not g.door_opened and now_ms <= g.until_ms]
         return out
 
-    def _door(self, slot: str, state: str, since: int | None, now_ms: int) -> DeviceEvent:
-        data = CabinetDoor.model_validate({"state": state, "open_since": since})
+    def board_lost(self) -> None:
+        """The board stopped answering: what happens until it answers again is unobserved."""
+        self._observed = False
+
+    def sensors(self, doors: dict[str, bool], occupied: dict[str, bool], now_ms: int) -> Decision:
+        """The board's inputs now: door open?, slot occupied? per slot. The first reading ever is
+        the baseline (only documents the inventory places in empty slots are reported); the first
+        after a start or an outage is compared with the persisted picture, differences marked
+        ``reconciled``. Order: doors opening, slots, doors closing (a close ends the grant that
+        explains a slot change seen in the same reading)."""
+        out = Decision()
+        reconciled = not self._observed
+        self._observed = True
+        state = self.state
+        if state.doors is None or state.occupied is None:  # the baseline: the cabinet predates us
+            state.doors = dict(doors)
+            state.open_since = {slot: now_ms for slot, is_open in doors.items() if is_open}
+            state.occupied = {slot: full or bool(self._held_in(slot)) for slot, full in occupied.items()}
+        for slot, is_open in doors.items():
+            if is_open and not state.doors.get(slot, False):
+                out.events.append(self._door_opened(slot, now_ms, reconciled))
+        for slot, full in occupied.items():
+            if state.occupied.get(slot, False) != full:
+                out.events.append(self._slot_change(slot, full, now_ms, reconciled))
+        for slot, is_open in doors.items():
+            if not is_open and state.doors.get(slot, False):
+                out.events.append(self._door_closed(slot, now_ms, reconciled))
+        return out
+
+    def _held_in(self, slot: str) -> list[str]:
+        return [doc for doc, s in self.inventory.items() if s == slot]
+
+    def _door_opened(self, slot: str, now_ms: int, reconciled: bool) -> DeviceEvent:
+        assert self.state.doors is not None
+        self.state.doors[slot] = True
+        self.state.open_since[slot] = now_ms
+        grant = self.grants.get(slot)
+        state = "forced"
+        if grant is not None and grant.covers(now_ms):
+            grant.door_opened = True
+            state = "open"
+        return self._door(slot, state, now_ms, now_ms, reconciled)
+
+    def _door_closed(self, slot: str, now_ms: int, reconciled: bool) -> DeviceEvent:
+        assert self.state.doors is not None
+        self.state.doors[slot] = False
+        since = self.state.open_since.pop(slot, None)
+        self.state.held_reported.discard(slot)
+        self.grants.pop(slot, None)
+        return self._door(slot, "closed", since, now_ms, reconciled)
+
+    def _door(
+        self, slot: str, state: str, since: int | None, now_ms: int, reconciled: bool = False
+    ) -> DeviceEvent:
+        data = CabinetDoor.model_validate(
+            {"state": state, "open_since": since, "reconciled": reconciled or None}
+        )
         return DeviceEvent("cabinet.door", self.cabinet, self._subject(slot), data, now_ms)
 
-    def _slot_change(self, slot: str, full: bool, now_ms: int) -> DeviceEvent:
+    def _slot_change(self, slot: str, full: bool, now_ms: int, reconciled: bool) -> DeviceEvent:
+        assert self.state.occupied is not None
+        self.state.occupied[slot] = full
         grant = self.grants.get(slot)
+        explained = grant is not None and grant.covers(now_ms)
         scanned = False
-        document: str | None = None
-        if full:
-            if grant is not None and grant.action == "return":
-                scanned, document = True, grant.document
-                self.inventory[document] = slot
-                self.inventory_changed = True
-        else:
-            held = [doc for doc, s in self.inventory.items() if s == slot]
-            document = held[0] if held else None
-            if grant is not None and grant.action == "take":
-                scanned, document = True, grant.document
+        held = self._held_in(slot)
+        document: str | None = held[0] if held and not full else None
+        if grant is not None and explained and grant.action == ("return" if full else "take"):
+            scanned, document = True, grant.document
+        if not full:
             for doc in held:
-                del self.inventory[doc]
-                self.inventory_changed = True
+                del self.inventory[doc]  # the board says the slot is empty: so is the inventory
+        elif scanned and document is not None:
+            self.inventory[document] = slot
         data = CabinetSlot.model_validate(
             {
                 "state": "in" if full else "out",
                 "document": document[:256] if document else None,
                 "scanned": scanned,
+                "reconciled": reconciled or None,
             }
         )
         return DeviceEvent("cabinet.slot", self.cabinet, self._subject(slot, document), data, now_ms)
@@ -264,8 +354,8 @@ class CabinetLogic:
         for slot, grant in list(self.grants.items()):
             if not grant.door_opened and now_ms > grant.until_ms:
                 del self.grants[slot]  # never opened: the lock has relocked itself
-        for slot, since in self._open_since.items():
-            if slot not in self._held_reported and now_ms - since >= self.rules.door_held_ms:
-                self._held_reported.add(slot)
+        for slot, since in self.state.open_since.items():
+            if slot not in self.state.held_reported and now_ms - since >= self.rules.door_held_ms:
+                self.state.held_reported.add(slot)
                 out.events.append(self._door(slot, "held_open", since, now_ms))
         return out

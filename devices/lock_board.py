@@ -34,9 +34,14 @@ class BoardError(DeviceError):
 
 
 class LockBoard(Protocol):
+    """What a cabinet needs of a board: its input levels (raw: polarity is the wiring's), and a
+    lock opened for a pulse (``release_lock`` ends it; a board that times pulses itself ignores it)."""
+
     def read_inputs(self, start: int, count: int) -> list[bool]: ...
 
-    def set_coil(self, coil: int, on: bool) -> None: ...
+    def open_lock(self, lock: int) -> None: ...
+
+    def release_lock(self, lock: int) -> None: ...
 
     def close(self) -> None: ...
 
@@ -84,6 +89,12 @@ class ModbusLockBoard:
             f"coil {coil} {'on' if on else 'off'}",
             lambda: self.client.write_coil(coil, on, device_id=self.unit),
         )
+
+    def open_lock(self, lock: int) -> None:
+        self.set_coil(lock, True)
+
+    def release_lock(self, lock: int) -> None:
+        self.set_coil(lock, False)
 
     def close(self) -> None:
         self._drop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from devices.config import Device
@@ -23,8 +24,15 @@ OnEvents = Callable[[list[DeviceEvent]], None]
 
 class DeviceService:
     def __init__(
-        self, devices: Sequence[Device], on_events: OnEvents, *, clock: Clock, tick_s: float = 1.0
+        self,
+        devices: Sequence[Device],
+        on_events: OnEvents,
+        *,
+        clock: Clock,
+        tick_s: float = 1.0,
+        state_dir: Path | None = None,
     ) -> None:
+        """``state_dir``: where drivers that keep state across restarts (``keeps_state``) put it."""
         self.clock = clock
         self.on_events = on_events
         self.tick_s = tick_s
@@ -37,7 +45,13 @@ class DeviceService:
         self._timer = threading.Thread(target=self._tick_loop, name="devices-timer", daemon=True)
         for device in devices:
             cls = driver(device.driver)
-            instance = cls(device.id, cls.Options.model_validate(device.options))
+            options = cls.Options.model_validate(device.options)
+            if getattr(cls, "keeps_state", False):
+                if state_dir is not None:
+                    state_dir.mkdir(parents=True, exist_ok=True)
+                instance = cls(device.id, options, state_dir=state_dir)
+            else:
+                instance = cls(device.id, options)
             self._drivers[device.id] = instance
             if getattr(cls, "active", False):
                 # drives its own ports (a cabinet: fingerprint, board, scanner)

@@ -127,6 +127,8 @@ AccessReason = Literal[
     "second_officer_missing",
     "document_mismatch",
     "slot_busy",
+    "slot_empty",
+    "board_offline",
     "timeout",
 ]
 
@@ -145,6 +147,8 @@ class CabinetAccess(Data):
 class CabinetDoor(Data):
     state: Literal["open", "closed", "held_open", "forced"]
     open_since: Ms | None = None
+    reconciled: Literal[True] | None = None
+    """True: seen on the first board reading after a restart or an outage (happened unobserved)"""
 
 
 class CabinetSlot(Data):
@@ -153,6 +157,8 @@ class CabinetSlot(Data):
     state: Literal["in", "out"]
     document: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     scanned: bool
+    reconciled: Literal[True] | None = None
+    """True: found on the first board reading after a restart or an outage, not seen happen"""
 
 
 class CabinetScan(Data):

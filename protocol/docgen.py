@@ -18,6 +18,11 @@ END = "<!-- kinds:end -->"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 
 
+def _literal(value: Any) -> str:
+    """A constant as the wire spells it (``true``, not Python's ``True``)."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def _type(node: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in node:
         return str(node["$ref"]).rsplit("/", 1)[-1]
@@ -25,9 +30,9 @@ def _type(node: dict[str, Any], defs: dict[str, Any]) -> str:
         parts = [_type(option, defs) for option in node["anyOf"]]
         return " \\| ".join(parts)
     if "enum" in node:
-        return " \\| ".join(f"`{value}`" for value in node["enum"])
+        return " \\| ".join(f"`{_literal(value)}`" for value in node["enum"])
     if "const" in node:
-        return f"`{node['const']}`"
+        return f"`{_literal(node['const'])}`"
     kind = node.get("type", "any")
     if kind == "array":
         inner = node.get("prefixItems") or [node.get("items", {})]

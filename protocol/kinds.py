@@ -186,7 +186,9 @@ KINDS: dict[str, KindSpec] = {
             CabinetDoor,
             "critical",
             ("cabinet",),
-            "A cabinet door opened, closed, was held open too long, or was forced.",
+            "A cabinet door opened, closed, was held open too long, or was forced. `reconciled: true`: "
+            "found on the first board reading after an agent restart or a board outage (it happened "
+            "while nobody looked; its time is when it was found).",
             {"cabinet": "cab-1", "slot": "s07"},
             {"state": "held_open", "open_since": _T0 - 125_000},
         ),
@@ -195,7 +197,10 @@ KINDS: dict[str, KindSpec] = {
             CabinetSlot,
             "critical",
             ("cabinet", "slot"),
-            "A slot's document sensor changed.",
+            "A slot's document sensor changed. `scanned: true` when a grant (fingerprint + QR) explains "
+            "it. `reconciled: true`: found on the first board reading after an agent restart or a "
+            "board outage, by comparing with the state the agent kept — the cabinet's inventory "
+            "follows the board.",
             {"cabinet": "cab-1", "slot": "s07"},
             {"state": "out", "document": "A3301020250001-01", "scanned": True},
         ),

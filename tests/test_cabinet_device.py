@@ -29,7 +29,7 @@ class Cabinet:
             {
                 "id": "cab-1",
                 "driver": "dossier-cabinet",
-                "options": sim.options(inventory_file=str(inventory), **options),
+                "options": sim.options(state_file=str(inventory), **options),
             }
         )
         self.service = DeviceService([device], self.events.extend, clock=SystemClock(), tick_s=0.2).start()
@@ -42,9 +42,13 @@ class Cabinet:
         return self.of(kind)
 
 
-@pytest.fixture
-def sim() -> Iterator[CabinetSimulator]:
-    simulator = CabinetSimulator(enrolled={"P1001": 7, "P1002": 8}).start()
+@pytest.fixture(params=["door 0=closed, file 1=present", "door 1=closed, file 0=present"])
+def sim(request: pytest.FixtureRequest) -> Iterator[CabinetSimulator]:
+    """Both common wirings: every test must read the same events through either polarity."""
+    inverted = request.param.startswith("door 1")
+    simulator = CabinetSimulator(
+        enrolled={"P1001": 7, "P1002": 8}, door_closed_level=int(inverted), file_present_level=int(not inverted)
+    ).start()
     yield simulator
     simulator.close()
 
@@ -69,7 +73,7 @@ def test_return_then_take_with_fingerprint_and_qr(sim: CabinetSimulator, tmp_pat
         time.sleep(0.4)
         sim.close_door("s01")
         assert cabinet.wait("cabinet.slot")[0] == {"state": "in", "document": DOC, "scanned": True}
-        assert wait_until(lambda: json.loads(inventory.read_text()) == {DOC: "s01"}, 5)
+        assert wait_until(lambda: json.loads(inventory.read_text())["inventory"] == {DOC: "s01"}, 5)
     finally:
         cabinet.service.stop()
     # a restart remembers where the document lies: scanning it again is a take from s01

@@ -60,7 +60,7 @@ def test_return_finger_then_qr_opens_the_first_free_slot_and_records_the_deposit
 
 def test_take_qr_first_opens_the_documents_own_slot() -> None:
     logic = cabinet()
-    logic.inventory = {DOC: "s02"}
+    logic.inventory[DOC] = "s02"
     sensors(logic, 0, full=("s02",))
     logic.scan(DOC, 1000)
     decision = logic.finger(8, 2000)
@@ -120,7 +120,7 @@ def test_no_free_slot_is_slot_busy() -> None:
 
 def test_door_opened_without_a_grant_is_forced_and_a_silent_take_is_unscanned() -> None:
     logic = cabinet()
-    logic.inventory = {DOC: "s03"}
+    logic.inventory[DOC] = "s03"
     sensors(logic, 0, full=("s03",))
     assert kinds(sensors(logic, 1000, open_=("s03",), full=("s03",))) == [
         ("cabinet.door", {"state": "forced", "open_since": 1000})

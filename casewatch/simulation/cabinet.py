@@ -4,7 +4,9 @@ QR scanner, each answering through the real codecs. For tests, the demo and
 
 The hardware model: slot ``i`` (0-based) has lock coil ``i``, door contact input ``i`` and slot
 sensor input ``16 + i`` (``wiring()`` gives the matching config). A door opens only after its
-lock was pulsed since it last closed, unless the script forces it.
+lock was pulsed since it last closed, unless the script forces it. ``door_closed_level`` /
+``file_present_level`` wire the contacts either way round (1 = closed is the common magnetic
+contact that a closed door pulls).
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ class CabinetSimulator:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     silent: bool = False
     """True: the module and board stop answering (a dead device)."""
+    door_closed_level: int = 0
+    file_present_level: int = 1
 
     def __post_init__(self) -> None:
+        for index in range(self.slots):
+            self.board.inputs[index] = bool(self.door_closed_level)
+            self.board.inputs[OCCUPIED_BASE + index] = not self.file_present_level
         self.fingerprint = SimulatedModule(enrolled=dict(self.enrolled))
         self._responders = {
             "fingerprint": PtyResponder(partial(self._answer, self.fingerprint.respond)),
@@ -63,7 +70,10 @@ class CabinetSimulator:
         """``devices[].options`` for a ``dossier-cabinet`` pointed at this simulator."""
         return {
             "fingerprint": {"port": self.ptys["fingerprint"].path, "poll_s": 0.1},
-            "board": {"port": self.ptys["board"].path, "poll_s": 0.1, "pulse_s": 0.3},
+            "board": {
+                "port": self.ptys["board"].path, "poll_s": 0.1, "pulse_s": 0.3,
+                "door_closed_level": self.door_closed_level, "file_present_level": self.file_present_level,
+            },  # fmt: skip
             "scanner": {"port": self.ptys["scanner"].path},
             "slots": self.wiring(),
             "officers": {page: name for name, page in self.enrolled.items()},
@@ -115,22 +125,22 @@ class CabinetSimulator:
         with self._lock:
             if index not in self._unlocked and not force:
                 return False
-            self.board.inputs[index] = True
+            self.board.inputs[index] = not self.door_closed_level
         return True
 
     def close_door(self, slot: str) -> None:
         index = self._index(slot)
         with self._lock:
-            self.board.inputs[index] = False
+            self.board.inputs[index] = bool(self.door_closed_level)
             self._unlocked.discard(index)
 
     def put(self, slot: str) -> None:
         with self._lock:
-            self.board.inputs[OCCUPIED_BASE + self._index(slot)] = True
+            self.board.inputs[OCCUPIED_BASE + self._index(slot)] = bool(self.file_present_level)
 
     def take(self, slot: str) -> None:
         with self._lock:
-            self.board.inputs[OCCUPIED_BASE + self._index(slot)] = False
+            self.board.inputs[OCCUPIED_BASE + self._index(slot)] = not self.file_present_level
 
     def run_script(self, steps: list[dict[str, Any]], *, echo: Any = None) -> None:
         """Steps like ``{at: 1.5, finger: P1001}``, ``{at: 3, scan: "A1-01"}``, ``{at: 4, open: s01}``,

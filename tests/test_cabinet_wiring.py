@@ -1,0 +1,51 @@
+"""Each slot's contacts read through their wiring: board-wide levels, per-slot overrides, and
+levels other than 0/1 refused by ``config check``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from devices.cabinet import CabinetOptions
+
+
+def options(board: dict[str, Any] | None = None, **slot: Any) -> CabinetOptions:
+    return CabinetOptions.model_validate(
+        {
+            "fingerprint": {"port": "loop://"},
+            "board": {"port": "loop://", "inputs": 8, **(board or {})},
+            "scanner": {"port": "loop://"},
+            "slots": {
+                "s01": {"lock_coil": 0, "door_input": 0, "occupied_input": 4},
+                "s02": {"lock_coil": 1, "door_input": 1, "occupied_input": 5, **slot},
+            },
+        }
+    )
+
+
+def test_default_wiring_reads_one_as_open_and_one_as_present() -> None:
+    cabinet = options()
+    bits = [True, False, False, False, True, False, False, False]
+    assert cabinet.door_open("s01", bits) and not cabinet.door_open("s02", bits)
+    assert cabinet.file_present("s01", bits) and not cabinet.file_present("s02", bits)
+
+
+def test_a_board_of_closed_high_contacts_and_one_slot_wired_the_other_way() -> None:
+    cabinet = options({"door_closed_level": 1, "file_present_level": 0}, door_closed_level=0, pulse_s=2)
+    bits = [True, True, False, False, True, True, False, False]
+    assert not cabinet.door_open("s01", bits)  # 1 = closed on this board
+    assert cabinet.door_open("s02", bits)  # this slot's contact is wired 1 = open
+    assert not cabinet.file_present("s01", bits) and not cabinet.file_present("s02", bits)
+    assert cabinet.pulse_s("s01") == 0.8 and cabinet.pulse_s("s02") == 2
+
+
+@pytest.mark.parametrize("where", ["board", "slot"])
+def test_a_level_other_than_0_or_1_is_refused(where: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        if where == "board":
+            options({"door_closed_level": 2})
+        else:
+            options(file_present_level="high")
+    assert "door_closed_level" in str(raised.value) or "file_present_level" in str(raised.value)
