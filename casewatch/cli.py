@@ -300,9 +300,11 @@ def agent(config_path: Path, log_format: str) -> None:
 # lists them with the rest.
 from casewatch.demo_command import demo  # noqa: E402
 from casewatch.device_commands import enrol_finger, sim  # noqa: E402
+from casewatch.finger_commands import fingers  # noqa: E402
 from casewatch.hub_commands import hub  # noqa: E402
 
 main.add_command(demo)
 main.add_command(sim)
 main.add_command(hub)
 main.add_command(enrol_finger)
+main.add_command(fingers)

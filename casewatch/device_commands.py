@@ -1,5 +1,5 @@
-"""``casewatch sim …`` and ``casewatch enrol-finger``: device simulators on pseudo-terminals for
-trying a config without hardware, and the one device tool an installer needs at the cabinet."""
+"""``casewatch sim …``: device simulators on pseudo-terminals for trying a config without hardware
+(and ``enrol-finger``, the old name of ``casewatch fingers enrol``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from typing import Any
 
 import click
 import yaml
-
-from casewatch.exits import EXIT_FAILED
-from protocol.errors import CasewatchError
 
 
 def load_steps(path: Path, *, required: str | None = None) -> list[dict[str, Any]]:
@@ -170,26 +167,13 @@ def sim_modem(fail_sends: int, no_sim: bool, unregistered: bool, seconds: float)
         responder.close()
 
 
-@click.command("enrol-finger")
+@click.command("enrol-finger", hidden=True)
 @click.option("--port", required=True, help="pyserial URL of the cabinet's fingerprint module.")
 @click.option("--page", required=True, type=click.IntRange(0, 2999), help="Library page to store it at.")
 @click.option("--baudrate", default=57600, show_default=True)
-def enrol_finger(port: str, page: int, baudrate: int) -> None:
-    """录入指纹：按两次同一手指，存入指定页 (enrol a finger at a page; map the page to the officer in
-    the cabinet's `officers:`)."""
-    from devices.fingerprint import Enrol, Enrolled
-    from devices.fingerprint_link import FingerprintLink
+@click.pass_context
+def enrol_finger(ctx: click.Context, port: str, page: int, baudrate: int) -> None:
+    """录入指纹（旧名，见 `casewatch fingers enrol`）(old name of `fingers enrol`)."""
+    from casewatch.finger_commands import fingers_enrol
 
-    click.echo("请将手指按在传感器上两次 (place the same finger on the sensor twice)…")
-    link = FingerprintLink(port, baudrate=baudrate)
-    try:
-        outcome = link.run(Enrol(page=page, max_polls=300))
-    except CasewatchError as exc:
-        click.echo(f"✗ {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    finally:
-        link.close()
-    if not isinstance(outcome, Enrolled):
-        click.echo(f"✗ 录入失败 (enrolment failed): {outcome}", err=True)
-        sys.exit(EXIT_FAILED)
-    click.echo(f"✓ 已存入第 {page} 页 (stored at page {page})")
+    ctx.invoke(fingers_enrol, port=port, page=page, baudrate=baudrate)

@@ -27,7 +27,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from devices.cabinet_logic import CabinetLogic, CabinetRules, CabinetState, Decision
 from devices.events import DeviceEvent
 from devices.fingerprint import Identify, Matched, NotMatched
-from devices.fingerprint_link import FingerprintLink
+from devices.fingerprint_link import FingerprintLink, explain
 from devices.lock_board import LockBoard, ModbusLockBoard
 from devices.registry import register_driver
 from devices.scanner import Scan, ScannerDecoder
@@ -55,6 +55,8 @@ class FingerprintPart(_Part):
     baudrate: int = Field(57600, ge=1200, le=921600)
     library_size: int = Field(300, ge=1, le=3000, description="pages searched")
     poll_s: float = Field(0.3, gt=0, le=5, description="how often the sensor is asked for a finger")
+    password: int = Field(0, ge=0, le=0xFFFFFFFF, description="module password (VfyPwd), 0 = factory")
+    address: int = Field(0xFFFFFFFF, ge=0, le=0xFFFFFFFF, description="module address, FFFFFFFF = factory")
 
 
 class BoardPart(_Part):
@@ -182,7 +184,10 @@ class DossierCabinet:
         self.board: LockBoard = ModbusLockBoard(
             b.port, unit=b.unit, baudrate=b.baudrate, timeout_s=b.timeout_s
         )
-        self.fingerprint = FingerprintLink(options.fingerprint.port, baudrate=options.fingerprint.baudrate)
+        finger = options.fingerprint
+        self.fingerprint = FingerprintLink(
+            finger.port, baudrate=finger.baudrate, address=finger.address, password=finger.password
+        )
         self.scanner = ScannerDecoder(framing=options.scanner.framing, idle_ms=options.scanner.idle_ms)  # type: ignore[arg-type]
         self.counters = {
             "finger_reads": 0, "finger_failures": 0, "board_errors": 0, "pulses": 0, "state_errors": 0
@@ -363,20 +368,28 @@ class DossierCabinet:
                 self._part("fingerprint", str(exc))
                 self._stop.wait(self._backoff(failures))
                 continue
+            if isinstance(outcome, NotMatched) and outcome.refused:
+                failures += 1  # answers, but refuses: as good as down, and says why
+                self._part("fingerprint", f"module refuses commands: {explain(outcome.code or 0)}")
+                self._stop.wait(self._backoff(failures))
+                continue
             failures = 0
             self._part("fingerprint", "")
             if isinstance(outcome, NotMatched) and outcome.reason == "no finger":
                 lifted = True
             elif lifted:
-                lifted = False
-                self.counters["finger_reads"] += 1
-                if isinstance(outcome, Matched):
-                    page = outcome.page
-                    self._decide(partial(self.logic.finger, page))
-                elif isinstance(outcome, NotMatched) and outcome.reason in NO_MATCH_CODES:
-                    self._decide(partial(self.logic.finger, None))
-                else:
-                    self.counters["finger_failures"] += 1
-                    lifted = True  # a bad capture: let the officer try again at once
-                    log.info("cabinet %s: finger not read (%s)", self.device, outcome)
+                lifted = not self._identified(outcome)
             self._stop.wait(opts.poll_s)
+
+    def _identified(self, outcome: object) -> bool:
+        """A finger was read (True) — or its capture failed and the officer may try again at once."""
+        self.counters["finger_reads"] += 1
+        if isinstance(outcome, Matched):
+            self._decide(partial(self.logic.finger, outcome.page))
+        elif isinstance(outcome, NotMatched) and outcome.reason in NO_MATCH_CODES:
+            self._decide(partial(self.logic.finger, None))
+        else:
+            self.counters["finger_failures"] += 1
+            log.info("cabinet %s: finger not read (%s)", self.device, outcome)
+            return False
+        return True

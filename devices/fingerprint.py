@@ -22,20 +22,36 @@ PID_COMMAND, PID_DATA, PID_ACK, PID_END = 0x01, 0x02, 0x07, 0x08
 
 GEN_IMG, IMG2TZ, MATCH, SEARCH, REG_MODEL, STORE = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
 DELETE, EMPTY, READ_SYS_PARA, VERIFY_PASSWORD, TEMPLATE_NUM = 0x0C, 0x0D, 0x0F, 0x13, 0x1D
+READ_INDEX_TABLE = 0x1F
+INDEX_PAGE_SIZE = 256  # templates per ReadIndexTable page (32 bytes, bit 0 of byte 0 = template 0)
 
 ACK_TEXT = {
     0x00: "ok",
     0x01: "packet error",
     0x02: "no finger",
     0x03: "capture failed",
+    0x04: "image too dry or faint",
+    0x05: "image too wet or blurred",
     0x06: "image too messy",
     0x07: "too few features",
     0x08: "no match",
     0x09: "not found",
     0x0A: "could not combine the two captures",
     0x0B: "page out of range",
+    0x0C: "template unreadable",
+    0x10: "could not delete the template",
+    0x11: "could not empty the library",
     0x13: "wrong password",
+    0x15: "no valid image in the buffer",
+    0x18: "flash read/write error",
+    0x19: "undefined error",
+    0x1A: "invalid register number",
+    0x1F: "library full",
+    0x20: "wrong address",
+    0x21: "the password must be verified first",
 }
+REFUSALS = frozenset({0x13, 0x20, 0x21})
+"""codes that mean the module refuses us (password, address): no finger will ever be read"""
 
 
 def checksum(pid: int, length: int, payload: bytes) -> int:
@@ -54,6 +70,31 @@ def packet(pid: int, payload: bytes, address: int = DEFAULT_ADDRESS) -> bytes:
 
 def command(code: int, params: bytes = b"", address: int = DEFAULT_ADDRESS) -> bytes:
     return packet(PID_COMMAND, bytes([code]) + params, address)
+
+
+def readdress(request: bytes, address: int) -> bytes:
+    """The same packet sent to another module address (the checksum does not cover it)."""
+    return request[:2] + struct.pack(">I", address) + request[6:]
+
+
+def verify_password(password: int) -> bytes:
+    return command(VERIFY_PASSWORD, struct.pack(">I", password))
+
+
+def read_sys_para() -> bytes:
+    return command(READ_SYS_PARA)
+
+
+def template_num() -> bytes:
+    return command(TEMPLATE_NUM)
+
+
+def read_index_table(index_page: int) -> bytes:
+    return command(READ_INDEX_TABLE, bytes([index_page]))
+
+
+def delete(page: int, count: int = 1) -> bytes:
+    return command(DELETE, struct.pack(">HH", page, count))
 
 
 def gen_img() -> bytes:
@@ -151,6 +192,44 @@ class Matched:
 @dataclass(frozen=True)
 class NotMatched:
     reason: str
+    code: int | None = None
+    """the module's confirmation code, when it gave one"""
+
+    @property
+    def refused(self) -> bool:
+        return self.code in REFUSALS
+
+
+def refusal(ack: Packet) -> NotMatched:
+    return NotMatched(ack.text, ack.code)
+
+
+def used_pages(ack: Packet, index_page: int) -> list[int]:
+    """The pages a ReadIndexTable acknowledgement marks as holding a template."""
+    table = ack.payload[1:33]
+    return [
+        index_page * INDEX_PAGE_SIZE + byte * 8 + bit
+        for byte, value in enumerate(table)
+        for bit in range(8)
+        if value >> bit & 1
+    ]
+
+
+@dataclass(frozen=True)
+class SystemParameters:
+    """ReadSysPara: what the probe and ``fingers list`` show."""
+
+    capacity: int
+    security_level: int
+    address: int
+    baud: int
+
+
+def system_parameters(ack: Packet) -> SystemParameters | None:
+    if ack.code != 0 or len(ack.payload) < 17:
+        return None
+    _status, _system, capacity, level, address, _size, baud = struct.unpack(">HHHHIHH", ack.payload[1:17])
+    return SystemParameters(capacity, level, address, baud * 9600)
 
 
 @dataclass
@@ -177,62 +256,23 @@ class Identify:
                 self._polls += 1
                 return gen_img()
             if ack.code != 0:
-                return NotMatched(ack.text)
+                return refusal(ack)
             self._step = "img2tz"
             return img2tz(1)
         if self._step == "img2tz":
             if ack.code != 0:
-                return NotMatched(ack.text)
+                return refusal(ack)
             self._step = "search"
             return search(1, 0, self.library_size)
         result = search_result(ack)
         if result is None:
-            return NotMatched(ack.text)
+            return refusal(ack)
         return Matched(*result)
 
 
 @dataclass(frozen=True)
-class Enrolled:
-    page: int
+class Later:
+    """Send ``request`` after ``delay_s`` (a dialogue polling the sensor)."""
 
-
-@dataclass
-class Enrol:
-    """The enrolment dialogue: two captures of the same finger (GenImg, Img2Tz into buffers 1 and
-    2), RegModel merges them, Store writes the template at ``page``. Same shape as ``Identify``."""
-
-    page: int
-    max_polls: int = 100
-    _step: str = "gen_img"
-    _buffer: int = 1
-    _polls: int = 0
-
-    def start(self) -> bytes:
-        self._step, self._buffer, self._polls = "gen_img", 1, 1
-        return gen_img()
-
-    def answer(self, ack: Packet) -> bytes | Enrolled | NotMatched:
-        if ack.pid != PID_ACK:
-            return NotMatched(f"unexpected packet type 0x{ack.pid:02X}")
-        if self._step == "gen_img":
-            if ack.code == 0x02:
-                if self._polls >= self.max_polls:
-                    return NotMatched("no finger")
-                self._polls += 1
-                return gen_img()
-            if ack.code != 0:
-                return NotMatched(ack.text)
-            self._step = "img2tz"
-            return img2tz(self._buffer)
-        if ack.code != 0:
-            return NotMatched(ack.text)
-        if self._step == "img2tz":
-            if self._buffer == 1:
-                self._step, self._buffer, self._polls = "gen_img", 2, 1
-                return gen_img()
-            self._step = "reg_model"
-            return reg_model()
-        if self._step == "reg_model":
-            self._step = "store"
-            return store(1, self.page)
-        return Enrolled(self.page)
+    delay_s: float
+    request: bytes

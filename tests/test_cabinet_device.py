@@ -47,7 +47,9 @@ def sim(request: pytest.FixtureRequest) -> Iterator[CabinetSimulator]:
     """Both common wirings: every test must read the same events through either polarity."""
     inverted = request.param.startswith("door 1")
     simulator = CabinetSimulator(
-        enrolled={"P1001": 7, "P1002": 8}, door_closed_level=int(inverted), file_present_level=int(not inverted)
+        enrolled={"P1001": 7, "P1002": 8},
+        door_closed_level=int(inverted),
+        file_present_level=int(not inverted),
     ).start()
     yield simulator
     simulator.close()
@@ -125,5 +127,44 @@ def test_a_part_that_stops_answering_takes_the_cabinet_offline_then_online(
         )
         sim.silent = False
         assert cabinet.wait("device.health", 3, timeout_s=15)[2]["state"] == "online"
+    finally:
+        cabinet.service.stop()
+
+
+def test_a_password_protected_module_is_reported_within_5_s_and_works_with_its_password(
+    sim: CabinetSimulator, tmp_path: Path
+) -> None:
+    sim.fingerprint.password = 0x00C0FFEE
+    started = time.monotonic()
+    cabinet = Cabinet(sim, tmp_path / "state.json")
+    try:
+        health = cabinet.wait("device.health", timeout_s=5)[0]
+        assert time.monotonic() - started < 5
+        assert health["state"] == "offline" and "0x13 (wrong password)" in health["detail"], health
+        assert "fingerprint.password" in health["detail"]
+    finally:
+        cabinet.service.stop()
+    module = {"port": sim.ptys["fingerprint"].path, "poll_s": 0.1, "password": 0x00C0FFEE}
+    fixed = Cabinet(sim, tmp_path / "state.json", fingerprint=module)
+    try:
+        assert fixed.wait("device.health")[0]["state"] == "online"
+        touch(sim, "P1001")
+        sim.scan(DOC)
+        assert fixed.wait("cabinet.access")[0]["granted"]
+    finally:
+        fixed.service.stop()
+
+
+def test_a_module_that_starts_refusing_commands_takes_the_cabinet_offline_with_the_code(
+    sim: CabinetSimulator, tmp_path: Path
+) -> None:
+    cabinet = Cabinet(sim, tmp_path / "state.json")
+    try:
+        assert cabinet.wait("device.health")[0]["state"] == "online"
+        sim.fingerprint.password, sim.fingerprint.verified = 0x1234, False  # e.g. swapped module
+        health = cabinet.wait("device.health", 2, timeout_s=5)[1]
+        assert (
+            health["state"] == "offline" and "0x21 (the password must be verified first)" in health["detail"]
+        )
     finally:
         cabinet.service.stop()

@@ -32,6 +32,10 @@ COMMANDS = [
     ["sim", "cabinet"],
     ["sim", "modem"],
     ["enrol-finger"],
+    ["fingers"],
+    ["fingers", "enrol"],
+    ["fingers", "list"],
+    ["fingers", "delete"],
     ["demo"],
 ]
 
@@ -151,18 +155,3 @@ def test_sim_modem_shows_each_message_sent_through_it() -> None:
     finally:
         process.terminate()
         process.wait(5)
-
-
-def test_enrol_finger_against_the_simulated_module() -> None:
-    from casewatch.simulation.cabinet import CabinetSimulator
-
-    simulator = CabinetSimulator(enrolled={}).start()
-    try:
-        simulator.finger("P3003")
-        result = run("enrol-finger", "--port", simulator.ptys["fingerprint"].path, "--page", "21")
-        assert result.returncode == 0, result.stderr
-        assert simulator.fingerprint.enrolled == {"P3003": 21}
-        missing = run("enrol-finger", "--port", "/dev/ttyNOSUCH", "--page", "1")
-        assert missing.returncode != 0 and "/dev/ttyNOSUCH" in missing.stderr
-    finally:
-        simulator.close()

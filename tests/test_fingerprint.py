@@ -1,4 +1,5 @@
-"""The EF01 fingerprint protocol: DEVICES.md's test frames, decoding, and the identify dialogue."""
+"""The EF01 fingerprint protocol: DEVICES.md's test frames, decoding, the identify dialogue, module
+passwords and addresses over a real PTY."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ from casewatch.simulation.cabinet import CabinetSimulator
 from casewatch.simulation.fingerprint_module import SimulatedModule
 from devices.fingerprint import (
     PID_ACK,
-    Enrol,
-    Enrolled,
     FingerprintDecoder,
     Identify,
     Matched,
@@ -21,7 +20,7 @@ from devices.fingerprint import (
     packet,
     search_result,
 )
-from devices.fingerprint_link import FingerprintLink
+from devices.fingerprint_link import FingerprintLink, ModuleRefused
 from foundation.errors import DeviceError
 from tests.fuzzing import CODEC_FUZZ
 
@@ -71,7 +70,7 @@ def test_bad_checksum_is_dropped_and_counted() -> None:
 
 
 def run(
-    identify: Identify | Enrol,
+    identify: Identify,
     module: SimulatedModule,
     finger_after_polls: int = 0,
     finger: str | None = None,
@@ -97,34 +96,56 @@ def test_identify_polls_until_a_finger_then_matches_its_page() -> None:
 
 def test_unknown_finger_and_no_finger() -> None:
     module = SimulatedModule(enrolled={"P1001-right-index": 5})
-    assert run(Identify(), module, finger="stranger")[0] == NotMatched("not found")
+    assert run(Identify(), module, finger="stranger")[0] == NotMatched("not found", 0x09)
     assert run(Identify(max_polls=5), SimulatedModule(), finger=None)[0] == NotMatched("no finger")
 
 
-def test_enrol_stores_the_finger_at_the_page_then_identify_finds_it() -> None:
-    module = SimulatedModule(capacity=300)
-    outcome, _ = run(Enrol(page=12), module, finger="P1003-left-thumb")
-    assert outcome == Enrolled(12)
-    assert module.enrolled == {"P1003-left-thumb": 12}
-    assert run(Identify(), module, finger="P1003-left-thumb")[0] == Matched(page=12, score=100)
+def test_a_refusal_keeps_the_modules_code() -> None:
+    module = SimulatedModule(enrolled={"P1001": 5}, password=0x1234)
+    outcome = run(Identify(), module, finger="P1001")[0]
+    assert outcome == NotMatched("the password must be verified first", 0x21) and outcome.refused
 
 
-def test_enrol_refuses_a_page_beyond_the_library() -> None:
-    outcome, _ = run(Enrol(page=500), SimulatedModule(capacity=300), finger="P1003")
-    assert outcome == NotMatched("page out of range")
-
-
-def test_enrol_over_a_real_pty_with_the_link() -> None:
-    sim = CabinetSimulator(enrolled={})
+def test_identify_over_a_real_pty_with_the_link_and_a_module_that_falls_silent() -> None:
+    sim = CabinetSimulator(enrolled={"P2002": 3})
     sim.start()
     try:
         sim.finger("P2002")
         link = FingerprintLink(sim.ptys["fingerprint"].path)
-        assert link.run(Enrol(page=3)) == Enrolled(3)
         assert link.run(Identify()) == Matched(page=3, score=100)
         sim.silent = True
         with pytest.raises(DeviceError, match="did not answer"):
             link.run(Identify())
         link.close()
+    finally:
+        sim.close()
+
+
+def test_a_password_protected_module_works_with_its_password_and_says_so_without() -> None:
+    sim = CabinetSimulator(enrolled={"P2002": 3})
+    sim.fingerprint.password = 0x0BADCAFE
+    sim.start()
+    try:
+        sim.finger("P2002")
+        with pytest.raises(ModuleRefused, match=r"0x13 \(wrong password\): set fingerprint.password"):
+            FingerprintLink(sim.ptys["fingerprint"].path).run(Identify())
+        link = FingerprintLink(sim.ptys["fingerprint"].path, password=0x0BADCAFE)
+        assert link.run(Identify()) == Matched(page=3, score=100)
+        link.close()
+    finally:
+        sim.close()
+
+
+def test_packets_go_to_the_configured_address_and_a_wrong_one_gets_silence() -> None:
+    sim = CabinetSimulator(enrolled={"P2002": 3})
+    sim.fingerprint.address = 0x00000001
+    sim.start()
+    try:
+        sim.finger("P2002")
+        link = FingerprintLink(sim.ptys["fingerprint"].path, address=1)
+        assert link.run(Identify()) == Matched(page=3, score=100)
+        link.close()
+        with pytest.raises(DeviceError, match="address 0xFFFFFFFF"):
+            FingerprintLink(sim.ptys["fingerprint"].path, answer_timeout_s=0.3).run(Identify())
     finally:
         sim.close()

@@ -66,14 +66,14 @@ class CabinetSimulator:
             for i in range(self.slots)
         }
 
+    def levels(self) -> dict[str, int]:
+        return {"door_closed_level": self.door_closed_level, "file_present_level": self.file_present_level}
+
     def options(self, **extra: Any) -> dict[str, Any]:
         """``devices[].options`` for a ``dossier-cabinet`` pointed at this simulator."""
         return {
             "fingerprint": {"port": self.ptys["fingerprint"].path, "poll_s": 0.1},
-            "board": {
-                "port": self.ptys["board"].path, "poll_s": 0.1, "pulse_s": 0.3,
-                "door_closed_level": self.door_closed_level, "file_present_level": self.file_present_level,
-            },  # fmt: skip
+            "board": {"port": self.ptys["board"].path, "poll_s": 0.1, "pulse_s": 0.3, **self.levels()},
             "scanner": {"port": self.ptys["scanner"].path},
             "slots": self.wiring(),
             "officers": {page: name for name, page in self.enrolled.items()},
