@@ -93,8 +93,14 @@ def sim_wristbands(bands: int, anchors: str, rate: float, seconds: float, script
     help="PAGE=OFFICER: a finger enrolled at that page (the finger is named after the officer).",
 )  # fmt: skip
 @click.option("--script", type=click.Path(exists=True, path_type=Path), help="YAML list of steps.")
-def sim_cabinet(slots: int, officers: tuple[str, ...], script: Path | None) -> None:
-    """模拟卷宗柜：指纹模块、锁控板 (Modbus)、扫码枪各一个串口 (simulated dossier cabinet on three PTYs).
+@click.option("--board", "family", type=click.Choice(["modbus", "kerong-cu16"]), default="modbus",
+              show_default=True, help="The lock board family.")  # fmt: skip
+@click.option("--door-closed-level", type=click.IntRange(0, 1), help="Wiring: door contact level when shut.")
+def sim_cabinet(
+    slots: int, officers: tuple[str, ...], script: Path | None, family: str, door_closed_level: int | None
+) -> None:
+    """模拟卷宗柜：指纹模块、锁控板、扫码枪各一个串口 (simulated dossier cabinet on three PTYs; the board
+    speaks Modbus RTU or the Kerong CU16 frames).
 
     Steps (script or stdin, one per line: VERB VALUE): finger P1001 | lift | scan CODE | open s01 |
     force s01 | close s01 | take s01 | put s01; in a script each step may carry `at: SECONDS`.
@@ -107,7 +113,11 @@ def sim_cabinet(slots: int, officers: tuple[str, ...], script: Path | None) -> N
         if not page.isdigit() or not name:
             raise click.BadParameter(f"{item!r}: expected PAGE=OFFICER, e.g. 7=P1001", param_hint="--officer")
         enrolled[name] = int(page)
-    simulator = CabinetSimulator(slots=slots, enrolled=enrolled).start()
+    if door_closed_level is None:
+        door_closed_level = 1 if family == "kerong-cu16" else 0
+    simulator = CabinetSimulator(
+        slots=slots, enrolled=enrolled, family=family, door_closed_level=door_closed_level
+    ).start()
     for part, pty in simulator.ptys.items():
         click.echo(f"串口 (port) {part}: {pty.path}")
     device = {"id": "cab-sim", "driver": "dossier-cabinet", "options": simulator.options()}

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
@@ -59,10 +59,20 @@ class FingerprintPart(_Part):
     address: int = Field(0xFFFFFFFF, ge=0, le=0xFFFFFFFF, description="module address, FFFFFFFF = factory")
 
 
+FAMILY_DEFAULTS: dict[str, dict[str, int]] = {
+    "modbus": {"baudrate": 9600, "unit": 1, "door_closed_level": 0, "file_present_level": 1},
+    "kerong-cu16": {"baudrate": 19200, "unit": 0, "door_closed_level": 1, "file_present_level": 1},
+}
+"""per board family: serial speed, address, and how its inputs read (Kerong: hook 1 = locked)"""
+
+
 class BoardPart(_Part):
-    port: str = Field(..., description="pyserial URL of the Modbus RTU lock/IO board")
+    family: Literal["modbus", "kerong-cu16"] = Field(
+        "modbus", description="modbus: Modbus RTU I/O board; kerong-cu16: Kerong CU16 16-lock board"
+    )
+    port: str = Field(..., description="pyserial URL of the lock/IO board")
     baudrate: int = Field(9600, ge=1200, le=921600)
-    unit: int = Field(1, ge=1, le=247, description="Modbus slave address")
+    unit: int = Field(1, ge=0, le=247, description="Modbus slave address (1–247) / Kerong DIP address (0–15)")
     inputs: int = Field(32, ge=1, le=2000, description="discrete inputs read per poll, from 0")
     poll_s: float = Field(0.2, gt=0, le=5)
     pulse_s: float = Field(0.8, gt=0, le=10, description="how long a lock coil stays on")
@@ -71,6 +81,34 @@ class BoardPart(_Part):
         0, description="input level of a CLOSED door: 0 (contact opens with the door) or 1 (closes)"
     )
     file_present_level: Level = Field(1, description="input level of a slot holding a file")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            family = data.get("family", "modbus")
+            return {**FAMILY_DEFAULTS.get(family, {}), **data}
+        return data
+
+    @model_validator(mode="after")
+    def _address_fits_the_family(self) -> BoardPart:
+        if self.family == "modbus" and not 1 <= self.unit <= 247:
+            raise ValueError(f"unit {self.unit}: a Modbus slave address is 1–247")
+        if self.family == "kerong-cu16":
+            if not 0 <= self.unit <= 15:
+                raise ValueError(f"unit {self.unit}: a Kerong CU16 board address (DIP) is 0–15")
+            if self.inputs > 32:
+                raise ValueError("a Kerong CU16 board has 32 inputs (16 lock hooks, 16 slot sensors)")
+        return self
+
+    def open(self) -> LockBoard:
+        if self.family == "kerong-cu16":
+            from devices.kerong_board import KerongLockBoard
+
+            return KerongLockBoard(
+                self.port, board=self.unit, baudrate=self.baudrate, timeout_s=self.timeout_s
+            )
+        return ModbusLockBoard(self.port, unit=self.unit, baudrate=self.baudrate, timeout_s=self.timeout_s)
 
 
 class ScannerPart(_Part):
@@ -116,6 +154,8 @@ class CabinetOptions(_Part):
             for what in ("door_input", "occupied_input"):
                 if getattr(wiring, what) >= self.board.inputs:
                     raise ValueError(f"slot {slot}: {what} is beyond board.inputs ({self.board.inputs})")
+            if self.board.family == "kerong-cu16" and wiring.lock_coil > 15:
+                raise ValueError(f"slot {slot}: lock_coil {wiring.lock_coil}: a Kerong CU16 has locks 0–15")
         return self
 
     def door_open(self, slot: str, bits: list[bool]) -> bool:
@@ -180,10 +220,7 @@ class DossierCabinet:
         )
         self.logic = CabinetLogic(device, rules, state=load_state(self.state_file))
         self._saved = json.dumps(self.logic.state.to_json(), ensure_ascii=False, sort_keys=True)
-        b = options.board
-        self.board: LockBoard = ModbusLockBoard(
-            b.port, unit=b.unit, baudrate=b.baudrate, timeout_s=b.timeout_s
-        )
+        self.board: LockBoard = options.board.open()
         finger = options.fingerprint
         self.fingerprint = FingerprintLink(
             finger.port, baudrate=finger.baudrate, address=finger.address, password=finger.password

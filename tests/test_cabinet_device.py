@@ -42,15 +42,21 @@ class Cabinet:
         return self.of(kind)
 
 
-@pytest.fixture(params=["door 0=closed, file 1=present", "door 1=closed, file 0=present"])
+WIRINGS = {
+    "modbus, door 0=closed, file 1=present": ("modbus", 0, 1),
+    "modbus, door 1=closed, file 0=present": ("modbus", 1, 0),
+    "kerong-cu16, hook 1=locked, sensor 1=present": ("kerong-cu16", 1, 1),
+}
+
+
+@pytest.fixture(params=list(WIRINGS))
 def sim(request: pytest.FixtureRequest) -> Iterator[CabinetSimulator]:
-    """Both common wirings: every test must read the same events through either polarity."""
-    inverted = request.param.startswith("door 1")
+    """Both board families and both common wirings: every test reads the same events through each."""
+    family, door_closed, file_present = WIRINGS[request.param]
     simulator = CabinetSimulator(
-        enrolled={"P1001": 7, "P1002": 8},
-        door_closed_level=int(inverted),
-        file_present_level=int(not inverted),
-    ).start()
+        enrolled={"P1001": 7, "P1002": 8}, family=family,
+        door_closed_level=door_closed, file_present_level=file_present,
+    ).start()  # fmt: skip
     yield simulator
     simulator.close()
 

@@ -3,6 +3,7 @@ levels other than 0/1 refused by ``config check``."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -49,3 +50,29 @@ def test_a_level_other_than_0_or_1_is_refused(where: str) -> None:
         else:
             options(file_present_level="high")
     assert "door_closed_level" in str(raised.value) or "file_present_level" in str(raised.value)
+
+
+def test_each_board_family_brings_its_own_defaults() -> None:
+    modbus = options().board
+    assert (modbus.baudrate, modbus.unit, modbus.door_closed_level) == (9600, 1, 0)
+    kerong = options({"family": "kerong-cu16"}).board
+    assert (kerong.baudrate, kerong.unit) == (19200, 0)
+    assert (kerong.door_closed_level, kerong.file_present_level) == (1, 1)  # hook engaged = shut
+    assert options({"family": "kerong-cu16", "door_closed_level": 0}).board.door_closed_level == 0
+
+
+@pytest.mark.parametrize(
+    ("board", "slot", "message"),
+    [
+        ({"unit": 0}, {}, "a Modbus slave address is 1–247"),
+        ({"family": "kerong-cu16", "unit": 16}, {}, "board address (DIP) is 0–15"),
+        ({"family": "kerong-cu16"}, {"lock_coil": 16}, "a Kerong CU16 has locks 0–15"),
+        ({"family": "kerong-cu16", "inputs": 40}, {}, "has 32 inputs"),
+        ({"family": "wiegand"}, {}, "'modbus' or 'kerong-cu16'"),
+    ],
+)
+def test_addresses_and_locks_beyond_the_family_are_refused(
+    board: dict[str, Any], slot: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        options(board, **slot)

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from casewatch.simulation.fingerprint_module import SimulatedModule
+from casewatch.simulation.kerong_board import SimulatedKerongBoard
 from casewatch.simulation.lock_board import SimulatedModbusBoard
 from casewatch.simulation.wristbands import PtyPair, PtyResponder
 
@@ -32,7 +33,9 @@ class CabinetSimulator:
     enrolled: dict[str, int] = field(default_factory=dict)
     """finger name -> page, e.g. {"P1001": 7}"""
     fingerprint: SimulatedModule = field(init=False)
-    board: SimulatedModbusBoard = field(default_factory=SimulatedModbusBoard)
+    family: str = "modbus"
+    """the lock board: modbus (a Modbus RTU I/O board) or kerong-cu16"""
+    board: SimulatedModbusBoard | SimulatedKerongBoard = field(init=False)
     ptys: dict[str, PtyPair] = field(init=False)
     _responders: dict[str, PtyResponder] = field(init=False)
     _unlocked: set[int] = field(default_factory=set)
@@ -44,6 +47,10 @@ class CabinetSimulator:
     file_present_level: int = 1
 
     def __post_init__(self) -> None:
+        if self.family not in ("modbus", "kerong-cu16"):
+            raise ValueError(f"no simulated {self.family!r} board (modbus, kerong-cu16)")
+        self.board = SimulatedModbusBoard() if self.family == "modbus" else SimulatedKerongBoard()
+        self._pulses_seen = 0
         for index in range(self.slots):
             self.board.inputs[index] = bool(self.door_closed_level)
             self.board.inputs[OCCUPIED_BASE + index] = not self.file_present_level
@@ -66,6 +73,10 @@ class CabinetSimulator:
             for i in range(self.slots)
         }
 
+    def board_options(self) -> dict[str, Any]:
+        where = {"family": self.family, "port": self.ptys["board"].path, "unit": self.board.unit}
+        return {**where, "poll_s": 0.1, "pulse_s": 0.3, **self.levels()}
+
     def levels(self) -> dict[str, int]:
         return {"door_closed_level": self.door_closed_level, "file_present_level": self.file_present_level}
 
@@ -73,7 +84,7 @@ class CabinetSimulator:
         """``devices[].options`` for a ``dossier-cabinet`` pointed at this simulator."""
         return {
             "fingerprint": {"port": self.ptys["fingerprint"].path, "poll_s": 0.1},
-            "board": {"port": self.ptys["board"].path, "poll_s": 0.1, "pulse_s": 0.3, **self.levels()},
+            "board": self.board_options(),
             "scanner": {"port": self.ptys["scanner"].path},
             "slots": self.wiring(),
             "officers": {page: name for name, page in self.enrolled.items()},
@@ -97,9 +108,10 @@ class CabinetSimulator:
             if self.silent:
                 return b""
             answer = respond(data)
-            for coil, on in enumerate(self.board.coils[: self.slots]):
-                if on:
-                    self._unlocked.add(coil)  # a pulsed lock stays open until its door closes
+            for lock in self.board.pulses[self._pulses_seen :]:
+                if lock < self.slots:
+                    self._unlocked.add(lock)  # a pulsed lock stays open until its door closes
+            self._pulses_seen = len(self.board.pulses)
         return answer
 
     # -- the script's verbs ----------------------------------------------------------------------
