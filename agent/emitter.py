@@ -6,7 +6,7 @@ there: the signature covers the number it will be stored and sent under.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,10 +66,11 @@ class Emitter:
     def emit(self, draft: Draft) -> Event:
         return self.emit_many([draft])[0]
 
-    def emit_many(self, drafts: Sequence[Draft]) -> list[Event]:
-        """Store several events in one commit; returns them signed and numbered."""
+    def emit_many(self, drafts: Sequence[Draft], states: Mapping[str, str] | None = None) -> list[Event]:
+        """Store several events in one commit (with the device ``states`` they leave behind);
+        returns them signed and numbered."""
         events: list[Event] = []
-        self.outbox.append_many([self._builder(draft, events) for draft in drafts])
+        self.outbox.append_many([self._builder(draft, events) for draft in drafts], states)
         self.emitted += len(events)
         if self.on_stored is not None:
             self.on_stored()

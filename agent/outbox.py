@@ -25,7 +25,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +88,7 @@ class Outbox:
                 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('shed', 0);
                 CREATE TABLE IF NOT EXISTS identity (epoch TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS device_state (device TEXT PRIMARY KEY, state TEXT NOT NULL);
                 """
             )
             row = self._db.execute("SELECT epoch FROM identity").fetchone()
@@ -123,8 +124,12 @@ class Outbox:
         """Store one event under the next ``seq``; return that ``seq`` once committed."""
         return self.append_many([build])[0]
 
-    def append_many(self, builders: Iterable[Callable[[int], Record]]) -> list[int]:
-        """Store several events in one transaction (one commit, consecutive ``seq``)."""
+    def append_many(
+        self, builders: Iterable[Callable[[int], Record]], states: Mapping[str, str] | None = None
+    ) -> list[int]:
+        """Store several events in one transaction (one commit, consecutive ``seq``), with the
+        device ``states`` they leave behind: a kill keeps both or neither (a cabinet's inventory
+        can never run ahead of, or behind, the events that changed it)."""
         with self._lock:
             seqs = []
             seq = self._next_seq
@@ -137,6 +142,7 @@ class Outbox:
                     seq += 1
                 db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (seq,))
+                db.executemany("INSERT OR REPLACE INTO device_state VALUES (?, ?)", (states or {}).items())
             self._next_seq = seq
             self._count += len(rows)
         return seqs
@@ -195,6 +201,17 @@ class Outbox:
             self.epoch = epoch
             self._next_seq = len(rows) + 1
         return epoch
+
+    def device_state(self, device: str) -> str | None:
+        """The state a device driver last stored with its events (None: never)."""
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT state FROM device_state WHERE device = ?", (device,)
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"outbox {self.path}: {exc}") from exc
+        return None if row is None else str(row[0])
 
     def first_seq(self) -> int | None:
         """The lowest seq still held (``None`` when empty)."""

@@ -57,18 +57,22 @@ class OutboxKeeper:
         ):
             counters.setdefault(name, 0)
         self._unstored: deque[Draft] = deque()
+        self._unstored_states: dict[str, str] = {}
+        """device states waiting with the held events (stored with the last of them)"""
         self._lock = threading.Lock()
 
     # storing ---------------------------------------------------------------------------------
-    def emit(self, drafts: list[Draft]) -> None:
-        """Store events, after any held ones; hold them here while the outbox refuses writes."""
+    def emit(self, drafts: list[Draft], states: dict[str, str] | None = None) -> None:
+        """Store events, after any held ones, with the device ``states`` they leave behind (in
+        the same commit); hold both here while the outbox refuses writes."""
         with self._lock:
             self._unstored.extend(drafts)
+            self._unstored_states.update(states or {})
             self._flush()
 
     def flush(self) -> None:
         """Store what is held (the agent's timer calls this every second)."""
-        if self._unstored:
+        if self._unstored or self._unstored_states:
             with self._lock:
                 self._flush()
 
@@ -77,10 +81,11 @@ class OutboxKeeper:
         return len(self._unstored)
 
     def _flush(self) -> None:
-        while self._unstored:
+        while self._unstored or self._unstored_states:
             batch = list(self._unstored)[:500]
+            last = len(batch) == len(self._unstored)
             try:
-                self.emitter.emit_many(batch)
+                self.emitter.emit_many(batch, self._unstored_states if last else None)
             except Exception as exc:
                 self.counters["emit_errors"] += 1
                 if self.counters["emit_errors"] % 100 == 1:
@@ -94,6 +99,8 @@ class OutboxKeeper:
                 return
             for _ in batch:
                 self._unstored.popleft()
+            if last:
+                self._unstored_states = {}
 
     # confirming ------------------------------------------------------------------------------
     def on_receipt(self, payload: bytes) -> None:

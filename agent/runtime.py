@@ -93,10 +93,11 @@ class Agent:
         self.vision = self._vision(storage, detector) if config.cameras else None
         self.devices = None
         if config.devices:
-            from devices.service import DeviceService
+            from devices.service import DeviceService, DeviceStateStore
 
+            store = DeviceStateStore(load=self.outbox.device_state, save_with=self._on_device_events)
             self.devices = DeviceService(
-                config.devices, self._on_device_events, clock=self.clock, state_dir=storage / "devices"
+                config.devices, self._on_device_events, clock=self.clock, store=store
             )
         self.ops: OpsServer | None = None
         if config.ops.enabled:
@@ -255,12 +256,13 @@ class Agent:
                 )
                 self._queue_upload(obs.path)
 
-    def _on_device_events(self, events: list[DeviceEvent]) -> None:
+    def _on_device_events(self, events: list[DeviceEvent], states: dict[str, str] | None = None) -> None:
+        """Device events, and the device states they leave behind (stored in the same commit)."""
         with self._lock:
             for event in events:
                 if event.kind == "band.position":
                     self.fusion.band(event.subject["band"], event.room)
-        self.emit([Draft(e.kind, e.source, e.subject, e.data, e.ts) for e in events])
+        self.keeper.emit([Draft(e.kind, e.source, e.subject, e.data, e.ts) for e in events], states)
 
     def _on_message(self, topic: str, payload: bytes, _retained: bool) -> None:
         if topic == self.layout.hub_status(self.config.center):

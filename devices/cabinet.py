@@ -12,25 +12,24 @@ restart — even a SIGKILL — resumes it and reconciles it with the board's fir
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from devices.cabinet_logic import CabinetLogic, CabinetRules, CabinetState, Decision
+from devices.cabinet_keeping import StateKeeping
+from devices.cabinet_logic import CabinetLogic, CabinetRules, Decision
 from devices.events import DeviceEvent
 from devices.fingerprint import Identify, Matched, NotMatched
 from devices.fingerprint_link import FingerprintLink, explain
 from devices.lock_board import LockBoard, ModbusLockBoard
 from devices.registry import register_driver
 from devices.scanner import Scan, ScannerDecoder
+from devices.service import DeviceStateStore
 from devices.transport import PortReader
 from foundation.errors import DeviceError
 from protocol.clock import Clock
@@ -144,8 +143,8 @@ class CabinetOptions(_Part):
     state_file: str | None = Field(
         None,
         validation_alias=AliasChoices("state_file", "inventory_file"),
-        description="JSON file keeping inventory, doors, slots and grants (default: in the agent's "
-        "storage.dir; inventory_file is the old name)",
+        description="outside the agent: JSON file keeping inventory, doors, slots and grants; in the "
+        "agent they live in its outbox and an existing file is imported once (inventory_file: old name)",
     )
 
     @model_validator(mode="after")
@@ -173,28 +172,6 @@ class CabinetOptions(_Part):
         return self.slots[slot].pulse_s or self.board.pulse_s
 
 
-def load_state(path: str | None) -> CabinetState:
-    """The persisted picture, or an empty one (first start; an unreadable file is logged)."""
-    if not path or not os.path.exists(path):
-        return CabinetState()
-    try:
-        data = json.loads(Path(path).read_text("utf-8"))
-        return CabinetState.from_json(data)
-    except (OSError, ValueError, AttributeError, KeyError, TypeError) as exc:
-        log.error("cabinet state %s unreadable (%s): starting from the board's reading", path, exc)
-        return CabinetState()
-
-
-def save_state(path: str, text: str) -> None:
-    """Atomically, and durably: a power cut leaves the old file or the new one."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 @register_driver("dossier-cabinet")
 class DossierCabinet:
     Options = CabinetOptions
@@ -202,7 +179,9 @@ class DossierCabinet:
 
     keeps_state = True
 
-    def __init__(self, device: str, options: CabinetOptions, *, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, device: str, options: CabinetOptions, *, store: DeviceStateStore | None = None
+    ) -> None:
         self.device = device
         self.options = options
         rules = CabinetRules(
@@ -215,11 +194,8 @@ class DossierCabinet:
             door_held_ms=int(options.door_held_s * 1000),
             case_pattern=options.case_pattern,
         )
-        self.state_file = options.state_file or (
-            str(state_dir / f"cabinet-{device}.json") if state_dir is not None else None
-        )
-        self.logic = CabinetLogic(device, rules, state=load_state(self.state_file))
-        self._saved = json.dumps(self.logic.state.to_json(), ensure_ascii=False, sort_keys=True)
+        self.keeping = StateKeeping(device, store, options.state_file)
+        self.logic = CabinetLogic(device, rules, state=self.keeping.load())
         self.board: LockBoard = options.board.open()
         finger = options.fingerprint
         self.fingerprint = FingerprintLink(
@@ -227,7 +203,7 @@ class DossierCabinet:
         )
         self.scanner = ScannerDecoder(framing=options.scanner.framing, idle_ms=options.scanner.idle_ms)  # type: ignore[arg-type]
         self.counters = {
-            "finger_reads": 0, "finger_failures": 0, "board_errors": 0, "pulses": 0, "state_errors": 0
+            "finger_reads": 0, "finger_failures": 0, "board_errors": 0, "pulses": 0,
         }  # fmt: skip
         self.parts: dict[str, str] = {}
         """part -> "" when up, else why it is down"""
@@ -247,26 +223,10 @@ class DossierCabinet:
         return self._clock.now_ms()
 
     def _apply(self, decision: Decision) -> None:
-        """Called with the lock held: store the events (the outbox), then the state they explain
-        (a kill between the two repeats a change as ``reconciled`` — never loses one), then queue
-        the lock pulses."""
-        if decision.events:
-            self._emit(decision.events)
-        self._save()
+        """Called with the lock held: publish the events with the state they leave behind (one
+        commit in the agent), then queue the lock pulses."""
+        self.keeping.commit(decision.events, self.logic.state, self._emit)
         self._pending_unlock += decision.unlock
-
-    def _save(self) -> None:
-        if self.state_file is None:
-            return
-        text = json.dumps(self.logic.state.to_json(), ensure_ascii=False, sort_keys=True)
-        if text == self._saved:
-            return
-        try:
-            save_state(self.state_file, text)
-            self._saved = text
-        except OSError as exc:
-            self.counters["state_errors"] += 1
-            log.error("cabinet %s: cannot save its state to %s: %s", self.device, self.state_file, exc)
 
     def _decide(self, step: Callable[[int], Decision]) -> None:
         with self._lock:
@@ -332,7 +292,7 @@ class DossierCabinet:
             "finger_bad_checksums": self.fingerprint.decoder.bad_checksums,
             "scan_undecodable": self.scanner.undecodable,
             "scan_oversize": self.scanner.oversize,
-            "state_errors": self.counters["state_errors"],
+            "state_errors": self.keeping.errors,
         }
 
     # -- parts -----------------------------------------------------------------------------------

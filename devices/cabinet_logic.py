@@ -85,6 +85,10 @@ class CabinetState:
     open_since: dict[str, int] = field(default_factory=dict)
     held_reported: set[str] = field(default_factory=set)
     grants: dict[str, Grant] = field(default_factory=dict)
+    officers: list[tuple[str, int]] = field(default_factory=list)
+    """fingerprints given, waiting for a document (officer, when)"""
+    document: tuple[str, int] | None = None
+    """a document scanned, waiting for fingerprints (code, when)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +99,8 @@ class CabinetState:
             "open_since": self.open_since,
             "held_reported": sorted(self.held_reported),
             "grants": [asdict(g) for g in self.grants.values()],
+            "officers": [list(pair) for pair in self.officers],
+            "document": list(self.document) if self.document else None,
         }
 
     @classmethod
@@ -110,6 +116,8 @@ class CabinetState:
             open_since={str(k): int(v) for k, v in data.get("open_since", {}).items()},
             held_reported=set(data.get("held_reported", [])),
             grants={g.slot: g for g in grants},
+            officers=[(str(o), int(at)) for o, at in data.get("officers", [])],
+            document=(str(data["document"][0]), int(data["document"][1])) if data.get("document") else None,
         )
 
 
@@ -118,8 +126,6 @@ class CabinetLogic:
     cabinet: str
     rules: CabinetRules
     state: CabinetState = field(default_factory=CabinetState)
-    _officers: list[tuple[str, int]] = field(default_factory=list)
-    _document: tuple[str, int] | None = None
     _observed: bool = False
     """the board's reading is current (False after a start or an outage until the next one)"""
 
@@ -169,16 +175,16 @@ class CabinetLogic:
 
     def _expire_pending(self, now_ms: int, out: Decision) -> None:
         window = self.rules.auth_window_ms
-        stale = [o for o, at in self._officers if now_ms - at > window]
-        doc_stale = self._document is not None and now_ms - self._document[1] > window
+        stale = [o for o, at in self.state.officers if now_ms - at > window]
+        doc_stale = self.state.document is not None and now_ms - self.state.document[1] > window
         if not stale and not doc_stale:
             return
-        officers = [o for o, _ in self._officers]
-        document = self._document[0] if self._document else None
+        officers = [o for o, _ in self.state.officers]
+        document = self.state.document[0] if self.state.document else None
         second_missing = self.rules.two_officers and len(officers) == 1 and document is not None
         reason = "second_officer_missing" if second_missing else "timeout"
         out.events.append(self._access(now_ms, False, reason, officers=officers, document=document))
-        self._officers, self._document = [], None
+        self.state.officers, self.state.document = [], None
 
     def _free_slot(self) -> str | None:
         held = set(self.inventory.values()) | set(self.grants)
@@ -199,13 +205,13 @@ class CabinetLogic:
         return None
 
     def _try_grant(self, now_ms: int, out: Decision) -> None:
-        if self._document is None or not self._officers:
+        if self.state.document is None or not self.state.officers:
             return
-        officers = [o for o, _ in self._officers]
+        officers = [o for o, _ in self.state.officers]
         if self.rules.two_officers and len(officers) < 2:
             return
-        document = self._document[0]
-        self._officers, self._document = [], None
+        document = self.state.document[0]
+        self.state.officers, self.state.document = [], None
         slot = self.inventory.get(document)
         action: Action = "take" if slot is not None else "return"
         if slot is None:
@@ -240,8 +246,8 @@ class CabinetLogic:
                 self._access(now_ms, False, "not_authorised", officers=[officer] if officer else [])
             )
             return out
-        if officer not in (o for o, _ in self._officers):
-            self._officers.append((officer, now_ms))
+        if officer not in (o for o, _ in self.state.officers):
+            self.state.officers.append((officer, now_ms))
         self._try_grant(now_ms, out)
         return out
 
@@ -253,7 +259,7 @@ class CabinetLogic:
                 "cabinet.scan", self.cabinet, self._subject(None, code), CabinetScan(code=code[:1024]), now_ms
             )
         )
-        self._document = (code, now_ms)
+        self.state.document = (code, now_ms)
         self._try_grant(now_ms, out)
         return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from devices.config import Device
@@ -22,6 +22,16 @@ log = logging.getLogger(__name__)
 OnEvents = Callable[[list[DeviceEvent]], None]
 
 
+@dataclass(frozen=True)
+class DeviceStateStore:
+    """Where drivers that keep state across restarts (``keeps_state``) keep it: ``load(device)``
+    the last stored text; ``save_with(events, {device: text})`` stores events and states in one
+    commit (the agent's outbox), so neither can survive a kill without the other."""
+
+    load: Callable[[str], str | None]
+    save_with: Callable[[list[DeviceEvent], dict[str, str]], None]
+
+
 class DeviceService:
     def __init__(
         self,
@@ -30,9 +40,9 @@ class DeviceService:
         *,
         clock: Clock,
         tick_s: float = 1.0,
-        state_dir: Path | None = None,
+        store: DeviceStateStore | None = None,
     ) -> None:
-        """``state_dir``: where drivers that keep state across restarts (``keeps_state``) put it."""
+        """``store``: where drivers that keep state across restarts put it (None: their own files)."""
         self.clock = clock
         self.on_events = on_events
         self.tick_s = tick_s
@@ -47,9 +57,7 @@ class DeviceService:
             cls = driver(device.driver)
             options = cls.Options.model_validate(device.options)
             if getattr(cls, "keeps_state", False):
-                if state_dir is not None:
-                    state_dir.mkdir(parents=True, exist_ok=True)
-                instance = cls(device.id, options, state_dir=state_dir)
+                instance = cls(device.id, options, store=store)
             else:
                 instance = cls(device.id, options)
             self._drivers[device.id] = instance

@@ -155,3 +155,12 @@ def test_state_survives_json_round_trip() -> None:
     read(logic, 1500, open_=("s01",), full=("s02",))
     again = restart(logic)
     assert again.state == logic.state
+
+
+def test_a_fingerprint_given_before_a_restart_still_pairs_with_the_scan_after_it() -> None:
+    logic = CabinetLogic("cab-1", RULES)
+    read(logic, 0)
+    logic.finger(7, 1000)
+    logic = restart(logic)
+    read(logic, 2000)
+    assert logic.scan(DOC, 3000).unlock == ["s01"]

@@ -84,3 +84,45 @@ def test_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(OutboxError, match=r"o\.db"):
         Outbox(bad)
+
+
+def test_device_states_are_stored_in_the_same_commit_as_their_events(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    assert box.device_state("cab-1") is None
+    box.append_many([record()], {"cab-1": '{"v": 1}'})
+    assert box.device_state("cab-1") == '{"v": 1}'
+
+    def broken(seq: int) -> Record:
+        raise ValueError("bad data")
+
+    with pytest.raises(ValueError):
+        box.append_many([record(), broken], {"cab-1": '{"v": 2}'})
+    assert box.device_state("cab-1") == '{"v": 1}' and box.depth() == 1  # neither, not one of them
+    box.append_many([], {"cab-1": '{"v": 3}'})  # a state change with no event (a grant expired)
+    box.close()
+    assert Outbox(tmp_path / "o.db").device_state("cab-1") == '{"v": 3}'
+
+
+def test_the_keeper_holds_a_state_with_its_events_while_the_outbox_refuses_writes(tmp_path: Path) -> None:
+    from agent.emitter import Draft
+    from agent.outbox_keeper import OutboxKeeper
+    from protocol.data import CabinetScan
+
+    box = Outbox(tmp_path / "o.db")
+
+    class Refusing:
+        refuse = True
+
+        def emit_many(self, drafts: list[Draft], states: dict[str, str] | None = None) -> None:
+            if self.refuse:
+                raise OutboxError("disk full")
+            box.append_many([record() for _ in drafts], states)
+
+    emitter = Refusing()
+    keeper = OutboxKeeper(box, emitter, None, key=b"k" * 32, center="c1", agent="a1", counters={})  # type: ignore[arg-type]
+    draft = Draft("cabinet.scan", "cab-1", {"cabinet": "cab-1"}, CabinetScan(code="X-1"), 1000)
+    keeper.emit([draft], {"cab-1": "after the scan"})
+    assert box.device_state("cab-1") is None and keeper.unstored() == 1
+    emitter.refuse = False
+    keeper.flush()
+    assert box.device_state("cab-1") == "after the scan" and box.depth() == 1 and keeper.unstored() == 0
