@@ -24,6 +24,12 @@ PROMPT = "> "
 _URC = re.compile(r"^(\+CMTI|\+CDSI|\+CREG: \d$|\+CEREG: \d$|\+CGREG: \d$|RING|\+CLIP|\^|\+CMT:|NO CARRIER)")
 
 
+PIN_REFUSED = (
+    "the SIM PIN was refused; it is not tried again until the hub restarts (three wrong PINs lock the "
+    "SIM with its PUK): fix notify.sms.pin"
+)
+
+
 class LineReader:
     """Bytes from the modem -> lines, with the ``> `` prompt as a line of its own."""
 
@@ -70,6 +76,12 @@ class SendSms:
     text: str
     retries: int = 2
     reference: int = 0
+    pin: str | None = None
+    """the SIM's PIN, entered when ``AT+CPIN?`` says ``SIM PIN``"""
+    pin_allowed: bool = True
+    """False once a PIN was refused: never a second try (three wrong PINs lock the SIM)"""
+    pin_entered: bool | None = None
+    """after the dialogue: None not needed, True accepted, False refused"""
     unsolicited: list[str] = field(default_factory=list)
     _pdus: list[Pdu] = field(default_factory=list)
     _step: str = "cmee"
@@ -107,11 +119,12 @@ class SendSms:
             self._step = "cpin"
             return b"AT+CPIN?\r"
         if step == "cpin" and line == "OK":
-            if not any("READY" in i for i in self._info):
-                return self._done(False, f"SIM not ready: {' '.join(self._info) or 'no answer'}")
+            return self._sim_state()
+        if step == "pin" and line == "OK":
+            self.pin_entered = True
             self._info.clear()
-            self._step = "creg"
-            return b"AT+CREG?\r"
+            self._step = "cpin"
+            return b"AT+CPIN?\r"
         if step == "creg" and line == "OK":
             status = next((i.split(",")[-1].strip() for i in self._info if i.startswith("+CREG:")), "")
             if status not in ("1", "5"):
@@ -144,7 +157,28 @@ class SendSms:
             return self._send_part()
         return None
 
+    def _sim_state(self) -> bytes | SmsResult:
+        """``AT+CPIN?`` answered: go on when READY, enter the PIN once when asked for it."""
+        info = " ".join(self._info)
+        self._info.clear()
+        if "READY" in info:
+            self._step = "creg"
+            return b"AT+CREG?\r"
+        if "SIM PIN" in info and self.pin_entered is None:
+            if not self.pin:
+                return self._done(False, "the SIM asks for its PIN: set notify.sms.pin")
+            if not self.pin_allowed:
+                return self._done(False, PIN_REFUSED)
+            self._step = "pin"
+            return f'AT+CPIN="{self.pin}"\r'.encode()
+        if "PUK" in info:
+            return self._done(False, "the SIM is locked and needs its PUK (unlock it in a phone)")
+        return self._done(False, f"SIM not ready: {info or 'no answer'}")
+
     def _error(self, line: str) -> bytes | SmsResult:
+        if self._step == "pin":
+            self.pin_entered = False
+            return self._done(False, f"the SIM refused the PIN ({line}): {PIN_REFUSED}")
         if self._step in ("cmgs", "sent") and self._tries < self.retries:
             self._tries += 1
             return self._send_part()
@@ -155,17 +189,32 @@ class SendSms:
 
 
 class ModemLink:
-    """Runs ``SendSms`` over a serial port (pyserial URL); one message at a time."""
+    """Runs ``SendSms`` over a serial port (pyserial URL); one message at a time. Enters the SIM
+    PIN when asked, at most once per process: a refused PIN is never tried again."""
 
-    def __init__(self, url: str, *, baudrate: int = 115200, timeout_s: float = 20.0) -> None:
+    def __init__(
+        self, url: str, *, baudrate: int = 115200, timeout_s: float = 20.0, pin: str | None = None
+    ) -> None:
         self.url = url
         self.baudrate = baudrate
         self.timeout_s = timeout_s
+        self.pin = pin
+        self.pin_refused = False
         self._lock = threading.Lock()
         self.unsolicited: list[str] = []
 
     def send(self, number: str, text: str, *, reference: int = 0, retries: int = 2) -> SmsResult:
-        dialogue = SendSms(number, text, retries=retries, reference=reference)
+        if not text.strip():
+            return SmsResult(False, (), "empty message: nothing to send", 0)
+        dialogue = SendSms(
+            number, text, retries=retries, reference=reference, pin=self.pin, pin_allowed=not self.pin_refused
+        )
+        try:
+            return self._run(dialogue)
+        finally:
+            self.pin_refused = self.pin_refused or dialogue.pin_entered is False
+
+    def _run(self, dialogue: SendSms) -> SmsResult:
         with self._lock:
             try:
                 port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.2)

@@ -102,8 +102,20 @@ class SmsSettings(Settings):
     enabled: bool = True
     port: str = Field(..., description="pyserial URL of the GSM/4G modem, e.g. /dev/ttyUSB2")
     baudrate: int = Field(115200, ge=300, le=4_000_000)
-    pin: SecretStr | None = None
+    pin: SecretStr | None = Field(None, description="SIM PIN, entered once when the modem asks for it")
     pin_file: SecretFile | None = None
+
+    @model_validator(mode="after")
+    def _pin_once(self) -> SmsSettings:
+        if self.pin is not None and self.pin_file is not None:
+            raise ValueError("give pin or pin_file, not both")
+        pin = self.sim_pin()
+        if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+            raise ValueError("pin: a SIM PIN is 4–8 digits")
+        return self
+
+    def sim_pin(self) -> str | None:
+        return read_secret(self.pin, self.pin_file)
 
 
 class Webhook(Settings):

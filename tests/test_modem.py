@@ -125,3 +125,82 @@ def test_over_a_real_serial_port() -> None:
 def test_missing_port_is_a_clear_failure() -> None:
     result = ModemLink("/dev/ttyNOSUCH", timeout_s=1).send("10086", "x")
     assert not result.ok and "/dev/ttyNOSUCH" in (result.error or "")
+
+
+def test_the_sim_pin_is_entered_when_the_modem_asks_for_it() -> None:
+    modem = SimulatedModem(pin="4321")
+    result = converse(SendSms("13800138000", TEXT, pin="4321"), modem)
+    assert result.ok and modem.pin_tries == ["4321"] and len(modem.sent) == 1
+    again = converse(SendSms("13800138000", TEXT, pin="4321"), modem)  # already unlocked: not re-entered
+    assert again.ok and modem.pin_tries == ["4321"]
+
+
+def test_a_sim_that_needs_a_pin_and_has_none_configured_says_which_setting() -> None:
+    result = converse(SendSms("13800138000", TEXT), SimulatedModem(pin="4321"))
+    assert not result.ok and result.error == "the SIM asks for its PIN: set notify.sms.pin"
+
+
+def test_a_wrong_pin_is_tried_once_per_start_never_into_a_puk_lock() -> None:
+    modem = SimulatedModem(pin="4321")
+    responder = PtyResponder(modem.respond).start()
+    try:
+        link = ModemLink(responder.path, pin="1111", timeout_s=5)
+        first = link.send("13800138000", TEXT)
+        assert (
+            not first.ok
+            and "the SIM refused the PIN" in (first.error or "")
+            and "notify.sms.pin" in first.error
+        )
+        for _ in range(3):
+            later = link.send("13800138000", TEXT)
+            assert not later.ok and "not tried again" in (later.error or "")
+        assert modem.pin_tries == ["1111"] and modem.sent == []  # one attempt: two left before a PUK
+    finally:
+        responder.close()
+
+
+def test_a_puk_locked_sim_is_reported_as_such() -> None:
+    modem = SimulatedModem(pin="4321", pin_tries=["0", "1", "2"])
+    result = converse(SendSms("13800138000", TEXT, pin="4321"), modem)
+    assert not result.ok and "needs its PUK" in (result.error or "")
+
+
+def test_an_empty_message_is_a_failed_delivery_not_an_exception() -> None:
+    from hub.notify.channels import SmsChannel
+
+    modem = SimulatedModem()
+    responder = PtyResponder(modem.respond).start()
+    try:
+        link = ModemLink(responder.path, timeout_s=5)
+        assert link.send("13800138000", "  ").error == "empty message: nothing to send"
+
+        class Note:
+            id, target, body = 7, "13800138000", ""
+
+        delivery = SmsChannel(link).send(Note(), None)  # type: ignore[arg-type]
+        assert not delivery.ok and "empty message" in delivery.detail
+        assert modem.sent == []
+    finally:
+        responder.close()
+
+
+@pytest.mark.parametrize("template", ["{comment}", " {where}{comment} ", ""])
+def test_a_template_that_can_render_empty_is_refused(template: str) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from hub.config import Template
+
+    with pytest.raises(ValidationError):
+        TypeAdapter(Template).validate_python(template)
+    assert TypeAdapter(Template).validate_python("提醒：{comment}") == "提醒：{comment}"
+
+
+def test_the_pin_setting_is_checked_when_the_hub_file_is_loaded() -> None:
+    from pydantic import ValidationError
+
+    from hub.config import SmsSettings
+
+    assert SmsSettings.model_validate({"port": "/dev/ttyUSB2", "pin": "1234"}).sim_pin() == "1234"
+    for bad in ("12", "12ab", "123456789"):
+        with pytest.raises(ValidationError, match="4–8 digits"):
+            SmsSettings.model_validate({"port": "/dev/ttyUSB2", "pin": bad})

@@ -16,12 +16,31 @@ class SimulatedModem:
     csq: int = 20
     fail_sends: int = 0
     urc_every: int = 2
+    pin: str | None = None
+    """the SIM's PIN: until it is entered, AT+CPIN? answers SIM PIN (three wrong ones: SIM PUK)"""
+    pin_tries: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)
     _reader: LineReader = field(default_factory=LineReader)
     _pending_pdu: bool = False
     _ref: int = 0
     _count: int = 0
     _buffer: bytes = b""
+
+    def _locked(self) -> str | None:
+        if self.pin is None or self.pin in self.pin_tries:
+            return None
+        return "SIM PUK" if len(self.pin_tries) >= 3 else "SIM PIN"
+
+    def _cpin(self) -> bytes:
+        if not self.sim_ready:
+            return b"\r\n+CME ERROR: SIM not inserted\r\n"
+        return f"\r\n+CPIN: {self._locked() or 'READY'}\r\n\r\nOK\r\n".encode()
+
+    def _enter_pin(self, pin: str) -> bytes:
+        if self._locked() != "SIM PIN":
+            return b"\r\n+CME ERROR: operation not allowed\r\n"
+        self.pin_tries.append(pin)
+        return b"\r\nOK\r\n" if pin == self.pin else b"\r\n+CME ERROR: incorrect password\r\n"
 
     def respond(self, data: bytes) -> bytes:
         if self._pending_pdu:
@@ -42,11 +61,9 @@ class SimulatedModem:
             if self.urc_every and self._count % self.urc_every == 0:
                 out += b'\r\n+CMTI: "SM",3\r\n'  # a message arrived: unsolicited, mid-dialogue
             if line.startswith("AT+CPIN?"):
-                out += (
-                    b"\r\n+CPIN: READY\r\n\r\nOK\r\n"
-                    if self.sim_ready
-                    else b"\r\n+CME ERROR: SIM not inserted\r\n"
-                )
+                out += self._cpin()
+            elif line.startswith("AT+CPIN="):
+                out += self._enter_pin(line.split("=", 1)[1].strip().strip('"'))
             elif line.startswith("AT+CREG?"):
                 out += f"\r\n+CREG: 0,{1 if self.registered else 2}\r\n\r\nOK\r\n".encode()
             elif line.startswith("AT+CSQ"):

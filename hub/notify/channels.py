@@ -41,6 +41,8 @@ class SmsChannel:
         self.max_attempts = max_attempts
 
     def send(self, note: Notification, alert: dict[str, Any] | None) -> Delivery:
+        if not note.body.strip():
+            return Delivery(False, "empty message: nothing to send (check the template)", retryable=False)
         result = self.link.send(note.target, note.body, reference=note.id % 256, retries=1)
         if result.ok:
             refs = ",".join(str(r) for r in result.references)

@@ -71,7 +71,13 @@ class Notifier:
         if self.sms_enabled:
             assert notify.sms is not None
             lanes.append(
-                Lane("sms", None, SmsChannel(ModemLink(notify.sms.port, baudrate=notify.sms.baudrate)))
+                Lane(
+                    "sms",
+                    None,
+                    SmsChannel(
+                        ModemLink(notify.sms.port, baudrate=notify.sms.baudrate, pin=notify.sms.sim_pin())
+                    ),
+                )
             )
         if notify.mqtt and link is not None:
             lanes.append(Lane("mqtt", None, MqttChannel(link)))

@@ -37,6 +37,9 @@ def template_problem(template: str) -> str | None:
     if unknown:
         fields = ", ".join("{" + n + "}" for n in unknown)
         return f"unknown field(s) {fields}; known: {', '.join(sorted(TEMPLATE_FIELDS))}"
+    fixed = "".join(literal for literal, _, _, _ in string.Formatter().parse(template))
+    if not fixed.strip():
+        return "the template has no fixed text: a message made only of fields can come out empty"
     return None
 
 
