@@ -298,6 +298,7 @@ def agent(config_path: Path, log_format: str) -> None:
 
 # Device simulators and tools live in their own module; registered here so `casewatch --help`
 # lists them with the rest.
+from casewatch.cabinet_commands import cabinet  # noqa: E402
 from casewatch.demo_command import demo  # noqa: E402
 from casewatch.device_commands import enrol_finger, sim  # noqa: E402
 from casewatch.finger_commands import fingers  # noqa: E402
@@ -308,3 +309,4 @@ main.add_command(sim)
 main.add_command(hub)
 main.add_command(enrol_finger)
 main.add_command(fingers)
+main.add_command(cabinet)

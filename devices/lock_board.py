@@ -90,6 +90,13 @@ class ModbusLockBoard:
             lambda: self.client.write_coil(coil, on, device_id=self.unit),
         )
 
+    def read_coils(self, start: int, count: int) -> list[bool]:
+        response = self._call(
+            f"read coils {start}+{count}",
+            lambda: self.client.read_coils(start, count=count, device_id=self.unit),
+        )
+        return [bool(b) for b in response.bits[:count]]
+
     def open_lock(self, lock: int) -> None:
         self.set_coil(lock, True)
 

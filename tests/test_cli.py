@@ -36,6 +36,8 @@ COMMANDS = [
     ["fingers", "enrol"],
     ["fingers", "list"],
     ["fingers", "delete"],
+    ["cabinet"],
+    ["cabinet", "probe"],
     ["demo"],
 ]
 
