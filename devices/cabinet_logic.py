@@ -129,6 +129,21 @@ class CabinetLogic:
     _observed: bool = False
     """the board's reading is current (False after a start or an outage until the next one)"""
 
+    def __post_init__(self) -> None:
+        """A state saved under another slot list (slots removed from the config): what concerns a
+        slot that no longer exists is dropped, so nothing is granted or reported for it."""
+        state, known = self.state, set(self.rules.slots)
+        state.inventory = {doc: slot for doc, slot in state.inventory.items() if slot in known}
+        state.grants = {slot: g for slot, g in state.grants.items() if slot in known}
+        state.open_since = {slot: at for slot, at in state.open_since.items() if slot in known}
+        state.held_reported &= known
+        for picture in (state.doors, state.occupied):
+            if picture is not None:
+                for slot in set(picture) - known:
+                    del picture[slot]
+                for slot in known - set(picture):
+                    picture[slot] = False  # a slot added since: as if empty and shut until read
+
     @property
     def inventory(self) -> dict[str, str]:
         return self.state.inventory

@@ -164,3 +164,17 @@ def test_a_fingerprint_given_before_a_restart_still_pairs_with_the_scan_after_it
     logic = restart(logic)
     read(logic, 2000)
     assert logic.scan(DOC, 3000).unlock == ["s01"]
+
+
+def test_a_state_saved_under_another_slot_list_is_pruned_to_the_configured_slots() -> None:
+    logic = with_document_in_s02()
+    logic.finger(7, 1000)
+    logic.scan("A3301020250002-01", 1200)  # a return granted into s01
+    text = json.dumps(logic.state.to_json())
+    fewer = CabinetRules(officers={7: "P1001"}, slots=("s01", "s03", "s04"))
+    again = CabinetLogic("cab-1", fewer, state=CabinetState.from_json(json.loads(text)))
+    assert again.inventory == {} and set(again.grants) == {"s01"}
+    assert again.state.doors == {"s01": False, "s03": False, "s04": False}
+    assert data(
+        again.sensors(dict.fromkeys(fewer.slots, False), {"s01": False, "s03": False, "s04": True}, 2000)
+    ) == [("cabinet.slot", "s04", {"state": "in", "scanned": False, "reconciled": True})]
