@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 
 from agent.config import AgentConfig
 from agent.config import cross_check as agent_cross_check
@@ -25,6 +24,7 @@ from detectors.config import Camera
 from detectors.detection import Detection
 from detectors.models import ModelStore
 from detectors.ultralytics_detector import UltralyticsDetector
+from detectors.zones import ZoneShape
 from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
@@ -59,9 +59,9 @@ def count_in_zones(camera: Camera, detections: list[Detection], width: int, heig
     """Persons per zone, by the bottom centre of each box (where the person stands or sits)."""
     counts = {}
     for zone in camera.zones:
-        polygon = np.array([[x * width, y * height] for x, y in zone.polygon], dtype=np.float32)
+        shape = ZoneShape(zone.id, zone.role, tuple(zone.polygon))
         counts[zone.id] = sum(
-            cv2.pointPolygonTest(polygon, det.bottom_centre, False) >= 0 for det in detections
+            shape.contains(det.bottom_centre[0] / width, det.bottom_centre[1] / height) for det in detections
         )
     return counts
 

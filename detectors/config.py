@@ -9,14 +9,30 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from foundation.settings import ConfigPath, Key, SecretFile, Settings, read_secret
 
 ZoneRole = Literal["officers", "detainee_seat", "door", "exit", "area", "ignore"]
 
 
-Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+def _fraction(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        hint = " — a pixel? divide x by the image width and y by its height" if value > 1 else ""
+        raise ValueError(f"{value:g}: zone points are fractions of the image's width and height, 0–1{hint}")
+    return value
+
+
+Fraction = Annotated[float, AfterValidator(_fraction)]
+Point = tuple[Fraction, Fraction]
 
 
 class Zone(Settings):

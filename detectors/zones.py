@@ -1,9 +1,17 @@
 """Zones of a camera image and the inertia that keeps their counts from flickering.
 
 A person is in a zone when the bottom centre of their box (where they stand or sit) is inside
-the zone's polygon, in coordinates relative to the image (0..1), so zones survive a change of
-stream resolution. A zone's count changes only after the new value has held for ``inertia_ms``:
-a reflection, or one frame in which the detector missed a seated person, changes nothing.
+the zone's polygon *or on its edge*, in coordinates relative to the image (0..1), so zones survive
+a change of stream resolution. Closed on the edges because the detector clips boxes to the image:
+a person cut by the bottom of the frame has y = 1.0 exactly, on the edge of a whole-frame zone.
+``ZoneShape.contains`` is the one membership test: the agent, the demo and the tools all use it.
+
+Inertia (``ZoneCounter``, properties in docs/vision.md): a zone's count moves to the median of the
+readings of the last ``inertia_ms`` once the readings have been on that side of the confirmed
+count for ``inertia_ms`` — counted from the change point, the first sample of the new state (the
+start of the stretch that most favours "moved"). One contradicting sample neither resets nor
+re-dates a transition, a lone phantom reading never confirms, and a busy scene whose exact count
+never holds still follows the crowd.
 """
 
 from __future__ import annotations
@@ -14,6 +22,20 @@ from dataclasses import dataclass, field
 Point = tuple[float, float]
 
 
+EDGE_TOLERANCE = 1e-9
+
+
+def on_segment(x: float, y: float, a: Point, b: Point) -> bool:
+    """``(x, y)`` lies on the segment ``a``–``b`` (within floating-point noise)."""
+    (ax, ay), (bx, by) = a, b
+    cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax)
+    if abs(cross) > EDGE_TOLERANCE:
+        return False
+    return min(ax, bx) - EDGE_TOLERANCE <= x <= max(ax, bx) + EDGE_TOLERANCE and (
+        min(ay, by) - EDGE_TOLERANCE <= y <= max(ay, by) + EDGE_TOLERANCE
+    )
+
+
 @dataclass(frozen=True)
 class ZoneShape:
     id: str
@@ -21,9 +43,11 @@ class ZoneShape:
     polygon: tuple[Point, ...]
 
     def contains(self, x: float, y: float) -> bool:
-        """Even-odd ray casting; points on the top/left edges count as inside."""
-        inside = False
+        """Inside or on an edge (closed polygon): edges first, then even-odd ray casting."""
         points = self.polygon
+        if any(on_segment(x, y, a, b) for a, b in zip(points, points[1:] + points[:1], strict=True)):
+            return True
+        inside = False
         j = len(points) - 1
         for i in range(len(points)):
             xi, yi = points[i]
@@ -82,38 +106,68 @@ class ZoneChange:
 
 @dataclass
 class ZoneCounter:
-    """Confirmed count of one zone; ``update`` returns a change once a new count has held."""
+    """Confirmed count of one zone; ``update`` returns a change once a new state is established.
+
+    Kept: the readings since the last confirmation, at most ``4 × inertia_ms`` back."""
 
     zone: str
     inertia_ms: int = 2000
     count: int | None = None
     since_ms: int | None = None
-    _pending: int | None = field(default=None, repr=False)
-    _pending_since: int = field(default=0, repr=False)
+    _samples: list[tuple[int, int]] = field(default_factory=list, repr=False)
 
     @property
     def changing(self) -> bool:
-        """A different count has been seen and waits for confirmation."""
-        return self._pending is not None
+        """A reading other than the confirmed count is in the inertia window."""
+        return any(c != self.count for t, c in self._recent(self._now()))
+
+    def _now(self) -> int:
+        return self._samples[-1][0] if self._samples else 0
+
+    def _recent(self, now_ms: int) -> list[tuple[int, int]]:
+        return [(t, c) for t, c in self._samples if t > now_ms - self.inertia_ms]
+
+    def _change_point(self, up: bool) -> int:
+        """Index of the first sample of the new state: the start s maximising the number of
+        readings past the confirmed count (in the direction of the move) minus the others, from
+        s to now. Ties go to the earliest: one contradicting sample does not cut a run."""
+        assert self.count is not None
+        best, best_at, score = 0, len(self._samples) - 1, 0
+        for index in range(len(self._samples) - 1, -1, -1):
+            value = self._samples[index][1]
+            moved = value > self.count if up else value < self.count
+            score += 1 if moved else -1
+            if moved and score >= best:
+                best, best_at = score, index
+        return best_at
 
     def update(self, reading: ZoneReading, now_ms: int) -> ZoneChange | None:
-        if reading.count == self.count:
-            self._pending = None
+        self._samples.append((now_ms, reading.count))
+        horizon = now_ms - 4 * self.inertia_ms
+        while self._samples and self._samples[0][0] < horizon:
+            self._samples.pop(0)
+        if self.count is None:  # the first reading is the baseline
+            return self._confirm(reading, reading.count, now_ms)
+        window = sorted(c for _, c in self._recent(now_ms))
+        lower, upper = window[(len(window) - 1) // 2], window[len(window) // 2]
+        # a tie between old and new is no move: the median nearest the confirmed count
+        median = upper if upper < self.count else lower if lower > self.count else self.count
+        if median == self.count:
             return None
-        if reading.count != self._pending:
-            self._pending = reading.count
-            self._pending_since = now_ms
-        if self.count is not None and now_ms - self._pending_since < self.inertia_ms:
+        start = self._change_point(up=median > self.count)
+        since = self._samples[start][0]
+        if now_ms - since < self.inertia_ms:
             return None
-        previous = self.count
-        self.count = reading.count
-        self.since_ms = self._pending_since
-        self._pending = None
+        return self._confirm(reading, median, since)
+
+    def _confirm(self, reading: ZoneReading, count: int, since_ms: int) -> ZoneChange:
+        previous, self.count, self.since_ms = self.count, count, since_ms
+        self._samples = [(t, c) for t, c in self._samples if t >= since_ms]
         return ZoneChange(
             zone=self.zone,
-            count=reading.count,
+            count=count,
             previous=previous,
             track_ids=reading.track_ids,
             confidence=reading.confidence,
-            since_ms=self._pending_since,
+            since_ms=since_ms,
         )
