@@ -126,9 +126,16 @@ class ConditionTracker:
         found: list[Candidate],
         now_ms: int,
         evidence: Callable[[Candidate, str], Evidence] | None = None,
+        ended_rooms: frozenset[str] = frozenset(),
     ) -> list[Started | Ended]:
+        """``ended_rooms``: rooms whose every camera was a file read to its end — their
+        conditions close at once as ``source_ended`` (nobody can see whether they resolved)."""
         out: list[Started | Ended] = []
-        seen = {(c.name, c.room): c for c in found}
+        for key in [k for k in self._tracked if k[1] in ended_rooms]:
+            gone = self._tracked.pop(key)
+            if gone.condition_id is not None and gone.started is not None:
+                out.append(self._ended(key, gone, "source_ended"))
+        seen = {(c.name, c.room): c for c in found if c.room not in ended_rooms}
         for key, candidate in seen.items():
             tracked = self._tracked.get(key)
             if tracked is None:
@@ -156,15 +163,20 @@ class ConditionTracker:
                 continue
             del self._tracked[key]
             if tracked.condition_id is not None and tracked.started is not None:
-                ended_at = tracked.last_seen
-                end = ConditionEnd.model_validate(
-                    {
-                        "condition": key[0],
-                        "condition_id": tracked.condition_id,
-                        "started": tracked.started,
-                        "duration_ms": max(0, ended_at - tracked.started),
-                        "reason": "resolved",
-                    }
-                )
-                out.append(Ended(key[1], end, ended_at))
+                out.append(self._ended(key, tracked, "resolved"))
         return out
+
+    @staticmethod
+    def _ended(key: tuple[str, str], tracked: _Tracked, reason: str) -> Ended:
+        assert tracked.started is not None
+        ended_at = tracked.last_seen
+        end = ConditionEnd.model_validate(
+            {
+                "condition": key[0],
+                "condition_id": tracked.condition_id,
+                "started": tracked.started,
+                "duration_ms": max(0, ended_at - tracked.started),
+                "reason": reason,
+            }
+        )
+        return Ended(key[1], end, ended_at)

@@ -31,6 +31,8 @@ from protocol.registry import BandRegistration
 STAFF_ROLES = ("officer", "auxiliary")
 NON_STAFF_ROLES = ("detainee", "visitor", "guardian")
 HEALTHY = "online"
+ENDED = "ended"
+"""a file camera read to its end: neither watching nor at fault"""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,12 @@ class RoomState:
     bands: tuple[str, ...]
     cameras: tuple[str, ...]
     cameras_unhealthy: tuple[str, ...]
+    cameras_ended: tuple[str, ...] = ()
+
+    @property
+    def source_ended(self) -> bool:
+        """Every camera of the room is a file that was read to its end."""
+        return bool(self.cameras) and len(self.cameras_ended) == len(self.cameras)
 
     @property
     def detainee_count(self) -> int:
@@ -117,11 +125,12 @@ class Fusion:
     def state(self, room_id: str) -> RoomState:
         room = self._rooms[room_id]
         cameras = tuple(c.id for c in self.cameras if c.room == room_id)
-        unhealthy = tuple(c for c in cameras if self.camera_health.get(c, HEALTHY) != HEALTHY)
+        ended = tuple(c for c in cameras if self.camera_health.get(c) == ENDED)
+        unhealthy = tuple(c for c in cameras if self.camera_health.get(c, HEALTHY) not in (HEALTHY, ENDED))
         bands = tuple(sorted(b for b, r in self.band_rooms.items() if r == room_id))
         roles = {b: self.role(b) for b in bands}
         detainees = tuple(b for b in bands if roles[b] == "detainee")
-        working = [c for c in cameras if c not in unhealthy]
+        working = [c for c in cameras if c not in unhealthy and c not in ended]
         persons = None
         zone_officers = seated = 0
         if working:
@@ -164,7 +173,7 @@ class Fusion:
             officers = staff = zone_officers
         else:
             officers = staff = max(0, persons - non_staff)
-        return RoomState(room, persons, officers, staff, detainees, seated, bands, cameras, unhealthy)
+        return RoomState(room, persons, officers, staff, detainees, seated, bands, cameras, unhealthy, ended)
 
     def states(self) -> dict[str, RoomState]:
         return {room_id: self.state(room_id) for room_id in self._rooms}

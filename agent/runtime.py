@@ -343,9 +343,11 @@ class Agent:
         now = self.clock.now_ms()
         with self._lock:
             found: list[Candidate] = []
-            for state in self.fusion.states().values():
+            states = self.fusion.states()
+            for state in states.values():
                 found += candidates(state, self.fusion)
-            changes = self.conditions.evaluate(found, now, self._evidence)
+            ended = frozenset(room for room, state in states.items() if state.source_ended)
+            changes = self.conditions.evaluate(found, now, self._evidence, ended_rooms=ended)
             for anomaly in self.fusion.anomalies:
                 log.warning("room state: %s", anomaly)
             self.counters["anomalies"] += len(self.fusion.anomalies)

@@ -96,6 +96,8 @@ class Watchdog:
 
     def tick(self, now_s: float) -> HealthChange | None:
         """Call regularly: reports ``offline`` when frames stopped arriving."""
+        if self.state == "ended":
+            return None  # a file read to its end sends no more frames, and that is no fault
         if self._started_s is None:
             self._started_s = now_s
         last = self._last_frame_s if self._last_frame_s is not None else self._started_s
@@ -158,6 +160,12 @@ class Watchdog:
             if shift > lim.moved_fraction:
                 return "moved", f"view shifted by {shift:.0%} of the width", now_s, lim.moved_after_s
         return "online", "frames arriving", now_s, 0.0
+
+    def end(self, now_s: float) -> HealthChange | None:
+        """A finite source (``loop: false``) was read to its end: ``ended``, once."""
+        if self.state == "ended":
+            return None
+        return self._become("ended", now_s, "the file was read to its end (loop: false)")
 
     def unreachable(self, now_s: float, detail: str) -> HealthChange | None:
         """The source could not be opened: report ``offline`` at once if it was never seen."""

@@ -284,6 +284,17 @@ class VisionService:
             )
         )
 
+    def _source_ended(self, state: _CameraState, now_ms: int) -> None:
+        """A file camera ended: write the clips still waiting for frames that will never come,
+        then report ``ended`` (the agent closes the room's conditions as ``source_ended``)."""
+        with state.lock:
+            change = state.pipeline.watchdog.end(now_ms / 1000.0)
+        if change is None:
+            return
+        for request in self.clips.due(state.camera.id, 2**62):
+            self._write_clip(state, request)
+        self._health(state, change, None, now_ms)
+
     def _on_error(self, camera_id: str, message: str) -> None:
         state = self._cameras[camera_id]
         with state.lock:
@@ -319,6 +330,9 @@ class VisionService:
             now = self.clock.now_ms()
             for state in self._cameras.values():
                 source = state.camera.source
+                if state.reader is not None and state.reader.finished.is_set():
+                    self._source_ended(state, now)
+                    continue
                 if isinstance(source, FileSource) and not source.pace:
                     continue  # media time, not wall time: "no frame for N s" does not apply
                 with state.lock:

@@ -32,7 +32,10 @@ class Data(BaseModel):
 
 # --- cameras ---------------------------------------------------------------------------------
 
-CameraState = Literal["online", "offline", "frozen", "covered", "defocused", "moved"]
+EndReason = Literal["resolved", "room_empty", "coverage_restored", "agent_restart", "source_ended"]
+"""why a condition ended; ``source_ended``: the room's file cameras were read to their end"""
+CameraState = Literal["online", "offline", "frozen", "covered", "defocused", "moved", "ended"]
+"""``ended``: a file source with ``loop: false`` was read to its end — not a fault, no coverage alarm"""
 
 
 class Occupancy(Data):
@@ -249,4 +252,4 @@ class ConditionEnd(Data):
     condition_id: Uuid7
     started: Ms
     duration_ms: DurationMs
-    reason: Literal["resolved", "room_empty", "coverage_restored", "agent_restart"] = "resolved"
+    reason: EndReason = "resolved"

@@ -167,3 +167,29 @@ def test_flicker_shorter_than_the_start_delay_raises_nothing() -> None:
         f.zone("c-int", "officers", 1 if second % 3 == 0 else 2)
         out += tracker.evaluate(candidates(f.state("int-1"), f), T0 + second * 1000)
     assert out == []
+
+
+def test_a_file_camera_that_ended_raises_no_coverage_alarm_and_closes_its_conditions_as_source_ended() -> (
+    None
+):
+    """Issue 18: a `loop: false` file went offline at its end: a false coverage_lost, and its open
+    condition closed as "resolved"."""
+    f = fusion()
+    f.band("D1", "int-1")
+    f.zone("c-int", "seat", 1)
+    f.zone("c-int", "officers", 1)
+    tracker = ConditionTracker(new_id=uuid7, start_after_ms=3000, end_after_ms=5000)
+    events = []
+    for second in range(0, 10):
+        events += tracker.evaluate(candidates(f.state("int-1"), f), T0 + second * 1000)
+    assert [type(e).__name__ for e in events] == ["Started"]
+    f.camera("c-int", "ended")
+    state = f.state("int-1")
+    assert state.source_ended and state.cameras_unhealthy == () and state.persons is None
+    assert "coverage_lost" not in names(f, "int-1")
+    ended_rooms = frozenset(r for r, s in f.states().items() if s.source_ended)
+    closing = tracker.evaluate(candidates(state, f), T0 + 10_000, ended_rooms=ended_rooms)
+    assert len(closing) == 1 and isinstance(closing[0], Ended)
+    assert closing[0].data.reason == "source_ended" and closing[0].data.condition == "understaffed"
+    assert tracker.active() == {}
+    assert tracker.evaluate(candidates(state, f), T0 + 20_000, ended_rooms=ended_rooms) == []

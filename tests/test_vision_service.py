@@ -186,3 +186,33 @@ def test_faulty_stream_segments_give_their_health_events(tmp_path: Path, person_
     covered = health[1]
     assert 8_000 <= covered.since_ms - T0 <= 9_500 and "brightness" in covered.detail
     assert all(o.snapshot for o in health)  # each change comes with a picture of what the camera saw
+
+
+def test_a_finite_file_ends_in_a_state_of_its_own_and_writes_its_pending_clip(
+    tmp_path: Path, person_detector
+) -> None:
+    """Real use (issue 18): a `loop: false` file froze its last count, went offline (a false
+    coverage alarm) and never wrote the clip of a condition still open at its end."""
+    from detectors.health import HealthLimits
+
+    video = write_video(interrogation_scene(4.0), tmp_path / "short.mp4", fps=5)
+    observations: list = []
+    settings = VisionSettings(health=HealthLimits(offline_after_s=2.5), tick_s=0.2)
+    service = VisionService(
+        [camera({"type": "file", "path": str(video), "loop": False, "pace": True})],
+        person_detector, observations.append, clock=SystemClock(), evidence_root=tmp_path / "evidence",
+        settings=settings,
+    )  # fmt: skip
+    clip_id = uuid7(int(time.time() * 1000))
+    service.request_clip(clip_id, "cam-int-1", int(time.time() * 1000) + 3000, before_s=2, after_s=30)
+    service.start()
+    try:
+        assert wait_until(lambda: any(getattr(o, "state", None) == "ended" for o in observations), 20)
+        time.sleep(4)  # well past offline_after_s: still no "offline"
+    finally:
+        service.stop()
+    states = [o.state for o in observations if isinstance(o, HealthObservation)]
+    assert states[-1] == "ended" and "offline" not in states, states
+    clips = [o for o in observations if isinstance(o, ClipObservation)]
+    assert [c.clip_id for c in clips] == [clip_id]  # written when the file ended, not 30 s later
+    assert states.index("ended") > 0 and observations.index(clips[0]) < len(observations)
