@@ -71,7 +71,7 @@ async function renderOverview() {
       el("td", {}, roomNames[where[p.id]] || where[p.id] || ""));
   }));
   document.getElementById("cameras").replaceChildren(...cameras.map((c) => el("div",
-    { class: `tile camera ${c.state === "online" ? "lv-green" : "lv-orange"}`, "data-camera": c.id },
+    { class: `tile camera ${c.state === "online" ? "lv-green" : c.state === "ended" ? "lv-blue" : "lv-orange"}`, "data-camera": c.id },
     el("div", { class: "name" }, c.id), el("div", { class: "meta" }, T("cam_" + c.state), c.detail ? ` · ${c.detail}` : ""),
     c.has_snapshot ? el("img", { class: "snap", alt: c.id, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot?t=${c.snapshot_ms}` }) : "",
   )));
