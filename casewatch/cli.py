@@ -303,6 +303,7 @@ from casewatch.demo_command import demo  # noqa: E402
 from casewatch.device_commands import enrol_finger, sim  # noqa: E402
 from casewatch.finger_commands import fingers  # noqa: E402
 from casewatch.hub_commands import hub  # noqa: E402
+from casewatch.zone_commands import zones  # noqa: E402
 
 main.add_command(demo)
 main.add_command(sim)
@@ -310,3 +311,4 @@ main.add_command(hub)
 main.add_command(enrol_finger)
 main.add_command(fingers)
 main.add_command(cabinet)
+main.add_command(zones)

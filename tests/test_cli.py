@@ -38,6 +38,8 @@ COMMANDS = [
     ["fingers", "delete"],
     ["cabinet"],
     ["cabinet", "probe"],
+    ["zones"],
+    ["zones", "preview"],
     ["demo"],
 ]
 
