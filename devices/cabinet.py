@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devices.cabinet_keeping import StateKeeping
 from devices.cabinet_logic import CabinetLogic, CabinetRules, Decision
@@ -155,7 +156,36 @@ class CabinetOptions(_Part):
                     raise ValueError(f"slot {slot}: {what} is beyond board.inputs ({self.board.inputs})")
             if self.board.family == "kerong-cu16" and wiring.lock_coil > 15:
                 raise ValueError(f"slot {slot}: lock_coil {wiring.lock_coil}: a Kerong CU16 has locks 0–15")
+        self._wired_once()
         return self
+
+    def _wired_once(self) -> None:
+        """Two slots on one lock or one input is a copy-paste mistake: a grant would open the
+        wrong door, and one contact would report for two slots."""
+        locks: dict[int, str] = {}
+        inputs: dict[int, str] = {}
+        for slot, wiring in self.slots.items():
+            if wiring.lock_coil in locks:
+                raise ValueError(
+                    f"slots {locks[wiring.lock_coil]} and {slot} share lock_coil {wiring.lock_coil}"
+                )
+            locks[wiring.lock_coil] = slot
+            for what in ("door_input", "occupied_input"):
+                number = getattr(wiring, what)
+                if number in inputs:
+                    raise ValueError(f"slot {slot}: {what} {number} is already {inputs[number]}")
+                inputs[number] = f"{slot}'s {what}"
+
+    @field_validator("case_pattern")
+    @classmethod
+    def _case_pattern(cls, pattern: str) -> str:
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        if "case" not in compiled.groupindex:
+            raise ValueError("needs a named group (?P<case>…) for the case number")
+        return pattern
 
     def door_open(self, slot: str, bits: list[bool]) -> bool:
         """The slot's door contact, read through its wiring's polarity."""
@@ -314,7 +344,11 @@ class DossierCabinet:
         """Open the locks the logic asked for; release each after its pulse. A pulse the board
         refused stays queued for the next round."""
         with self._lock:
-            unlock, self._pending_unlock = self._pending_unlock, []
+            now = self._now()
+            unlock = [
+                s for s in self._pending_unlock if s in self.options.slots and self.logic.pulse_due(s, now)
+            ]
+            self._pending_unlock = []
         try:
             while unlock:
                 lock = self.options.slots[unlock[0]].lock_coil
@@ -338,7 +372,9 @@ class DossierCabinet:
             try:
                 self._pulse_locks(relock)
                 bits = self.board.read_inputs(0, opts.inputs)
-            except DeviceError as exc:
+            except Exception as exc:  # DeviceError, or a bug: never let the board thread die
+                if not isinstance(exc, DeviceError):
+                    log.exception("cabinet %s: board loop", self.device)
                 self.counters["board_errors"] += 1
                 failures += 1
                 with self._lock:
@@ -360,13 +396,17 @@ class DossierCabinet:
         while not self._stop.is_set():
             try:
                 outcome = self.fingerprint.run(Identify(library_size=opts.library_size, max_polls=1))
-            except DeviceError as exc:
+            except Exception as exc:  # DeviceError, or a bug: never let the finger thread die
+                if not isinstance(exc, DeviceError):
+                    log.exception("cabinet %s: fingerprint loop", self.device)
+                self.fingerprint.close()
                 failures += 1
                 self._part("fingerprint", str(exc))
                 self._stop.wait(self._backoff(failures))
                 continue
             if isinstance(outcome, NotMatched) and outcome.refused:
                 failures += 1  # answers, but refuses: as good as down, and says why
+                self.fingerprint.close()  # a rebooted module forgot the password: verify it again
                 self._part("fingerprint", f"module refuses commands: {explain(outcome.code or 0)}")
                 self._stop.wait(self._backoff(failures))
                 continue

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from devices.cabinet_logic import CabinetState
+from devices.cabinet_state import CabinetState, StateError, parse_state
 from devices.events import DeviceEvent
 from devices.service import DeviceStateStore
 
@@ -25,11 +25,19 @@ Emit = Callable[[list[DeviceEvent]], None]
 
 
 def _parse(text: str, where: str) -> CabinetState:
+    """The state in ``text``; an unreadable one is logged whole (nothing is lost unseen) and the
+    cabinet starts from the board's reading."""
     try:
-        return CabinetState.from_json(json.loads(text))
-    except (ValueError, AttributeError, KeyError, TypeError) as exc:
-        log.error("cabinet state in %s unreadable (%s): starting from the board's reading", where, exc)
+        state, notes = parse_state(json.loads(text))
+    except (ValueError, StateError) as exc:
+        log.error(
+            "cabinet state in %s unreadable (%s): starting from the board's reading; it was: %s",
+            where, exc, text[:4000],
+        )  # fmt: skip
         return CabinetState()
+    for note in notes:
+        log.warning("cabinet state in %s: %s", where, note)
+    return state
 
 
 def read_file(path: str | None) -> CabinetState | None:

@@ -21,15 +21,14 @@ empty.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
 
+from devices.cabinet_state import Action, CabinetState, Grant
 from devices.events import DeviceEvent
 from protocol.data import CabinetAccess, CabinetDoor, CabinetScan, CabinetSlot
 from protocol.fields import KEY_PATTERN
 
 _KEY = re.compile(KEY_PATTERN)
-Action = Literal["take", "return"]
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,6 @@ class CabinetRules:
 
 
 @dataclass
-class Grant:
-    slot: str
-    action: Action
-    document: str
-    officers: tuple[str, ...]
-    until_ms: int
-    door_opened: bool = False
-
-    def covers(self, now_ms: int) -> bool:
-        """Still explains a door or slot change: inside its window, or its door opened in it."""
-        return self.door_opened or now_ms <= self.until_ms
-
-
-@dataclass
 class Decision:
     """What the shell must do: publish ``events``, pulse the locks of ``unlock``."""
 
@@ -72,53 +57,6 @@ class Decision:
         self.events += other.events
         self.unlock += other.unlock
         return self
-
-
-@dataclass
-class CabinetState:
-    """What a restart must not forget. ``doors``/``occupied`` are None until the board was read."""
-
-    inventory: dict[str, str] = field(default_factory=dict)
-    """document -> slot it lies in"""
-    doors: dict[str, bool] | None = None
-    occupied: dict[str, bool] | None = None
-    open_since: dict[str, int] = field(default_factory=dict)
-    held_reported: set[str] = field(default_factory=set)
-    grants: dict[str, Grant] = field(default_factory=dict)
-    officers: list[tuple[str, int]] = field(default_factory=list)
-    """fingerprints given, waiting for a document (officer, when)"""
-    document: tuple[str, int] | None = None
-    """a document scanned, waiting for fingerprints (code, when)"""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": 2,
-            "inventory": dict(sorted(self.inventory.items())),
-            "doors": self.doors,
-            "occupied": self.occupied,
-            "open_since": self.open_since,
-            "held_reported": sorted(self.held_reported),
-            "grants": [asdict(g) for g in self.grants.values()],
-            "officers": [list(pair) for pair in self.officers],
-            "document": list(self.document) if self.document else None,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CabinetState:
-        """Reads version 2, and version 1 (a bare ``{document: slot}`` inventory)."""
-        if data.get("version") != 2:
-            return cls(inventory={str(k): str(v) for k, v in data.items()})
-        grants = [Grant(**{**g, "officers": tuple(g["officers"])}) for g in data.get("grants", [])]
-        return cls(
-            inventory={str(k): str(v) for k, v in data["inventory"].items()},
-            doors=data.get("doors"),
-            occupied=data.get("occupied"),
-            open_since={str(k): int(v) for k, v in data.get("open_since", {}).items()},
-            held_reported=set(data.get("held_reported", [])),
-            grants={g.slot: g for g in grants},
-            officers=[(str(o), int(at)) for o, at in data.get("officers", [])],
-            document=(str(data["document"][0]), int(data["document"][1])) if data.get("document") else None,
-        )
 
 
 @dataclass
@@ -137,12 +75,13 @@ class CabinetLogic:
         state.grants = {slot: g for slot, g in state.grants.items() if slot in known}
         state.open_since = {slot: at for slot, at in state.open_since.items() if slot in known}
         state.held_reported &= known
+        self._fresh: set[str] = set()
+        """slots added to the config since the state was saved: their first reading is a baseline"""
         for picture in (state.doors, state.occupied):
             if picture is not None:
                 for slot in set(picture) - known:
                     del picture[slot]
-                for slot in known - set(picture):
-                    picture[slot] = False  # a slot added since: as if empty and shut until read
+                self._fresh |= known - set(picture)
 
     @property
     def inventory(self) -> dict[str, str]:
@@ -278,6 +217,12 @@ class CabinetLogic:
         self._try_grant(now_ms, out)
         return out
 
+    def pulse_due(self, slot: str, now_ms: int) -> bool:
+        """Whether a queued lock pulse for ``slot`` may still fire: its grant exists, is unused and
+        inside its window (a pulse that waited out a board outage must not open an empty cabinet)."""
+        grant = self.grants.get(slot)
+        return grant is not None and not grant.door_opened and now_ms <= grant.until_ms
+
     def resumed(self, now_ms: int) -> Decision:
         """After a restart: pulse again the locks of grants whose doors were not opened yet (the
         pulse may have been lost with the process); the grants themselves were persisted."""
@@ -300,9 +245,14 @@ class CabinetLogic:
         self._observed = True
         state = self.state
         if state.doors is None or state.occupied is None:  # the baseline: the cabinet predates us
-            state.doors = dict(doors)
-            state.open_since = {slot: now_ms for slot, is_open in doors.items() if is_open}
-            state.occupied = {slot: full or bool(self._held_in(slot)) for slot, full in occupied.items()}
+            state.doors, state.occupied, state.open_since = {}, {}, {}
+            self._fresh = set(doors)
+        for slot in self._fresh & set(doors):
+            state.doors[slot] = doors[slot]
+            if doors[slot]:
+                state.open_since[slot] = now_ms
+            state.occupied[slot] = occupied[slot] or bool(self._held_in(slot))
+        self._fresh.clear()
         for slot, is_open in doors.items():
             if is_open and not state.doors.get(slot, False):
                 out.events.append(self._door_opened(slot, now_ms, reconciled))
@@ -375,7 +325,8 @@ class CabinetLogic:
         for slot, grant in list(self.grants.items()):
             if not grant.door_opened and now_ms > grant.until_ms:
                 del self.grants[slot]  # never opened: the lock has relocked itself
-        for slot, since in self.state.open_since.items():
+        for slot, since in self.state.open_since.items() if self._observed else ():
+            # only from a current reading: a door may have shut while nobody looked
             if slot not in self.state.held_reported and now_ms - since >= self.rules.door_held_ms:
                 self.state.held_reported.add(slot)
                 out.events.append(self._door(slot, "held_open", since, now_ms))

@@ -134,7 +134,11 @@ class DeviceService:
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_s):
             now = self.clock.now_ms()
-            for instance in self._drivers.values():
-                with self._lock:
-                    events = instance.tick(now)
+            for device_id, instance in self._drivers.items():
+                try:
+                    with self._lock:
+                        events = instance.tick(now)
+                except Exception:  # one driver's bug must not stop the others' timers
+                    log.exception("device %s: tick failed", device_id)
+                    continue
                 self._emit(events)

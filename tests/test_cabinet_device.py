@@ -174,3 +174,18 @@ def test_a_module_that_starts_refusing_commands_takes_the_cabinet_offline_with_t
         )
     finally:
         cabinet.service.stop()
+
+
+def test_a_module_that_reboots_and_forgets_the_password_is_back_within_seconds(
+    sim: CabinetSimulator, tmp_path: Path
+) -> None:
+    sim.fingerprint.password = 0x00C0FFEE
+    module = {"port": sim.ptys["fingerprint"].path, "poll_s": 0.1, "password": 0x00C0FFEE}
+    cabinet = Cabinet(sim, tmp_path / "state.json", fingerprint=module)
+    try:
+        assert cabinet.wait("device.health")[0]["state"] == "online"
+        sim.fingerprint.verified = False  # a brown-out: the module asks for its password again
+        assert cabinet.wait("device.health", 2, timeout_s=5)[1]["state"] == "offline"
+        assert cabinet.wait("device.health", 3, timeout_s=8)[2]["state"] == "online"  # re-verified
+    finally:
+        cabinet.service.stop()

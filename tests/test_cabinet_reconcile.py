@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from devices.cabinet_logic import CabinetLogic, CabinetRules, CabinetState, Decision
+import pytest
+
+from devices.cabinet_logic import CabinetLogic, CabinetRules, Decision
+from devices.cabinet_state import CabinetState, StateError, parse_state
 
 SLOTS = ("s01", "s02", "s03")
 DOC = "A3301020250001-01"
@@ -25,9 +28,9 @@ def data(decision: Decision) -> list[tuple[str, str | None, dict[str, Any]]]:
 
 
 def restart(logic: CabinetLogic) -> CabinetLogic:
-    """What a new process makes of the state file the old one left (through JSON, as on disk)."""
+    """What a new process makes of the state the old one stored (through JSON, as on disk)."""
     text = json.dumps(logic.state.to_json())
-    return CabinetLogic("cab-1", RULES, state=CabinetState.from_json(json.loads(text)))
+    return CabinetLogic("cab-1", logic.rules, state=CabinetState.from_json(json.loads(text)))
 
 
 def with_document_in_s02() -> CabinetLogic:
@@ -167,6 +170,8 @@ def test_a_fingerprint_given_before_a_restart_still_pairs_with_the_scan_after_it
 
 
 def test_a_state_saved_under_another_slot_list_is_pruned_to_the_configured_slots() -> None:
+    """Slots renamed or removed: nothing is granted, pulsed or reported for them; a slot added
+    since starts from its first reading, like a new cabinet (an open door there is not "forced")."""
     logic = with_document_in_s02()
     logic.finger(7, 1000)
     logic.scan("A3301020250002-01", 1200)  # a return granted into s01
@@ -174,7 +179,60 @@ def test_a_state_saved_under_another_slot_list_is_pruned_to_the_configured_slots
     fewer = CabinetRules(officers={7: "P1001"}, slots=("s01", "s03", "s04"))
     again = CabinetLogic("cab-1", fewer, state=CabinetState.from_json(json.loads(text)))
     assert again.inventory == {} and set(again.grants) == {"s01"}
-    assert again.state.doors == {"s01": False, "s03": False, "s04": False}
-    assert data(
-        again.sensors(dict.fromkeys(fewer.slots, False), {"s01": False, "s03": False, "s04": True}, 2000)
-    ) == [("cabinet.slot", "s04", {"state": "in", "scanned": False, "reconciled": True})]
+    assert again.state.doors == {"s01": False, "s03": False}
+    doors = {"s01": False, "s03": False, "s04": True}
+    assert data(again.sensors(doors, {"s01": False, "s03": False, "s04": True}, 2000)) == []
+    assert data(again.sensors(doors, {"s01": False, "s03": False, "s04": False}, 2500)) == [
+        ("cabinet.slot", "s04", {"state": "out", "scanned": False})
+    ]
+
+
+def test_held_open_is_never_reported_from_a_picture_that_is_not_current() -> None:
+    logic = CabinetLogic("cab-1", CabinetRules(officers={}, slots=SLOTS, door_held_ms=1000))
+    read(logic, 0)
+    read(logic, 100, open_=("s01",))
+    logic.board_lost()  # the door may shut while the board is away
+    assert logic.tick(5000).events == []
+    assert data(read(logic, 5100)) == [
+        ("cabinet.door", "s01", {"state": "closed", "open_since": 100, "reconciled": True})
+    ]
+    read(logic, 6000, open_=("s02",))
+    logic = restart(logic)
+    assert logic.tick(9000).events == []  # restarted: not before the first reading
+    seen = read(logic, 9100, open_=("s02",)).events + logic.tick(9200).events
+    assert [e.data.model_dump()["state"] for e in seen] == ["held_open"]
+
+
+def test_a_pulse_that_waited_out_its_grant_never_fires() -> None:
+    logic = CabinetLogic("cab-1", RULES)
+    read(logic, 0)
+    logic.finger(7, 1000)
+    assert logic.scan(DOC, 1500).unlock == ["s01"]
+    assert logic.pulse_due("s01", 20_000)
+    assert not logic.pulse_due("s01", 1500 + 30_001)  # the board answered again too late
+    read(logic, 2000, open_=("s01",))
+    assert not logic.pulse_due("s01", 2500) and not logic.pulse_due("s02", 2500)
+
+
+@pytest.mark.parametrize(
+    ("stored", "error"),
+    [
+        ({"version": 3, "inventory": {}}, "written by another casewatch"),
+        ({"version": "2", "inventory": {}}, "written by another casewatch"),
+        ({"version": 2, "inventory": {}, "doors": {"s01": "false"}}, "doors"),
+        ({"version": 2, "inventory": {}, "doors": ["s01"]}, "doors"),
+        ({"A-1": 5}, "version-1 inventory"),
+        (["A-1"], "JSON object"),
+    ],
+)
+def test_a_state_of_another_version_or_shape_is_refused_not_guessed(stored: Any, error: str) -> None:
+    with pytest.raises(StateError, match=error):
+        CabinetState.from_json(stored)
+
+
+def test_one_bad_grant_is_dropped_alone() -> None:
+    good = {"slot": "s01", "action": "take", "document": DOC, "officers": ["P1001"], "until_ms": 9}
+    bad = {**good, "slot": "s02", "until_ms": "soon"}
+    state, notes = parse_state({"version": 2, "inventory": {DOC: "s01"}, "grants": [good, bad]})
+    assert state.inventory == {DOC: "s01"} and set(state.grants) == {"s01"}
+    assert len(notes) == 1 and "grant dropped" in notes[0]

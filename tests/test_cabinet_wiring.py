@@ -76,3 +76,25 @@ def test_addresses_and_locks_beyond_the_family_are_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         options(board, **slot)
+
+
+@pytest.mark.parametrize(
+    ("slot", "message"),
+    [
+        ({"lock_coil": 0}, "slots s01 and s02 share lock_coil 0"),
+        ({"door_input": 4}, "door_input 4 is already s01's occupied_input"),
+        ({"occupied_input": 0}, "occupied_input 0 is already s01's door_input"),
+    ],
+)
+def test_two_slots_on_one_lock_or_input_are_refused(slot: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        options(**slot)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [(r"^(?P<case>[A-Z0-9]+-", "not a regular expression"), (r"^([A-Z0-9]+)-", "named group (?P<case>")],
+)
+def test_a_case_pattern_that_cannot_work_is_refused_at_load(pattern: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        CabinetOptions.model_validate({**options().model_dump(), "case_pattern": pattern})
