@@ -25,8 +25,8 @@ _URC = re.compile(r"^(\+CMTI|\+CDSI|\+CREG: \d$|\+CEREG: \d$|\+CGREG: \d$|RING|\
 
 
 PIN_REFUSED = (
-    "the SIM PIN was refused; it is not tried again until the hub restarts (three wrong PINs lock the "
-    "SIM with its PUK): fix notify.sms.pin"
+    "the SIM PIN was already entered once; it is not tried again until the hub restarts (three wrong "
+    "PINs lock the SIM with its PUK): check notify.sms.pin"
 )
 
 
@@ -158,22 +158,30 @@ class SendSms:
         return None
 
     def _sim_state(self) -> bytes | SmsResult:
-        """``AT+CPIN?`` answered: go on when READY, enter the PIN once when asked for it."""
-        info = " ".join(self._info)
+        """``AT+CPIN?`` answered (TS 27.007 codes, matched exactly): go on when READY (or when
+        only PIN2 is asked: SMS does not need it), enter the SIM PIN once when asked for it."""
+        code = next((i.split(":", 1)[1].strip() for i in self._info if i.startswith("+CPIN:")), "")
         self._info.clear()
-        if "READY" in info:
+        if code in ("READY", "SIM PIN2", "SIM PUK2"):
             self._step = "creg"
             return b"AT+CREG?\r"
-        if "SIM PIN" in info and self.pin_entered is None:
+        if code == "SIM PIN":
+            if self.pin_entered:
+                return self._done(
+                    False, "the SIM still asks for its PIN after it was entered: check notify.sms.pin"
+                )
             if not self.pin:
                 return self._done(False, "the SIM asks for its PIN: set notify.sms.pin")
             if not self.pin_allowed:
                 return self._done(False, PIN_REFUSED)
             self._step = "pin"
             return f'AT+CPIN="{self.pin}"\r'.encode()
-        if "PUK" in info:
+        if code == "SIM PUK":
             return self._done(False, "the SIM is locked and needs its PUK (unlock it in a phone)")
-        return self._done(False, f"SIM not ready: {info or 'no answer'}")
+        return self._done(
+            False,
+            f"SIM not ready: {code or 'no answer'} (the modem asks for something casewatch does not enter)",
+        )
 
     def _error(self, line: str) -> bytes | SmsResult:
         if self._step == "pin":
@@ -211,8 +219,8 @@ class ModemLink:
         )
         try:
             return self._run(dialogue)
-        finally:
-            self.pin_refused = self.pin_refused or dialogue.pin_entered is False
+        finally:  # entered once per process, whatever came of it: never a second try
+            self.pin_refused = self.pin_refused or dialogue.pin_entered is not None
 
     def _run(self, dialogue: SendSms) -> SmsResult:
         with self._lock:

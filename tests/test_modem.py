@@ -204,3 +204,45 @@ def test_the_pin_setting_is_checked_when_the_hub_file_is_loaded() -> None:
     for bad in ("12", "12ab", "123456789"):
         with pytest.raises(ValidationError, match="4–8 digits"):
             SmsSettings.model_validate({"port": "/dev/ttyUSB2", "pin": bad})
+
+
+def test_a_pin_that_the_modem_accepts_but_the_sim_still_asks_for_is_entered_only_once() -> None:
+    modem = SimulatedModem(pin="4321", pin_accepted_late=True)
+    responder = PtyResponder(modem.respond).start()
+    try:
+        link = ModemLink(responder.path, pin="4321", timeout_s=5)
+        results = [link.send("13800138000", TEXT) for _ in range(4)]
+        assert modem.pin_tries == ["4321"] and not any(r.ok for r in results)
+        assert "still asks for its PIN after it was entered" in (results[0].error or "")
+        assert "not tried again" in (results[-1].error or "")
+    finally:
+        responder.close()
+
+
+def test_pin2_is_not_the_sim_pin_and_does_not_stop_sms() -> None:
+    modem = SimulatedModem(pin2=True)
+    result = converse(SendSms("13800138000", TEXT, pin="4321"), modem)
+    assert result.ok and modem.pin_tries == []
+
+
+@pytest.mark.parametrize("code", ["PH-SIM PIN", "PH-NET PIN", "SIM PUK"])
+def test_other_locks_are_named_and_no_pin_is_spent_on_them(code: str) -> None:
+    dialogue = SendSms("13800138000", TEXT, pin="4321")
+    dialogue.start()
+    dialogue.line("OK")  # AT+CMEE=2
+    dialogue.line(f"+CPIN: {code}")
+    result = dialogue.line("OK")
+    assert isinstance(result, SmsResult) and not result.ok and dialogue.pin_entered is None
+    assert code in (result.error or "") or "PUK" in (result.error or "")
+
+
+@pytest.mark.parametrize(
+    "template", ["提醒 {at:%H:%M}", "提醒 {level!u}", "提醒 {title:{bogus}}", "提醒 {title:d}"]
+)
+def test_a_template_that_passes_the_names_but_cannot_render_is_refused_at_load(template: str) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from hub.config import Template
+
+    with pytest.raises(ValidationError):
+        TypeAdapter(Template).validate_python(template)

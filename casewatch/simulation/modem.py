@@ -19,6 +19,10 @@ class SimulatedModem:
     pin: str | None = None
     """the SIM's PIN: until it is entered, AT+CPIN? answers SIM PIN (three wrong ones: SIM PUK)"""
     pin_tries: list[str] = field(default_factory=list)
+    pin_accepted_late: bool = False
+    """answers OK to AT+CPIN= but keeps reporting SIM PIN (firmware that checks the PIN later)"""
+    pin2: bool = False
+    """reports SIM PIN2 (only PIN2 wanted: SMS can be sent)"""
     sent: list[str] = field(default_factory=list)
     _reader: LineReader = field(default_factory=LineReader)
     _pending_pdu: bool = False
@@ -27,8 +31,10 @@ class SimulatedModem:
     _buffer: bytes = b""
 
     def _locked(self) -> str | None:
+        if self.pin_accepted_late and self.pin_tries:
+            return "SIM PIN"
         if self.pin is None or self.pin in self.pin_tries:
-            return None
+            return "SIM PIN2" if self.pin2 else None
         return "SIM PUK" if len(self.pin_tries) >= 3 else "SIM PIN"
 
     def _cpin(self) -> bytes:
@@ -40,7 +46,8 @@ class SimulatedModem:
         if self._locked() != "SIM PIN":
             return b"\r\n+CME ERROR: operation not allowed\r\n"
         self.pin_tries.append(pin)
-        return b"\r\nOK\r\n" if pin == self.pin else b"\r\n+CME ERROR: incorrect password\r\n"
+        right = pin == self.pin or self.pin_accepted_late
+        return b"\r\nOK\r\n" if right else b"\r\n+CME ERROR: incorrect password\r\n"
 
     def respond(self, data: bytes) -> bytes:
         if self._pending_pdu:

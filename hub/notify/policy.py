@@ -18,6 +18,7 @@ or assignee, channel, recipient), so a replay or a restart never plans a second 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,8 @@ from hub.notify.templates import DEFAULT_ASSIGN_TEMPLATE, DEFAULT_SMS_TEMPLATE, 
 from hub.rules.levels import CHINESE, Level, rank
 from hub.rules.spec import Rule
 
+log = logging.getLogger(__name__)
+
 Channel = Literal["sms", "mqtt", "webhook"]
 DEFAULT_ROLES: dict[Level, tuple[Role, ...]] = {
     "green": (),
@@ -38,6 +41,16 @@ DEFAULT_ROLES: dict[Level, tuple[Role, ...]] = {
     "red": ("officer", "unit_leader", "duty_supervisor", "legal", "inspection"),
 }
 _LEVEL_REASONS = ("raise", "level", "escalate")
+
+
+def render(template: str, fields: dict[str, Any], fallback: str) -> str:
+    """The message; a template that cannot render (checked at load, so only a field of an
+    unexpected type) falls back to the default words rather than stopping the hub's rounds."""
+    try:
+        return template.format(**fields)
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        log.error("notification template cannot be rendered (%s): the default one is used", exc)
+        return fallback.format(**fields)
 
 
 class Directory(Protocol):
@@ -107,7 +120,7 @@ class NotifyPolicy:
     def _level(self, alert: Alert, t: Transition, rule: Rule | None, directory: Directory) -> list[Planned]:
         level = t.level
         fields = self._fields(alert, t, rule, directory)
-        body = ((rule.message if rule else None) or self.sms_template).format(**fields)
+        body = render((rule.message if rule else None) or self.sms_template, fields, DEFAULT_SMS_TEMPLATE)
         stem = f"{alert.id}|{level}"
         out: list[Planned] = []
         extra = tuple(rule.notify) if rule else ()
@@ -127,7 +140,7 @@ class NotifyPolicy:
         self, alert: Alert, t: Transition, rule: Rule | None, directory: Directory
     ) -> list[Planned]:
         assignee = str(t.assignee)
-        body = self.assign_template.format(**self._fields(alert, t, rule, directory))
+        body = render(self.assign_template, self._fields(alert, t, rule, directory), DEFAULT_ASSIGN_TEMPLATE)
         stem = f"{alert.id}|assign@{t.at_ms}:{assignee}"
         return self._personal(stem, alert, alert.level, "assign", assignee, "assignee", body, directory)
 

@@ -27,6 +27,12 @@ TEMPLATE_FIELDS = frozenset(
 )  # fmt: skip
 
 
+ALWAYS_SET = frozenset(
+    {"center", "center_name", "level", "level_zh", "title", "rule", "alert", "alert_short"}
+)
+"""fields every alert has; the others (where, case, person, comment, …) can be empty"""
+
+
 def template_problem(template: str) -> str | None:
     """Why ``template`` cannot be used (an unknown ``{field}``), or None."""
     try:
@@ -37,9 +43,13 @@ def template_problem(template: str) -> str | None:
     if unknown:
         fields = ", ".join("{" + n + "}" for n in unknown)
         return f"unknown field(s) {fields}; known: {', '.join(sorted(TEMPLATE_FIELDS))}"
-    fixed = "".join(literal for literal, _, _, _ in string.Formatter().parse(template))
-    if not fixed.strip():
-        return "the template has no fixed text: a message made only of fields can come out empty"
+    try:  # every field is text when rendered: a format spec or conversion must suit text
+        template.format(**dict.fromkeys(TEMPLATE_FIELDS, "示例"))
+        sparse = template.format(**{name: "示例" if name in ALWAYS_SET else "" for name in TEMPLATE_FIELDS})
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        return f"the template cannot be rendered ({exc}); fields are text: use {{at}}, not {{at:%H:%M}}"
+    if not sparse.strip():
+        return "the message can come out empty: add fixed words or a field that is always set ({title})"
     return None
 
 
