@@ -86,7 +86,9 @@ def guide_slot(watcher: Watcher, index: int, pulse_s: float, timeout_s: float) -
     say(f"[{slot}] 卷宗 = 输入 {sensor.input} (sensor {sensor.input}, a file reads {int(sensor.after)}); "
         "请取出卷宗并关门 (take the file out and shut the door)")  # fmt: skip
     if not watcher.wait_levels({door.input: door.before, sensor.input: sensor.before}, timeout_s):
-        say(f"✗ {slot}: 门或卷宗未复原 (door or slot did not return to its first level)")
+        say(f"✗ {slot}: 门或卷宗未复原，不计入建议 (door or slot did not return to its first level: left out "
+            "of the proposal — was the door open or a file in the slot before?)")  # fmt: skip
+        return None
     return SlotWiringFound(slot, index, door.input, int(door.before), sensor.input, int(sensor.after))
 
 
@@ -194,8 +196,13 @@ def run_probe(board: Any, part: Any, slots: int, seconds: float, step_timeout: f
     for row in levels_row(watcher.bits):
         say(row)
     if hasattr(board, "read_coils"):
-        for row in levels_row(board.read_coils(0, min(part.inputs, 32))):
-            say(f"coils {row}")
+        try:
+            for row in levels_row(board.read_coils(0, max(1, slots) if slots else 8)):
+                say(f"coils {row}")
+        except CasewatchError as exc:  # fewer outputs than asked for: only a display
+            say(f"coils: 不可读 (not readable: {exc})")
+    if slots:
+        say("请先关好所有柜门、取出所有卷宗 (shut every door and empty every slot before the first step)")
     found = [f for i in range(slots) if (f := guide_slot(watcher, i, part.pulse_s, step_timeout)) is not None]
     if found:
         say("\n# 建议配置 (proposed options; paste under the cabinet's options:)")

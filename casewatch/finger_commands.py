@@ -97,7 +97,8 @@ def fingers_enrol(target: ModuleTarget, page: int | None, replace: bool, timeout
     from devices.fingerprint_enrol import Enrolled, EnrolPlan, enrolment
     from protocol.clock import SystemClock
 
-    plan = EnrolPlan(page=page, capacity=target.capacity, replace=replace, finger_timeout_s=timeout)
+    plan = EnrolPlan(page=page, capacity=target.capacity, replace=replace, finger_timeout_s=timeout,
+                     mapped=frozenset(target.officers))  # fmt: skip
     link = link_to(target)
     try:
         outcome = link.drive(enrolment(plan, SystemClock(), lambda text: click.echo(text)))

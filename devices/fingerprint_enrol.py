@@ -55,6 +55,8 @@ class EnrolPlan:
     poll_s: float = 0.2
     attempts: int = 3
     """captures tried per placement before giving up (a poor image is common)"""
+    mapped: frozenset[int] = frozenset()
+    """pages the cabinet's ``officers:`` maps to someone: taken, even if the module's page is empty"""
 
 
 def used_library_pages(capacity: int) -> Generator[bytes, Packet, set[int] | EnrolFailed]:
@@ -63,12 +65,14 @@ def used_library_pages(capacity: int) -> Generator[bytes, Packet, set[int] | Enr
     for index_page in range(math.ceil(capacity / INDEX_PAGE_SIZE)):
         ack = yield read_index_table(index_page)
         if ack.code != 0:
-            return EnrolFailed(f"cannot read the library index: {ack.text}", ack.code)
+            hint = " (an older module without ReadIndexTable: give --page and --replace)"
+            return EnrolFailed(f"cannot read the library index: {ack.text}{hint}", ack.code)
         used |= set(used_pages(ack, index_page))
     return used
 
 
 def choose_page(plan: EnrolPlan, used: set[int]) -> int | EnrolFailed:
+    used = used | plan.mapped  # a mapped page would make the new finger someone else
     free = [page for page in range(plan.capacity) if page not in used]
     if plan.page is None:
         return free[0] if free else EnrolFailed(f"the library is full ({plan.capacity} pages)")
@@ -76,7 +80,8 @@ def choose_page(plan: EnrolPlan, used: set[int]) -> int | EnrolFailed:
         return EnrolFailed(f"page {plan.page} is beyond the library ({plan.capacity} pages)")
     if plan.page in used and not plan.replace:
         hint = f"first free page: {free[0]}" if free else "the library is full"
-        return EnrolFailed(f"page {plan.page} already holds a finger ({hint}; --replace overwrites it)")
+        what = "is mapped in officers:" if plan.page in plan.mapped else "already holds a finger"
+        return EnrolFailed(f"page {plan.page} {what} ({hint}; --replace overwrites it)")
     return plan.page
 
 
@@ -119,7 +124,10 @@ def capture(buffer: int, plan: EnrolPlan, clock: Clock, say: Say) -> Dialogue:
 def enrolment(plan: EnrolPlan, clock: Clock, say: Say = lambda _text: None) -> Dialogue:
     used = yield from used_library_pages(plan.capacity)
     if isinstance(used, EnrolFailed):
-        return used
+        if not (plan.page is not None and plan.replace):
+            return used
+        say(f"无法读取指纹库索引，写入第 {plan.page} 页 (index unreadable: page {plan.page} as asked)")
+        used = set()
     page = choose_page(plan, used)
     if isinstance(page, EnrolFailed):
         return page
@@ -129,9 +137,11 @@ def enrolment(plan: EnrolPlan, clock: Clock, say: Say = lambda _text: None) -> D
         return first
     ack = yield search(1, 0, plan.capacity)
     found = search_result(ack)
+    if found is not None and found[0] >= plan.capacity:
+        found = None  # a page outside the library is no page: treat as not found
     if found is not None and not (plan.replace and found[0] == page):
         return EnrolFailed(f"this finger is already enrolled at page {found[0]}", ack.code)
-    if found is None and ack.code != NOT_FOUND:
+    if found is None and ack.code not in (NOT_FOUND, 0):
         return EnrolFailed(f"the library search failed: {ack.text}", ack.code)
     say("请抬起手指 (lift the finger)")
     failed = yield from wait_for(False, plan, clock)

@@ -21,6 +21,7 @@ import serial
 from devices.fingerprint import (
     ACK_TEXT,
     DEFAULT_ADDRESS,
+    PID_ACK,
     FingerprintDecoder,
     Later,
     Packet,
@@ -103,9 +104,9 @@ class FingerprintLink:
             deadline = time.monotonic() + self.answer_timeout_s
             while time.monotonic() < deadline:
                 data = port.read(max(1, port.in_waiting))
-                packets = self.decoder.feed(data) if data else []
-                if packets:
-                    return packets[0]
+                acks = [p for p in (self.decoder.feed(data) if data else []) if p.pid == PID_ACK]
+                if acks:  # an echo of our own command (some adapters) is not the answer
+                    return acks[0]
         except (serial.SerialException, OSError) as exc:
             self.close()
             raise DeviceError(f"fingerprint module port {self.url} failed: {exc}") from exc

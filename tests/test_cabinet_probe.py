@@ -103,3 +103,24 @@ def test_propose_takes_the_majority_level_and_overrides_the_odd_slot() -> None:
     }
     assert "door_closed_level" not in out["slots"]["s01"]
     assert [c.input for c in changes([False, True, False], [True, True, True])] == [0, 2]
+
+
+def test_a_slot_that_was_not_empty_at_the_start_is_left_out_not_guessed() -> None:
+    sim = CabinetSimulator(slots=3, enrolled={}).start()
+    sim.put("s02")  # the installer forgot a file in s02: its "put" changes nothing, its "take" does
+    stop = threading.Event()
+    hand = threading.Thread(target=installer, args=(sim, 3, stop), daemon=True)
+    hand.start()
+    try:
+        done = subprocess.run(
+            [CASEWATCH, "cabinet", "probe", "--board-port", sim.ptys["board"].path, "--slots", "3",
+             "--step-timeout", "4"],
+            capture_output=True, text=True, timeout=120, cwd=REPO, check=False,
+        )  # fmt: skip
+    finally:
+        stop.set()
+        sim.close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    proposal = yaml.safe_load(done.stdout.split("# 建议配置", 1)[1].split("\n", 1)[1])
+    assert set(proposal["slots"]) == {"s01", "s03"} and "✗ s02" in done.stdout
+    assert proposal["board"] == {"door_closed_level": 0, "file_present_level": 1}  # not flipped by s02

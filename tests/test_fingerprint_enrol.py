@@ -153,3 +153,33 @@ def test_the_old_enrol_finger_name_still_works() -> None:
 def test_a_missing_port_fails_clearly() -> None:
     done: subprocess.CompletedProcess[str] = run("fingers", "enrol", "--port", "/dev/ttyNOSUCH")
     assert done.returncode == 1 and "cannot open fingerprint module port" in done.stderr
+
+
+def test_a_page_mapped_to_an_officer_is_not_given_to_another_finger() -> None:
+    module = SimulatedModule(enrolled={"P1001": 0})  # P1002's finger at page 1 was deleted…
+    plan = EnrolPlan(mapped=frozenset({0, 1}))  # …but `officers:` still maps page 1 to P1002
+    outcome, _ = drive(plan, module, touch((0, 1), (2, 3), name="P3003"))
+    assert outcome == Enrolled(2)
+    refused, _ = drive(EnrolPlan(page=1, mapped=frozenset({1})), module, touch((0, 1), (2, 3), name="P4"))
+    assert refused == EnrolFailed(
+        "page 1 is mapped in officers: (first free page: 3; --replace overwrites it)"
+    )
+
+
+def test_a_search_answer_outside_the_library_is_no_match_and_a_module_without_an_index_can_still_enrol() -> (
+    None
+):
+    class OddModule(SimulatedModule):
+        def _command(self, request):  # type: ignore[no-untyped-def]
+            if request.code == 0x04:  # Search: "found" at page 0xFFFF
+                return self._ack(0x00, bytes.fromhex("FFFF0000"))
+            if request.code == 0x1F:  # an older clone without ReadIndexTable
+                return self._ack(0x01)
+            return super()._command(request)
+
+    module = OddModule()
+    refused, _ = drive(EnrolPlan(), module, touch((0, 1), (2, 3)))
+    assert isinstance(refused, EnrolFailed) and "give --page and --replace" in refused.reason
+    outcome, said = drive(EnrolPlan(page=5, replace=True), module, touch((0, 1), (2, 3)))
+    assert outcome == Enrolled(5) and module.enrolled == {"P3003": 5}
+    assert any("index unreadable" in line for line in said)
