@@ -35,7 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from detectors.zones import ZoneChange, ZoneShape  # noqa: E402
 
-LABELS = REPO / "tests" / "data" / "footage" / "labels.yaml"
+FOOTAGE = REPO / "tests" / "data" / "footage"
+LABELS = [FOOTAGE / "labels.yaml", FOOTAGE / "street.yaml"]
 MEDIA = REPO.parent / "shared" / "media"
 ANALYSIS_FPS = 5.0
 MATCH_MS = 1500
@@ -168,7 +169,7 @@ def main() -> None:
     from detectors.models import ModelStore
 
     clips: dict[str, Any] = {}
-    for labels in args.labels or [LABELS]:
+    for labels in args.labels or LABELS:
         clips.update(yaml.safe_load(labels.read_text("utf-8"))["clips"])
     wanted = [c for c in args.clips.split(",") if c] or list(clips)
     results: dict[str, Any] = {}

@@ -14,7 +14,9 @@ import yaml
 
 from tests.conftest import REPO
 
-LABELS = yaml.safe_load((REPO / "tests" / "data" / "footage" / "labels.yaml").read_text("utf-8"))
+FOOTAGE = REPO / "tests" / "data" / "footage"
+LABELS = yaml.safe_load((FOOTAGE / "labels.yaml").read_text("utf-8"))
+STREET = yaml.safe_load((FOOTAGE / "street.yaml").read_text("utf-8"))
 MEDIA = REPO.parent / "shared" / "media"
 
 
@@ -35,6 +37,15 @@ def test_labels_cover_every_frame_once_and_mark_each_transition_ambiguous(name: 
     for polygon in clip["zones"].values():
         assert all(0 <= x <= 1 and 0 <= y <= 1 for x, y in polygon)
     assert "by eye" in LABELS["labelled_by"]
+
+
+def test_the_street_labels_are_sampled_frames_with_both_zones() -> None:
+    clip = STREET["clips"]["street"]
+    assert [s["frame"] for s in clip["sampled"]] == [0, 12, 24, 36, 48, 60, 72, 84, 95]
+    for sample in clip["sampled"]:
+        assert 0 <= sample["frame"] < clip["frames"] and {"left", "right"} <= set(sample)
+        assert sample["hard"]["left"] <= sample["left"] and sample["hard"]["right"] <= sample["right"]
+    assert "by eye" in STREET["labelled_by"]
 
 
 @pytest.mark.slow
