@@ -94,13 +94,16 @@ def fingers() -> None:
 def fingers_enrol(target: ModuleTarget, page: int | None, replace: bool, timeout: float) -> None:
     """录入指纹：按、抬起、再按同一手指 (enrol a finger: place, lift, place again; refuses a finger
     already enrolled and an occupied page), then map the page to the officer in `officers:`."""
+    from devices.fingerprint import read_sys_para, system_parameters
     from devices.fingerprint_enrol import Enrolled, EnrolPlan, enrolment
     from protocol.clock import SystemClock
 
-    plan = EnrolPlan(page=page, capacity=target.capacity, replace=replace, finger_timeout_s=timeout,
-                     mapped=frozenset(target.officers))  # fmt: skip
     link = link_to(target)
     try:
+        params = system_parameters(link.request(read_sys_para()))
+        capacity = params.capacity if params else target.capacity  # the module's own library size
+        plan = EnrolPlan(page=page, capacity=capacity, replace=replace, finger_timeout_s=timeout,
+                         mapped=frozenset(target.officers))  # fmt: skip
         outcome = link.drive(enrolment(plan, SystemClock(), lambda text: click.echo(text)))
     except CasewatchError as exc:
         fail(str(exc))

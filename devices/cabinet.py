@@ -157,6 +157,10 @@ class CabinetOptions(_Part):
             if self.board.family == "kerong-cu16" and wiring.lock_coil > 15:
                 raise ValueError(f"slot {slot}: lock_coil {wiring.lock_coil}: a Kerong CU16 has locks 0–15")
         self._wired_once()
+        size = self.fingerprint.library_size
+        beyond = sorted(page for page in self.officers if page >= size)
+        if beyond:
+            raise ValueError(f"officers: page(s) {beyond} beyond fingerprint.library_size ({size})")
         return self
 
     def _wired_once(self) -> None:

@@ -98,3 +98,10 @@ def test_two_slots_on_one_lock_or_input_are_refused(slot: dict[str, Any], messag
 def test_a_case_pattern_that_cannot_work_is_refused_at_load(pattern: str, message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         CabinetOptions.model_validate({**options().model_dump(), "case_pattern": pattern})
+
+
+def test_an_officer_page_beyond_the_library_is_refused() -> None:
+    with pytest.raises(
+        ValidationError, match=re.escape("officers: page(s) [300] beyond fingerprint.library_size")
+    ):
+        CabinetOptions.model_validate({**options().model_dump(), "officers": {7: "P1001", 300: "P1002"}})
