@@ -127,18 +127,22 @@ class ZoneCounter:
     def _recent(self, now_ms: int) -> list[tuple[int, int]]:
         return [(t, c) for t, c in self._samples if t > now_ms - self.inertia_ms]
 
-    def _change_point(self, up: bool) -> int:
-        """Index of the first sample of the new state: the start s maximising the number of
-        readings past the confirmed count (in the direction of the move) minus the others, from
-        s to now. Ties go to the earliest: one contradicting sample does not cut a run."""
+    def _change_point(self, target: int) -> int:
+        """Index of the first sample of the new state: the reading of ``target`` that starts the
+        stretch with the most readings of ``target`` minus readings at (or back past) the
+        confirmed count; readings between the two count for neither. Ties go to the earliest: one
+        contradicting sample does not cut a run."""
         assert self.count is not None
+        up = target > self.count
         best, best_at, score = 0, len(self._samples) - 1, 0
         for index in range(len(self._samples) - 1, -1, -1):
             value = self._samples[index][1]
-            moved = value > self.count if up else value < self.count
-            score += 1 if moved else -1
-            if moved and score >= best:
-                best, best_at = score, index
+            if value == target:
+                score += 1
+                if score >= best:
+                    best, best_at = score, index
+            elif (value <= self.count) if up else (value >= self.count):
+                score -= 1
         return best_at
 
     def update(self, reading: ZoneReading, now_ms: int) -> ZoneChange | None:
@@ -148,14 +152,15 @@ class ZoneCounter:
             self._samples.pop(0)
         if self.count is None:  # the first reading is the baseline
             return self._confirm(reading, reading.count, now_ms)
-        window = sorted(c for _, c in self._recent(now_ms))
+        window = sorted(c for _, c in self._recent(now_ms) or self._samples[-1:])
         lower, upper = window[(len(window) - 1) // 2], window[len(window) // 2]
         # a tie between old and new is no move: the median nearest the confirmed count
         median = upper if upper < self.count else lower if lower > self.count else self.count
-        if median == self.count:
+        up = median > self.count
+        still_moved = reading.count > self.count if up else reading.count < self.count
+        if median == self.count or not still_moved:  # readings already back: no confirmation
             return None
-        start = self._change_point(up=median > self.count)
-        since = self._samples[start][0]
+        since = self._samples[self._change_point(median)][0]
         if now_ms - since < self.inertia_ms:
             return None
         return self._confirm(reading, median, since)

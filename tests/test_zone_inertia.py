@@ -81,7 +81,32 @@ def test_a_busy_scene_follows_the_crowd_within_the_window(busy: list[int]) -> No
     """Real footage: a zone read 6–9 for 3.6 s and stayed confirmed at 5."""
     counter, changes = play([5] * 30 + busy)
     assert counter.count is not None and 6 <= counter.count <= 9
-    assert changes[1].since_ms == 30 * PERIOD
+    assert changes[1].since_ms == (30 + busy.index(changes[1].count)) * PERIOD  # its first reading
+
+
+def test_a_run_shorter_than_the_inertia_that_reverts_is_never_confirmed() -> None:
+    """Review: an officer hidden for 1.4 s (most of a 2 s window) was confirmed as gone."""
+    for hidden in (7, 10, 14, 19):
+        _, changes = play([1] * 20 + [0] * hidden + [1] * 40)
+        assert [c.count for c in changes] == [1], hidden
+
+
+def test_zero_inertia_follows_every_reading_at_once() -> None:
+    _, changes = play([0, 0, 1, 1, 2, 0], inertia=0)
+    assert [(c.count, c.since_ms) for c in changes] == [(0, 0), (1, 200), (2, 400), (0, 500)]
+
+
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=200))
+def test_confirmations_are_dated_in_order_and_never_in_the_future(counts: list[int]) -> None:
+    counter = ZoneCounter("z", inertia_ms=INERTIA)
+    last_since = -1
+    for index, count in enumerate(counts):
+        change = counter.update(ZoneReading(count, (), None), index * PERIOD)
+        if change is not None:
+            assert last_since < change.since_ms <= index * PERIOD or (
+                last_since == -1 and change.since_ms == 0
+            )
+            last_since = change.since_ms
 
 
 def test_the_bottom_edge_of_the_frame_is_inside_a_whole_frame_zone() -> None:
