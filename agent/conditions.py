@@ -116,6 +116,7 @@ class ConditionTracker:
     start_after_ms: int = 3000
     end_after_ms: int = 5000
     _tracked: dict[tuple[str, str], _Tracked] = field(default_factory=dict)
+    _ended_rooms: set[str] = field(default_factory=set)
 
     def active(self) -> dict[tuple[str, str], str]:
         """(condition, room) -> condition id of every started condition."""
@@ -131,11 +132,13 @@ class ConditionTracker:
         """``ended_rooms``: rooms whose every camera was a file read to its end — their
         conditions close at once as ``source_ended`` (nobody can see whether they resolved)."""
         out: list[Started | Ended] = []
-        for key in [k for k in self._tracked if k[1] in ended_rooms]:
-            gone = self._tracked.pop(key)
+        still = {(c.name, c.room) for c in found}
+        for key in [k for k in self._tracked if k[1] in ended_rooms - self._ended_rooms and k not in still]:
+            gone = self._tracked.pop(key)  # it needed the cameras that just ended; band-only ones go on
             if gone.condition_id is not None and gone.started is not None:
                 out.append(self._ended(key, gone, "source_ended"))
-        seen = {(c.name, c.room): c for c in found if c.room not in ended_rooms}
+        self._ended_rooms = set(ended_rooms)
+        seen = {(c.name, c.room): c for c in found}
         for key, candidate in seen.items():
             tracked = self._tracked.get(key)
             if tracked is None:

@@ -47,7 +47,7 @@ def health(agent: Agent) -> dict[str, Any]:
     degraded = (
         not connected
         or agent.unstored() > 0
-        or any(state != "online" for state in [*cameras.values(), *devices.values()])
+        or any(state not in ("online", "ended") for state in [*cameras.values(), *devices.values()])
     )
     return {
         "status": "degraded" if degraded else "ok",

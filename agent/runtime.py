@@ -24,7 +24,7 @@ from agent.ops import Metric, OpsServer
 from agent.outbox import Outbox
 from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
-from agent.room_state import Fusion
+from agent.room_state import ENDED, Fusion
 from agent.uploads import EvidenceUploads
 from detectors.detection import Detector
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
@@ -376,8 +376,11 @@ class Agent:
             log.exception("evidence file %s not queued for the hub", path)
 
     def _evidence(self, candidate: Candidate, condition_id: str) -> Evidence:
-        cameras = [c.id for c in self.config.cameras if c.room == candidate.room]
-        if not cameras or self.vision is None:
+        cameras = [
+            c.id for c in self.config.cameras
+            if c.room == candidate.room and self.fusion.camera_health.get(c.id) != ENDED
+        ]  # fmt: skip
+        if not cameras or self.vision is None:  # a file read to its end records nothing more
             return Evidence()
         before, after = self.config.vision.clip_before_s, self.config.vision.clip_after_s
         at = self.clock.now_ms()

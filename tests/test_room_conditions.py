@@ -192,4 +192,28 @@ def test_a_file_camera_that_ended_raises_no_coverage_alarm_and_closes_its_condit
     assert len(closing) == 1 and isinstance(closing[0], Ended)
     assert closing[0].data.reason == "source_ended" and closing[0].data.condition == "understaffed"
     assert tracker.active() == {}
-    assert tracker.evaluate(candidates(state, f), T0 + 20_000, ended_rooms=ended_rooms) == []
+    later = tracker.evaluate(candidates(state, f), T0 + 20_000, ended_rooms=ended_rooms)
+    assert "understaffed" not in {e.data.condition for e in later}  # it needs the cameras
+
+
+def test_conditions_of_the_bands_go_on_in_a_room_whose_cameras_ended() -> None:
+    """Review: every condition of such a room was suppressed for good, band-only ones included."""
+    f = fusion()
+    f.band("D1", "int-1")
+    f.band("D2", "int-1")  # two suspects of case K1 together: known from their bands alone
+    f.zone("c-int", "seat", 2)
+    f.zone("c-int", "officers", 1)
+    tracker = ConditionTracker(new_id=uuid7, start_after_ms=3000, end_after_ms=5000)
+    for second in range(0, 10):
+        tracker.evaluate(candidates(f.state("int-1"), f), T0 + second * 1000)
+    assert {name for name, room in tracker.active()} >= {"co_suspects", "understaffed"}
+    f.camera("c-int", "ended")
+    ended = frozenset({"int-1"})
+    closing = tracker.evaluate(candidates(f.state("int-1"), f), T0 + 10_000, ended_rooms=ended)
+    assert [(e.data.condition, e.data.reason) for e in closing if isinstance(e, Ended)] == [
+        ("understaffed", "source_ended")
+    ]
+    for second in range(11, 30):
+        assert not [e for e in tracker.evaluate(candidates(f.state("int-1"), f), T0 + second * 1000,
+                                                ended_rooms=ended) if isinstance(e, Ended)]  # fmt: skip
+    assert "co_suspects" in {name for name, room in tracker.active()}

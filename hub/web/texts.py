@@ -120,6 +120,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "cam_covered": {"zh": "遮挡", "en": "Covered"},
     "cam_defocused": {"zh": "失焦", "en": "Defocused"},
     "cam_moved": {"zh": "移位", "en": "Moved"},
+    "cam_ended": {"zh": "录像已播完", "en": "Recording ended"},
     "denials": {"zh": "卷宗柜拒绝记录", "en": "Refused cabinet accesses"},
     "door_open": {"zh": "柜门未关", "en": "Door open"},
     "doors_closed": {"zh": "柜门已关", "en": "Doors closed"},
