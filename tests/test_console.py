@@ -328,3 +328,53 @@ def test_admins_manage_accounts_and_rules_in_the_console(hub: ApiHub) -> None:
     assert rules["INT-TWO"]["stages"][0]["after_ms"] == 30_000 and rules["WB-TAMPER"]["enabled"] is False
     trail = hub.client("admin").get("/api/v1/events", params={"kind": "rule.change"}).json()
     assert [e["event"]["data"]["comment"] for e in trail] == ["试点", ""]
+
+
+def test_a_zone_is_drawn_on_a_cameras_snapshot_and_given_as_fractions(hub: ApiHub, mqtt_broker: Any) -> None:
+    """Issue 18: integrators drew zones blind. Click the corners on the latest snapshot (the agent
+    draws its own zones on it) and get the YAML in fractions, which the agent file accepts."""
+    import cv2
+    import numpy as np
+    import yaml
+
+    from detectors.config import Zone
+
+    picture = np.full((360, 640, 3), 90, np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", picture)
+    assert ok
+    Collector(mqtt_broker.host, mqtt_broker.port).publish(
+        "casewatch/c1/box-01/snapshots/cam-draw", jpeg.tobytes(), qos=0, retain=True
+    )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        browser_login(page, hub, "viewer")
+        page.click("[data-camera='cam-draw'] img.snap", timeout=15_000)
+        page.wait_for_function("() => { const i = document.getElementById('zone-image'); "
+                               "return i.complete && i.naturalWidth === 640; }")  # fmt: skip
+        svg = page.query_selector("#zone-svg")
+        assert svg is not None
+        box = svg.bounding_box()
+        assert box is not None
+        corners = [(0.1, 0.2), (0.6, 0.2), (0.6, 1.0), (0.1, 0.9)]
+        for fx, fy in corners:
+            page.mouse.click(box["x"] + fx * (box["width"] - 1), box["y"] + fy * (box["height"] - 1))
+        text = page.input_value("#zone-yaml")
+        zone = Zone.model_validate(yaml.safe_load(text.split("\n", 1)[1])[0])
+        assert all(
+            abs(x - fx) < 0.01 and abs(y - fy) < 0.01
+            for (x, y), (fx, fy) in zip(zone.polygon, corners, strict=True)
+        )
+        page.click("#zone-undo")
+        assert page.input_value("#zone-yaml").count("], [") == 2  # three points left: a triangle
+        page.click("#zone-undo")
+        assert page.input_value("#zone-yaml") == ""  # two points are no zone yet
+        page.fill("#zone-paste", "[[0, 0], [640, 0], [640, 360]]")
+        page.click("#zone-show")
+        assert "0–1" in page.input_value("#zone-yaml")  # pixels refused with what a point is
+        page.fill("#zone-paste", "[[0, 0], [1, 0], [1, 1]]")
+        page.click("#zone-show")
+        assert len(page.query_selector_all("#zone-svg circle")) == 3
+        ARTEFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTEFACTS / "console-zone-editor.png"), full_page=True)
+        browser.close()

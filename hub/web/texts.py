@@ -121,6 +121,20 @@ TEXTS: dict[str, dict[str, str]] = {
     "cam_defocused": {"zh": "失焦", "en": "Defocused"},
     "cam_moved": {"zh": "移位", "en": "Moved"},
     "cam_ended": {"zh": "录像已播完", "en": "Recording ended"},
+    "zone_editor": {"zh": "区域绘制", "en": "Draw a zone"},
+    "zone_hint": {
+        "zh": "在画面上依次点击区域的各个角点（以人脚下为准），把生成的 YAML 贴到该摄像机的 zones: 下；"
+        "坐标为画面宽高的比例（0–1）。",
+        "en": "Click the zone's corners on the picture (where people stand), then paste the YAML "
+        "under the camera's zones:; points are fractions of the picture's width and height (0–1).",
+    },
+    "zone_undo": {"zh": "撤销一点", "en": "Undo point"},
+    "zone_clear": {"zh": "清除", "en": "Clear"},
+    "zone_show": {"zh": "显示已有区域", "en": "Show a polygon"},
+    "zone_fractions": {
+        "zh": "应为 [[x, y], …]，x、y 为 0–1 的比例",
+        "en": "expected [[x, y], …] with x, y fractions 0–1",
+    },
     "denials": {"zh": "卷宗柜拒绝记录", "en": "Refused cabinet accesses"},
     "door_open": {"zh": "柜门未关", "en": "Door open"},
     "doors_closed": {"zh": "柜门已关", "en": "Doors closed"},

@@ -73,7 +73,8 @@ async function renderOverview() {
   document.getElementById("cameras").replaceChildren(...cameras.map((c) => el("div",
     { class: `tile camera ${c.state === "online" ? "lv-green" : c.state === "ended" ? "lv-blue" : "lv-orange"}`, "data-camera": c.id },
     el("div", { class: "name" }, c.id), el("div", { class: "meta" }, T("cam_" + c.state), c.detail ? ` · ${c.detail}` : ""),
-    c.has_snapshot ? el("img", { class: "snap", alt: c.id, src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot?t=${c.snapshot_ms}` }) : "",
+    c.has_snapshot ? el("img", { class: "snap", alt: c.id, title: T("zone_editor"), src: `/api/v1/cameras/${encodeURIComponent(c.id)}/snapshot?t=${c.snapshot_ms}`,
+      onclick: (event) => openZoneEditor(c.id, event.currentTarget.src) }) : "",
   )));
   document.querySelector("#dossiers tbody").replaceChildren(...dossiers.map((d) => el("tr",
     { class: "clickable", "data-dossier": d.id, onclick: () => showMoves(d.id) },
@@ -91,6 +92,65 @@ async function showMoves(id) {
   document.getElementById("dossier-moves").replaceChildren(el("h3", {}, `${T("moves")} · ${d.id}`),
     el("ol", {}, d.moves.map((m) => el("li", { "data-kind": m.kind }, `${time(m.ts)} ${m.cabinet || ""} ${m.kind === "cabinet.slot"
       ? `${m.state} ${m.scanned ? "" : "(unscanned)"}` : `${m.action || ""} ${m.granted ? "" : "✗ " + m.reason} ${(m.officers || []).join(", ")}`}`))));
+}
+
+// zone drawing: points clicked on a camera's latest snapshot (the agent draws its zones on it)
+// become a zone in fractions of the picture, as the agent file wants them ----------------------
+const zone = { camera: null, points: [] };
+
+function openZoneEditor(camera, src) {
+  zone.camera = camera;
+  zone.points = [];
+  document.getElementById("zone-camera").textContent = camera;
+  document.getElementById("zone-image").src = src;
+  const section = document.getElementById("zone-editor");
+  section.hidden = false;
+  drawZone();
+  section.scrollIntoView();
+}
+
+function drawZone(problem) {
+  const ns = "http://www.w3.org/2000/svg";
+  const shape = document.createElementNS(ns, zone.points.length > 2 ? "polygon" : "polyline");
+  shape.setAttribute("points", zone.points.map(([x, y]) => `${x},${y}`).join(" "));
+  shape.setAttribute("class", "zone-shape");
+  const dots = zone.points.map(([x, y]) => {
+    const dot = document.createElementNS(ns, "circle");
+    dot.setAttribute("cx", x); dot.setAttribute("cy", y); dot.setAttribute("r", 0.008);
+    dot.setAttribute("class", "zone-point");
+    return dot;
+  });
+  document.getElementById("zone-svg").replaceChildren(shape, ...dots);
+  const polygon = zone.points.map(([x, y]) => `[${x.toFixed(3)}, ${y.toFixed(3)}]`).join(", ");
+  document.getElementById("zone-yaml").value = problem ? `✗ ${problem}`
+    : zone.points.length < 3 ? "" : `# ${zone.camera} · zones:\n- id: zone-1\n  role: area\n  polygon: [${polygon}]`;
+}
+
+function zoneClick(event) {
+  const box = event.currentTarget.getBoundingClientRect();
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  zone.points.push([clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)]);
+  drawZone();
+}
+
+function zonePaste() {
+  try {
+    const points = JSON.parse(document.getElementById("zone-paste").value);
+    const fine = Array.isArray(points) && points.every((p) => Array.isArray(p) && p.length === 2
+      && p.every((v) => typeof v === "number" && v >= 0 && v <= 1));
+    if (!fine) throw new Error(T("zone_fractions"));
+    zone.points = points;
+    drawZone();
+  } catch (error) {
+    drawZone(error.message);
+  }
+}
+
+if (document.getElementById("zone-editor")) {
+  document.getElementById("zone-svg").addEventListener("click", zoneClick);
+  document.getElementById("zone-undo").addEventListener("click", () => { zone.points.pop(); drawZone(); });
+  document.getElementById("zone-clear").addEventListener("click", () => { zone.points = []; drawZone(); });
+  document.getElementById("zone-show").addEventListener("click", zonePaste);
 }
 
 // alerts -------------------------------------------------------------------------------------
