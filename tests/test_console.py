@@ -335,16 +335,24 @@ def test_a_zone_is_drawn_on_a_cameras_snapshot_and_given_as_fractions(hub: ApiHu
     draws its own zones on it) and get the YAML in fractions, which the agent file accepts."""
     import cv2
     import numpy as np
-    import yaml
-
-    from detectors.config import Zone
 
     picture = np.full((360, 640, 3), 90, np.uint8)
     ok, jpeg = cv2.imencode(".jpg", picture)
     assert ok
-    Collector(mqtt_broker.host, mqtt_broker.port).publish(
-        "casewatch/c1/box-01/snapshots/cam-draw", jpeg.tobytes(), qos=0, retain=True
-    )
+    mqtt = Collector(mqtt_broker.host, mqtt_broker.port)
+    topic = "casewatch/c1/box-01/snapshots/cam-draw"
+    mqtt.publish(topic, jpeg.tobytes(), qos=0, retain=True)
+    try:
+        draw_a_zone(hub)
+    finally:  # the broker is shared by later tests: leave no retained camera behind
+        mqtt.publish(topic, b"", qos=0, retain=True)
+
+
+def draw_a_zone(hub: ApiHub) -> None:
+    import yaml
+
+    from detectors.config import Zone
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
