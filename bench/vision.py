@@ -3,13 +3,15 @@
 (a) ``raw_ms``: the detector alone, ms per frame, at the configured size;
 (b) ``pipeline_ms``: one camera read as fast as possible through the whole vision service
     (decode, health, motion, ring buffer, shared detector, tracking, zones, evidence), with
-    gating off so every frame is detected: ``efficiency = raw_ms / pipeline_ms``;
+    gating off so every frame is detected and the whole frame only (one model run per frame, as
+    in (a)): ``efficiency = raw_ms / pipeline_ms``;
 (c) ``cameras_5fps``: how many simultaneous 720p cameras (15 fps sources, paced like live
     streams) of a still room with one seated person it sustains at 5 fps analysis with no dropped
     frames, every camera ≥ 4.75 fps and p95 frame-to-observation latency < 500 ms — with
     ``detections_per_s`` and ``detector_share`` (analysed frames that reached the model: the motion
-    gate skips most of a still room); ``cameras_5fps_moving``: the same on the street footage on
-    every camera, where the model must run on most frames;
+    gate skips most of a still room) and ``model_runs_per_detection`` (the whole frame plus the
+    crops of region detection, ``--detection regions``, the default); ``cameras_5fps_moving``: the
+    same on the street footage on every camera, where the model must run on most frames;
 (d) ``rss_mb_8cams``: peak resident memory of a process running 8 such cameras.
 
 Input for (a)/(b): ../shared/media/street-1080p.mp4 when present (real footage), else a
@@ -41,6 +43,7 @@ from detectors.config import Camera  # noqa: E402
 from detectors.detection import load_detector  # noqa: E402
 from detectors.models import ModelStore  # noqa: E402
 from detectors.pipeline import GatePolicy  # noqa: E402
+from detectors.regions import RegionPolicy  # noqa: E402
 from detectors.vision import VisionService, VisionSettings  # noqa: E402
 from protocol.clock import SystemClock  # noqa: E402
 
@@ -77,7 +80,8 @@ def raw_and_pipeline(args: argparse.Namespace, media: Path, workdir: Path) -> di
     raw_ms = (time.perf_counter() - started) * 1000 / len(frames)
 
     source_fps = cv2.VideoCapture(str(media)).get(cv2.CAP_PROP_FPS) or 25.0
-    settings = VisionSettings(policy=GatePolicy(recheck_s=0.0, idle_recheck_s=0.0))  # detect every frame
+    # detect every frame, the whole frame only: one model run per frame, comparable with (a)
+    settings = VisionSettings(policy=GatePolicy(recheck_s=0.0, idle_recheck_s=0.0), regions=None)
     cam = camera("bench", media, fps=source_fps, pace=False, loop=True)
     service = VisionService(
         [cam], det, lambda o: None, clock=SystemClock(), evidence_root=workdir, settings=settings
@@ -110,24 +114,30 @@ def trial(args: argparse.Namespace) -> dict[str, object]:
     det = detector(args)
     assert "torch" not in sys.modules or not args.model.endswith(".onnx"), "ONNX runs must not load torch"
     cams = [camera(f"cam{i:02d}", Path(args.clip), fps=5.0, pace=True, loop=True) for i in range(args.trial)]
+    settings = VisionSettings(regions=RegionPolicy() if args.detection == "regions" else None)
     with tempfile.TemporaryDirectory() as tmp:
-        service = VisionService(cams, det, lambda o: None, clock=SystemClock(), evidence_root=Path(tmp))
+        service = VisionService(
+            cams, det, lambda o: None, clock=SystemClock(), evidence_root=Path(tmp), settings=settings
+        )
         service.start()
         time.sleep(3.0)  # start-up: model warm-up, first detections
         service.latencies_ms.clear()
         before = {c: (s.submitted, s.dropped) for c, s in service.pool.stats.cameras.items()}
-        detected_before = service.pool.stats.frames
+        detected_before, images_before = service.pool.stats.frames, service.pool.stats.images
         time.sleep(args.seconds)
         fps = [service.fps(c.id) for c in cams]
         dropped = sum(s.dropped - before.get(c, (0, 0))[1] for c, s in service.pool.stats.cameras.items())
         p95 = service.latency_p95_ms()
-        per_s = (service.pool.stats.frames - detected_before) / args.seconds
+        detected = service.pool.stats.frames - detected_before
+        runs = service.pool.stats.images - images_before
+        per_s = detected / args.seconds
         service.stop()
     rss_mb = peak_rss_mb()
     return {
         "cameras": args.trial, "dropped": dropped, "min_fps": round(min(fps), 2), "p95_latency_ms": p95,
         "rss_mb": round(rss_mb), "detections_per_s": round(per_s, 1),
         "detector_share": round(per_s / (5.0 * args.trial), 3),  # analysed frames that reached the model
+        "model_runs_per_detection": round(runs / max(1, detected), 2),  # the frame and its crops
     }  # fmt: skip
 
 
@@ -135,7 +145,7 @@ def run_trial(args: argparse.Namespace, cameras: int, clip: Path) -> dict[str, o
     command = [
         sys.executable, __file__, "--trial", str(cameras), "--clip", str(clip),
         "--seconds", str(args.seconds), "--imgsz", str(args.imgsz), "--threads", str(args.threads),
-        "--model", args.model,
+        "--model", args.model, "--detection", args.detection,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
@@ -178,6 +188,7 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each camera trial")
     parser.add_argument("--max-cameras", type=int, default=32)
+    parser.add_argument("--detection", choices=["regions", "full"], default="regions", help="for (c)/(d)")
     parser.add_argument("--trial", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--clip", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -223,10 +234,12 @@ def main() -> None:
         "cameras_5fps_moving": moving["cameras"] if moving else None,
         "detections_per_s_moving": moving["detections_per_s"] if moving else None,
         "detector_share_moving": moving["detector_share"] if moving else None,
+        "model_runs_per_detection_moving": moving["model_runs_per_detection"] if moving else None,
         "rss_mb_8cams": eight["rss_mb"],
         "imgsz": args.imgsz,
         "model": Path(args.model).name,
         "threads": args.threads,
+        "detection": args.detection,
         "input": label,
     }
     print(json.dumps(summary, ensure_ascii=False))

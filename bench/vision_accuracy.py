@@ -2,17 +2,21 @@
 
 Runs the agent's own per-camera pipeline — frames sampled at the camera's analysis rate (5 fps),
 motion gate, detector, IoU tracker, zones (bottom centre, closed polygons), inertia — over each
-labelled clip, once per setting (``full320``: the default 320-px model on the whole frame;
-``full640``: 640 px), and prints per clip and zone:
+labelled clip, once per setting (``regions320``: the default, the 320-px model on the whole frame
+and on square crops of large frames, ``detectors.regions``; ``full320``: the whole frame only;
+``full640``: the whole frame at 640 px), and prints per clip and zone:
 
 - ``exact``: share of labelled frames (ambiguous ones left out) whose reported count — the count
   the agent published, dated from its ``since`` as the hub dates it — equals the label;
 - ``mae``: mean absolute error over the same frames;
 - transitions found / missed / spurious, with their latency (label change → confirmation);
-- the detector's cost: runs per analysed frame and ms per run.
+- the detector's cost: model runs, ms per run, and ms per detected frame (every run on that frame:
+  the whole frame and its crops) — the figure to compare between settings.
 
-Clips labelled only at sampled frames (``sampled:``, the street) are scored on the detector's raw
-per-frame zone counts at those frames (people move; no inertia). Media come from
+Clips labelled only at sampled frames (``sampled:``, the street) are scored on the raw per-frame
+zone counts at those frames (people move; no inertia): the boxes the pipeline tracked on that
+frame, after the regions' merge. Every analysed frame before goes through the same pipeline, so
+crops looked at earlier count as they would live. Media come from
 ``../shared/media`` (``--media``). Last line: JSON with every figure.
 Usage: python bench/vision_accuracy.py [--settings full320,full640] [--clips one-by-one,classroom]
 """
@@ -33,6 +37,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from detectors.regions import RegionPolicy  # noqa: E402
 from detectors.zones import ZoneChange, ZoneShape  # noqa: E402
 
 FOOTAGE = REPO / "tests" / "data" / "footage"
@@ -40,7 +45,11 @@ LABELS = [FOOTAGE / "labels.yaml", FOOTAGE / "street.yaml"]
 MEDIA = REPO.parent / "shared" / "media"
 ANALYSIS_FPS = 5.0
 MATCH_MS = 1500
-SETTINGS = {"full320": 320, "full640": 640}
+SETTINGS: dict[str, tuple[int, RegionPolicy | None]] = {
+    "regions320": (320, RegionPolicy()),
+    "full320": (320, None),
+    "full640": (640, None),
+}
 
 
 @dataclass
@@ -52,6 +61,7 @@ class Run:
     raw: dict[int, dict[str, int]] = field(default_factory=dict)
     """frame -> zone -> raw detector count (frames in ``sampled`` only)"""
     analysed: int = 0
+    detected_frames: int = 0
     detector_runs: int = 0
     detector_s: float = 0.0
 
@@ -62,28 +72,29 @@ def shapes(zones: dict[str, list[list[float]]]) -> list[ZoneShape]:
     ]
 
 
-def detect(detector: Any, frame: Any, run: Run) -> list[Any]:
+def detect(detector: Any, frame: Any, crops: list[Any], run: Run) -> tuple[list[Any], list[Any]]:
+    """The whole frame's boxes and each crop's, timed as one detector call (as the agent's pool)."""
     started = time.perf_counter()
-    found = detector.detect(frame)
+    found = detector.detect_batch([frame, *(crop.cut(frame) for crop in crops)])
     run.detector_s += time.perf_counter() - started
-    run.detector_runs += 1
-    return list(found)
+    run.detector_runs += len(found)
+    run.detected_frames += 1
+    return list(found[0]), list(zip(crops, found[1:], strict=True))
 
 
-def raw_counts(zones: list[ZoneShape], detections: list[Any], width: int, height: int) -> dict[str, int]:
-    return {
-        z.id: sum(z.contains((d.x1 + d.x2) / 2 / width, d.y2 / height) for d in detections) for z in zones
-    }
+def raw_counts(zones: list[ZoneShape], pipeline: Any, width: int, height: int) -> dict[str, int]:
+    boxes = [t.box for t in pipeline.last_tracks]
+    return {z.id: sum(z.contains((d.x1 + d.x2) / 2 / width, d.y2 / height) for d in boxes) for z in zones}
 
 
-def run_clip(path: Path, clip: dict[str, Any], detector: Any) -> Run:
+def run_clip(path: Path, clip: dict[str, Any], detector: Any, regions: RegionPolicy | None) -> Run:
     import cv2
 
     from detectors.pipeline import CameraPipeline, GatePolicy
 
     zones = shapes(clip["zones"])
     sampled = {s["frame"] for s in clip.get("sampled", [])}
-    pipeline = CameraPipeline("bench", zones, GatePolicy())
+    pipeline = CameraPipeline("bench", zones, GatePolicy(), regions=regions)
     step = max(1, round(clip["fps"] / ANALYSIS_FPS))
     capture, run, index = cv2.VideoCapture(str(path)), Run(), -1
     while capture.grab():
@@ -94,15 +105,15 @@ def run_clip(path: Path, clip: dict[str, Any], detector: Any) -> Run:
         if not ok:
             break
         height, width = frame.shape[:2]
-        if index in sampled:
-            run.raw[index] = raw_counts(zones, detect(detector, frame, run), width, height)
-            continue
         ts = round(index * 1000 / clip["fps"])
         small = cv2.resize(frame, (640, round(height * 640 / width))) if width > 640 else frame
         run.analysed += 1
-        if pipeline.needs_detection(small, ts):
-            for change in pipeline.observe(detect(detector, frame, run), width, height, ts):
+        if pipeline.needs_detection(small, ts) or index in sampled:
+            whole, crops = detect(detector, frame, pipeline.plan_crops(width, height, ts), run)
+            for change in pipeline.observe(whole, width, height, ts, crops):
                 run.changes.setdefault(change.zone, []).append((change, ts))
+            if index in sampled:
+                run.raw[index] = raw_counts(zones, pipeline, width, height)
     capture.release()
     return run
 
@@ -174,7 +185,7 @@ def main() -> None:
     wanted = [c for c in args.clips.split(",") if c] or list(clips)
     results: dict[str, Any] = {}
     for setting in args.settings.split(","):
-        imgsz = SETTINGS[setting]
+        imgsz, regions = SETTINGS[setting]
         store = ModelStore()
         weights = store.onnx_path("yolov8n", imgsz)
         if not weights.is_file():
@@ -182,15 +193,24 @@ def main() -> None:
         detector = load_detector(weights, imgsz=imgsz, confidence=0.4, threads=1)
         for name in wanted:
             clip = clips[name]
-            run = run_clip(args.media / clip["file"], clip, detector)
+            run = run_clip(args.media / clip["file"], clip, detector, regions)
             if "sampled" in clip:
                 zones = score_sampled(clip, run)
             else:
                 zones = {z: score_zone(clip, z, run.changes.get(z, [])) for z in clip["zones"]}
-            cost = {"analysed": run.analysed, "detector_runs": run.detector_runs,
-                    "ms_per_run": round(1000 * run.detector_s / max(1, run.detector_runs), 1)}  # fmt: skip
+            cost = {
+                "analysed": run.analysed,
+                "detected_frames": run.detected_frames,
+                "detector_runs": run.detector_runs,
+                "ms_per_run": round(1000 * run.detector_s / max(1, run.detector_runs), 1),
+                "ms_per_frame": round(1000 * run.detector_s / max(1, run.detected_frames), 1),
+            }
             results[f"{name}/{setting}"] = {"zones": zones, **cost}
             print(f"{name:<12} {setting:<8} {json.dumps(zones, ensure_ascii=False)} {cost}", flush=True)
+    for key, result in list(results.items()):
+        base = results.get(key.rsplit("/", 1)[0] + "/full320")
+        if base and base["ms_per_frame"]:
+            result["time_vs_full320"] = round(result["ms_per_frame"] / base["ms_per_frame"], 2)
     print(json.dumps(results, ensure_ascii=False))
 
 

@@ -96,6 +96,7 @@ def preview(config_path: Path, camera_id: str, at_s: float, output: Path) -> Non
     from casewatch.cli import _load_or_exit
     from detectors.detection import load_detector
     from detectors.models import ModelStore
+    from detectors.regions import detect_regions
     from detectors.vision import zone_shapes
 
     cfg = _load_or_exit(config_path, "agent")
@@ -108,9 +109,9 @@ def preview(config_path: Path, camera_id: str, at_s: float, output: Path) -> Non
         frame = grab_frame(camera.source, at_s)
         m = cfg.model
         weights = ModelStore(m.dir).resolve_for(m.name, m.format, m.imgsz, m.path)
-        detections = load_detector(weights, imgsz=m.imgsz, confidence=m.confidence, threads=m.threads).detect(
-            frame
-        )
+        detector = load_detector(weights, imgsz=m.imgsz, confidence=m.confidence, threads=m.threads)
+        policy = cfg.vision.detection.policy()
+        detections = detect_regions(detector, frame, policy) if policy else detector.detect(frame)
     except CasewatchError as exc:
         click.echo(f"✗ {exc}", err=True)
         sys.exit(EXIT_FAILED)

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from detectors.regions import RegionPolicy
 from foundation.settings import ConfigPath, Key, SecretFile, Settings, read_secret
 
 ZoneRole = Literal["officers", "detainee_seat", "door", "exit", "area", "ignore"]
@@ -177,6 +178,32 @@ class ModelSettings(Settings):
         return value
 
 
+class DetectionTuning(Settings):
+    """Where the model looks in a frame (docs/vision.md, "Region detection")."""
+
+    mode: Literal["regions", "full"] = Field(
+        "regions",
+        description="regions: the whole frame and, for frames at least 1.5 × crop_px on their long side, "
+        "square crops of it; full: the whole frame only.",
+    )
+    crop_px: int = Field(640, ge=160, le=4096, description="Side of a crop in the camera's pixels.")
+    crops_per_frame: float = Field(
+        0.25,
+        gt=0,
+        le=16,
+        description="Crops looked at per detected frame on average: 0.25 adds at most a quarter of a "
+        "model run per frame (a camera's first frame looks at every crop once).",
+    )
+    keep_s: float = Field(
+        5.0, gt=0, le=60, description="A crop's detections count this long after it was looked at."
+    )
+
+    def policy(self) -> RegionPolicy | None:
+        if self.mode == "full":
+            return None
+        return RegionPolicy(crop_px=self.crop_px, crops_per_frame=self.crops_per_frame, keep_s=self.keep_s)
+
+
 class VisionTuning(Settings):
     """How the cameras are analysed; the defaults suit a 2–4 core box."""
 
@@ -192,3 +219,4 @@ class VisionTuning(Settings):
     moved_after_s: float = Field(10.0, gt=0, le=600)
     clip_before_s: float = Field(10.0, ge=0, le=60, description="Seconds of video kept before an incident.")
     clip_after_s: float = Field(10.0, ge=0, le=120, description="Seconds recorded after an incident.")
+    detection: DetectionTuning = Field(default_factory=DetectionTuning)

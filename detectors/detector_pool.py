@@ -5,6 +5,8 @@ submits while its slot is full replaces the waiting frame and the old one is cou
 the detector always works on the newest picture and lag never builds up. An offline review
 (``block=True``) waits for the slot instead, so every frame is analysed. The detector thread
 takes up to ``max_batch`` waiting frames, oldest first across cameras, and runs them as one batch.
+A frame may come with crops of itself (region detection): they travel and are dropped together,
+and the callback gets the whole frame's boxes first, then each crop's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,12 +23,13 @@ from detectors.detection import Detection, Detector
 
 log = logging.getLogger(__name__)
 
-Done = Callable[[list[Detection]], None]
+Done = Callable[[list[list[Detection]]], None]
+"""Boxes for each image submitted together, in order."""
 
 
 @dataclass
 class _Pending:
-    frame: np.ndarray
+    images: Sequence[np.ndarray]
     submitted: float
     done: Done
 
@@ -42,6 +45,8 @@ class CameraCounters:
 class PoolStats:
     batches: int = 0
     frames: int = 0
+    images: int = 0
+    """Model runs: frames and their crops."""
     busy_s: float = 0.0
     errors: int = 0
     cameras: dict[str, CameraCounters] = field(default_factory=dict)
@@ -75,7 +80,8 @@ class DetectorPool:
         with self._cond:
             return len(self._slots)
 
-    def submit(self, camera: str, frame: np.ndarray, done: Done, *, block: bool = False) -> None:
+    def submit(self, camera: str, images: Sequence[np.ndarray], done: Done, *, block: bool = False) -> None:
+        """One camera's frame (and its crops, if any) for the detector."""
         with self._cond:
             counters = self.stats.cameras.setdefault(camera, CameraCounters())
             counters.submitted += 1
@@ -84,7 +90,7 @@ class DetectorPool:
                     self._cond.wait(0.5)
             elif camera in self._slots:
                 counters.dropped += 1
-            self._slots[camera] = _Pending(frame, time.monotonic(), done)
+            self._slots[camera] = _Pending(images, time.monotonic(), done)
             self._cond.notify_all()
 
     def _take(self) -> list[tuple[str, _Pending]]:
@@ -105,8 +111,9 @@ class DetectorPool:
             if not batch:
                 return
             started = time.perf_counter()
+            images = [image for _, pending in batch for image in pending.images]
             try:
-                results = self.detector.detect_batch([pending.frame for _, pending in batch])
+                results = self.detector.detect_batch(images)
             except Exception:  # a detector failure must not stop every camera
                 log.exception("detector failed on a batch of %d", len(batch))
                 self.stats.errors += 1
@@ -114,9 +121,13 @@ class DetectorPool:
             self.stats.busy_s += time.perf_counter() - started
             self.stats.batches += 1
             self.stats.frames += len(batch)
-            for (camera, pending), detections in zip(batch, results, strict=True):
+            self.stats.images += len(images)
+            start = 0
+            for camera, pending in batch:
                 self.stats.cameras[camera].detected += 1
+                own = results[start : start + len(pending.images)]
+                start += len(pending.images)
                 try:
-                    pending.done(detections)
+                    pending.done(own)
                 except Exception:
                     log.exception("camera %s: handling detections failed", camera)

@@ -19,6 +19,8 @@ WORK_WIDTH = 160
 class Motion:
     fraction: float
     """Share of the image that changed, 0..1."""
+    mask: np.ndarray | None = None
+    """Where it changed (``WORK_WIDTH`` wide); ``None`` on a first frame, which is all news."""
 
     @property
     def any(self) -> bool:
@@ -44,6 +46,9 @@ class MotionDetector:
             self._background = grey
             return Motion(1.0)  # a first frame is news: let the detector look
         delta = cv2.absdiff(grey, self._background)
-        changed = float(np.count_nonzero(delta > self.threshold)) / delta.size
+        mask = delta > self.threshold
+        changed = float(np.count_nonzero(mask)) / delta.size
         cv2.accumulateWeighted(grey, self._background, self.learn_rate)
-        return Motion(changed if changed >= self.min_fraction else 0.0)
+        if changed < self.min_fraction:
+            return Motion(0.0, np.zeros_like(mask))
+        return Motion(changed, mask)

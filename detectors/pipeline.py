@@ -9,6 +9,10 @@ For every frame the camera pipeline decides whether the detector must look:
 - every ``idle_recheck_s`` even when all zones are empty (someone may have entered unseen while
   the camera was covered or offline).
 
+With a ``RegionPolicy`` the detector also looks at square crops of large frames
+(``detectors.regions``): the pipeline notes where motion was, plans the crops with each detection
+and merges their boxes with the whole frame's before tracking.
+
 Detections are tracked, placed in zones by the bottom centre of their box, and each zone's
 count goes through inertia before it changes. Health is measured at most ``health_interval_s``.
 """
@@ -23,6 +27,7 @@ import numpy as np
 from detectors.detection import Detection
 from detectors.health import HealthChange, HealthLimits, Watchdog, measure
 from detectors.motion import MotionDetector
+from detectors.regions import Crop, RegionPlanner, RegionPolicy
 from detectors.tracker import IouTracker, Track
 from detectors.zones import Placed, ZoneChange, ZoneCounter, ZoneShape, read_zones
 
@@ -41,9 +46,11 @@ class CameraPipeline:
     zones: Sequence[ZoneShape]
     policy: GatePolicy = field(default_factory=GatePolicy)
     health_limits: HealthLimits | None = None
+    regions: RegionPolicy | None = None
 
     def __post_init__(self) -> None:
         self.motion = MotionDetector()
+        self.planner = RegionPlanner(self.regions) if self.regions is not None else None
         self.tracker = IouTracker()
         self.watchdog = Watchdog(self.health_limits)
         inertia_ms = int(self.policy.inertia_s * 1000)
@@ -58,7 +65,10 @@ class CameraPipeline:
         return any((counter.count or 0) > 0 for counter in self.counters.values())
 
     def needs_detection(self, frame: np.ndarray, now_ms: int) -> bool:
-        moving = self.motion.update(frame).any
+        motion = self.motion.update(frame)
+        if self.planner is not None:
+            self.planner.note_motion(motion.mask)
+        moving = motion.any
         since = None if self.last_detection_ms is None else (now_ms - self.last_detection_ms) / 1000.0
         due = (
             since is None
@@ -71,10 +81,24 @@ class CameraPipeline:
         self.gated += 1
         return False
 
+    def plan_crops(self, width: int, height: int, now_ms: int) -> list[Crop]:
+        """The crops to detect on beside the whole frame (none without a region policy)."""
+        return self.planner.plan(width, height, now_ms) if self.planner is not None else []
+
     def observe(
-        self, detections: Sequence[Detection], width: int, height: int, now_ms: int
+        self,
+        detections: Sequence[Detection],
+        width: int,
+        height: int,
+        now_ms: int,
+        crops: Sequence[tuple[Crop, Sequence[Detection]]] = (),
     ) -> list[ZoneChange]:
-        """Detections of one frame -> zone changes confirmed by inertia."""
+        """Detections of one frame (the whole frame's, and the planned crops' in crop pixels)
+        -> zone changes confirmed by inertia."""
+        if self.planner is not None:
+            for crop, boxes in crops:
+                self.planner.record(crop, boxes, now_ms)
+            detections = self.planner.merge(detections, now_ms)
         self.detected += 1
         self.last_detection_ms = now_ms
         self.last_tracks = self.tracker.update(detections)

@@ -27,6 +27,7 @@ from detectors.evidence import ClipRecorder, ClipRequest, FrameRing, SnapshotSto
 from detectors.health import HealthChange, HealthLimits
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from detectors.pipeline import CameraPipeline, GatePolicy
+from detectors.regions import Crop, RegionPolicy
 from detectors.tracker import Track
 from detectors.zones import ZoneChange, ZoneShape
 from protocol.clock import Clock
@@ -45,6 +46,8 @@ class VisionSettings:
     """Frames kept for clips are scaled to this width: clips stay small and cheap to encode."""
     max_batch: int = 4
     tick_s: float = 1.0
+    regions: RegionPolicy | None = field(default_factory=RegionPolicy)
+    """Crops of large frames beside the whole frame (``detectors.regions``); ``None``: whole frame only."""
 
 
 def settings_from_config(tuning: VisionTuning, max_batch: int = 4) -> VisionSettings:
@@ -62,6 +65,7 @@ def settings_from_config(tuning: VisionTuning, max_batch: int = 4) -> VisionSett
         ),
         ring_seconds=tuning.clip_before_s + tuning.clip_after_s + 5.0,
         max_batch=max_batch,
+        regions=tuning.detection.policy(),
     )
 
 
@@ -103,7 +107,13 @@ class VisionService:
         self._cameras = {
             cam.id: _CameraState(
                 cam,
-                CameraPipeline(cam.id, zone_shapes(cam), self.settings.policy, self.settings.health),
+                CameraPipeline(
+                    cam.id,
+                    zone_shapes(cam),
+                    self.settings.policy,
+                    self.settings.health,
+                    regions=self.settings.regions,
+                ),
                 FrameRing(self.settings.ring_seconds),
             )
             for cam in cameras
@@ -186,6 +196,7 @@ class VisionService:
         with state.lock:
             change = state.pipeline.health(small, ts_ms)
             detect = state.pipeline.needs_detection(small, ts_ms)
+            crops = state.pipeline.plan_crops(frame.shape[1], frame.shape[0], ts_ms) if detect else []
         if change is not None:
             self._health(state, change, frame, ts_ms)
         state.ring.add(small, ts_ms)
@@ -195,16 +206,26 @@ class VisionService:
         if detect:
             live = not isinstance(state.camera.source, FileSource) or state.camera.source.pace
 
-            def done(detections: list[Detection]) -> None:
-                self._detected(state, frame, ts_ms, detections, received)
+            def done(found: list[list[Detection]]) -> None:
+                self._detected(state, frame, ts_ms, found, crops, received)
 
-            self.pool.submit(camera_id, frame, done, block=not live)
+            images = [frame, *(crop.cut(frame) for crop in crops)]
+            self.pool.submit(camera_id, images, done, block=not live)
 
     def _detected(
-        self, state: _CameraState, frame: np.ndarray, ts_ms: int, detections: list[Detection], received: float
+        self,
+        state: _CameraState,
+        frame: np.ndarray,
+        ts_ms: int,
+        found: list[list[Detection]],
+        crops: list[Crop],
+        received: float,
     ) -> None:
+        height, width = frame.shape[:2]
         with state.lock:
-            changes = state.pipeline.observe(detections, frame.shape[1], frame.shape[0], ts_ms)
+            changes = state.pipeline.observe(
+                found[0], width, height, ts_ms, list(zip(crops, found[1:], strict=True))
+            )
             tracks = list(state.pipeline.last_tracks)
         self.latencies_ms.append((time.monotonic() - received) * 1000)
         if not changes:

@@ -216,3 +216,39 @@ def test_a_finite_file_ends_in_a_state_of_its_own_and_writes_its_pending_clip(
     clips = [o for o in observations if isinstance(o, ClipObservation)]
     assert [c.clip_id for c in clips] == [clip_id]  # written when the file ended, not 30 s later
     assert states.index("ended") > 0 and observations.index(clips[0]) < len(observations)
+
+
+STREET = Path(__file__).resolve().parents[2] / "shared" / "media" / "street-1080p.mp4"
+
+
+@pytest.mark.skipif(not STREET.is_file(), reason="../shared/media absent")
+def test_region_detection_in_the_service_counts_the_far_people_of_a_1080p_street(
+    tmp_path: Path, person_detector
+) -> None:
+    """The service submits each detected 1080p frame with its planned crops (one slot, one batch)
+    and counts from the merged boxes: by eye 22-23 people stand in this street at any time."""
+    from detectors.regions import RegionPolicy
+
+    def first_count(regions: RegionPolicy | None) -> tuple[int, int, int]:
+        cam = Camera.model_validate({
+            "id": "street", "room": "yard", "fps": 5, "zones": [
+                {"id": "all", "role": "area", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}],
+            "source": {"type": "file", "path": str(STREET), "loop": False, "pace": False},
+        })  # fmt: skip
+        observations: list = []
+        service = VisionService(
+            [cam], person_detector, observations.append, clock=ManualClock(T0),
+            evidence_root=tmp_path / str(regions is None), settings=VisionSettings(regions=regions),
+        )  # fmt: skip
+        service.start()
+        assert service.reader("street").finished.wait(120)
+        assert wait_until(lambda: service.pool.queue_depth() == 0, 10)
+        service.stop()
+        counts = [o.count for o in observations if isinstance(o, ZoneObservation)]
+        return counts[-1], service.pool.stats.frames, service.pool.stats.images
+
+    with_regions, frames, images = first_count(RegionPolicy())
+    whole_only, frames_full, images_full = first_count(None)
+    assert images_full == frames_full  # one model run per frame
+    assert frames + 6 <= images <= frames * 1.25 + 6 + 1  # the first frame's 6 crops, then 1 in 4
+    assert with_regions >= 15 and whole_only <= 12, (with_regions, whole_only)  # measured 17 and 8
