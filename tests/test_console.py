@@ -348,6 +348,34 @@ def test_a_zone_is_drawn_on_a_cameras_snapshot_and_given_as_fractions(hub: ApiHu
         mqtt.publish(topic, b"", qos=0, retain=True)
 
 
+def edit_a_shown_zone(page: Any, box: dict[str, float]) -> None:
+    """An existing zone, shown from its polygon, is edited: a corner dragged, one removed; a press
+    on a corner without moving adds no point."""
+
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        return box["x"] + fx * (box["width"] - 1), box["y"] + fy * (box["height"] - 1)
+
+    def polygon() -> list[list[float]]:
+        import yaml
+
+        text = page.input_value("#zone-yaml")
+        return yaml.safe_load(text.split("\n", 1)[1])[0]["polygon"]  # type: ignore[no-any-return]
+
+    page.mouse.move(*at(1, 0))
+    page.mouse.down()
+    page.mouse.move(*at(0.9, 0.2), steps=5)
+    page.mouse.move(*at(0.8, 0.3), steps=5)
+    page.mouse.up()
+    moved = polygon()
+    assert len(moved) == 3 and abs(moved[1][0] - 0.8) < 0.01 and abs(moved[1][1] - 0.3) < 0.01, moved
+    page.mouse.click(*at(0, 0))  # on a corner: nothing added, nothing moved
+    assert polygon() == moved
+    page.mouse.click(*at(0.5, 0.9))
+    assert len(polygon()) == 4
+    page.mouse.dblclick(*at(0.8, 0.3))
+    assert [p for p in polygon() if abs(p[0] - 0.8) < 0.01] == [] and len(polygon()) == 3
+
+
 def draw_a_zone(hub: ApiHub) -> None:
     import yaml
 
@@ -383,6 +411,7 @@ def draw_a_zone(hub: ApiHub) -> None:
         page.fill("#zone-paste", "[[0, 0], [1, 0], [1, 1]]")
         page.click("#zone-show")
         assert len(page.query_selector_all("#zone-svg circle")) == 3
+        edit_a_shown_zone(page, box)
         ARTEFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTEFACTS / "console-zone-editor.png"), full_page=True)
         browser.close()

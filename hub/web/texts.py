@@ -123,10 +123,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "cam_ended": {"zh": "录像已播完", "en": "Recording ended"},
     "zone_editor": {"zh": "区域绘制", "en": "Draw a zone"},
     "zone_hint": {
-        "zh": "在画面上依次点击区域的各个角点（以人脚下为准），把生成的 YAML 贴到该摄像机的 zones: 下；"
+        "zh": "在画面上依次点击区域的各个角点（以人脚下为准），拖动角点可调整，双击角点可删除；"
+        "修改已有区域：把它的 polygon 贴到下面并点“显示已有区域”。把生成的 YAML 贴到该摄像机的 zones: 下；"
         "坐标为画面宽高的比例（0–1）。",
-        "en": "Click the zone's corners on the picture (where people stand), then paste the YAML "
-        "under the camera's zones:; points are fractions of the picture's width and height (0–1).",
+        "en": "Click the zone's corners on the picture (where people stand); drag a corner to move it, "
+        "double-click one to remove it. To edit an existing zone, paste its polygon below and press "
+        "“Show a polygon”. Paste the YAML under the camera's zones:; points are fractions of the "
+        "picture's width and height (0–1).",
     },
     "zone_undo": {"zh": "撤销一点", "en": "Undo point"},
     "zone_clear": {"zh": "清除", "en": "Clear"},

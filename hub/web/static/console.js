@@ -95,8 +95,9 @@ async function showMoves(id) {
 }
 
 // zone drawing: points clicked on a camera's latest snapshot (the agent draws its zones on it)
-// become a zone in fractions of the picture, as the agent file wants them ----------------------
-const zone = { camera: null, points: [] };
+// become a zone in fractions of the picture, as the agent file wants them; corners are dragged to
+// move them and double-clicked to remove them (an existing zone is edited after "show") --------
+const zone = { camera: null, points: [], drag: null, pressed: null };
 
 function openZoneEditor(camera, src) {
   zone.camera = camera;
@@ -114,10 +115,11 @@ function drawZone(problem) {
   const shape = document.createElementNS(ns, zone.points.length > 2 ? "polygon" : "polyline");
   shape.setAttribute("points", zone.points.map(([x, y]) => `${x},${y}`).join(" "));
   shape.setAttribute("class", "zone-shape");
-  const dots = zone.points.map(([x, y]) => {
+  const dots = zone.points.map(([x, y], index) => {
     const dot = document.createElementNS(ns, "circle");
-    dot.setAttribute("cx", x); dot.setAttribute("cy", y); dot.setAttribute("r", 0.008);
+    dot.setAttribute("cx", x); dot.setAttribute("cy", y); dot.setAttribute("r", 0.012);
     dot.setAttribute("class", "zone-point");
+    dot.dataset.index = index;
     return dot;
   });
   document.getElementById("zone-svg").replaceChildren(shape, ...dots);
@@ -126,10 +128,37 @@ function drawZone(problem) {
     : zone.points.length < 3 ? "" : `# ${zone.camera} · zones:\n- id: zone-1\n  role: area\n  polygon: [${polygon}]`;
 }
 
-function zoneClick(event) {
-  const box = event.currentTarget.getBoundingClientRect();
+function zonePoint(event) {
+  const box = document.getElementById("zone-svg").getBoundingClientRect();
   const clamp = (v) => Math.min(1, Math.max(0, v));
-  zone.points.push([clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)]);
+  return [clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)];
+}
+
+function zoneClick(event) {
+  if (zone.drag !== null) { zone.drag = null; return; }  // a press on a corner never adds one
+  zone.points.push(zonePoint(event));
+  drawZone();
+}
+
+function zonePress(event) {
+  zone.pressed = null;
+  if (!event.target.classList.contains("zone-point")) return;
+  zone.drag = zone.pressed = Number(event.target.dataset.index);
+  event.currentTarget.setPointerCapture(event.pointerId);
+  event.preventDefault();
+}
+
+function zoneMove(event) {
+  if (zone.drag === null || !(event.buttons & 1)) return;
+  zone.points[zone.drag] = zonePoint(event);
+  drawZone();
+}
+
+function zoneRemove() {
+  // the svg captured the pointer on the press, so the double click's target is the svg: use the press
+  if (zone.pressed === null) return;
+  zone.points.splice(zone.pressed, 1);
+  zone.drag = zone.pressed = null;
   drawZone();
 }
 
@@ -147,7 +176,11 @@ function zonePaste() {
 }
 
 if (document.getElementById("zone-editor")) {
-  document.getElementById("zone-svg").addEventListener("click", zoneClick);
+  const svg = document.getElementById("zone-svg");
+  svg.addEventListener("click", zoneClick);
+  svg.addEventListener("pointerdown", zonePress);
+  svg.addEventListener("pointermove", zoneMove);
+  svg.addEventListener("dblclick", zoneRemove);
   document.getElementById("zone-undo").addEventListener("click", () => { zone.points.pop(); drawZone(); });
   document.getElementById("zone-clear").addEventListener("click", () => { zone.points = []; drawZone(); });
   document.getElementById("zone-show").addEventListener("click", zonePaste);
