@@ -25,6 +25,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from protocol.errors import CasewatchError
 
 PRIORITIES = {"critical": 0, "observation": 1, "routine": 2}
 DEFAULT_MAX_AGE_S = 30 * 24 * 3600
+ANCHOR_DAYS = 400
+"""Days of the hub's anchors an agent keeps (one per day): over a year of reports to check."""
 
 
 class OutboxError(CasewatchError):
@@ -89,6 +92,9 @@ class Outbox:
                 INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('shed', 0);
                 CREATE TABLE IF NOT EXISTS identity (epoch TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS device_state (device TEXT PRIMARY KEY, state TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS anchors (
+                    day TEXT PRIMARY KEY, ts INTEGER NOT NULL, anchor TEXT NOT NULL
+                );
                 """
             )
             row = self._db.execute("SELECT epoch FROM identity").fetchone()
@@ -212,6 +218,27 @@ class Outbox:
             except sqlite3.Error as exc:
                 raise OutboxError(f"outbox {self.path}: {exc}") from exc
         return None if row is None else str(row[0])
+
+    def keep_anchor(self, anchor: str, ts_ms: int) -> None:
+        """The hub's anchor (its log's signed head, protocol/anchor.py): the latest of each UTC day
+        is kept, ``ANCHOR_DAYS`` days, so the hub's log can be checked against copies off its disk."""
+        day = time.strftime("%Y-%m-%d", time.gmtime(ts_ms / 1000))
+        with self._lock, self._transaction() as db:
+            db.execute(
+                "INSERT INTO anchors (day, ts, anchor) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE"
+                " SET ts = excluded.ts, anchor = excluded.anchor WHERE excluded.ts >= anchors.ts",
+                (day, ts_ms, anchor),
+            )
+            db.execute(
+                "DELETE FROM anchors WHERE day NOT IN (SELECT day FROM anchors ORDER BY day DESC LIMIT ?)",
+                (ANCHOR_DAYS,),
+            )
+
+    def anchors(self) -> list[str]:
+        """The kept anchors, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT anchor FROM anchors ORDER BY day").fetchall()
+        return [str(row[0]) for row in rows]
 
     def first_seq(self) -> int | None:
         """The lowest seq still held (``None`` when empty)."""

@@ -21,7 +21,7 @@ from agent.conditions import Candidate, ConditionTracker, Ended, Started, candid
 from agent.config import AgentConfig
 from agent.emitter import Draft, Emitter
 from agent.ops import Metric, OpsServer
-from agent.outbox import Outbox
+from agent.outbox import Outbox, OutboxError
 from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
 from agent.room_state import ENDED, Fusion
@@ -30,6 +30,7 @@ from detectors.detection import Detector
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
 from foundation.mqtt_link import LinkError, MqttLink, Subscription
+from protocol.anchor import read_anchor
 from protocol.clock import Clock, SystemClock
 from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
@@ -80,7 +81,10 @@ class Agent:
         self.registry_keys = (
             Keyring({HUB_IDENTITY: config.registry_key.key_bytes()}) if config.registry_key else None
         )
-        self.counters = {"registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0}
+        self.counters = {
+            "registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0,
+            "anchors_kept": 0, "anchors_rejected": 0,
+        }  # fmt: skip
         self.keeper = OutboxKeeper(
             self.outbox, self.emitter, self.publisher, key=config.signing.key_bytes(), center=config.center,
             agent=config.agent, counters=self.counters,
@@ -115,6 +119,7 @@ class Agent:
                 Subscription(self.layout.registry_filter(config.center)),
                 Subscription(self.layout.hub_status(config.center)),
                 Subscription(self.layout.receipt(config.center, config.agent)),
+                Subscription(self.layout.hub_anchor(config.center)),
             ],
         )
 
@@ -275,6 +280,9 @@ class Agent:
         if topic == self.layout.receipt(self.config.center, self.config.agent):
             self.keeper.on_receipt(payload)
             return
+        if topic == self.layout.hub_anchor(self.config.center):
+            self._keep_anchor(payload)
+            return
         try:
             parsed = self.layout.parse(topic)
         except ProtocolError:
@@ -298,6 +306,18 @@ class Agent:
         with self._lock:
             self.fusion.register(parsed.band, registration)
         self.counters["registry_accepted"] += 1
+
+    def _keep_anchor(self, payload: bytes) -> None:
+        """The hub's signed log head, kept off the hub's disk (checked with the hub's key when the
+        agent has it as ``registry_key``; its form only otherwise — ``hub verify`` checks it)."""
+        try:
+            anchor = read_anchor(payload, self.registry_keys, self.config.center)
+            self.outbox.keep_anchor(payload.decode(), anchor.ts)
+        except (ProtocolError, OutboxError, UnicodeDecodeError) as exc:
+            self.counters["anchors_rejected"] += 1
+            log.warning("hub anchor not kept: %s", exc)
+            return
+        self.counters["anchors_kept"] += 1
 
     # periodic work ---------------------------------------------------------------------------------
     def _timer_loop(self) -> None:

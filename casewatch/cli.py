@@ -298,6 +298,7 @@ def agent(config_path: Path, log_format: str) -> None:
 
 # Device simulators and tools live in their own module; registered here so `casewatch --help`
 # lists them with the rest.
+from casewatch.anchor_commands import anchors  # noqa: E402
 from casewatch.cabinet_commands import cabinet  # noqa: E402
 from casewatch.demo_command import demo  # noqa: E402
 from casewatch.device_commands import enrol_finger, sim  # noqa: E402
@@ -305,6 +306,7 @@ from casewatch.finger_commands import fingers  # noqa: E402
 from casewatch.hub_commands import hub  # noqa: E402
 from casewatch.zone_commands import zones  # noqa: E402
 
+main.add_command(anchors)
 main.add_command(demo)
 main.add_command(sim)
 main.add_command(hub)

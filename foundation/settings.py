@@ -135,6 +135,11 @@ class SigningKey(Settings):
 
     key: SecretStr | None = None
     key_file: KeyFile | None = None
+    retired_key_files: list[KeyFile] = Field(
+        default_factory=list,
+        description="Keys this identity signed with before a rotation: `hub verify` accepts them for "
+        "events already in the log; nothing new is accepted with them.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SigningKey:
@@ -149,6 +154,11 @@ class SigningKey(Settings):
         text = read_secret(self.key, self.key_file)
         assert text is not None
         return key_from_text(text)
+
+    def verify_keys(self) -> list[bytes]:
+        """The current key first, then the retired ones (for checking what was signed before)."""
+        retired = [key_from_text(path.read_text(encoding="utf-8")) for path in self.retired_key_files]
+        return [self.key_bytes(), *retired]
 
 
 def not_reserved_agent(value: str) -> str:

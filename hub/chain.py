@@ -1,9 +1,21 @@
-"""The hash chain of the event log, checked: what ``casewatch hub verify`` runs.
+"""The hash chain of the event log, and its check: what ``casewatch hub verify`` runs.
 
-``hash(n) = sha256(bytes.fromhex(prev_hash(n)) + body(n))``, ``prev_hash(1)`` = 64 zeros (see
-``hub.store``). The walk is in constant memory and names the first row that is missing, out of
-order, or does not check out, and says which column was edited when the next row tells; the head
-recorded in ``meta`` with every batch catches a truncated tail.
+Two link formats (``hub.store``), chosen by chain position against ``meta.chain_v2_from``::
+
+    v1 (rows before chain_v2_from):  hash(n) = sha256(prev(n) + body(n))
+    v2 (from chain_v2_from on):      hash(n) = sha256(prev(n) + body(n) + received_ms(n) as 8 bytes,
+                                                      big-endian, signed)
+
+``prev(1)`` = 32 zero bytes. v2 covers the hub's arrival time too, the one stored column that is
+not in the signed body. Every other column (agent, seq, id, kind, ts, epoch, person, band) is a
+copy of a field of the body: the walk parses each body and compares, so an edited column is named
+even though the hash does not cover it. With the agents' keys (``keyring``) each body's signature
+is checked again, so a row written with a recomputed chain but without an agent's key is named.
+
+The walk is in constant memory and names the first row that is missing, out of order, or does
+not check out. The head recorded in ``meta`` with every batch catches a truncated tail; an
+*anchor* — the head signed with the hub's key and kept outside the store (``hub.anchor``) —
+catches what the store alone cannot: a recomputed chain, or a cut tail with the head rewritten.
 """
 
 from __future__ import annotations
@@ -11,12 +23,34 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.errors import ProtocolError
+from protocol.signing import SIG_FIELD, Keyring
+
 GENESIS = "0" * 64
 """``prev_hash`` of row 1."""
+V2_META = "chain_v2_from"
+
+
+def link(prev: bytes, body: bytes, received_ms: int, v2: bool) -> bytes:
+    """The raw sha256 of one row given the previous row's raw hash."""
+    data = prev + body
+    if v2:
+        data += received_ms.to_bytes(8, "big", signed=True)
+    return hashlib.sha256(data).digest()
+
+
+@dataclass(frozen=True)
+class AnchorPoint:
+    """A head kept outside the store: the hash row ``pos`` had when it was signed."""
+
+    pos: int
+    hash: str
+    source: str
+    """Where it came from, for the report (``report 2026-12-02``, ``agent box-01``, a file)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +66,8 @@ class VerifyReport:
     first_broken: int | None
     reason: str | None
     head: str
+    anchors_checked: int = 0
+    signatures_checked: int = 0
 
 
 def recorded_head(meta: dict[str, str]) -> tuple[int, str] | None:
@@ -62,75 +98,173 @@ def head_problem(
     return None
 
 
+def v2_from(meta: dict[str, str], has_v2: bool) -> tuple[int, tuple[int, str] | None]:
+    """The first v2 position (a store from before v2 has none: every row is v1), or a problem."""
+    if not has_v2:
+        return 2**62, None
+    try:
+        first = int(meta[V2_META])
+    except (KeyError, ValueError):
+        return 2**62, (1, f"meta {V2_META} is missing or unreadable (edited?)")
+    return (first, None) if first >= 1 else (2**62, (1, f"meta {V2_META} = {first} (edited?)"))
+
+
+_ROW = "pos, prev_hash, hash, body, received_ms, agent, seq, id, kind, ts, epoch, person, band"
+
+
+@dataclass
+class _Walk:
+    """State carried from row to row."""
+
+    conn: sqlite3.Connection
+    first_v2: int
+    recorded: tuple[int, str] | None
+    keyring: Keyring | None
+    wanted: frozenset[int]
+    rows: int = 0
+    prev: str = GENESIS
+    signatures: int = 0
+
+
 def verify_chain(
-    conn: sqlite3.Connection, progress: Callable[[int], None] | None, chunk: int
+    conn: sqlite3.Connection,
+    progress: Callable[[int], None] | None,
+    chunk: int,
+    *,
+    has_v2: bool = True,
+    keyring: Keyring | None = None,
+    anchors: Sequence[AnchorPoint] = (),
 ) -> VerifyReport:
-    meta = dict(
-        conn.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash', 'head_mismatch')")
-    )
+    names = ("head_pos", "head_hash", "head_mismatch", V2_META)
+    marks = ",".join("?" * len(names))
+    meta = dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", names))
     recorded = recorded_head(meta)
-    cursor = conn.execute("SELECT pos, prev_hash, hash, body FROM events ORDER BY pos")
-    rows, prev, hash_at_recorded = 0, GENESIS, None
-    problem: tuple[int, str] | None = None
+    first_v2, problem = v2_from(meta, has_v2)
+    wanted = frozenset(a.pos for a in anchors) | ({recorded[0]} if recorded else set())
+    walk = _Walk(conn, first_v2, recorded, keyring, wanted)
+    seen: dict[int, str] = {}
+    cursor = conn.execute(f"SELECT {_ROW} FROM events ORDER BY pos")
     while problem is None and (batch := cursor.fetchmany(chunk)):
-        for pos, prev_hash, hash_, body in batch:
-            problem = _check_row(conn, rows + 1, prev, pos, prev_hash, hash_, body, recorded)
+        for row in batch:
+            problem = _check_row(walk, row)
             if problem is not None:
                 break
-            rows, prev = pos, hash_
-            if recorded is not None and pos == recorded[0]:
-                hash_at_recorded = hash_
+            walk.rows, walk.prev = row[0], row[2]
+            if row[0] in wanted:
+                seen[row[0]] = row[2]
         if progress is not None:
-            progress(rows)
+            progress(walk.rows)
     cursor.close()
     if problem is None and recorded is not None:
-        problem = head_problem(recorded, rows, hash_at_recorded)
-    if "head_mismatch" in meta:
-        try:
-            seen = json.loads(meta["head_mismatch"])
-            noted = (int(seen["first_broken"]), str(seen["reason"]))
-        except (ValueError, TypeError, KeyError):
-            noted = (1, f"meta head_mismatch is unreadable (edited?): {meta['head_mismatch']!r}")
-        if problem is None or noted[0] < problem[0]:
-            problem = noted
+        problem = head_problem(recorded, walk.rows, seen.get(recorded[0]))
+    problem = _earliest(problem, _noted_mismatch(meta), _anchors_problem(anchors, walk.rows, seen))
     if problem is None:
-        return VerifyReport(True, rows, None, None, prev)
-    if rows >= problem[0]:  # a head or open-time problem inside the walked rows: report the prefix
+        return VerifyReport(True, walk.rows, None, None, walk.prev, len(anchors), walk.signatures)
+    rows, prev = walk.rows, walk.prev
+    if rows >= problem[0]:  # a head, anchor or open-time problem inside the walked rows: the prefix
         rows = problem[0] - 1
-        row = conn.execute("SELECT hash FROM events WHERE pos = ?", (rows,)).fetchone()
-        prev = str(row[0]) if row else GENESIS
-    return VerifyReport(False, rows, problem[0], problem[1], prev)
+        found = conn.execute("SELECT hash FROM events WHERE pos = ?", (rows,)).fetchone()
+        prev = str(found[0]) if found else GENESIS
+    return VerifyReport(False, rows, problem[0], problem[1], prev, len(anchors), walk.signatures)
 
 
-def _check_row(
-    conn: sqlite3.Connection,
-    expected: int,
-    prev: str,
-    pos: Any,
-    prev_hash: Any,
-    hash_: Any,
-    body: Any,
-    recorded: tuple[int, str] | None,
+def _earliest(*problems: tuple[int, str] | None) -> tuple[int, str] | None:
+    found = [p for p in problems if p is not None]
+    return min(found, key=lambda p: p[0]) if found else None
+
+
+def _noted_mismatch(meta: dict[str, str]) -> tuple[int, str] | None:
+    if "head_mismatch" not in meta:
+        return None
+    try:
+        seen = json.loads(meta["head_mismatch"])
+        return int(seen["first_broken"]), str(seen["reason"])
+    except (ValueError, TypeError, KeyError):
+        return 1, f"meta head_mismatch is unreadable (edited?): {meta['head_mismatch']!r}"
+
+
+def _anchors_problem(
+    anchors: Sequence[AnchorPoint], last_pos: int, seen: dict[int, str]
 ) -> tuple[int, str] | None:
+    """The first anchor the log no longer agrees with. A recomputed chain checks out row by row,
+    so the rewritten rows can only be bounded: after the last anchor that still agrees."""
+    agreed = 0
+    for anchor in sorted(anchors, key=lambda a: a.pos):
+        if anchor.pos > last_pos:
+            return last_pos + 1, (
+                f"rows after {last_pos} are missing: the anchor from {anchor.source} names row {anchor.pos}"
+            )
+        if seen.get(anchor.pos) != anchor.hash:
+            return agreed + 1, (
+                f"rows {agreed + 1}–{anchor.pos} were rewritten after the anchor from {anchor.source}: "
+                f"row {anchor.pos}'s hash differs from it (chain recomputed?)"
+            )
+        agreed = anchor.pos
+    return None
+
+
+def _check_row(walk: _Walk, row: tuple[Any, ...]) -> tuple[int, str] | None:
     """The problem of one row given the previous row's hash, or None."""
+    pos, prev_hash, hash_, body, received_ms = row[:5]
+    expected = walk.rows + 1
     if pos != expected:
         return expected, (f"row {expected} is missing" if pos > expected else f"row {pos} is out of order")
-    if prev_hash != prev:
+    if prev_hash != walk.prev:
         previous = "the genesis value 0…0" if pos == 1 else f"row {pos - 1}'s hash"
         return pos, f"row {pos}: prev_hash does not match {previous} (edited?)"
     if isinstance(body, str):
         body = body.encode()
     try:
-        computed = hashlib.sha256(bytes.fromhex(prev_hash) + body).hexdigest()
-    except (TypeError, ValueError):
-        return pos, f"row {pos}: prev_hash or body has the wrong type or format (edited?)"
-    if computed == hash_:
-        return None
-    # Which of the two changed? The next row (or the recorded head) still carries the original hash.
-    row = conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (pos + 1,)).fetchone()
-    successor = row[0] if row else (recorded[1] if recorded and recorded[0] == pos else None)
+        computed = link(bytes.fromhex(prev_hash), body, received_ms, pos >= walk.first_v2).hex()
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        return pos, f"row {pos}: prev_hash, body or received_ms has the wrong type or format (edited?)"
+    if computed != hash_:
+        return pos, _which_changed(walk, pos, computed, hash_)
+    return _columns_problem(walk, row, body)
+
+
+def _which_changed(walk: _Walk, pos: int, computed: str, hash_: Any) -> str:
+    """The next row (or the recorded head) still carries the original hash: which of the two changed?"""
+    found = walk.conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (pos + 1,)).fetchone()
+    recorded = walk.recorded
+    successor = found[0] if found else (recorded[1] if recorded and recorded[0] == pos else None)
     if successor == computed:
-        return pos, f"row {pos}: its hash column was edited (the body still matches the chain)"
+        return f"row {pos}: its hash column was edited (the body still matches the chain)"
     if successor == hash_:
-        return pos, f"row {pos}: body does not match its hash (edited?)"
-    return pos, f"row {pos}: body and hash do not match (edited?)"
+        covered = "body or received_ms" if pos >= walk.first_v2 else "body"
+        return f"row {pos}: {covered} does not match its hash (edited?)"
+    return f"row {pos}: body and hash do not match (edited?)"
+
+
+def _columns_problem(walk: _Walk, row: tuple[Any, ...], body: bytes) -> tuple[int, str] | None:
+    """Every column that copies a field of the body must still say what the body says."""
+    pos = row[0]
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return pos, f"row {pos}: body is not JSON (edited?)"
+    if not isinstance(doc, dict):
+        return pos, f"row {pos}: body is not a JSON object (edited?)"
+    found = doc.get("subject")
+    subject: dict[str, Any] = found if isinstance(found, dict) else {}
+    expected = {
+        "agent": doc.get("agent"), "seq": doc.get("seq"), "id": doc.get("id"), "kind": doc.get("kind"),
+        "ts": doc.get("ts"), "epoch": doc.get("epoch") or "", "person": subject.get("person"),
+        "band": subject.get("band"),
+    }  # fmt: skip
+    stored = dict(zip(("agent", "seq", "id", "kind", "ts", "epoch", "person", "band"), row[5:], strict=True))
+    for column, value in expected.items():
+        if stored[column] != value:
+            said = f"column {column} is {stored[column]!r}, the signed event says {value!r}"
+            return pos, f"row {pos}: {said} (edited?)"
+    if walk.keyring is None:
+        return None
+    sig = doc.get(SIG_FIELD)
+    try:
+        if not isinstance(sig, str):
+            raise ProtocolError("no sig")
+        walk.keyring.verify_signed_canonical(body, sig, str(doc.get("agent")))
+    except ProtocolError as exc:
+        return pos, f"row {pos}: the signature does not check out ({exc}): forged, or the key changed?"
+    walk.signatures += 1
+    return None

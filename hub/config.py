@@ -44,6 +44,13 @@ class StoreSettings(Settings):
     synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="FULL survives power loss; NORMAL survives a crash of the hub only."
     )
+    anchor_every_s: int = Field(
+        60,
+        ge=5,
+        le=86_400,
+        description="How often the chain's signed head (an anchor) is published, retained, while the "
+        'log grows; agents keep what they receive (docs/hub.md "Anchors").',
+    )
 
 
 class IngestSettings(Settings):

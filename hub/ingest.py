@@ -42,6 +42,7 @@ from hub.records import HUB_AGENT, RecordConflict, conflict
 from hub.state_store import DerivedStore
 from hub.store import Batch, HubStore, Incoming, Stored, Stream
 from hub.web.evidence import EvidenceFolder
+from protocol.anchor import make_anchor
 from protocol.clock import Clock
 
 log = logging.getLogger("hub.service")
@@ -155,6 +156,9 @@ class Ingest:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_prune_ms = 0
+        self._next_anchor_ms = 0
+        self._anchored_pos = 0
+        self.hub_key = hub_key
         self._gate = threading.Lock()
         self._closing = False
         """Set under ``_gate`` once the thread is gone: writes from then on run where they are asked."""
@@ -475,6 +479,15 @@ class Ingest:
             if agent != HUB_AGENT and mark.next_expected > 1:
                 self.outbound.receipt(agent, epoch, mark.next_expected - 1, self.clock.now_ms())
 
+    def publish_anchor(self, now: int, *, force: bool = False) -> None:
+        """The head, signed, retained on the broker — when the log grew since the last one (or on
+        connect, ``force``: the broker may be new)."""
+        pos, hash_ = self.store.head()
+        due = pos and (force or pos != self._anchored_pos)
+        if due and self.outbound.anchor(make_anchor(self.cfg.center, pos, hash_, now, self.hub_key)):
+            self._anchored_pos = pos
+        self._next_anchor_ms = now + self.cfg.store.anchor_every_s * 1000
+
     # timers -----------------------------------------------------------------------------------
     def _tick(self) -> None:
         now = self.clock.now_ms()
@@ -482,6 +495,8 @@ class Ingest:
             self._next_prune_ms = now + 3_600_000
             self.evidence.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
             self.agent_files.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
+        if now >= self._next_anchor_ms:
+            self.publish_anchor(now)
         core = self.judgement.core
         core.tick(now)
         changes = core.take_changes(now)

@@ -247,6 +247,15 @@ def _v6_epochs(db: Database) -> None:
     db.execute("DROP TABLE agent_seq")
 
 
+def _v7_chain_v2(db: Database) -> None:
+    """From the next row on, each link also hashes the row's ``received_ms`` (``hub.chain``): the
+    hub's arrival time was the one stored column the chain did not cover. Earlier rows keep v1."""
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('chain_v2_from', "
+        "(SELECT CAST(coalesce(max(pos), 0) + 1 AS TEXT) FROM events))"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events hash chain, quarantine, agent sequences, gaps, meta", _v1_events),
     Migration(2, "rule states, alerts and their log, projections", _v2_derived),
@@ -254,6 +263,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "events' subject person and band as indexed columns", _v4_subject_columns),
     Migration(5, "console accounts made by admins", _v5_accounts),
     Migration(6, "outbox epochs: events unique by agent, epoch and seq; sequences per stream", _v6_epochs),
+    Migration(7, "hash chain v2: each link covers the row's received_ms too", _v7_chain_v2),
 ]
 
 

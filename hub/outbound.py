@@ -3,7 +3,8 @@
 Alerts go to ``{prefix}/{center}/alerts/{id}`` as JSON (the alert plus its rule's ``title`` and
 ``basis`` and the Chinese level name); registrations to ``{prefix}/{center}/registry/bands/{band}``
 signed with the hub's key, an empty payload for an unbound band; receipts to
-``{prefix}/{center}/{agent}/receipt`` signed with that agent's key (protocol/receipts.py). A
+``{prefix}/{center}/{agent}/receipt`` signed with that agent's key (protocol/receipts.py); the
+chain's anchor to ``{prefix}/{center}/hub/anchor`` signed with the hub's key (hub/anchor.py). A
 publish that cannot be handed to the network is counted and logged; the alert is in the store and
 goes out with its next change, a receipt with the next commit or reconnect.
 """
@@ -55,6 +56,10 @@ class Outbound:
     def registration(self, band: str, reg: BandRegistration | None) -> None:
         payload = encode_registration(reg, self.hub_key) if reg is not None else b""
         self._publish(self.layout.registry_band(self.center, band), payload)
+
+    def anchor(self, payload: bytes) -> bool:
+        """The log's signed head, retained: agents keep it outside the hub's disk."""
+        return self._publish(self.layout.hub_anchor(self.center), payload)
 
     def receipt(self, agent: str, epoch: str, seq: int, now_ms: int) -> bool:
         """Tell ``agent`` its outbox ``epoch`` is stored up to ``seq``; False if it could not be sent."""

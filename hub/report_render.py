@@ -50,6 +50,9 @@ def to_csv(report: Report) -> str:
     w.writerow([])
     w.writerow(["day", *LEVELS])
     w.writerows([[d["day"], *(d[lv] for lv in LEVELS)] for d in report.trend])
+    if report.anchor:
+        w.writerow([])
+        w.writerow([ANCHOR_TITLE, report.anchor])
     return out.getvalue()
 
 
@@ -107,6 +110,21 @@ def rules_svg(report: Report, width: int = 720) -> str:
     return "".join(parts)
 
 
+ANCHOR_TITLE = "日志锚点 log anchor"
+ANCHOR_NOTE = (
+    "事件日志当时的末条位置与哈希，经中心签名；请另行保存本报表，"
+    "核验时用 casewatch hub verify --anchor 本文件 (the log's head, signed by the hub: keep this "
+    "report elsewhere and check the log against it with casewatch hub verify --anchor)"
+)
+
+
+def _anchor_html(report: Report) -> str:
+    if not report.anchor:
+        return ""
+    esc = html.escape
+    return f'<h2>{ANCHOR_TITLE}</h2><p>{esc(ANCHOR_NOTE)}</p><pre class="anchor">{esc(report.anchor)}</pre>'
+
+
 def to_html(report: Report, center_name: str) -> str:
     esc = html.escape
     kind = KIND_ZH[report.period.kind]
@@ -133,7 +151,7 @@ def to_html(report: Report, center_name: str) -> str:
         f'<table class="headline">{rows}</table>'
         f'<h2>按等级 by level</h2><table class="levels">{levels}</table>'
         f"<h2>趋势 trend</h2>{trend_svg(report)}<h2>规则分布 by rule</h2>{rules_svg(report)}{tables}"
-        "</body></html>"
+        f"{_anchor_html(report)}</body></html>"
     )
 
 
@@ -183,6 +201,9 @@ def to_pdf(report: Report, center_name: str) -> bytes:
             Paragraph(name, heading),
             Table([keys] + [[str(i.get(k, "")) for k in keys] for i in items], style=style),
         ]
+    if report.anchor:  # ASCII only: a monospaced font that wraps the long line
+        small = ParagraphStyle("a", fontName="Courier", fontSize=6, leading=8)
+        story += [Paragraph(ANCHOR_TITLE, heading), Paragraph(html.escape(report.anchor), small)]
     out = io.BytesIO()
     SimpleDocTemplate(out, pagesize=A4, title=f"casewatch {report.period.kind} {report.period.label}").build(
         story

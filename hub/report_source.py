@@ -91,6 +91,7 @@ def file_stem(period: Period) -> str:
 
 def render(service: HubService, period: Period, fmt: str) -> bytes:
     made = report(service, period)
+    made.anchor = service.anchor_now()
     name = service.cfg.name or service.cfg.center
     if fmt == "csv":
         return to_csv(made).encode("utf-8-sig")  # a BOM, so spreadsheet programs read the Chinese

@@ -105,6 +105,9 @@ class Report:
     rectified_in_48h: int = 0
     ack_median_min: float | None = None
     ack_p90_min: float | None = None
+    anchor: str | None = None
+    """The event log's head signed with the hub's key when the report was made (hub/anchor.py):
+    a copy of the report kept elsewhere lets ``hub verify --anchor`` check the log against it."""
 
     @property
     def rectified_rate(self) -> float | None:
@@ -132,6 +135,7 @@ class Report:
             "rectified_rate": self.rectified_rate,
             "ack_median_min": self.ack_median_min,
             "ack_p90_min": self.ack_p90_min,
+            "anchor": self.anchor,
         }
 
 

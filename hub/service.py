@@ -51,6 +51,7 @@ from hub.store import HubStore, Stored
 from hub.web.evidence import EvidenceFolder
 from hub.web.live import LiveFeed
 from hub.web.snapshots import SnapshotCache
+from protocol.anchor import make_anchor
 from protocol.clock import Clock, SystemClock
 from protocol.codec import Decoder
 from protocol.signing import Keyring
@@ -279,6 +280,13 @@ class HubService:
         """Rules tagged ``custody-time``: the deadlines the console shows as time in the centre."""
         return [r.id for r in self.rules.rules if CUSTODY_TAG in r.tags]
 
+    def anchor_now(self) -> str | None:
+        """The log's head signed now (for reports); None while the log is empty."""
+        pos, hash_ = self.store.head()
+        if not pos:
+            return None
+        return make_anchor(self.cfg.center, pos, hash_, self.clock.now_ms(), self.hub_key).decode()
+
     def running(self) -> bool:
         return self.ingest is not None and self.ingest.running()
 
@@ -372,6 +380,7 @@ class HubService:
         self._republish_registry()
         assert self.ingest is not None
         self.ingest.send_all_receipts()
+        self.ingest.publish_anchor(self.clock.now_ms(), force=True)
         self.ready.set()
 
     def _republish_registry(self) -> None:

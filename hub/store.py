@@ -1,15 +1,19 @@
 """The hub's tamper-evident event store: an append-only, hash-chained log in SQLite (WAL).
 
 Every admitted event becomes one row of ``events`` at the next chain position ``pos`` (1, 2, 3…,
-no holes). Each row stores the hex sha256 of the previous row's hash and its own body::
+no holes). Each row stores the hex sha256 of the previous row's hash, its own body and its
+arrival time::
 
     prev_hash(1)   = "0" * 64
     prev_hash(n)   = hash(n - 1)
-    hash(n)        = sha256(bytes.fromhex(prev_hash(n)) + body(n)).hexdigest()
+    hash(n)        = sha256(bytes.fromhex(prev_hash(n)) + body(n)
+                            + received_ms(n).to_bytes(8, "big", signed=True)).hexdigest()
 
-where ``body`` is the canonical JSON bytes of the whole signed event as it arrived. Anyone can
-check a copy of the table with that formula alone (an integrator's script, ``sqlite3`` and
-``sha256sum``); ``HubStore.verify`` does it in constant memory and names the first broken row.
+where ``body`` is the canonical JSON bytes of the whole signed event as it arrived (rows written
+before schema v7, ``meta.chain_v2_from``, hash the body alone: ``hub.chain``). Anyone can check a
+copy of the table with that formula alone (an integrator's script, ``sqlite3`` and
+``sha256sum``); ``hub.chain`` does it in constant memory, checks that every other column still
+says what the body says, and names the first broken row.
 Editing a body or a hash breaks that row; deleting a row leaves a hole in ``pos``; deleting the
 tail is caught against the head (``head_pos``, ``head_hash`` in ``meta``) that every batch records
 in its own transaction. A mismatch already present when a store is opened is kept in ``meta`` as
@@ -27,12 +31,11 @@ One ``HubStore`` per file and process; its lock serialises the ingest, HTTP and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +43,21 @@ from typing import Any, Literal, TypeVar, cast
 
 from sqlite_utils import Database
 
-from hub.chain import GENESIS, VerifyReport, head_problem, recorded_head, verify_chain
+from hub.chain import (
+    GENESIS,
+    V2_META,
+    AnchorPoint,
+    VerifyReport,
+    head_problem,
+    link,
+    recorded_head,
+    v2_from,
+    verify_chain,
+)
 from hub.errors import StoreError
 from hub.migrations import migrate
 from hub.read_connections import ReadConnections
+from protocol.signing import Keyring
 
 __all__ = [
     "GENESIS",
@@ -63,7 +77,7 @@ __all__ = [
 T = TypeVar("T")
 RAW_LIMIT = 4096
 """How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
-_RESERVED_META = ("head_pos", "head_hash", "head_mismatch")
+_RESERVED_META = ("head_pos", "head_hash", "head_mismatch", V2_META)
 _IN_CHUNK = 500  # seqs per ``IN (...)`` lookup, well under SQLite's variable limit
 
 
@@ -197,6 +211,8 @@ class HubStore:
             migrate(self._db, where=str(self.path))
             row = self._db.execute("SELECT pos, hash FROM events ORDER BY pos DESC LIMIT 1").fetchone()
             self._head: tuple[int, str] = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+            meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key = ?", (V2_META,)))
+            self._v2_from, _ = v2_from(meta, True)  # unreadable: v1 links; verify names the meta row
             self._keep_head_mismatch()
         except BaseException as exc:
             self._db.close()
@@ -316,7 +332,7 @@ class HubStore:
                 continue
             taken.add((e.agent, e.epoch, e.seq))
             pos += 1
-            digest = hashlib.sha256(prev + e.body).digest()
+            digest = link(prev, e.body, e.received_ms, pos >= self._v2_from)
             hexed = digest.hex()
             rows.append(
                 (
@@ -440,23 +456,31 @@ class HubStore:
         return None if row is None else str(row[0])
 
     # verification -----------------------------------------------------------------------------
-    def verify(self, progress: Callable[[int], None] | None = None, *, chunk: int = 10_000) -> VerifyReport:
+    def verify(
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        chunk: int = 10_000,
+        keyring: Keyring | None = None,
+        anchors: Sequence[AnchorPoint] = (),
+    ) -> VerifyReport:
         """Walk the chain from row 1 and name the first broken row; memory stays at ``chunk`` rows.
 
         Runs on a read-only connection of its own inside one read transaction, so it sees one
         consistent snapshot (rows and recorded head together) while ingest goes on writing.
-        ``progress`` is called with the number of rows checked after each chunk.
+        ``progress`` is called with the number of rows checked after each chunk; with ``keyring``
+        every event's signature is checked again; ``anchors`` are heads kept outside the store.
         """
         if self._memory:
             with self.locked() as db:
-                return verify_chain(db, progress, chunk)
+                return verify_chain(db, progress, chunk, keyring=keyring, anchors=anchors)
         try:
             conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: cannot open for verify: {exc}") from exc
         try:
             conn.execute("BEGIN")
-            return verify_chain(conn, progress, chunk)
+            return verify_chain(conn, progress, chunk, keyring=keyring, anchors=anchors)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {exc}") from exc
         finally:

@@ -10,6 +10,7 @@
     {prefix}/{center}/{agent}/receipt                             retained, hub -> agent: stored up to seq
     {prefix}/{center}/registry/bands/{band}                       retained, hub -> agents
     {prefix}/{center}/alerts/{alert_id}                           retained alert state, hub -> all
+    {prefix}/{center}/hub/anchor                                  retained signed chain head, hub -> all
 
 The prefix may have several levels (``casewatch/prod``). ``registry`` and ``alerts`` are reserved
 and cannot be agent ids, which keeps the layout unambiguous; nor can ``hub``, the identity of the
@@ -143,6 +144,10 @@ class TopicLayout:
     def hub_status(self, center: str) -> str:
         """The hub's own retained ``online``/``offline`` (its will)."""
         return f"{self.prefix}/{_key(center, 'center')}/hub/status"
+
+    def hub_anchor(self, center: str) -> str:
+        """The hub's retained anchor: the log's head signed with its key (hub/anchor.py)."""
+        return f"{self.prefix}/{_key(center, 'center')}/hub/anchor"
 
     def registry_band(self, center: str, band: str) -> str:
         return f"{self.prefix}/{_key(center, 'center')}/registry/bands/{_key(band, 'band')}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sqlite3
 import time
@@ -14,7 +13,7 @@ from hub.store import (
     Batch,
     HubStore,
 )
-from tests.store_helpers import BIG, chain_by_hand, event, events, tamper
+from tests.store_helpers import BIG, chain_by_hand, event, events, link_by_hand, tamper
 
 
 # verify on a large store --------------------------------------------------------------------
@@ -56,7 +55,7 @@ def test_verify_names_a_single_edited_body(big_copy: Path) -> None:
     tamper(big_copy, "UPDATE events SET body = ? WHERE pos = ?", b'{"agent":"box-01","seq":1}', 47_111)
     report = HubStore(big_copy).verify()
     assert not report.ok and report.first_broken == 47_111 and report.rows == 47_110
-    assert report.reason == "row 47111: body does not match its hash (edited?)"
+    assert report.reason == "row 47111: body or received_ms does not match its hash (edited?)"
 
 
 def test_verify_names_an_edited_hash(big_copy: Path) -> None:
@@ -68,12 +67,14 @@ def test_verify_names_an_edited_hash(big_copy: Path) -> None:
 
 def test_verify_names_an_edited_body_with_a_recomputed_hash(big_copy: Path) -> None:
     conn = sqlite3.connect(big_copy)
-    (prev_hash,) = conn.execute("SELECT prev_hash FROM events WHERE pos = 30000").fetchone()
-    forged = b'{"forged":true}'
+    prev_hash, received, body = conn.execute(
+        "SELECT prev_hash, received_ms, body FROM events WHERE pos = 30000"
+    ).fetchone()
+    forged = body.replace(b'"count":', b'"count":1')  # every column still matches the body
     with conn:
         conn.execute(
             "UPDATE events SET body = ?, hash = ? WHERE pos = 30000",
-            (forged, hashlib.sha256(bytes.fromhex(prev_hash) + forged).hexdigest()),
+            (forged, link_by_hand(prev_hash, forged, received)),
         )
     conn.close()
     report = HubStore(big_copy).verify()
@@ -126,14 +127,27 @@ def test_a_truncation_stays_visible_after_more_events_are_appended(big_copy: Pat
 
 def test_a_forged_last_row_is_caught_against_the_recorded_head(big_copy: Path) -> None:
     conn = sqlite3.connect(big_copy)
-    (prev_hash,) = conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (BIG,)).fetchone()
-    forged = b'{"forged":true}'
+    prev_hash, received, body = conn.execute(
+        "SELECT prev_hash, received_ms, body FROM events WHERE pos = ?", (BIG,)
+    ).fetchone()
+    forged = body.replace(b'"count":', b'"count":1')
     with conn:  # the chain alone cannot tell: the last row has no successor
         conn.execute(
             "UPDATE events SET body = ?, hash = ? WHERE pos = ?",
-            (forged, hashlib.sha256(bytes.fromhex(prev_hash) + forged).hexdigest(), BIG),
+            (forged, link_by_hand(prev_hash, forged, received), BIG),
         )
     conn.close()
     report = HubStore(big_copy).verify()
     assert (report.ok, report.first_broken, report.rows) == (False, BIG, BIG - 1)
     assert report.reason == f"row {BIG}: hash differs from the recorded head (edited?)"
+
+
+@pytest.mark.parametrize("column, value", [("kind", "band.position"), ("ts", 0), ("person", "P-1"),
+                                           ("agent", "box-99"), ("received_ms", 1)])  # fmt: skip
+def test_verify_names_one_column_edited_in_100k_rows(big_copy: Path, column: str, value: object) -> None:
+    """Columns that queries and timelines read: each is a copy of the signed body (or, for
+    received_ms, inside the hash), so one edit among 100,000 rows is named at its row."""
+    tamper(big_copy, f"UPDATE events SET {column} = ? WHERE pos = 88888", value)
+    report = HubStore(big_copy).verify()
+    assert (report.ok, report.first_broken, report.rows) == (False, 88_888, 88_887), report
+    assert column in str(report.reason)

@@ -13,7 +13,9 @@ from foundation.configfile import load_config
 from hub.config import HubConfig
 from hub.service import HubService
 from hub.store import Batch, HubStore, Incoming
+from protocol.canonical import canonical_bytes
 from protocol.ids import uuid7
+from protocol.signing import signed
 from tests.agent_process import CASEWATCH
 from tests.hub_helpers import AgentFeed, hub_config
 from tests.waiting import wait_until
@@ -26,16 +28,19 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_verify_names_the_edited_row_of_a_100k_store(tmp_path: Path) -> None:
     feed = AgentFeed()
     config = hub_config(tmp_path, None, agent_key=feed.key_text)
-    template = feed.event("band.vitals", 1_767_225_600_000, {"band": "B1"}, {"heart_rate": 70})
-    body = template.canonical()
+    template = feed.event("band.vitals", 1_767_225_600_000, {"band": "B1"}, {"heart_rate": 70}).wire()
+
+    def signed_event(seq: int) -> Incoming:
+        doc = signed({**template, "seq": seq, "id": uuid7(1_767_225_600_000 + seq)}, feed.key)
+        body = canonical_bytes(doc)
+        return Incoming("box-01", seq, doc["id"], "band.vitals", doc["ts"], seq, body, band="B1")
+
     with HubStore(tmp_path / "hub.db", synchronous="NORMAL") as store:
-        for start in range(0, 100_000, 5000):
-            store.write(Batch(events=[
-                Incoming("box-01", s + 1, f"id-{s}", "band.vitals", 0, 0, body + str(s).encode())
-                for s in range(start, start + 5000)
-            ]))  # fmt: skip
+        for start in range(1, 100_001, 5000):
+            store.write(Batch(events=[signed_event(s) for s in range(start, start + 5000)]))
     done = run("hub", "verify", "--config", str(config))
     assert done.returncode == 0 and "100000 events" in done.stdout, done.stderr
+    assert "100000 signatures" in done.stdout
     with sqlite3.connect(tmp_path / "hub.db") as conn:
         conn.execute("UPDATE events SET body = replace(body, 'heart_rate\":70', 'heart_rate\":71')"
                      " WHERE pos = 61803")  # fmt: skip

@@ -105,3 +105,30 @@ def test_v4_fills_the_subject_columns_of_events_stored_before_it(tmp_path: Path)
     )
     assert "events_person" in plan
     conn.close()
+
+
+def test_v7_starts_the_longer_link_after_the_rows_already_stored(tmp_path: Path) -> None:
+    """A store from before v7 keeps its v1 links (sha256(prev + body)); new rows hash received_ms
+    too. Both check out, with the documented formulas written out by hand."""
+    from hub.store import Batch, HubStore
+    from tests.store_helpers import chain_by_hand, event, events, link_by_hand
+
+    conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    migrate(conn, where="hub.db", migrations=MIGRATIONS[:6])
+    prev = "0" * 64
+    for e in events("box-01", 1, 3):  # as a v6 casewatch wrote them
+        digest = link_by_hand(prev, e.body, e.received_ms, v2=False)
+        conn.execute(
+            "INSERT INTO events (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash, epoch)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
+            (e.seq, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, prev, digest),
+        )
+        prev = digest
+    conn.execute("INSERT INTO meta VALUES ('head_pos', '3'), ('head_hash', ?)", (prev,))
+    conn.close()
+    with HubStore(tmp_path / "hub.db") as store:
+        assert store.meta_get("chain_v2_from") == "4"
+        store.write(Batch(events=[event("box-02", seq) for seq in (1, 2, 3)]))
+        report = store.verify()
+    assert report.ok and report.rows == 6
+    assert len(chain_by_hand(tmp_path / "hub.db")) == 6  # v1 for rows 1-3, v2 for 4-6

@@ -206,7 +206,8 @@ while True:
     batch = []
     for _ in range(100):
         seq += 1
-        body = b'{"agent":"box-01","seq":%d,"pad":"%s"}' % (seq, b"x" * 500)
+        body = b'{"agent":"box-01","id":"e%d","kind":"occupancy","pad":"%s","seq":%d,"ts":%d}' % (
+            seq, b"x" * 500, seq, seq)
         batch.append(Incoming("box-01", seq, "e%d" % seq, "occupancy", seq, seq, body))
     stored = store.write(Batch(events=batch, streams={("box-01", ""): seq + 1}))
     print(stored[-1].pos, flush=True)
