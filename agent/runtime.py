@@ -34,6 +34,7 @@ from protocol.anchor import read_anchor
 from protocol.clock import Clock, SystemClock
 from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
+from protocol.files import encode_snapshot
 from protocol.ids import uuid7
 from protocol.registry import HUB_IDENTITY, decode_registration
 from protocol.signing import Keyring
@@ -89,6 +90,7 @@ class Agent:
             self.outbox, self.emitter, self.publisher, key=config.signing.key_bytes(), center=config.center,
             agent=config.agent, counters=self.counters,
         )  # fmt: skip
+        self._key = config.signing.key_bytes()
         self._lock = threading.RLock()
         self._snapshots: dict[str, str] = {}  # camera -> latest snapshot path
         self._clip_conditions: dict[str, str] = {}  # clip id -> condition id
@@ -415,7 +417,8 @@ class Agent:
         )
 
     def publish_snapshots(self) -> None:
-        """The latest picture of each camera, retained (QoS 0, latest only: not via the outbox)."""
+        """The latest picture of each camera, signed (the hub keeps no unsigned one), retained (QoS 0,
+        latest only: not via the outbox)."""
         if self.vision is None or not self.link.connected.is_set():
             return
         for camera in self.config.cameras:
@@ -425,9 +428,13 @@ class Agent:
             ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
             if not ok:
                 continue
+            signed_jpeg = encode_snapshot(
+                self.config.center, self.config.agent, camera.id, jpeg.tobytes(), key=self._key,
+                ts=self.clock.now_ms(),
+            )  # fmt: skip
             try:
                 topic = self.layout.snapshot(self.config.center, self.config.agent, camera.id)
-                self.link.publish(topic, jpeg.tobytes(), qos=0, retain=True)
+                self.link.publish(topic, signed_jpeg, qos=0, retain=True)
             except LinkError:
                 return
 

@@ -49,11 +49,18 @@ class Outputs:
 
     def send(self, changes: Changes, core: HubCore) -> None:
         raised = {t.alert for t in changes.transitions if t.action == "raise"}
+        cameras = core.projections.cameras
+
+        def owner(camera: str) -> str | None:
+            """Only the camera's own agent's picture is evidence (hub/web/snapshots.py)."""
+            agent = (cameras.get(camera) or {}).get("agent")
+            return str(agent) if agent else None
+
         for alert in changes.alerts:
             self.outbound.alert(alert)
             if alert.id in raised:
                 self.evidence.capture(
-                    alert.id, cameras_for(alert.context, core.projections.room_state), self.snapshots
+                    alert.id, cameras_for(alert.context, core.projections.room_state), self.snapshots, owner
                 )
         for band, reg in changes.registry.items():
             self.outbound.registration(band, reg)

@@ -54,8 +54,9 @@ from hub.web.snapshots import SnapshotCache
 from protocol.anchor import make_anchor
 from protocol.clock import Clock, SystemClock
 from protocol.codec import Decoder
+from protocol.errors import ProtocolError
 from protocol.signing import Keyring
-from protocol.topics import TopicLayout
+from protocol.topics import SnapshotTopic, TopicLayout
 
 log = logging.getLogger(__name__)
 CUSTODY_TAG = "custody-time"
@@ -102,8 +103,9 @@ class HubService:
         self.http: HttpServer | None = None
         self.live = LiveFeed()
         self.reports: ReportScheduler | None = None
-        self.snapshots = SnapshotCache()
+        self.snapshots = SnapshotCache(keyring, center=cfg.center)
         self.evidence = EvidenceFolder(Path(cfg.store.path).parent / "evidence")
+        self._snapshot_warned: dict[str, int] = {}
         self.ready = threading.Event()
         self.ingest: Ingest | None = None
 
@@ -320,16 +322,34 @@ class HubService:
         assert self.ingest is not None
         self.ingest.put(Delivery(topic, payload, mid, qos, self.clock.now_ms()))
 
+    def camera_owner(self, camera: str) -> str | None:
+        """The agent whose signed health events name the camera (None until one has)."""
+        found = self.core.projections.cameras.get(camera) or {}
+        owner = found.get("agent")
+        return str(owner) if owner else None
+
     def _keep_snapshot(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+        camera = None
         try:
-            camera = self.snapshots.keep(topic, payload, self.clock.now_ms())
+            parsed = self.layout.parse(topic)
+            if isinstance(parsed, SnapshotTopic):
+                camera = self.snapshots.receive(parsed, payload, self.clock.now_ms())
+        except ProtocolError as exc:  # counted in the cache; logged at most once a minute per agent
+            self._log_refused_snapshot(topic, exc)
         except Exception:  # never leave a delivery unacknowledged: it would stall the broker's window
             log.exception("snapshot on %s not kept", topic)
-            camera = None
         if self.link is not None and qos > 0:
             self.link.ack(mid, qos)
         if camera is not None:
             self.live.publish({"snapshot": camera})
+
+    def _log_refused_snapshot(self, topic: str, exc: Exception) -> None:
+        now = self.clock.now_ms()
+        if len(self._snapshot_warned) > 1000:  # junk topics must not grow it
+            self._snapshot_warned.clear()
+        if now - self._snapshot_warned.get(topic[:200], -(10**12)) >= 60_000:
+            self._snapshot_warned[topic[:200]] = now
+            log.warning("snapshot on %s refused: %s", topic[:200], exc)
 
     def _keep_file(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         try:

@@ -42,6 +42,20 @@ class EvidenceFile:
     body: bytes
 
 
+SNAPSHOT_NAME = "live.jpg"
+"""A camera's latest picture travels as the evidence file ``snapshots/{camera}/live.jpg``."""
+
+
+def snapshot_path(camera: str) -> str:
+    return f"snapshots/{camera}/{SNAPSHOT_NAME}"
+
+
+def encode_snapshot(center: str, agent: str, camera: str, jpeg: bytes, *, key: bytes, ts: int) -> bytes:
+    """A camera's latest picture, signed like an evidence file (retained on its snapshot topic):
+    the hub keeps it only from a configured agent, for that agent's camera."""
+    return encode_file(center, agent, snapshot_path(camera), jpeg, key=key, ts=ts)
+
+
 def valid_path(path: str) -> bool:
     """A path an agent's evidence folder can hold: ``snapshots|clips/{camera}/{name}.jpg|mp4``."""
     return bool(_PATH.fullmatch(path)) and ".." not in path

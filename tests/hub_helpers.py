@@ -80,6 +80,16 @@ class AgentFeed:
     def message(self, event: Event) -> tuple[str, bytes]:
         return self.layout.topic_for(event), encode(event)
 
+    def snapshot(self, camera: str, jpeg: bytes, ts: int | None = None) -> tuple[str, bytes]:
+        """A camera's latest picture as this agent publishes it: signed, on its snapshot topic."""
+        import time
+
+        from protocol.files import encode_snapshot
+
+        when = int(time.time() * 1000) if ts is None else ts
+        payload = encode_snapshot(CENTER, self.agent, camera, jpeg, key=self.key, ts=when)
+        return self.layout.snapshot(CENTER, self.agent, camera), payload
+
 
 def running_hub(workdir: Path, port: int, feed: AgentFeed, rules: list[str]) -> Any:
     """A ``HubService`` in this process on the test broker at ``port``, started and connected."""

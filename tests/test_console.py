@@ -340,8 +340,8 @@ def test_a_zone_is_drawn_on_a_cameras_snapshot_and_given_as_fractions(hub: ApiHu
     ok, jpeg = cv2.imencode(".jpg", picture)
     assert ok
     mqtt = Collector(mqtt_broker.host, mqtt_broker.port)
-    topic = "casewatch/c1/box-01/snapshots/cam-draw"
-    mqtt.publish(topic, jpeg.tobytes(), qos=0, retain=True)
+    topic, signed_jpeg = hub.feed.snapshot("cam-draw", jpeg.tobytes())
+    mqtt.publish(topic, signed_jpeg, qos=0, retain=True)
     try:
         draw_a_zone(hub)
     finally:  # the broker is shared by later tests: leave no retained camera behind

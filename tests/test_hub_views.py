@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from protocol.ids import uuid7
+from protocol.signing import Keyring
 from tests.api_helpers import ApiHub, api_hub, intake, now_ms, officer
+from tests.hub_helpers import AgentFeed
 from tests.mqtt_helpers import Collector
 from tests.waiting import wait_until
 
@@ -105,9 +107,8 @@ def test_custody_timers_and_camera_snapshots_for_the_console(hub: ApiHub, mqtt_b
     assert {t["rule"] for t in timers()} <= {"DUR-CRIM", "DUR-ADMIN", "DUR-PANWEN", "DUR-PANWEN-SPECIAL"}
 
     jpeg = b"\xff\xd8\xff\xe0" + b"casewatch-test-frame" + b"\xff\xd9"
-    Collector(mqtt_broker.host, mqtt_broker.port).publish(
-        "casewatch/c1/box-01/snapshots/cam-snap", jpeg, qos=0, retain=True
-    )
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    publisher.publish(*hub.feed.snapshot("cam-snap", jpeg), qos=0, retain=True)
     assert wait_until(
         lambda: any(
             c["id"] == "cam-snap" and c["has_snapshot"] for c in viewer.get("/api/v1/cameras").json()
@@ -231,7 +232,16 @@ def test_dossiers_denials_and_users_for_those_allowed(hub: ApiHub, mqtt_broker: 
         feed.event("cabinet.slot", t + 2, {"cabinet": "cab-1", "slot": "s07"}, filled, "cab-1"),
     ):
         publisher.publish(*feed.message(event))
-    assert wait_until(lambda: viewer.get("/api/v1/dossiers").json(), timeout_s=10)
+
+    def settled() -> bool:  # all three events folded (the list appears after the first)
+        found = viewer.get("/api/v1/dossiers").json()
+        return (
+            bool(found)
+            and found[0].get("state") == "in"
+            and "officers" in (found[0].get("last_access") or {})
+        )
+
+    assert wait_until(settled, timeout_s=10)
     (dossier,) = viewer.get("/api/v1/dossiers").json()
     assert dossier["id"] == "K7-01" and dossier["state"] == "in" and dossier["slot"] == "s07"
     assert dossier["last_access"]["officers"] == ["o1"] and dossier["overdue"] is None
@@ -264,7 +274,7 @@ def test_an_alert_keeps_the_snapshots_of_its_rooms_cameras(hub: ApiHub, mqtt_bro
     feed, t = hub.feed, now_ms()
     publisher = Collector(mqtt_broker.host, mqtt_broker.port)
     jpeg = b"\xff\xd8\xff\xe0" + b"room-int-1-at-the-time" + b"\xff\xd9"
-    publisher.publish("casewatch/c1/box-01/snapshots/cam-pic", jpeg, qos=0, retain=True)
+    publisher.publish(*feed.snapshot("cam-pic", jpeg), qos=0, retain=True)
     for event in (
         feed.event(
             "occupancy", t, {"room": "int-1", "camera": "cam-pic", "zone": "all"}, {"count": 1, "since": t}
@@ -283,7 +293,7 @@ def test_an_alert_keeps_the_snapshots_of_its_rooms_cameras(hub: ApiHub, mqtt_bro
     assert wait_until(lambda: viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER"}).json(), timeout_s=10)
     (alert,) = viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER"}).json()
     (picture,) = viewer.get(f"/api/v1/alerts/{alert['id']}").json()["pictures"]
-    assert picture["camera"] == "cam-pic" and picture["received_ms"] <= now_ms()
+    assert picture["camera"] == "cam-pic" and t - 60_000 <= picture["received_ms"] <= now_ms()
     reply = viewer.get(f"/api/v1/alerts/{alert['id']}/pictures/{picture['name']}")
     assert (
         reply.status_code == 200 and reply.content == jpeg and reply.headers["content-type"] == "image/jpeg"
@@ -297,9 +307,12 @@ def test_old_alert_pictures_are_pruned(tmp_path: Path) -> None:
 
     from hub.web.evidence import EvidenceFolder
     from hub.web.snapshots import SnapshotCache
+    from protocol.topics import SnapshotTopic
 
-    cache = SnapshotCache()
-    cache.keep("casewatch/c1/box-01/snapshots/cam-a", b"\xff\xd8old\xff\xd9", 1_000)
+    feed = AgentFeed()
+    cache = SnapshotCache(Keyring({"box-01": feed.key}), center="c1")
+    _topic, payload = feed.snapshot("cam-a", b"\xff\xd8old\xff\xd9", ts=1_000)
+    cache.receive(SnapshotTopic("c1", "box-01", "cam-a"), payload, 1_000)
     folder = EvidenceFolder(tmp_path / "evidence")
     (old,) = folder.capture("A-old", ["cam-a", "cam-without-snapshot"], cache)
     (new,) = folder.capture("A-new", ["cam-a"], cache)

@@ -114,6 +114,7 @@ def status(ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
         "notifications": ctx.service.notifier.store.counts(),
         "in_custody": sum(1 for p in ctx.queries.projections("person") if p.get("released") is None),
         "agent_files": dict(ctx.service.agent_files.counters),
+        "snapshots": dict(ctx.service.snapshots.counters),
     }
 
 

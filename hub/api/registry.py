@@ -233,7 +233,8 @@ def list_rooms(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, A
 )
 def list_cameras(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
     cameras = {c["id"]: c for c in ctx.queries.projections("camera")}
-    snapshots = ctx.service.snapshots.received()
+    owners = {str(c["id"]): (str(c["agent"]) if c.get("agent") else None) for c in cameras.values()}
+    snapshots = ctx.service.snapshots.received(owners)
     for camera in snapshots.keys() - cameras.keys():  # heard from only by its snapshots so far
         cameras[camera] = {"id": camera, "state": "online", "detail": None}
     return [

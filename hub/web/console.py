@@ -211,10 +211,10 @@ async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -
     responses=media(binary=("image/jpeg",)),
 )
 def snapshot(camera: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
-    found = ctx.service.snapshots.get(camera)
+    found = ctx.service.snapshots.get(camera, ctx.service.camera_owner(camera))
     if found is None:
         raise not_found("快照 snapshot", camera)
-    return Response(found[1], media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    return Response(found.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 def mount(app: FastAPI, prefix: str) -> None:

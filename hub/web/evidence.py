@@ -3,15 +3,16 @@
 The agents keep their own evidence (annotated snapshots, clips) on the edge box; the hub has the
 newest JPEG each camera publishes (every few seconds). When an alert is raised the hub copies the
 snapshots of the alert's cameras — its ``camera``, else every camera that counted people in its
-room — into ``{store folder}/evidence/{alert}/{camera}-{received ms}.jpg``, so the console can show
-what the room looked like, and how old the picture was, even after the camera moved on.
+room — into ``{store folder}/evidence/{alert}/{camera}-{taken ms}.jpg``, so the console can show
+what the room looked like, and how old the picture was, even after the camera moved on. Only a
+picture signed by the camera's own agent is taken (hub/web/snapshots.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +36,20 @@ class EvidenceFolder:
         self.written = 0
         self.errors = 0
 
-    def capture(self, alert: str, cameras: Iterable[str], snapshots: SnapshotCache) -> list[Path]:
+    def capture(
+        self,
+        alert: str,
+        cameras: Iterable[str],
+        snapshots: SnapshotCache,
+        owner: Callable[[str], str | None] = lambda _camera: None,
+    ) -> list[Path]:
         made = []
         for camera in cameras:
-            found = snapshots.get(camera)
+            found = snapshots.get(camera, owner(camera))
             if found is None:
                 continue
-            received, jpeg = found
-            path = self.folder / alert / f"{camera}-{received}.jpg"
+            jpeg = found.jpeg
+            path = self.folder / alert / f"{camera}-{found.ts}.jpg"
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(jpeg)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from hub.alerts import AlertState
 from hub.domain import (
     Alert,
@@ -74,11 +76,12 @@ class AlertEvidence(ReadModel):
 
 
 class AlertPicture(ReadModel):
-    """A camera snapshot the hub kept when the alert was raised (``…/pictures/{name}``)."""
+    """A camera snapshot the hub kept when the alert was raised (``…/pictures/{name}``): only a
+    picture signed by the camera's own agent."""
 
     name: str
     camera: str
-    received_ms: int
+    received_ms: int = Field(description="When the camera's agent took the picture (its signed ts).")
     bytes: int
 
 

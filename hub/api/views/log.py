@@ -79,6 +79,10 @@ class Status(ReadModel):
     notifications: dict[NotificationState, int]
     in_custody: int
     agent_files: AgentFileCounts
+    snapshots: dict[str, int] = Field(
+        description="Cameras' pictures since the hub started: kept, refused (unsigned, unknown agent, "
+        "wrong camera), stale (not newer than the one kept), full."
+    )
 
 
 class EventEnvelope(ReadModel):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from pydantic import Field
+
 from hub.domain import (
     ReadModel,
 )
@@ -89,3 +91,8 @@ class ReportView(ReadModel):
     rectified_rate: float | None
     ack_median_min: float | None
     ack_p90_min: float | None
+    anchor: str | None = Field(
+        None,
+        description="The event log's head signed by the hub when the report was made (docs/hub.md "
+        '"Tamper evidence"); reports served by the API on request carry none.',
+    )
