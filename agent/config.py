@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
 from detectors.config import Camera, ModelSettings, VisionTuning
 from detectors.sources import known_source_plugins, source_plugin
 from devices.config import Device
 from devices.registry import driver, known_drivers
 from foundation.configfile import Problem, duplicate_ids, mapping_items
+from foundation.secrets import deployment_problems
 from foundation.settings import (
+    SECRET_FILES,
     AgentId,
     ConfigPath,
     Key,
@@ -138,6 +140,16 @@ class AgentConfig(Settings):
 
     def room(self, room_id: str) -> Room:
         return next(r for r in self.rooms if r.id == room_id)
+
+    @model_validator(mode="after")
+    def _secrets_handled(self, info: ValidationInfo) -> AgentConfig:
+        keys = [("signing", self.signing.verify_keys())]
+        if self.registry_key is not None:
+            keys.append(("registry_key", self.registry_key.verify_keys()))
+        problems = deployment_problems(self.center, (info.context or {}).get(SECRET_FILES, []), keys)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 def cross_check(data: dict[str, Any]) -> list[Problem]:

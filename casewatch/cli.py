@@ -256,11 +256,28 @@ def models_list(root: Path | None) -> None:
 
 # --- keys -------------------------------------------------------------------------------------
 @main.command()
-def keygen() -> None:
-    """生成一个新的签名密钥 (print a new random signing key for an agent or the hub)."""
+@click.option("--output", type=click.Path(path_type=Path), help="Write the key to this new file, mode 0600.")
+def keygen(output: Path | None) -> None:
+    """生成一个新的签名密钥 (a new random signing key for an agent or the hub; --output: a 0600 file)."""
+    import os
+
     from protocol.signing import new_key
 
-    click.echo(new_key())
+    key = new_key()
+    if output is None:
+        click.echo(key)
+        return
+    try:  # created with its final mode: there is no moment at which others can read it
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        click.echo(f"✗ {output} exists: a key is never overwritten (move it away first)", err=True)
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        click.echo(f"✗ cannot create {output}: {exc.strerror}", err=True)
+        sys.exit(EXIT_FAILED)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    click.echo(f"✓ {output} (mode 0600)")
 
 
 # --- runtimes ---------------------------------------------------------------------------------

@@ -94,9 +94,23 @@ def format_path(path: PathKey) -> str:
     return out
 
 
+SECRET_NAMES = frozenset({"key", "password", "session_secret", "pin", "secret", "password_hash", "token"})
+"""Keys whose values are never shown in an error, whatever is wrong with them."""
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _shown(path: PathKey, value: Any) -> str | None:
+    """What an error may show of a value: nothing of a secret nor of a whole section (which may
+    hold one), the value itself otherwise."""
+    if any(isinstance(part, str) and part in SECRET_NAMES for part in path):
+        return f"<hidden, {len(str(value))} characters>" if value is not None else None
+    if isinstance(value, dict | list):
+        return None
+    return _show(value)
 
 
 def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
@@ -244,4 +258,4 @@ def _schema_problem(data: Any, err: Any) -> tuple[PathKey, str, Any]:
         return loc, "unknown key (not in the schema)", None
     if kind == "missing":
         return loc, "required key is missing", None
-    return loc, err["msg"].removeprefix("Value error, "), _show(err.get("input"))
+    return loc, err["msg"].removeprefix("Value error, "), _shown(loc, err.get("input"))

@@ -46,18 +46,25 @@ def _existing_file(value: Path) -> Path:
     return value
 
 
-def _secret_file(value: Path) -> Path:
+SECRET_FILES = "secret_files"
+"""Validation context key: every secret file a config names, for the file-mode and demo checks
+that the whole config makes (``foundation.secrets``: they depend on ``center``)."""
+
+
+def _secret_file(value: Path, info: ValidationInfo) -> Path:
     _existing_file(value)
     try:
         if not value.read_text(encoding="utf-8").strip():
             raise ValueError(f"secret file is empty: {value}")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"secret file is not readable UTF-8 text: {exc}") from exc
+    if info.context is not None:
+        info.context.setdefault(SECRET_FILES, []).append(value)
     return value
 
 
-def _key_file(value: Path) -> Path:
-    _secret_file(value)
+def _key_file(value: Path, info: ValidationInfo) -> Path:
+    _secret_file(value, info)
     key_from_text(value.read_text(encoding="utf-8"))  # raises ValueError when too short
     return value
 

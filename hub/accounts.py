@@ -9,6 +9,7 @@ changed whom, when. A name can be in only one of the two places.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,3 +146,19 @@ class AccountStore:
                     int(account.disabled), now_ms, now_ms, by, account.sessions_from_ms,
                 ),
             )  # fmt: skip
+
+    # sessions ended by a logout -----------------------------------------------------------------
+    def revoked_sessions(self) -> dict[str, int]:
+        with self.store.reading() as db:
+            return {str(n): int(e) for n, e in db.execute("SELECT nonce, expires_ms FROM revoked_sessions")}
+
+    def revoke_session(self, nonce: str, expires_ms: int) -> None:
+        """Keep a logout until the token would have expired (expired ones are dropped as we go)."""
+
+        def write() -> None:
+            now = int(time.time() * 1000)
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM revoked_sessions WHERE expires_ms < ?", (now,))
+                db.execute("INSERT OR REPLACE INTO revoked_sessions VALUES (?, ?)", (nonce, expires_ms))
+
+        self.store.on_writer(write)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, HttpUrl, SecretStr, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationInfo, model_validator
 
 from foundation.configfile import Problem, duplicate_ids
+from foundation.secrets import deployment_problems
 from foundation.settings import (
+    SECRET_FILES,
     AgentId,
     ConfigPath,
+    ExistingFile,
     Key,
     MqttSettings,
     SecretFile,
@@ -55,6 +58,12 @@ class StoreSettings(Settings):
 
 class IngestSettings(Settings):
     batch_max: int = Field(500, ge=1, le=10_000, description="Events per durable commit at most.")
+    quarantine_max_rows: int = Field(
+        50_000,
+        ge=1_000,
+        le=10_000_000,
+        description="Refused messages kept; the oldest go first beyond it (counted).",
+    )
     batch_ms: int = Field(50, ge=1, le=5_000, description="Longest wait to fill a batch.")
     max_future_s: int = Field(300, ge=1, le=86_400, description="Refuse events further ahead.")
     max_age_h: int = Field(720, ge=1, le=24 * 365, description="Refuse events older than this.")
@@ -161,18 +170,49 @@ class NotifySettings(Settings):
     max_per_recipient_per_hour: int = Field(20, ge=1, le=1000)
 
 
+MIN_SESSION_SECRET = 32
+
+
 class HttpSettings(Settings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     session_secret: SecretStr | None = None
     session_secret_file: SecretFile | None = None
     session_ttl_min: int = Field(480, ge=5, le=7 * 24 * 60)
+    max_body_kb: int = Field(
+        1024, ge=16, le=65_536, description="Larger request bodies are refused (413) before any route."
+    )
+    tls_cert_file: ExistingFile | None = Field(
+        None, description="PEM certificate (chain): the hub serves HTTPS; cookies are then Secure."
+    )
+    tls_key_file: SecretFile | None = Field(None, description="The certificate's PEM private key.")
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark session cookies Secure; default: with tls_cert_file. Set true behind a "
+        "reverse proxy that terminates HTTPS.",
+    )
 
     @model_validator(mode="after")
     def _one_secret(self) -> HttpSettings:
         if self.session_secret is not None and self.session_secret_file is not None:
             raise ValueError("give session_secret or session_secret_file, not both")
+        secret = read_secret(self.session_secret, self.session_secret_file)
+        if secret is not None and len(secret) < MIN_SESSION_SECRET:
+            raise ValueError(
+                f"session_secret needs at least {MIN_SESSION_SECRET} characters "
+                "(make one with `casewatch keygen`)"
+            )
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("give tls_cert_file and tls_key_file together")
         return self
+
+    @property
+    def https(self) -> bool:
+        return self.tls_cert_file is not None
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.https if self.secure_cookies is None else self.secure_cookies
 
 
 def _password_hash(value: str) -> str:
@@ -221,6 +261,20 @@ class HubConfig(Settings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     users: list[User] = Field(default_factory=list)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    @model_validator(mode="after")
+    def _secrets_handled(self, info: ValidationInfo) -> HubConfig:
+        keys = [("signing", self.signing.verify_keys())]
+        keys += [(f"agents: {a.id}", a.verify_keys()) for a in self.agents]
+        problems = deployment_problems(
+            self.center,
+            (info.context or {}).get(SECRET_FILES, []),
+            keys,
+            [(f"user {u.username}", u.password_hash) for u in self.users],
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 def cross_check(data: dict[str, Any]) -> list[Problem]:

@@ -10,10 +10,10 @@ import asyncio
 import logging
 import socket
 import threading
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from fastapi import FastAPI
 
 from foundation.settings import read_secret
 from hub.errors import HttpError
@@ -25,23 +25,32 @@ log = logging.getLogger(__name__)
 
 
 class HttpServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: Any, host: str, port: int, *, tls: tuple[Path, Path] | None = None) -> None:
         self.app = app
         self.host = host
+        self.tls = tls
         try:
             self._sock = socket.create_server((host, port), reuse_port=False)
         except OSError as exc:
             raise HttpError(f"HTTP {host}:{port}: cannot listen: {exc}") from exc
         self.port = int(self._sock.getsockname()[1])
+        certfile, keyfile = tls if tls is not None else (None, None)
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=3
-        )
+            app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=3,
+            ssl_certfile=certfile, ssl_keyfile=keyfile,
+        )  # fmt: skip
+        if tls is not None:
+            try:
+                config.load()  # the certificate and key are read now: a bad pair fails the start here
+            except (OSError, ValueError) as exc:
+                self._sock.close()
+                raise HttpError(f"HTTPS: cannot use {certfile} with its key: {exc}") from exc
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> HttpServer:
         self._thread = threading.Thread(target=self._serve, name="hub-http", daemon=True)
@@ -74,6 +83,7 @@ def hub_http(service: HubService) -> HttpServer:
     from hub.api.app import create_app
     from hub.api.auth import Authenticator
     from hub.api.context import ApiContext
+    from hub.api.guards import Guards
 
     http = service.cfg.http
     secret = read_secret(http.session_secret, http.session_secret_file)
@@ -86,4 +96,12 @@ def hub_http(service: HubService) -> HttpServer:
     for account in service.accounts.all():  # sessions ended before a restart stay ended
         if account.sessions_from_ms:
             auth.void_before(account.username, account.sessions_from_ms)
-    return HttpServer(create_app(ApiContext(service, auth, service.queries)), http.host, http.port)
+    auth.restore_revoked(service.accounts.revoked_sessions())
+    auth.on_revoke = service.accounts.revoke_session
+    app = Guards(
+        create_app(ApiContext(service, auth, service.queries)),
+        max_body_bytes=http.max_body_kb * 1024,
+        https=http.https,
+    )
+    tls = (http.tls_cert_file, http.tls_key_file) if http.tls_cert_file and http.tls_key_file else None
+    return HttpServer(app, http.host, http.port, tls=tls)

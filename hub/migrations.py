@@ -256,6 +256,13 @@ def _v7_chain_v2(db: Database) -> None:
     )
 
 
+def _v8_revoked_sessions(db: Database) -> None:
+    """Logged-out sessions, until their tokens would have expired: a restart must not revive them."""
+    db.create_table(
+        "revoked_sessions", {"nonce": str, "expires_ms": int}, pk="nonce", not_null={"expires_ms"}
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "events hash chain, quarantine, agent sequences, gaps, meta", _v1_events),
     Migration(2, "rule states, alerts and their log, projections", _v2_derived),
@@ -264,6 +271,7 @@ MIGRATIONS: list[Migration] = [
     Migration(5, "console accounts made by admins", _v5_accounts),
     Migration(6, "outbox epochs: events unique by agent, epoch and seq; sequences per stream", _v6_epochs),
     Migration(7, "hash chain v2: each link covers the row's received_ms too", _v7_chain_v2),
+    Migration(8, "revoked console and API sessions", _v8_revoked_sessions),
 ]
 
 

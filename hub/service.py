@@ -134,7 +134,9 @@ class HubService:
     def open(self) -> HubService:
         """Open the store and restore state (no network): what ``start`` and ``rebuild`` share."""
         cfg = self.cfg
-        self.store = HubStore(cfg.store.path, synchronous=cfg.store.synchronous)
+        self.store = HubStore(
+            cfg.store.path, synchronous=cfg.store.synchronous, quarantine_max=cfg.ingest.quarantine_max_rows
+        )
         self.derived = DerivedStore(self.store)
         overrides = load_overrides(self.store.meta_get(OVERRIDES_META))
         rules = apply_overrides(self.file_rules, overrides)

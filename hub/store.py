@@ -77,7 +77,9 @@ __all__ = [
 T = TypeVar("T")
 RAW_LIMIT = 4096
 """How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
-_RESERVED_META = ("head_pos", "head_hash", "head_mismatch", V2_META)
+_RESERVED_META = ("head_pos", "head_hash", "head_mismatch", V2_META, "quarantine_pruned")
+QUARANTINE_MAX = 50_000
+"""Refused messages kept (each at most ``RAW_LIMIT`` bytes of payload): about 200 MB at most."""
 _IN_CHUNK = 500  # seqs per ``IN (...)`` lookup, well under SQLite's variable limit
 
 
@@ -186,10 +188,17 @@ _UPSERT_STREAM = """
 
 
 class HubStore:
-    def __init__(self, path: Path | str, *, synchronous: Literal["FULL", "NORMAL"] = "FULL") -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        quarantine_max: int = QUARANTINE_MAX,
+    ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
         self.path = Path(path)
+        self.quarantine_max = quarantine_max
         self._memory = str(path) == ":memory:"
         self._lock = threading.Lock()
         self.writer: Callable[[Callable[[], Any]], Any] | None = None
@@ -290,6 +299,7 @@ class HubStore:
             stored, max_seq = self._append(db, batch.events)
             if batch.quarantined:
                 db.executemany(_INSERT_QUARANTINE, [_quarantine_row(q) for q in batch.quarantined])
+                self._cap_quarantine(db)
             if batch.gaps:
                 db.executemany(
                     _INSERT_GAP, [(g.agent, g.epoch, g.first, g.last, g.detected_ms) for g in batch.gaps]
@@ -315,6 +325,23 @@ class HubStore:
             self._head = (stored[-1].pos, stored[-1].hash)
         self._max_seq.update(max_seq)
         return stored
+
+    def _cap_quarantine(self, db: sqlite3.Connection) -> None:
+        """Oldest refused messages go first past ``quarantine_max`` rows; how many is counted in
+        ``meta.quarantine_pruned`` (a flood of junk must not fill the disk; ids only grow)."""
+        pruned = db.execute(
+            "DELETE FROM quarantine WHERE id <= (SELECT max(id) FROM quarantine) - ?", (self.quarantine_max,)
+        ).rowcount
+        if pruned > 0:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('quarantine_pruned', ?) ON CONFLICT (key) DO UPDATE"
+                " SET value = CAST(CAST(value AS INTEGER) + excluded.value AS TEXT)",
+                (str(pruned),),
+            )
+
+    def quarantine_pruned(self) -> int:
+        found = self.meta_get("quarantine_pruned")
+        return int(found) if found and found.isdigit() else 0
 
     def _append(
         self, db: sqlite3.Connection, events: list[Incoming]

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import yaml
 
+from tests.secret_files import write_secret
+
 CASEWATCH = str(Path(sys.executable).parent / "casewatch")
 
 
 def agent_config(
     workdir: Path, port: int, *, key: str, registry_key: str | None = None, **extra: object
 ) -> Path:
-    (workdir / "agent.key").write_text(key)
+    write_secret(workdir / "agent.key", key)
     config: dict[str, object] = {
         "center": "c1",
         "agent": "box-01",
@@ -30,7 +32,7 @@ def agent_config(
         "rooms": [{"id": "int-1", "name": "讯问室1", "type": "interrogation", "officer_method": "zones"}],
     }
     if registry_key:
-        (workdir / "hub.key").write_text(registry_key)
+        write_secret(workdir / "hub.key", registry_key)
         config["registry_key"] = {"key_file": "hub.key"}
     # no hub in most agent tests (a collector stands in): publish without waiting for its status,
     # and forget on the broker's PUBACK (no hub sends receipts); the fault suite turns both on

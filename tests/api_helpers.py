@@ -41,10 +41,12 @@ class ApiHub:
     feed: AgentFeed
     base: str
     clients: dict[str, httpx.Client] = field(default_factory=dict)
+    verify: Any = True
+    """What clients trust: True, or the hub's own certificate file (HTTPS tests)."""
 
     def client(self, role: str) -> httpx.Client:
         if role not in self.clients:
-            anonymous = httpx.Client(base_url=self.base, timeout=15)
+            anonymous = self.anonymous()
             reply = anonymous.post("/api/v1/login", json={"username": role, "password": PASSWORD})
             assert reply.status_code == 200, reply.text
             anonymous.headers["Authorization"] = f"Bearer {reply.json()['token']}"
@@ -52,7 +54,7 @@ class ApiHub:
         return self.clients[role]
 
     def anonymous(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base, timeout=15)
+        return httpx.Client(base_url=self.base, timeout=15, verify=self.verify)
 
     def close(self) -> None:
         for client in self.clients.values():
@@ -60,7 +62,7 @@ class ApiHub:
 
 
 @contextmanager
-def api_hub(tmp_path: Path, broker: Any, **extra: Any) -> Iterator[ApiHub]:
+def api_hub(tmp_path: Path, broker: Any, *, verify: Any = True, **extra: Any) -> Iterator[ApiHub]:
     feed = AgentFeed()
     mqtt = {"host": "127.0.0.1", "port": broker.port, "keepalive_s": 5, "client_id": f"hub-{tmp_path.name}"}
     path = hub_config(tmp_path, broker.port, agent_key=feed.key_text, mqtt=mqtt, users=users(), **extra)
@@ -68,7 +70,7 @@ def api_hub(tmp_path: Path, broker: Any, **extra: Any) -> Iterator[ApiHub]:
     service = HubService(cfg, tmp_path).start()
     assert service.ready.wait(15), "hub did not connect"
     assert service.http is not None and service.http.wait_started()
-    hub = ApiHub(service, feed, service.http.url)
+    hub = ApiHub(service, feed, service.http.url, verify=verify)
     try:
         yield hub
     finally:

@@ -12,6 +12,7 @@ from protocol.codec import encode
 from protocol.envelope import Event, new_event
 from protocol.signing import key_from_text, new_key
 from protocol.topics import TopicLayout
+from tests.secret_files import write_secret
 
 REPO = Path(__file__).resolve().parent.parent
 CENTER = "c1"
@@ -29,8 +30,8 @@ def hub_config(
     workdir: Path, port: int | None, *, agent_key: str, rules: list[str] | None = None, **extra: Any
 ) -> Path:
     """A hub config in ``workdir``: the shipped rule pack by default, a broker at ``port``."""
-    (workdir / "hub.key").write_text(new_key())
-    (workdir / "agent.key").write_text(agent_key)
+    write_secret(workdir / "hub.key", new_key())
+    write_secret(workdir / "agent.key", agent_key)
     config: dict[str, Any] = {
         "center": CENTER,
         "signing": {"key_file": "hub.key"},

@@ -14,6 +14,7 @@ from foundation.errors import ConfigError
 from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
 from tests.conftest import REPO
+from tests.secret_files import write_secret
 
 GOOD_AGENT = """\
 center: c1
@@ -108,8 +109,8 @@ def test_missing_environment_variable_is_reported_where_used() -> None:
 
 def test_secret_from_file_relative_to_the_config(tmp_path: Path) -> None:
     (tmp_path / "keys").mkdir()
-    (tmp_path / "keys" / "box.key").write_text("x" * 40 + "\n")
-    (tmp_path / "mqtt.pass").write_text("s3cret\n")
+    write_secret(tmp_path / "keys" / "box.key", "x" * 40 + "\n")
+    write_secret(tmp_path / "mqtt.pass", "s3cret\n")
     text = GOOD_AGENT.replace('signing: {key: "${CW_KEY}"}', "signing: {key_file: keys/box.key}")
     text += "mqtt: {username: box-01, password_file: mqtt.pass}\n"
     (tmp_path / "center.yaml").write_text(text)
@@ -120,7 +121,7 @@ def test_secret_from_file_relative_to_the_config(tmp_path: Path) -> None:
 
 
 def test_secret_problems(tmp_path: Path) -> None:
-    (tmp_path / "short.key").write_text("abc\n")
+    write_secret(tmp_path / "short.key", "abc\n")
     text = GOOD_AGENT.replace('signing: {key: "${CW_KEY}"}', "signing: {key_file: short.key}")
     text += "mqtt: {password: x, password_file: nowhere.pass}\n"
     (tmp_path / "center.yaml").write_text(text)

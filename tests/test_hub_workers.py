@@ -19,6 +19,7 @@ from hub.config import HubConfig
 from hub.config import cross_check as hub_cross_check
 from hub.service import HubService
 from tests.hub_helpers import AgentFeed, hub_config
+from tests.secret_files import write_secret
 from tests.waiting import wait_until
 
 AGENTS = ("box-01", "box-02", "box-03")
@@ -65,7 +66,7 @@ def worker(
 ) -> Iterator[HubService]:
     workdir.mkdir(exist_ok=True)
     for agent, feed in feeds.items():
-        (workdir / f"{agent}.key").write_text(feed.key_text)
+        write_secret(workdir / f"{agent}.key", feed.key_text)
     agents = [{"id": agent, "key_file": f"{agent}.key"} for agent in feeds]
     extra: dict[str, Any] = {"agents": agents, "workers": workers}
     if broker is not None:

@@ -35,6 +35,7 @@ from protocol.model_transfer import (
 from protocol.signing import Keyring, key_from_text, new_key
 from tests.agent_process import CASEWATCH
 from tests.api_helpers import ApiHub, api_hub, now_ms
+from tests.secret_files import write_secret
 
 MODEL = "yolov8n-320.onnx"
 
@@ -163,7 +164,7 @@ def test_the_routes_refuse_strangers_and_paths_out_of_the_folder(hub: ApiHub) ->
 
 
 def test_models_pull_from_hub_on_the_command_line(hub: ApiHub, tmp_path: Path) -> None:
-    (tmp_path / "edge.key").write_text(hub.feed.key_text)
+    write_secret(tmp_path / "edge.key", hub.feed.key_text)
     config = {
         "center": "c1", "agent": hub.feed.agent, "signing": {"key_file": "edge.key"},
         "mqtt": {"host": "127.0.0.1", "port": 1}, "storage": {"dir": str(tmp_path / "data")},
@@ -177,7 +178,7 @@ def test_models_pull_from_hub_on_the_command_line(hub: ApiHub, tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "来源 source: hub" in done.stdout
     assert ModelStore(tmp_path / "cache").resolve_for("yolov8n", "onnx", 320).is_file()
-    (tmp_path / "edge.key").write_text(new_key())
+    write_secret(tmp_path / "edge.key", new_key())
     refused = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 1 and "refused" in refused.stderr
     missing = subprocess.run(command[:5], capture_output=True, text=True, timeout=60, check=False)
@@ -191,7 +192,7 @@ def test_models_pull_from_hub_on_the_command_line(hub: ApiHub, tmp_path: Path) -
     assert pinned.returncode == 2 and "model.path" in pinned.stderr
     config["model"] = {"dir": "models-here"}  # the cache the agent reads, relative to its file
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
-    (tmp_path / "edge.key").write_text(hub.feed.key_text)
+    write_secret(tmp_path / "edge.key", hub.feed.key_text)
     into_dir = subprocess.run(command[:7], capture_output=True, text=True, timeout=120, check=False)
     assert into_dir.returncode == 0, into_dir.stderr
     assert (tmp_path / "models-here" / MODEL).is_file()

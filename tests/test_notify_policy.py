@@ -16,6 +16,7 @@ from hub.notify.templates import template_problem
 from hub.projections import Projections, RoomInfo
 from hub.rules.spec import Rule
 from hub.store import HubStore
+from tests.secret_files import write_secret
 
 T0 = 1_767_225_600_000  # 2026-01-01 08:00 in Shanghai
 
@@ -168,7 +169,7 @@ def test_templates_with_unknown_fields_are_refused_at_load(tmp_path: Path) -> No
     from foundation.configfile import load_config
     from hub.config import HubConfig
 
-    (tmp_path / "hub.key").write_text("k" * 64)
+    write_secret(tmp_path / "hub.key", "k" * 64)
     (tmp_path / "hub.yaml").write_text(
         "center: c1\nsigning: {key_file: hub.key}\nstore: {path: hub.db}\n"
         "notify:\n  sms_template: '告警 {name}'\n"

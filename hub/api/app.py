@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 import foundation
 from hub.api import admin_routes, alert_routes, custody, log_routes, model_routes, registry, report_routes
 from hub.api.auth import Principal
-from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller
+from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller, client_address
 from hub.api.schemas import LoginBody, LoginReply
 from hub.api.views.custody import Me
 
@@ -24,11 +24,12 @@ session = APIRouter(tags=["session"])
 
 
 @session.post("/login", summary="Exchange a username and password for a bearer token")
-def login(body: LoginBody, ctx: ApiContext = Ctx) -> LoginReply:
-    if ctx.auth.locked(body.username):
+def login(body: LoginBody, request: Request, ctx: ApiContext = Ctx) -> LoginReply:
+    address = client_address(request)
+    if ctx.auth.locked(body.username, address):
         ctx.audit_session(body.username, "login_locked", "api")
         raise ApiError(429, "locked", "尝试次数过多，请五分钟后再试 (too many failed logins; wait 5 minutes)")
-    principal = ctx.auth.check_password(body.username, body.password)
+    principal = ctx.auth.check_password(body.username, body.password, address)
     if principal is None:
         ctx.audit_session(body.username, "login_failed", "api")
         raise ApiError(401, "unauthenticated", "用户名或密码错误 (wrong username or password)")

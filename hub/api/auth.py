@@ -4,9 +4,13 @@ Roles are ranked — viewer < operator < supervisor < admin — and a route name
 accepts. A client proves who it is with ``Authorization: Bearer <token>`` (from ``POST
 /api/v1/login``) or ``Authorization: Basic``. Tokens are stateless: the username and expiry signed
 with HMAC-SHA256 under ``http.session_secret`` (random per start when absent, which ends every
-session on restart); a logout puts the token on a revocation list until it expires. PBKDF2 is
+session on restart); a logout puts the token on a revocation list until it expires, kept in the
+store (``revoked_sessions``) so that a restart does not bring a logged-out token back. PBKDF2 is
 slow on purpose (600,000 rounds ≈ 0.3 s), so a Basic credential checked once is remembered, as a
-hash, for a minute. Five failed logins within five minutes lock the username for five minutes.
+hash, for a minute, and only one password is hashed at a time (a flood of logins must not take
+the cores the ingest needs). Five failed logins of one username *from one address* within five
+minutes lock that username for that address for five minutes — someone elsewhere cannot keep the
+admin locked out — and twenty failures from one address, whatever the names, lock that address.
 The console carries the same token in an HttpOnly, SameSite=Strict cookie; a request it makes that
 changes anything must also send ``csrf(token)`` (header ``X-CSRF-Token`` or form field ``csrf``).
 """
@@ -19,6 +23,7 @@ import hmac
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -30,7 +35,12 @@ Role = Literal["viewer", "operator", "supervisor", "admin"]
 RANK: dict[str, int] = {"viewer": 0, "operator": 1, "supervisor": 2, "admin": 3}
 BASIC_CACHE_MS = 60_000
 LOCK_AFTER = 5
+ADDRESS_LIMIT = 20
 LOCK_WINDOW_MS = 5 * 60_000
+LOCAL = "local"
+"""The address of a caller the server cannot name (tests, a socket without a peer)."""
+HASHING = threading.BoundedSemaphore(1)
+"""One PBKDF2 at a time in the whole hub."""
 MAX_TRACKED = 1000
 UNKNOWN_USER = "unknown"
 _DECOY = hash_password("casewatch-decoy", iterations=DEFAULT_ITERATIONS)
@@ -66,6 +76,8 @@ class Authenticator:
     _not_before: dict[str, int] = field(default_factory=dict)
     """Tokens a user got before this time are void (disabled, password reset: hub/accounts.py)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    on_revoke: Callable[[str, int], None] | None = None
+    """Keeps a revocation (token nonce, expiry) where a restart finds it."""
     unknown_attempts: int = 0
     """Logins tried with names that are no user's (not logged one by one)."""
 
@@ -88,46 +100,59 @@ class Authenticator:
                 self._not_before[log_out] = now
 
     # passwords ----------------------------------------------------------------------------------
-    def check_password(self, username: str, password: str) -> Principal | None:
-        """The user when the password is right; None otherwise (and while the name is locked).
+    def check_password(self, username: str, password: str, address: str = LOCAL) -> Principal | None:
+        """The user when the password is right; None otherwise (and while locked, see ``locked``).
 
         The attempt is counted *before* the slow hash, under the lock, so parallel guesses cannot
         all slip in before the fifth failure locks the name; a success takes its count back. An
         unknown name costs the same hash (against a decoy), so timing does not tell who exists.
         """
         now = self.clock.now_ms()
-        key = username if username in self.users else UNKNOWN_USER
+        pair, origin = self._keys(username, address)
         with self._lock:
             if len(self._failures) > MAX_TRACKED:  # names tried by a flood: forget the stale ones
                 self._failures = {
                     k: v for k, v in self._failures.items() if v and now - v[-1] < LOCK_WINDOW_MS
                 }
-            recent = [t for t in self._failures.get(key, []) if now - t < LOCK_WINDOW_MS]
-            if len(recent) >= LOCK_AFTER and key != UNKNOWN_USER:
+            if self._locked(pair, origin, now):
                 return None
-            self._failures[key] = [*recent, now]
+            for key in (pair, origin):
+                self._failures[key] = [*self._recent(key, now), now]
         user = self.users.get(username)
-        ok = verify_password(password, user.password_hash if user is not None else _DECOY)
+        with HASHING:
+            ok = verify_password(password, user.password_hash if user is not None else _DECOY)
         if user is not None and ok:
             with self._lock:
-                self._failures.pop(key, None)
+                self._failures.pop(pair, None)
+                if self._failures.get(origin):
+                    self._failures[origin].pop()
             return _principal(user)
         return None
 
-    def locked(self, username: str) -> bool:
-        if username not in self.users:
-            return False
-        now = self.clock.now_ms()
+    def locked(self, username: str, address: str = LOCAL) -> bool:
+        """This name is locked for this address, or this address is locked for every name."""
+        pair, origin = self._keys(username, address)
         with self._lock:
-            recent = [t for t in self._failures.get(username, []) if now - t < LOCK_WINDOW_MS]
-        return len(recent) >= LOCK_AFTER
+            return self._locked(pair, origin, self.clock.now_ms())
+
+    def _keys(self, username: str, address: str) -> tuple[str, str]:
+        name = username if username in self.users else UNKNOWN_USER
+        return f"{name}\x00{address}", f"\x00{address}"
+
+    def _recent(self, key: str, now: int) -> list[int]:
+        return [t for t in self._failures.get(key, []) if now - t < LOCK_WINDOW_MS]
+
+    def _locked(self, pair: str, origin: str, now: int) -> bool:
+        if len(self._recent(origin, now)) >= ADDRESS_LIMIT:
+            return True
+        return not pair.startswith(UNKNOWN_USER + "\x00") and len(self._recent(pair, now)) >= LOCK_AFTER
 
     def audit_name(self, username: str) -> str:
         """What the audit log may say of a login name: a known user's name, else "unknown"
         (a password typed into the name field must not end up in the log)."""
         return username if username in self.users else UNKNOWN_USER
 
-    def basic(self, username: str, password: str) -> Principal | None:
+    def basic(self, username: str, password: str, address: str = LOCAL) -> Principal | None:
         digest = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         now = self.clock.now_ms()
         with self._lock:
@@ -135,7 +160,7 @@ class Authenticator:
         user = self.users.get(username)
         if known is not None and now - known < BASIC_CACHE_MS and user is not None:
             return _principal(user)
-        principal = self.check_password(username, password)
+        principal = self.check_password(username, password, address)
         if principal is not None:
             with self._lock:
                 self._basic = {k: t for k, t in self._basic.items() if now - t < BASIC_CACHE_MS}
@@ -148,18 +173,25 @@ class Authenticator:
         body = _b64(json.dumps({"u": principal.username, "exp": expires, "n": secrets.token_hex(8)}).encode())
         return f"{body}.{self._mac(body)}", expires
 
-    def token(self, token: str) -> Principal | None:
+    def _claims(self, token: str) -> tuple[str, int, str] | None:
+        """(username, expiry, nonce) of a token this hub signed; None for anything else."""
         body, _, mac = token.partition(".")
         if not mac or not hmac.compare_digest(mac, self._mac(body)):
             return None
         try:
             claims = json.loads(_unb64(body))
-            username, expires = str(claims["u"]), int(claims["exp"])
+            return str(claims["u"]), int(claims["exp"]), str(claims["n"])
         except (ValueError, KeyError, TypeError):
             return None
+
+    def token(self, token: str) -> Principal | None:
+        found = self._claims(token)
+        if found is None:
+            return None
+        username, expires, nonce = found
         now = self.clock.now_ms()
         with self._lock:
-            if token in self._revoked:
+            if nonce in self._revoked:
                 return None
             if expires - self.ttl_ms < self._not_before.get(username, 0):
                 return None
@@ -169,10 +201,23 @@ class Authenticator:
         return _principal(user)
 
     def revoke(self, token: str) -> None:
+        """End a session for good (only a token this hub signed is remembered: no junk is kept)."""
+        found = self._claims(token)
+        if found is None:
+            return
+        _username, expires, nonce = found
         now = self.clock.now_ms()
         with self._lock:
-            self._revoked = {t: exp for t, exp in self._revoked.items() if exp > now}
-            self._revoked[token] = now + self.ttl_ms
+            self._revoked = {n: exp for n, exp in self._revoked.items() if exp > now}
+            self._revoked[nonce] = expires
+        if self.on_revoke is not None:
+            self.on_revoke(nonce, expires)
+
+    def restore_revoked(self, revoked: dict[str, int]) -> None:
+        """Revocations kept in the store (at start)."""
+        now = self.clock.now_ms()
+        with self._lock:
+            self._revoked.update({n: exp for n, exp in revoked.items() if exp > now})
 
     def csrf(self, token: str) -> str:
         """The CSRF token that goes with a console session (double submit: page and header)."""

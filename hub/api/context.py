@@ -117,8 +117,13 @@ def _credentials(request: Request, ctx: ApiContext) -> Principal | None:
             username, _, password = base64.b64decode(value.strip()).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        return ctx.auth.basic(username, password)
+        return ctx.auth.basic(username, password, client_address(request))
     return None
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (behind a reverse proxy: the proxy's — rate-limit there too)."""
+    return request.client.host if request.client is not None else "local"
 
 
 def caller(request: Request, ctx: ApiContext = Depends(context)) -> Principal:  # noqa: B008

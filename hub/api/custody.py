@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
+from hub.api.pii import for_reader
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
 from hub.api.views.custody import BandView, PersonDetail, PersonInCustody, PersonTimeline
 from hub.queries import AlertFilter
@@ -46,14 +47,16 @@ def _in_custody(ctx: ApiContext, person: str) -> dict[str, Any]:
 )
 def list_persons(
     ctx: ApiContext = Ctx,
-    _: Principal = Viewer,
+    who: Principal = Viewer,
     in_custody: bool = Query(True, description="false: everyone, released included"),
 ) -> list[dict[str, Any]]:
     people = ctx.queries.projections("person")
     if in_custody:
         people = [p for p in people if p.get("released") is None]
     timers = ctx.queries.timers(ctx.service.custody_rules, [(str(p["id"]),) for p in people])
-    return [{**p, "timers": timers.get((str(p["id"]),), [])} for p in people]
+    listed = [{**p, "timers": timers.get((str(p["id"]),), [])} for p in people]
+    found: list[dict[str, Any]] = for_reader(listed, who)
+    return found
 
 
 @router.post("/persons", status_code=201, summary="Intake registration (人员登记)")
@@ -64,6 +67,8 @@ def intake(body: IntakeBody, ctx: ApiContext = Ctx, who: Principal = Operator) -
         raise conflict(f"人员已在办案区 (person {person} is already in custody)")
     if body.arrived > ctx.now_ms() + 60_000:
         raise ApiError(422, "invalid", "到达时间不能在将来 (arrival time is in the future)")
+    if body.arrived < ctx.now_ms() - BACKDATE_MAX_MS:
+        raise ApiError(422, "invalid", "到达时间不能早于七天前 (arrival more than 7 days ago)")
     data = body.model_dump(mode="json", exclude={"id"})
     # dated at arrival: the legal clock starts then (刑规 第199条), not when the form was typed in
     return ctx.write("person.intake", {"person": person}, data, who, body.arrived)
@@ -75,10 +80,11 @@ def intake(body: IntakeBody, ctx: ApiContext = Ctx, who: Principal = Operator) -
     response_model=PersonDetail,
     response_model_exclude_unset=True,
 )
-def get_person(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+def get_person(person: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> dict[str, Any]:
     doc = _person(ctx, person)
     alerts = ctx.queries.alerts(AlertFilter(person=person, limit=100))
-    return {**doc, "alerts": [a.to_json() for a in alerts]}
+    found: dict[str, Any] = for_reader({**doc, "alerts": [a.to_json() for a in alerts]}, who)
+    return found
 
 
 @router.get(
@@ -87,7 +93,7 @@ def get_person(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dic
     response_model=PersonTimeline,
     response_model_exclude_unset=True,
 )
-def person_timeline(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
+def person_timeline(person: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> dict[str, Any]:
     doc = _person(ctx, person)
     since, until = int(doc.get("arrived") or 0), doc.get("released")
     end = until if until is not None else 2**62
@@ -115,7 +121,8 @@ def person_timeline(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -
     ]
     rooms = {r.id: r.name for r in ctx.service.cfg.rooms}
     steps = timeline(doc, records, own, staff, alerts, rooms, names)
-    return {"person": doc, "bands": own_bands, "steps": steps}
+    found: dict[str, Any] = for_reader({"person": doc, "bands": own_bands, "steps": steps}, who)
+    return found
 
 
 def _binding_records(ctx: ApiContext) -> list[dict[str, Any]]:
@@ -128,9 +135,9 @@ def _binding_records(ctx: ApiContext) -> list[dict[str, Any]]:
 
 @router.post("/persons/{person}/release", status_code=201, summary="Release (离开办案区)")
 def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
-    _in_custody(ctx, person)
+    found = _in_custody(ctx, person)
     data = body.model_dump(mode="json", exclude={"at"})
-    return ctx.write("person.release", {"person": person}, data, who, _when(ctx, body.at))
+    return ctx.write("person.release", {"person": person}, data, who, _when(ctx, body.at, found))
 
 
 @router.post(
@@ -139,9 +146,9 @@ def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principa
     summary="A record of care: safety check, information collection, belongings, meal, rest, health check",
 )
 def add_record(person: str, body: RecordBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
-    _in_custody(ctx, person)
+    found = _in_custody(ctx, person)
     data = body.model_dump(mode="json", exclude={"at"})
-    return ctx.write("record", {"person": person}, data, who, _when(ctx, body.at))
+    return ctx.write("record", {"person": person}, data, who, _when(ctx, body.at, found))
 
 
 @router.get(
@@ -164,11 +171,12 @@ def bind(band: str, body: BindBody, ctx: ApiContext = Ctx, who: Principal = Oper
     if ctx.queries.projection("band", band) is not None:
         raise conflict(f"手环已绑定 (band {band} is bound; unbind it first)")
     subject = {"band": band}
+    held: dict[str, Any] | None = None
     if body.role in PERSON_ROLES:
         if not body.person:
             raise ApiError(422, "invalid", f"{body.role} 手环需指定人员 (a {body.role} band needs person)")
         if body.role == "detainee":
-            _in_custody(ctx, body.person)
+            held = _in_custody(ctx, body.person)
         subject["person"] = body.person
     else:
         if not body.officer:
@@ -176,7 +184,7 @@ def bind(band: str, body: BindBody, ctx: ApiContext = Ctx, who: Principal = Oper
         if ctx.queries.projection("officer", body.officer) is None:
             raise not_found("民警 officer", body.officer)
     data = body.model_dump(mode="json", exclude={"person", "at"}, exclude_none=True)
-    return ctx.write("band.bind", subject, data, who, _when(ctx, body.at))
+    return ctx.write("band.bind", subject, data, who, _when(ctx, body.at, held))
 
 
 @router.post("/bands/{band}/unbind", status_code=201, summary="Release a wristband")
@@ -201,18 +209,30 @@ def approve(body: ApprovalBody, ctx: ApiContext = Ctx, who: Principal = Operator
         raise ApiError(
             422, "invalid", "审批需指定人员、案件或卷宗 (an approval is for a person, case or dossier)"
         )
-    if body.person:
-        _in_custody(ctx, body.person)
+    held = _in_custody(ctx, body.person) if body.person else None
     if body.case and ctx.queries.projection("case", body.case) is None:
         raise not_found("案件 case", body.case)
     data = body.model_dump(mode="json", exclude={"person", "case", "dossier", "at"}, exclude_none=True)
-    return ctx.write("approval", subject, data, who, _when(ctx, body.at))
+    return ctx.write("approval", subject, data, who, _when(ctx, body.at, held))
 
 
-def _when(ctx: ApiContext, at: int | None) -> int | None:
-    """A time given for a record: not in the future (a minute of clock difference allowed)."""
-    if at is not None and at > ctx.now_ms() + 60_000:
+BACKDATE_MAX_MS = 7 * 86_400_000
+"""A record may be entered late, but not dated more than a week back (``at: 0`` was accepted)."""
+
+
+def _when(ctx: ApiContext, at: int | None, person: dict[str, Any] | None = None) -> int | None:
+    """A time given for a record: not in the future (a minute of clock difference allowed), not
+    before the person it is about arrived, not more than a week ago."""
+    if at is None:
+        return None
+    now = ctx.now_ms()
+    if at > now + 60_000:
         raise ApiError(422, "invalid", "时间不能在将来 (the time given is in the future)")
+    arrived = int((person or {}).get("arrived") or 0)
+    if at < arrived:
+        raise ApiError(422, "invalid", "时间早于该人员到达 (the time given is before the person arrived)")
+    if at < now - BACKDATE_MAX_MS:
+        raise ApiError(422, "invalid", "时间不能早于七天前 (the time given is more than 7 days ago)")
     return at
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, Ctx, Supervisor, Viewer, not_found
+from hub.api.pii import for_reader
 from hub.api.views.alerts import NotificationView
 from hub.api.views.log import Health, LoggedEvent, QuarantineEntry, Status
 from hub.api.views.media import media
@@ -111,6 +112,7 @@ def status(ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
     return {
         "alerts_open": ctx.queries.alert_counts(),
         "quarantine": ctx.service.store.quarantine_counts(),
+        "quarantine_pruned": ctx.service.store.quarantine_pruned(),
         "notifications": ctx.service.notifier.store.counts(),
         "in_custody": sum(1 for p in ctx.queries.projections("person") if p.get("released") is None),
         "agent_files": dict(ctx.service.agent_files.counters),
@@ -126,7 +128,7 @@ def status(ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
 )
 def list_events(
     ctx: ApiContext = Ctx,
-    _: Principal = Viewer,
+    who: Principal = Viewer,
     kind: str | None = None,
     agent: str | None = None,
     after_pos: int = Query(0, ge=0, le=MAX_SAFE_INT),
@@ -134,9 +136,13 @@ def list_events(
     until_ms: int | None = Query(None, ge=0, le=MAX_SAFE_INT),
     limit: int = Query(100, ge=1, le=5000),
 ) -> list[dict[str, Any]]:
-    return ctx.queries.events(
-        kind=kind, agent=agent, after_pos=after_pos, since_ms=since_ms, until_ms=until_ms, limit=limit
+    found: list[dict[str, Any]] = for_reader(
+        ctx.queries.events(
+            kind=kind, agent=agent, after_pos=after_pos, since_ms=since_ms, until_ms=until_ms, limit=limit
+        ),
+        who,
     )
+    return found
 
 
 @router.get(
@@ -146,12 +152,13 @@ def list_events(
     response_model_exclude_unset=True,
 )
 def get_event(
-    ctx: ApiContext = Ctx, _: Principal = Viewer, pos: int = Path(..., ge=1, le=MAX_SAFE_INT)
+    ctx: ApiContext = Ctx, who: Principal = Viewer, pos: int = Path(..., ge=1, le=MAX_SAFE_INT)
 ) -> dict[str, Any]:
     found = ctx.queries.event(pos)
     if found is None:
         raise not_found("事件 event", str(pos))
-    return found
+    shown: dict[str, Any] = for_reader(found, who)
+    return shown
 
 
 @router.get(

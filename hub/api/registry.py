@@ -17,6 +17,7 @@ from hub.api.context import (
     conflict,
     not_found,
 )
+from hub.api.pii import for_reader
 from hub.api.schemas import CaseBody, Created, OfficerBody
 from hub.api.views.registry import (
     CabinetDenial,
@@ -40,8 +41,9 @@ router = APIRouter(tags=["registry"])
     response_model=list[Officer],
     response_model_exclude_unset=True,
 )
-def list_officers(ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
-    return ctx.queries.projections("officer")
+def list_officers(ctx: ApiContext = Ctx, who: Principal = Viewer) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = for_reader(ctx.queries.projections("officer"), who)
+    return found
 
 
 @router.put("/officers/{officer}", status_code=201, summary="Register or update an officer")
@@ -71,6 +73,8 @@ def accept_case(body: CaseBody, ctx: ApiContext = Ctx, who: Principal = Operator
             422, "invalid", f"未登记的民警 (officers not registered): {', '.join(unknown)}",
             [{"field": "officers", "message": f"not registered: {o}"} for o in unknown],
         )  # fmt: skip
+    if body.at is not None and body.at > ctx.now_ms() + 60_000:
+        raise ApiError(422, "invalid", "时间不能在将来 (the time given is in the future)")
     data = body.model_dump(mode="json", exclude={"id", "at"}, exclude_none=True)
     return ctx.write("case.accept", {"case": body.id}, data, who, body.at)
 

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hub.api.auth import Principal
-from hub.api.context import SESSION_COOKIE, ApiContext, Ctx, Viewer, not_found
+from hub.api.context import SESSION_COOKIE, ApiContext, Ctx, Viewer, client_address, not_found
 from hub.api.views.media import media
 from hub.report_source import parse_day
 from hub.web.texts import DEFAULT_LANG, LANGS, table, text
@@ -54,10 +54,15 @@ def _render(
         t=lambda key: text(key, lang), texts=table(lang), lang=lang, page=page, user=user, csrf=csrf,
         center_name=ctx.service.cfg.name or ctx.service.cfg.center, **extra,
     )  # fmt: skip
-    response = HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    response = HTMLResponse(html, headers={"Cache-Control": "no-store"})  # framing: hub/api/guards.py
     if request.query_params.get("lang") in LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict")
     return response
+
+
+def _secure(ctx: ApiContext) -> bool:
+    """Cookies only over HTTPS when the hub serves it (or sits behind a proxy that does)."""
+    return bool(ctx.service.cfg.http.cookies_secure)
 
 
 def _session_user(request: Request, ctx: ApiContext) -> Principal | None:
@@ -86,7 +91,9 @@ def root() -> RedirectResponse:
 def login_page(request: Request, ctx: ApiContext = Ctx) -> HTMLResponse:
     nonce = secrets.token_urlsafe(24)
     response = _render(request, ctx, "login.html", "login", None, csrf=nonce, error=None)
-    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=3600)
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=3600, secure=_secure(ctx)
+    )
     return response
 
 
@@ -98,11 +105,13 @@ async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
     username = form.get("username", "")[:64]
     if not nonce or not hmac.compare_digest(nonce, form.get("csrf", "")):
         return _to_login()  # a login form this browser was not given
-    if ctx.auth.locked(username):
+    address = client_address(request)
+    if ctx.auth.locked(username, address):
         error = text("login_locked", lang)
         await asyncio.to_thread(ctx.audit_session, username, "login_locked", "console")
     else:
-        principal = await asyncio.to_thread(ctx.auth.check_password, username, form.get("password", ""))
+        password = form.get("password", "")
+        principal = await asyncio.to_thread(ctx.auth.check_password, username, password, address)
         await asyncio.to_thread(
             ctx.audit_session, username, "login" if principal is not None else "login_failed", "console"
         )
@@ -110,7 +119,9 @@ async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
             token, expires = ctx.auth.issue(principal)
             response = RedirectResponse("/console/", status_code=303)
             max_age = max(1, (expires - ctx.now_ms()) // 1000)
-            response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=max_age)
+            response.set_cookie(
+                SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=max_age, secure=_secure(ctx)
+            )
             response.delete_cookie(LOGIN_COOKIE)
             return response
         error = text("login_failed", lang)

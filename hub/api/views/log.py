@@ -75,7 +75,10 @@ class Status(ReadModel):
     """Counts for a dashboard."""
 
     alerts_open: AlertCounts
-    quarantine: dict[str, int] = Field(description="Refused messages by reason code.")
+    quarantine: dict[str, int] = Field(description="Refused messages kept, by reason code.")
+    quarantine_pruned: int = Field(
+        0, description="Refused messages dropped, oldest first, past ingest.quarantine_max_rows."
+    )
     notifications: dict[NotificationState, int]
     in_custody: int
     agent_files: AgentFileCounts

@@ -2,6 +2,9 @@
 // No build step and no third-party script: it must run on an intranet with nothing to download.
 "use strict";
 
+// the page's settings come as JSON, not as a script: the hub's Content-Security-Policy runs no
+// inline script
+window.CW = JSON.parse(document.getElementById("cw-config").textContent);
 const T = (key) => (window.CW.texts[key] || key);
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const PAGE = document.body.dataset.page;
@@ -435,4 +438,9 @@ if (render) {
   render().catch((e) => console.error(e));
   connect();
   setInterval(refresh, 30000); // the time-in-centre bars move even when nothing happens
+}
+
+// a print button (the person's timeline) without an inline handler
+for (const button of document.querySelectorAll("[data-print]")) {
+  button.addEventListener("click", () => window.print());
 }
