@@ -93,7 +93,8 @@ class Outbox:
                 CREATE TABLE IF NOT EXISTS identity (epoch TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS device_state (device TEXT PRIMARY KEY, state TEXT NOT NULL);
                 CREATE TABLE IF NOT EXISTS anchors (
-                    day TEXT PRIMARY KEY, ts INTEGER NOT NULL, anchor TEXT NOT NULL
+                    day TEXT NOT NULL, verified INTEGER NOT NULL, ts INTEGER NOT NULL, anchor TEXT NOT NULL,
+                    PRIMARY KEY (day, verified)
                 );
                 """
             )
@@ -219,25 +220,29 @@ class Outbox:
                 raise OutboxError(f"outbox {self.path}: {exc}") from exc
         return None if row is None else str(row[0])
 
-    def keep_anchor(self, anchor: str, ts_ms: int) -> None:
+    def keep_anchor(self, anchor: str, ts_ms: int, received_ms: int, *, verified: bool) -> None:
         """The hub's anchor (its log's signed head, protocol/anchor.py): the latest of each UTC day
-        is kept, ``ANCHOR_DAYS`` days, so the hub's log can be checked against copies off its disk."""
-        day = time.strftime("%Y-%m-%d", time.gmtime(ts_ms / 1000))
+        (by this box's clock) is kept, ``ANCHOR_DAYS`` days, so the hub's log can be checked against
+        copies off its disk. Checked ones (``verified``: the agent has the registry key) and
+        unchecked ones are kept apart: an unchecked one never replaces a checked one."""
+        day = time.strftime("%Y-%m-%d", time.gmtime(received_ms / 1000))
         with self._lock, self._transaction() as db:
             db.execute(
-                "INSERT INTO anchors (day, ts, anchor) VALUES (?, ?, ?) ON CONFLICT (day) DO UPDATE"
-                " SET ts = excluded.ts, anchor = excluded.anchor WHERE excluded.ts >= anchors.ts",
-                (day, ts_ms, anchor),
+                "INSERT INTO anchors (day, verified, ts, anchor) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (day, verified) DO UPDATE SET ts = excluded.ts, anchor = excluded.anchor"
+                " WHERE excluded.ts >= anchors.ts",
+                (day, int(verified), ts_ms, anchor),
             )
             db.execute(
-                "DELETE FROM anchors WHERE day NOT IN (SELECT day FROM anchors ORDER BY day DESC LIMIT ?)",
-                (ANCHOR_DAYS,),
+                "DELETE FROM anchors WHERE verified = ? AND day NOT IN"
+                " (SELECT day FROM anchors WHERE verified = ? ORDER BY day DESC LIMIT ?)",
+                (int(verified), int(verified), ANCHOR_DAYS),
             )
 
     def anchors(self) -> list[str]:
         """The kept anchors, oldest first."""
         with self._lock:
-            rows = self._db.execute("SELECT anchor FROM anchors ORDER BY day").fetchall()
+            rows = self._db.execute("SELECT anchor FROM anchors ORDER BY day, verified").fetchall()
         return [str(row[0]) for row in rows]
 
     def first_seq(self) -> int | None:

@@ -36,14 +36,14 @@ from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
 from protocol.files import encode_snapshot
 from protocol.ids import uuid7
-from protocol.registry import HUB_IDENTITY, decode_registration
-from protocol.signing import Keyring
+from protocol.registry import decode_registration, registry_keyring
 from protocol.topics import RegistryBandTopic, TopicLayout
 
 if TYPE_CHECKING:
     from detectors.vision import VisionService
 
 log = logging.getLogger(__name__)
+MAX_ANCHOR_AHEAD_MS = 300_000
 
 
 class Agent:
@@ -79,13 +79,10 @@ class Agent:
             start_after_ms=int(timing.condition_start_s * 1000),
             end_after_ms=int(timing.condition_end_s * 1000),
         )
-        self.registry_keys = (
-            Keyring({HUB_IDENTITY: config.registry_key.key_bytes()}) if config.registry_key else None
-        )
-        self.counters = {
-            "registry_rejected": 0, "registry_accepted": 0, "emit_errors": 0, "anomalies": 0,
-            "anchors_kept": 0, "anchors_rejected": 0,
-        }  # fmt: skip
+        registry = config.registry_key
+        self.registry_keys = registry_keyring(registry.key_bytes()) if registry else None
+        counted = ("registry_rejected", "registry_accepted", "emit_errors", "anomalies", "anchors_kept")
+        self.counters = dict.fromkeys((*counted, "anchors_rejected"), 0)
         self.keeper = OutboxKeeper(
             self.outbox, self.emitter, self.publisher, key=config.signing.key_bytes(), center=config.center,
             agent=config.agent, counters=self.counters,
@@ -310,11 +307,16 @@ class Agent:
         self.counters["registry_accepted"] += 1
 
     def _keep_anchor(self, payload: bytes) -> None:
-        """The hub's signed log head, kept off the hub's disk (checked with the hub's key when the
-        agent has it as ``registry_key``; its form only otherwise — ``hub verify`` checks it)."""
+        """The hub's signed log head, kept off the hub's disk (its ``rsig`` checked with the
+        registry key when the agent has one; its form only otherwise — ``hub verify`` checks its
+        ``sig``). One dated ahead of this box's clock is refused."""
+        now = self.clock.now_ms()
         try:
-            anchor = read_anchor(payload, self.registry_keys, self.config.center)
-            self.outbox.keep_anchor(payload.decode(), anchor.ts)
+            anchor = read_anchor(payload, self.registry_keys, self.config.center, field="rsig")
+            if anchor.ts > now + MAX_ANCHOR_AHEAD_MS:
+                raise ProtocolError("anchor dated ahead of this box's clock")
+            verified = self.registry_keys is not None
+            self.outbox.keep_anchor(payload.decode(), anchor.ts, now, verified=verified)
         except (ProtocolError, OutboxError, UnicodeDecodeError) as exc:
             self.counters["anchors_rejected"] += 1
             log.warning("hub anchor not kept: %s", exc)

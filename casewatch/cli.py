@@ -259,14 +259,19 @@ def models_list(root: Path | None) -> None:
 @click.option("--output", type=click.Path(path_type=Path), help="Write the key to this new file, mode 0600.")
 def keygen(output: Path | None) -> None:
     """生成一个新的签名密钥 (a new random signing key for an agent or the hub; --output: a 0600 file)."""
-    import os
-
     from protocol.signing import new_key
 
     key = new_key()
     if output is None:
         click.echo(key)
         return
+    write_new_secret(output, key)
+
+
+def write_new_secret(output: Path, key: str) -> None:
+    """A new file holding ``key``, mode 0600 from its creation; never overwrites one."""
+    import os
+
     try:  # created with its final mode: there is no moment at which others can read it
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -31,7 +31,8 @@ from casewatch.simulation.scene import INTERROGATION_ZONES
 from hub.embedded_broker import free_port
 from hub.passwords import hash_password
 from protocol.errors import CasewatchError
-from protocol.signing import new_key
+from protocol.registry import registry_key
+from protocol.signing import key_from_text, new_key
 
 Echo = Callable[[str], None]
 CENTER = "demo-center"
@@ -171,6 +172,10 @@ class DemoCentre:
             key = self.folder / "keys" / f"{name}.key"
             key.write_text(new_key())
             key.chmod(0o600)
+        registry = self.folder / "keys" / "registry.key"  # what the agent gets: never the hub's own key
+        hub_key = key_from_text((self.folder / "keys" / "hub.key").read_text())
+        registry.write_text(registry_key(hub_key).decode())
+        registry.chmod(0o600)
         shutil.copyfile(self.scenario_file, self.folder / "scenario.yaml")
         self.http_port = self.http_port or free_port()
         self._broker_port = free_port()
@@ -243,7 +248,7 @@ class DemoCentre:
             "name": "演示执法办案中心",
             "mqtt": {"host": host, "port": port, "keepalive_s": 10},
             "signing": {"key_file": f"keys/{AGENT}.key"},
-            "registry_key": {"key_file": "keys/hub.key"},
+            "registry_key": {"key_file": "keys/registry.key"},
             "model": {"name": "yolov8n", "format": "onnx", "imgsz": 320, "confidence": 0.4},
             "storage": {"dir": str(self.folder / "agent")},
             "timing": {"condition_start_s": 3, "condition_end_s": 3, "stats_interval_s": 10},

@@ -116,58 +116,89 @@ def hub_verify(ctx: click.Context, config_path: Path | None, anchor_files: tuple
     started = time.monotonic()
     try:
         keyring = _verify_keyring(cfg)
-        anchors = _read_anchors(anchor_files, keyring, cfg.center)
+        anchors, refused = _read_anchors(anchor_files, keyring, cfg.center)
         report = verify_file(Path(cfg.store.path), keyring=keyring, anchors=anchors)
     except (CasewatchError, OSError) as exc:
         click.echo(f"✗ {exc}", err=True)
         sys.exit(EXIT_FAILED)
     took = time.monotonic() - started
-    if report.ok and (report.rows or allow_empty):
+    for problem in refused:  # a forged anchor proves nothing, and says someone tried: exit 1
+        click.echo(f"✗ 锚点无效 (anchor refused): {problem}", err=True)
+    if report.ok and (report.rows or allow_empty) and not refused:
         head = report.head[:16]
         click.echo(
             f"✓ 哈希链完整 (chain intact): {report.rows} events, {report.signatures_checked} signatures, "
             f"{report.anchors_checked} anchors, head {head}…, {took:.1f} s"
         )
         return
+    if report.ok and refused:
+        click.echo(f"✗ the chain checks out against the {len(anchors)} good anchors; see the refused ones",
+                   err=True)  # fmt: skip
+        sys.exit(EXIT_FAILED)
     if report.ok:
         click.echo("✗ 日志中没有任何事件 (the store holds no events: wiped? --allow-empty for a new hub)",
                    err=True)  # fmt: skip
         sys.exit(EXIT_FAILED)
+    intact = f"rows 1–{report.rows} intact" if report.rows else "no row before it is intact"
     click.echo(
         f"✗ 哈希链在第 {report.first_broken} 条断开 (chain broken at row {report.first_broken}): "
-        f"{report.reason}; rows 1–{report.rows} intact",
+        f"{report.reason}; {intact}",
         err=True,
     )
     sys.exit(EXIT_FAILED)
 
 
 def _verify_keyring(cfg: Any) -> Any:
-    """Every key an event in the log may be signed with: each agent's and the hub's own records'."""
+    """Every key an event in the log may be signed with: each agent's (retired ones too) and the
+    hub's own records'."""
     from protocol.registry import HUB_IDENTITY
     from protocol.signing import Keyring
 
-    keyring = Keyring({a.id: a.verify_keys() for a in cfg.agents})
+    keyring = Keyring({a.id: a.verify_keys() for a in (*cfg.retired_agents, *cfg.agents)})
     keyring.add(HUB_IDENTITY, cfg.signing.verify_keys())
     return keyring
 
 
-def _read_anchors(files: tuple[Path, ...], keyring: Any, center: str) -> list[Any]:
-    """Anchors from files; a file without any, or an anchor not signed by this hub, is an error."""
+def _read_anchors(files: tuple[Path, ...], keyring: Any, center: str) -> tuple[list[Any], list[str]]:
+    """The anchors in files that this hub signed, and what is wrong with the others (each one named:
+    a forged anchor among good ones must not hide the good ones). A file without any is an error."""
     from hub.chain import AnchorPoint
     from protocol.anchor import AnchorError, anchors_in_text, read_anchor
 
-    points = []
+    points, refused = [], []
     for path in files:
-        found = anchors_in_text(path.read_text(encoding="utf-8", errors="replace"))
+        found = anchors_in_text(path.read_bytes().decode("latin-1"))
         if not found:
             raise AnchorError(f"{path}: no anchor in it")
         for index, text in enumerate(found, start=1):
             try:
                 anchor = read_anchor(text, keyring, center)
-                points.append(AnchorPoint(anchor.pos, anchor.hash, f"{path.name} #{index}"))
             except AnchorError as exc:
-                raise AnchorError(f"{path} #{index}: {exc}") from exc
-    return points
+                refused.append(f"{path.name} #{index}: {exc}")
+                continue
+            points.append(AnchorPoint(anchor.pos, anchor.hash, f"{path.name} #{index}"))
+    return points, refused
+
+
+@hub.command("registry-key")
+@_config_option
+@click.option("--output", type=click.Path(path_type=Path), help="Write it to this new file, mode 0600.")
+@click.pass_context
+def hub_registry_key(ctx: click.Context, config_path: Path | None, output: Path | None) -> None:
+    """给代理的登记密钥 (the key agents verify the hub's band registrations and anchors with).
+
+    Derived one way from the hub's own key: an edge box holding it cannot sign the hub's records
+    or anchors. Give it to each agent as ``registry_key``; never give agents the hub's own key.
+    """
+    from casewatch.cli import write_new_secret
+    from protocol.registry import registry_key
+
+    cfg = _config(_resolve(ctx, config_path))
+    key = registry_key(cfg.signing.key_bytes()).decode()
+    if output is None:
+        click.echo(key)
+        return
+    write_new_secret(output, key)
 
 
 @hub.command("rebuild")

@@ -94,23 +94,53 @@ def format_path(path: PathKey) -> str:
     return out
 
 
-SECRET_NAMES = frozenset({"key", "password", "session_secret", "pin", "secret", "password_hash", "token"})
-"""Keys whose values are never shown in an error, whatever is wrong with them."""
+SECRET_NAMES = frozenset(
+    {
+        "key",
+        "password",
+        "session_secret",
+        "pin",
+        "secret",
+        "password_hash",
+        "token",
+        "signing",
+        "registry_key",
+        "agents",
+    }
+)
+"""Keys whose values (and everything under them) are never shown in an error, whatever is wrong
+with them — nor any ``*_file`` / ``*_files`` value: a secret typed where its file's path belongs."""
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def _secret_path(path: PathKey) -> bool:
+    return any(
+        isinstance(part, str) and (part in SECRET_NAMES or part.endswith(("_file", "_files")))
+        for part in path
+    )
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = _USERINFO.sub("***@", repr(value))  # a password in a URL (rtsp://admin:…@, mqtt://…)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _shown(path: PathKey, value: Any) -> str | None:
     """What an error may show of a value: nothing of a secret nor of a whole section (which may
     hold one), the value itself otherwise."""
-    if any(isinstance(part, str) and part in SECRET_NAMES for part in path):
+    if _secret_path(path):
         return f"<hidden, {len(str(value))} characters>" if value is not None else None
     if isinstance(value, dict | list):
         return None
     return _show(value)
+
+
+def _message(path: PathKey, message: str, value: Any) -> str:
+    """A validator's message, without the secret it may quote (``file does not exist: <key>``)."""
+    message = _USERINFO.sub("***@", message)
+    if _secret_path(path) and isinstance(value, str) and value:
+        message = message.replace(value, "<hidden>")
+    return message
 
 
 def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
@@ -258,4 +288,5 @@ def _schema_problem(data: Any, err: Any) -> tuple[PathKey, str, Any]:
         return loc, "unknown key (not in the schema)", None
     if kind == "missing":
         return loc, "required key is missing", None
-    return loc, err["msg"].removeprefix("Value error, "), _shown(loc, err.get("input"))
+    value = err.get("input")
+    return loc, _message(loc, err["msg"].removeprefix("Value error, "), value), _shown(loc, value)

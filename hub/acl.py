@@ -31,6 +31,7 @@ def acl_text(cfg: HubConfig) -> str:
             f"topic write {base}/{agent.id}/#",  # events, stats, status (and its will), snapshots
             f"topic read {base}/registry/bands/#",  # band roles from the hub
             f"topic read {base}/hub/status",
+            f"topic read {base}/hub/anchor",  # the log's signed head, kept off the hub's disk
             f"topic read {base}/{agent.id}/receipt",  # how far the hub has stored its events
         ]
     return "\n".join(lines) + "\n"

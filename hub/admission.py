@@ -172,7 +172,9 @@ class Admission:
         self, raw: bytes, topic: str | None, received_ms: int, code: str, reason: str
     ) -> Quarantined:
         self.quarantined[code] += 1
-        return Quarantined(received_ms, topic, code, reason, _claimed_agent(topic), bytes(raw[:RAW_KEEP]))
+        return Quarantined(
+            received_ms, topic, code, reason, _claimed_agent(topic), bytes(raw[:RAW_KEEP]), len(raw)
+        )
 
     def _first_sight(self, stream: Stream, seq: int, received_ms: int) -> None:
         """A stream not seen before: an adoption (legacy numbering continues) or a reset."""

@@ -24,9 +24,10 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from hub.chain_streams import StreamCoverage
 from protocol.errors import ProtocolError
 from protocol.signing import SIG_FIELD, Keyring
 
@@ -124,6 +125,9 @@ class _Walk:
     rows: int = 0
     prev: str = GENESIS
     signatures: int = 0
+    doc: dict[str, Any] = field(default_factory=dict)
+    """The last row's parsed body."""
+    coverage: StreamCoverage = field(default_factory=StreamCoverage)
 
 
 def verify_chain(
@@ -150,6 +154,7 @@ def verify_chain(
             if problem is not None:
                 break
             walk.rows, walk.prev = row[0], row[2]
+            walk.coverage.row(str(row[5]), str(row[10]), int(row[6]), row[0], walk.doc)
             if row[0] in wanted:
                 seen[row[0]] = row[2]
         if progress is not None:
@@ -157,6 +162,11 @@ def verify_chain(
     cursor.close()
     if problem is None and recorded is not None:
         problem = head_problem(recorded, walk.rows, seen.get(recorded[0]))
+    if problem is None and recorded is None and walk.rows:  # every batch records it: deleted
+        problem = walk.rows + 1, "the head recorded in meta is missing: the tail cannot be checked (deleted?)"
+    if problem is None:
+        holes = walk.coverage.holes(_complete_to(conn))
+        problem = holes[0] if holes else None
     problem = _earliest(problem, _noted_mismatch(meta), _anchors_problem(anchors, walk.rows, seen))
     if problem is None:
         return VerifyReport(True, walk.rows, None, None, walk.prev, len(anchors), walk.signatures)
@@ -166,6 +176,15 @@ def verify_chain(
         found = conn.execute("SELECT hash FROM events WHERE pos = ?", (rows,)).fetchone()
         prev = str(found[0]) if found else GENESIS
     return VerifyReport(False, rows, problem[0], problem[1], prev, len(anchors), walk.signatures)
+
+
+def _complete_to(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """Per stream, the number below which the hub recorded everything stored or announced lost."""
+    try:
+        rows = conn.execute("SELECT agent, epoch, next_expected FROM agent_streams").fetchall()
+    except sqlite3.OperationalError:  # a store from before streams (schema < 6): not checked
+        return {}
+    return {(str(a), str(e)): int(n) - 1 for a, e, n in rows if isinstance(n, int)}
 
 
 def _earliest(*problems: tuple[int, str] | None) -> tuple[int, str] | None:
@@ -241,10 +260,11 @@ def _columns_problem(walk: _Walk, row: tuple[Any, ...], body: bytes) -> tuple[in
     pos = row[0]
     try:
         doc = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than any event is
         return pos, f"row {pos}: body is not JSON (edited?)"
     if not isinstance(doc, dict):
         return pos, f"row {pos}: body is not a JSON object (edited?)"
+    walk.doc = doc
     found = doc.get("subject")
     subject: dict[str, Any] = found if isinstance(found, dict) else {}
     expected = {

@@ -251,6 +251,11 @@ class HubConfig(Settings):
     signing: SigningKey = Field(..., description="The hub's own key (signs registry messages).")
     store: StoreSettings
     agents: list[AgentKey] = Field(default_factory=list)
+    retired_agents: list[AgentKey] = Field(
+        default_factory=list,
+        description="Agents taken out of service: `hub verify` still checks their events in the log "
+        "with these keys; nothing new is accepted from them.",
+    )
     rules: list[str] = Field(default_factory=list, description="Rule files or globs, relative to this file.")
     rooms: list[RoomInfo] = Field(default_factory=list)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -265,7 +270,7 @@ class HubConfig(Settings):
     @model_validator(mode="after")
     def _secrets_handled(self, info: ValidationInfo) -> HubConfig:
         keys = [("signing", self.signing.verify_keys())]
-        keys += [(f"agents: {a.id}", a.verify_keys()) for a in self.agents]
+        keys += [(f"agents: {a.id}", a.verify_keys()) for a in (*self.agents, *self.retired_agents)]
         problems = deployment_problems(
             self.center,
             (info.context or {}).get(SECRET_FILES, []),

@@ -160,7 +160,10 @@ class Camera(ReadModel):
     since: Ms | None = None
     detail: str | None = None
     snapshot: str | None = Field(None, description="The agent's evidence path of its snapshot.")
-    agent: str | None = None
+    agent: str | None = Field(None, description="The camera's owner: the first agent that reported it.")
+    contested_by: str | None = Field(
+        None, description="Another agent that reported this camera too (ignored: a misconfiguration?)."
+    )
 
 
 class Device(ReadModel):

@@ -38,6 +38,7 @@ class HttpServer:
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=3,
             ssl_certfile=certfile, ssl_keyfile=keyfile,
+            proxy_headers=False,  # X-Forwarded-For from anyone local must not pick the login's address
         )  # fmt: skip
         if tls is not None:
             try:

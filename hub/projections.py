@@ -174,15 +174,7 @@ class Projections:
             cabinet["doors"] = {**cabinet["doors"], door: {"state": data.get("state"), "since": ts}}
             self._set("cabinet", subject["cabinet"], cabinet)
         elif kind == "camera.health" and subject.get("camera"):
-            camera = {
-                "id": subject["camera"],
-                "state": data.get("state"),
-                "since": data.get("since", ts),
-                "detail": data.get("detail"),
-                "snapshot": data.get("snapshot"),
-                "agent": doc.get("agent"),
-            }
-            self._set("camera", subject["camera"], {**self.cameras.get(subject["camera"], {}), **camera})
+            self._camera_health(subject["camera"], data, ts, str(doc.get("agent") or ""))
         elif kind == "device.health" and subject.get("device"):
             device = {
                 "id": subject["device"],
@@ -301,6 +293,25 @@ class Projections:
             self._set("person", person["id"], person)
         self._set("band", band, None)
         self._registry[band] = None
+
+    def _camera_health(self, camera_id: str, data: dict[str, Any], ts: int, agent: str) -> None:
+        """A camera belongs to the first agent that reported it: another agent's report about it is
+        noted (``contested_by``) and changes nothing — neither its state nor whose pictures are
+        shown and kept as evidence (hub/web/snapshots.py). A camera moved to another box gets a new id."""
+        known = self.cameras.get(camera_id, {})
+        owner = known.get("agent") or agent
+        if owner != agent:
+            self._set("camera", camera_id, {**known, "contested_by": agent})
+            return
+        camera = {
+            "id": camera_id,
+            "state": data.get("state"),
+            "since": data.get("since", ts),
+            "detail": data.get("detail"),
+            "snapshot": data.get("snapshot"),
+            "agent": owner,
+        }
+        self._set("camera", camera_id, {**known, **camera})
 
     def _set(self, kind: str, key: str, doc: dict[str, Any] | None) -> None:
         table: dict[str, dict[str, Any]] = getattr(self, _TABLES[kind])

@@ -205,7 +205,10 @@ def to_pdf(report: Report, center_name: str) -> bytes:
         small = ParagraphStyle("a", fontName="Courier", fontSize=6, leading=8)
         story += [Paragraph(ANCHOR_TITLE, heading), Paragraph(html.escape(report.anchor), small)]
     out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title=f"casewatch {report.period.kind} {report.period.label}").build(
-        story
-    )
+    # the anchor also goes into the document's metadata, uncompressed: `hub verify --anchor x.pdf`
+    # finds it there (the page text is compressed)
+    SimpleDocTemplate(
+        out, pagesize=A4, title=f"casewatch {report.period.kind} {report.period.label}",
+        subject=report.anchor or "",
+    ).build(story)  # fmt: skip
     return out.getvalue()

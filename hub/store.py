@@ -78,6 +78,8 @@ T = TypeVar("T")
 RAW_LIMIT = 4096
 """How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
 _RESERVED_META = ("head_pos", "head_hash", "head_mismatch", V2_META, "quarantine_pruned")
+TEXT_LIMIT = 512
+"""Characters kept of a quarantined message's topic and reason."""
 QUARANTINE_MAX = 50_000
 """Refused messages kept (each at most ``RAW_LIMIT`` bytes of payload): about 200 MB at most."""
 _IN_CHUNK = 500  # seqs per ``IN (...)`` lookup, well under SQLite's variable limit
@@ -122,6 +124,8 @@ class Quarantined:
     reason: str
     agent: str | None
     raw: bytes
+    size: int | None = None
+    """The whole payload's length when ``raw`` is already cut (None: ``len(raw)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,7 +530,11 @@ class HubStore:
 
 
 def _quarantine_row(q: Quarantined) -> tuple[Any, ...]:
-    return (q.received_ms, q.topic, q.code, q.reason, q.agent, len(q.raw), bytes(q.raw[:RAW_LIMIT]))
+    """Every text cut too (a topic may be 64 KB of junk): the cap bounds bytes, not only rows."""
+    topic = q.topic[:TEXT_LIMIT] if q.topic is not None else None
+    agent = q.agent[:64] if q.agent is not None else None
+    size = q.size if q.size is not None else len(q.raw)
+    return (q.received_ms, topic, q.code[:64], q.reason[:TEXT_LIMIT], agent, size, bytes(q.raw[:RAW_LIMIT]))
 
 
 def _stored(row: tuple[Any, ...]) -> Stored:

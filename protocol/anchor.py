@@ -7,9 +7,11 @@ An anchor is a small signed statement — "on ``ts`` the log of ``center`` had `
 keeps the ones it receives, ``casewatch anchors``), printed in each daily report.
 ``casewatch hub verify --anchor F`` then checks the store against it (``hub.chain``).
 
-Wire form: a JSON object ``{"v": 1, "kind": "chain.anchor", "center", "pos", "hash", "ts", "sig"}``,
-``sig`` the HMAC-SHA256 of its canonical form without ``sig`` under the hub's key (the same
-signing as the band registry, identity ``hub``). One anchor per line in files.
+Wire form: a JSON object ``{"v": 1, "kind": "chain.anchor", "center", "pos", "hash", "ts", "sig",
+"rsig"}``: ``sig`` is the HMAC-SHA256 of its canonical form without ``sig`` and ``rsig`` under the
+hub's own key — what ``hub verify`` checks —, ``rsig`` the same under the hub's registry key
+(protocol/registry.py) — what an agent can check without holding the hub's key. One anchor per
+line in files.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from typing import Any
 
 from protocol.canonical import canonical_bytes
 from protocol.errors import ProtocolError
-from protocol.registry import HUB_IDENTITY
-from protocol.signing import Keyring, signed
+from protocol.registry import HUB_IDENTITY, registry_key
+from protocol.signing import Keyring, signature
 
 ANCHOR_KIND = "chain.anchor"
-_FIELDS = {"v", "kind", "center", "pos", "hash", "ts", "sig"}
+_FIELDS = {"v", "kind", "center", "pos", "hash", "ts", "sig", "rsig"}
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _IN_TEXT = re.compile(r'\{[^{}]*"chain\.anchor"[^{}]*\}')
 
@@ -44,15 +46,21 @@ class Anchor:
 
 
 def make_anchor(center: str, pos: int, hash_: str, ts: int, hub_key: bytes) -> bytes:
-    doc = {"v": 1, "kind": ANCHOR_KIND, "center": center, "pos": pos, "hash": hash_, "ts": ts}
-    return canonical_bytes(signed(doc, hub_key))
+    doc: dict[str, Any] = {"v": 1, "kind": ANCHOR_KIND, "center": center, "pos": pos, "hash": hash_, "ts": ts}
+    sig, rsig = signature(doc, hub_key), signature(doc, registry_key(hub_key))
+    return canonical_bytes({**doc, "sig": sig, "rsig": rsig})
 
 
 def read_anchor(
-    raw: bytes | str | dict[str, Any], keyring: Keyring | None, center: str | None = None
+    raw: bytes | str | dict[str, Any],
+    keyring: Keyring | None,
+    center: str | None = None,
+    *,
+    field: str = "sig",
 ) -> Anchor:
-    """A checked anchor; ``AnchorError`` says what is wrong (never a secret). Without a keyring
-    (an agent without the hub's key) only its form is checked: ``hub verify`` checks the rest."""
+    """A checked anchor; ``AnchorError`` says what is wrong (never a secret). ``field``: ``sig``
+    (the hub's key, ``hub verify``) or ``rsig`` (the registry key, an agent). Without a keyring only
+    its form is checked."""
     try:
         doc = raw if isinstance(raw, dict) else json.loads(raw)
     except ValueError as exc:
@@ -68,14 +76,14 @@ def read_anchor(
         raise AnchorError("anchor: hash must be 64 lowercase hex characters")
     if center is not None and doc["center"] != center:
         raise AnchorError(f"anchor of centre {doc['center']!r}, not {center!r}")
-    if keyring is None:
-        if not (isinstance(doc["sig"], str) and _HASH.match(doc["sig"])):
-            raise AnchorError("anchor: sig must be 64 lowercase hex characters")
-        return Anchor(doc["center"], pos, hash_, ts)
-    try:
-        keyring.verify(doc, HUB_IDENTITY)
-    except ProtocolError as exc:
-        raise AnchorError(f"anchor signature: {exc}") from exc
+    if not all(isinstance(doc[f], str) and _HASH.match(doc[f]) for f in ("sig", "rsig")):
+        raise AnchorError("anchor: sig and rsig must be 64 lowercase hex characters")
+    if keyring is not None:
+        body = canonical_bytes({k: v for k, v in doc.items() if k not in ("sig", "rsig")})
+        try:
+            keyring.verify_unsigned(body, doc[field], HUB_IDENTITY)
+        except ProtocolError as exc:
+            raise AnchorError(f"anchor {field}: {exc}") from exc
     return Anchor(doc["center"], pos, hash_, ts)
 
 

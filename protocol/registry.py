@@ -2,10 +2,18 @@
 
 Published retained on ``{prefix}/{center}/registry/bands/{band}``; an empty retained payload
 means the band is unbound. Only keys and flags travel: no names, no ID numbers.
+
+Signed with the hub's **registry key**, derived from its own key (``registry_key``), never with
+the hub's key itself: HMAC keys are symmetric, and the hub's key also signs the hub's records and
+its log anchors, so an edge box holding it could forge both. ``casewatch hub registry-key`` writes
+the derived key for the agents. An agent still configured with the hub's own key derives it too
+(``registry_keyring``), so such configs keep working while they are replaced.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +24,21 @@ from protocol.fields import Key, Ms
 from protocol.signing import SIG_FIELD, Keyring, signed
 
 HUB_IDENTITY = "hub"
+_REGISTRY_LABEL = b"casewatch registry key v1"
+
+
+def registry_key(hub_key: bytes) -> bytes:
+    """The key that signs what agents verify (band registrations, anchors' ``rsig``): one way from
+    the hub's key, so holding it signs nothing of the hub's own."""
+    return hmac.new(hub_key, _REGISTRY_LABEL, hashlib.sha256).hexdigest().encode()
+
+
+def registry_keyring(configured: bytes) -> Keyring:
+    """An agent's keyring for the hub's messages: the registry key it was given, or — for an agent
+    still given the hub's own key — the registry key derived from it."""
+    return Keyring({HUB_IDENTITY: (configured, registry_key(configured))})
+
+
 Role = Literal["detainee", "officer", "auxiliary", "visitor", "guardian"]
 
 
@@ -45,8 +68,9 @@ class BandRegistration(BaseModel):
 
 
 def encode_registration(reg: BandRegistration, hub_key: bytes) -> bytes:
+    """Signed with the registry key derived from ``hub_key``."""
     body = reg.model_dump(mode="json", exclude_none=True)
-    return canonical_bytes(signed(body, hub_key))
+    return canonical_bytes(signed(body, registry_key(hub_key)))
 
 
 def decode_registration(raw: bytes, keyring: Keyring) -> BandRegistration | None:

@@ -94,6 +94,18 @@ def test_each_agent_may_publish_only_under_its_own_topic(tmp_path: Path) -> None
         assert wait_until(lambda: mine, 5)
         time.sleep(0.5)
         assert mine == [("casewatch/c1/box-01/receipt", b"box-01")]
+        # the hub's anchor: every agent reads it (it keeps it off the hub's disk); none may write it
+        hub.publish("casewatch/c1/hub/anchor", b"anchor", qos=1, retain=True).wait_for_publish(5)
+        forger = login(broker, "box-02")
+        clients.append(forger)
+        forger.publish("casewatch/c1/hub/anchor", b"forged anchor", qos=0)
+        time.sleep(0.5)
+        anchors: list[tuple[str, bytes]] = []
+        keeper = login(broker, "box-02", anchors, tag="-anchors")
+        clients.append(keeper)
+        keeper.subscribe("casewatch/c1/hub/anchor", qos=1)
+        assert wait_until(lambda: anchors, 5)
+        assert anchors == [("casewatch/c1/hub/anchor", b"anchor")]
     finally:
         for client in clients:
             client.loop_stop()

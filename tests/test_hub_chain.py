@@ -151,3 +151,22 @@ def test_verify_names_one_column_edited_in_100k_rows(big_copy: Path, column: str
     report = HubStore(big_copy).verify()
     assert (report.ok, report.first_broken, report.rows) == (False, 88_888, 88_887), report
     assert column in str(report.reason)
+
+
+def test_sender_numbers_holes_count_only_below_the_complete_point_and_outside_gap_records() -> None:
+    from hub.chain_streams import StreamCoverage
+
+    coverage = StreamCoverage()
+    for pos, seq in enumerate([1, 2, 5, 3, 4, 9, 10, 14], start=1):  # out of order, like redeliveries
+        coverage.row("box-01", "", seq, pos, {})
+    gap = {"kind": "ingest.gap", "data": {"agent": "box-01", "first": 6, "last": 7}}
+    coverage.row("hub", "", 1, 9, gap)
+    assert coverage.holes({("box-01", ""): 8, ("hub", ""): 1}) == [
+        (6, "box-01 seq 8 is missing from the log and no ingest.gap record announces it lost "
+            "(a row deleted and the chain recomputed?)")
+    ]  # fmt: skip
+    assert coverage.holes({("box-01", ""): 7}) == []  # 11-13 and 8: may still be on their way
+    coverage.row("hub", "", 2, 10, {"kind": "ingest.gap", "data": {"agent": "box-01", "first": 8, "last": 8}})
+    assert (
+        coverage.holes({("box-01", ""): 14}) != [] and "seq 11" in coverage.holes({("box-01", ""): 14})[0][1]
+    )

@@ -119,6 +119,10 @@ def test_the_quarantine_keeps_the_newest_and_counts_what_it_dropped(tmp_path: Pa
         assert sum(store.quarantine_counts().values()) == 1000
         assert store.quarantine_pruned() == 2000
         assert min(r["received_ms"] for r in store.quarantine_rows(limit=5000)) == 2000  # oldest went
+        huge = Quarantined(9_999, "t/" * 32_000, "topic", "r" * 10_000, "a" * 500, b"y" * 4096, 5_000_000)
+        store.write(Batch(quarantined=[huge]))
+        (row,) = [r for r in store.quarantine_rows(limit=5000) if r["received_ms"] == 9_999]
+        assert len(row["topic"]) == 512 and len(row["reason"]) == 512 and row["size"] == 5_000_000
 
 
 def test_a_logged_out_token_stays_dead_after_a_restart(tmp_path: Path, mqtt_broker: Any) -> None:
@@ -219,3 +223,16 @@ def test_passwords_are_hashed_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> 
     for thread in threads:
         thread.join()
     assert peak == 1
+
+
+def test_an_unbind_or_a_case_cannot_be_dated_before_what_they_follow(hub: ApiHub) -> None:
+    op, sup = hub.client("operator"), hub.client("supervisor")
+    now = int(time.time() * 1000)
+    assert op.post("/api/v1/persons", json=person("p4", arrived=now - 600_000)).status_code == 201
+    bind = {"role": "detainee", "person": "p4"}
+    assert op.post("/api/v1/bands/B0077/bind", json=bind).status_code == 201
+    early = op.post("/api/v1/bands/B0077/unbind", json={"reason": "done", "at": now - 6 * 86_400_000})
+    assert early.status_code == 422 and "bound" in early.json()["detail"]
+    assert sup.put("/api/v1/officers/o2", json=officer("王五", "u1")).status_code == 201
+    case = {"id": "K99", "unit": "u1", "officers": ["o2"], "at": 0}
+    assert op.post("/api/v1/cases", json=case).status_code == 422

@@ -12,8 +12,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from hub.service import HubService
+from protocol.errors import SignatureError
 from protocol.ids import uuid7
-from protocol.registry import decode_registration
+from protocol.registry import decode_registration, registry_key
 from protocol.signing import Keyring
 from tests.hub_helpers import AGENT, CENTER, AgentFeed, running_hub
 from tests.mqtt_helpers import Collector
@@ -155,8 +156,9 @@ def test_intake_and_band_binding_publish_a_signed_registration(hub: Any, mqtt_br
 
     assert wait_until(lambda: len(live()) == 1, timeout_s=10)
     (message,) = live()
-    keyring = Keyring({"hub": service.hub_key})
-    reg = decode_registration(message[1], keyring)
+    with pytest.raises(SignatureError):  # signed with the registry key, never the hub's own
+        decode_registration(message[1], Keyring({"hub": service.hub_key}))
+    reg = decode_registration(message[1], Keyring({"hub": registry_key(service.hub_key)}))
     assert reg is not None and reg.role == "detainee" and reg.case == "K1" and reg.flags.minor
     assert "张三" not in message[1].decode()  # names stay in the hub
     service.record("person.release", {"person": "p1"}, {"reason": "done"}, by="demo")

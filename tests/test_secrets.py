@@ -92,6 +92,12 @@ def test_keygen_writes_a_file_only_its_owner_reads_and_never_overwrites(tmp_path
         ({"http": {"session_secret": "tooshort-secret"}}, "tooshort-secret"),
         ({"mqtt": {"password": "hunter2-pw", "password_file": "nowhere"}}, "hunter2-pw"),
         ({"http": {"session_secret": "hidden-in-a-section", "port": "not-a-port"}}, "hidden-in-a-section"),
+        # a key typed where a section or a file's path belongs (found by the independent review)
+        ({"signing": "0123456789abcdef0123456789abcdef"}, "0123456789abcdef0123456789abcdef"),
+        ({"signing": {"key_file": "fedcba9876543210fedcba9876543210"}}, "fedcba9876543210fedcba9876543210"),
+        ({"http": {"session_secret_file": "my-session-secret-text"}}, "my-session-secret-text"),
+        ({"mqtt": "mqtt://user:S3cr3tPw@broker"}, "S3cr3tPw"),
+        ({"agents": ["abcdefabcdefabcdef0011223344"]}, "abcdefabcdefabcdef0011223344"),
     ],
 )
 def test_no_secret_value_appears_in_a_config_error(tmp_path: Path, section: dict, secret: str) -> None:

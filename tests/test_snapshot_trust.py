@@ -110,3 +110,41 @@ def test_a_forged_picture_never_becomes_an_alerts_evidence(hub: ApiHub, mqtt_bro
         for name in forged_topics:
             publisher.publish(name, b"", qos=0, retain=True)
         publisher.close()
+
+
+def test_a_camera_stays_with_the_first_agent_that_reported_it() -> None:
+    """The review's case: box-02 sends a signed camera.health naming box-01's camera, then its own
+    picture of it; the camera's owner, state and picture stay box-01's."""
+    from hub.projections import Projections
+
+    def health(agent: str, state: str, ts: int) -> dict[str, object]:
+        return {"agent": agent, "kind": "camera.health", "ts": ts, "subject": {"camera": "cam-int-1"},
+                "data": {"state": state, "since": ts}}  # fmt: skip
+
+    projections = Projections(center="c1")
+    projections.apply(health("box-01", "online", 1_000))
+    projections.apply(health("box-02", "offline", 2_000))
+    camera = projections.cameras["cam-int-1"]
+    assert (camera["agent"], camera["state"], camera["contested_by"]) == ("box-01", "online", "box-02")
+
+
+def test_clears_are_ignored_old_pictures_refused_and_each_agent_bounded(
+    feeds: tuple[AgentFeed, AgentFeed],
+) -> None:
+    from hub.web import snapshots
+
+    mine, other = feeds
+    cache = SnapshotCache(Keyring({"box-01": mine.key, "box-02": other.key}), center="c1")
+    now = 10_000_000
+    cache.receive(topic("box-01", "cam-int-1"), mine.snapshot("cam-int-1", JPEG, ts=now)[1], now)
+    assert cache.receive(topic("box-01", "cam-int-1"), b"", now) is None  # nobody signs a clear
+    assert cache.get("cam-int-1", "box-01") is not None and cache.counters["clears_ignored"] == 1
+    with pytest.raises(ProtocolError, match="ten minutes"):
+        old = mine.snapshot("cam-int-2", JPEG, ts=now - 700_000)[1]
+        cache.receive(topic("box-01", "cam-int-2"), old, now)
+    for n in range(snapshots.MAX_PER_AGENT + 5):  # box-02 tries to fill the cache
+        camera = f"cam-x{n}"
+        cache.receive(topic("box-02", camera), other.snapshot(camera, FORGED, ts=now)[1], now)
+    assert cache.counters["full"] == 5
+    _t, fresh = mine.snapshot("cam-int-3", JPEG, ts=now)
+    assert cache.receive(topic("box-01", "cam-int-3"), fresh, now) == "cam-int-3"  # box-01 still fits

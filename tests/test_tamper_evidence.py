@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from protocol.registry import HUB_IDENTITY
 from protocol.signing import Keyring, key_from_text, new_key
 from tests.agent_process import CASEWATCH
 from tests.hub_helpers import CENTER, AgentFeed, hub_config
+from tests.secret_files import write_secret
 from tests.store_helpers import link_by_hand, tamper
 
 T0 = 1_767_225_600_000
@@ -44,7 +46,7 @@ def signed_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     feeds = [AgentFeed(), AgentFeed(agent="box-02", epoch="0123456789abcdef")]
     config = hub_config(workdir, None, agent_key=feeds[0].key_text)
     data = yaml.safe_load(config.read_text())
-    (workdir / "agent2.key").write_text(feeds[1].key_text)
+    write_secret(workdir / "agent2.key", feeds[1].key_text)
     data["agents"].append({"id": "box-02", "key_file": "agent2.key"})
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
     hub_key = key_from_text((workdir / "hub.key").read_text())
@@ -69,9 +71,12 @@ def signed_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 epoch=event.epoch or "",
             )
         )
+    streams: dict[tuple[str, str], int] = {}
+    for row in rows:  # what the hub records as each sender's complete point (agent_streams)
+        streams[(row.agent, row.epoch)] = max(streams.get((row.agent, row.epoch), 1), row.seq + 1)
     with HubStore(workdir / "hub.db") as store:
         for first in range(0, ROWS, 250):
-            store.write(Batch(events=rows[first : first + 250]))
+            store.write(Batch(events=rows[first : first + 250], streams=streams))
         head = store.head()
     anchor = make_anchor(CENTER, head[0], head[1], T0 + ROWS, hub_key).decode()
     return {"dir": workdir, "config": config, "hub_key": hub_key, "anchor": anchor, "feeds": feeds}
@@ -81,7 +86,7 @@ def signed_store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def copy(signed_store: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     """The signed store and its config in a fresh folder (each test edits its own)."""
     for name in ("hub.db", "hub.yaml", "hub.key", "agent.key", "agent2.key"):
-        shutil.copyfile(signed_store["dir"] / name, tmp_path / name)
+        shutil.copy(signed_store["dir"] / name, tmp_path / name)  # with its mode: keys stay 0600
     config = yaml.safe_load((tmp_path / "hub.yaml").read_text())
     config["store"]["path"] = str(tmp_path / "hub.db")
     (tmp_path / "hub.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
@@ -188,6 +193,36 @@ def test_a_cut_tail_with_the_head_rewritten_is_caught_by_an_anchor(copy: dict[st
     assert f"rows after 1800 are missing: the anchor from anchor.jsonl #1 names row {ROWS}" in done.stderr
 
 
+def test_a_deleted_row_with_the_chain_recomputed_leaves_a_hole_in_its_senders_numbers(
+    copy: dict[str, Any],
+) -> None:
+    """The review's case: a row deleted, the later ones renumbered, every hash and the head
+    recomputed — no key needed, and the chain checks out row by row."""
+    conn = sqlite3.connect(copy["db"])
+    agent, seq = conn.execute("SELECT agent, seq FROM events WHERE pos = 15").fetchone()
+    with conn:
+        conn.execute("DELETE FROM events WHERE pos = 15")
+        conn.execute("UPDATE events SET pos = -(pos - 1) WHERE pos > 15")
+        conn.execute("UPDATE events SET pos = -pos WHERE pos < 0")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'head_pos'", (str(ROWS - 1),))
+    conn.close()
+    recompute_from(copy["db"], 15)
+    report = verify_file(copy["db"])
+    assert (
+        not report.ok and f"{agent}" in str(report.reason) and f"seq {seq} is missing" in str(report.reason)
+    )
+    assert "no ingest.gap record" in str(report.reason)
+
+
+def test_a_missing_recorded_head_is_named(copy: dict[str, Any]) -> None:
+    tamper(copy["db"], "DELETE FROM events WHERE pos > 1900")
+    tamper(copy["db"], "DELETE FROM meta WHERE key IN ('head_pos', 'head_hash')")
+    report = verify_file(copy["db"])
+    assert (report.ok, report.first_broken) == (False, 1901) and "head recorded in meta is missing" in str(
+        report.reason
+    )
+
+
 def test_a_deleted_row_is_named(copy: dict[str, Any]) -> None:
     tamper(copy["db"], "DELETE FROM events WHERE pos = 777")
     done = run("hub", "verify", "--config", str(copy["config"]))
@@ -272,16 +307,23 @@ def test_daily_reports_carry_an_anchor_that_verify_reads(copy: dict[str, Any], t
     service = HubService(load_config(copy["config"], HubConfig), copy["config"].parent).open()
     try:
         period = period_of("daily", date(2026, 1, 1), "Asia/Shanghai")
-        for fmt in ("html", "csv"):
+        for fmt in ("html", "csv", "pdf"):
             (tmp_path / f"report.{fmt}").write_bytes(render(service, period, fmt))
     finally:
         service.store.close()
-    for fmt in ("html", "csv"):
-        found = anchors_in_text((tmp_path / f"report.{fmt}").read_text(encoding="utf-8-sig"))
-        assert len(found) == 1 and read_anchor(found[0], copy["keyring"], CENTER).pos == ROWS
+    for fmt in ("html", "csv", "pdf"):
+        found = anchors_in_text((tmp_path / f"report.{fmt}").read_bytes().decode("latin-1"))
+        assert len(found) == 1 and read_anchor(found[0], copy["keyring"], CENTER).pos == ROWS, fmt
+        done = run(
+            "hub", "verify", "--config", str(copy["config"]), "--anchor", str(tmp_path / f"report.{fmt}")
+        )
+        assert done.returncode == 0 and "1 anchors" in done.stdout, (fmt, done.stderr)
     forge_signed(copy, 12)
-    done = run("hub", "verify", "--config", str(copy["config"]), "--anchor", str(tmp_path / "report.html"))
-    assert done.returncode == 1 and "report.html #1" in done.stderr and "rewritten" in done.stderr
+    for fmt in ("html", "pdf"):
+        done = run(
+            "hub", "verify", "--config", str(copy["config"]), "--anchor", str(tmp_path / f"report.{fmt}")
+        )
+        assert done.returncode == 1 and f"report.{fmt} #1" in done.stderr and "rewritten" in done.stderr
 
 
 def test_the_hub_publishes_anchors_that_an_agent_keeps_and_verify_reads(
@@ -318,10 +360,19 @@ def test_the_hub_publishes_anchors_that_an_agent_keeps_and_verify_reads(
         assert wait_until(lambda: service.store.head()[0] == 5, 15)
         hub_key = key_from_text((hub_dir / "hub.key").read_text())
         keyring = Keyring({HUB_IDENTITY: hub_key})
-        assert wait_until(
-            lambda: any(read_anchor(p, keyring, CENTER).pos == 5 for _, p, _ in watcher.messages), 15
-        )
-        registry_key = (hub_dir / "hub.key").read_text()
+
+        def anchored() -> bool:  # the shared broker may hold other tests' hubs' anchors: not ours
+            for _topic, payload, _retained in list(watcher.messages):
+                try:
+                    if read_anchor(payload, keyring, CENTER).pos == 5:
+                        return True
+                except AnchorError:
+                    continue
+            return False
+
+        assert wait_until(anchored, 15)
+        registry_key = run("hub", "registry-key", "--config", str(config)).stdout.strip()
+        assert len(registry_key) == 64 and registry_key != (hub_dir / "hub.key").read_text().strip()
         agent_cfg = agent_config(agent_dir, mqtt_broker.port, key=feed.key_text, registry_key=registry_key)
         agent = AgentProcess(agent_cfg, agent_dir / "agent.log").start()
         listed = ""
@@ -332,6 +383,14 @@ def test_the_hub_publishes_anchors_that_an_agent_keeps_and_verify_reads(
             return '"pos":5' in listed
 
         assert wait_until(kept, 20), (agent_dir / "agent.log").read_text()[-2000:]
+        # someone on the broker floods forged anchors (signed with a key of their own, dated later):
+        # the agent checks their rsig with the registry key and keeps none of them
+        forger = key_from_text(new_key())
+        for day in range(1, 4):
+            forged = make_anchor(CENTER, 99, "ab" * 32, now + day * 60_000, forger)
+            watcher.publish(topic, forged, retain=True)
+        time.sleep(1.0)
+        assert run("anchors", "--config", str(agent_cfg)).stdout == listed
     finally:
         if agent is not None:
             agent.terminate()

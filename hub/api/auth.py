@@ -169,34 +169,39 @@ class Authenticator:
 
     # tokens -------------------------------------------------------------------------------------
     def issue(self, principal: Principal) -> tuple[str, int]:
-        expires = self.clock.now_ms() + self.ttl_ms
-        body = _b64(json.dumps({"u": principal.username, "exp": expires, "n": secrets.token_hex(8)}).encode())
+        now = self.clock.now_ms()
+        expires = now + self.ttl_ms
+        claims = {"u": principal.username, "iat": now, "exp": expires, "n": secrets.token_hex(8)}
+        body = _b64(json.dumps(claims).encode())
         return f"{body}.{self._mac(body)}", expires
 
-    def _claims(self, token: str) -> tuple[str, int, str] | None:
-        """(username, expiry, nonce) of a token this hub signed; None for anything else."""
+    def _claims(self, token: str) -> tuple[str, int, int, str] | None:
+        """(username, issued, expiry, nonce) of a token this hub signed; None for anything else."""
         body, _, mac = token.partition(".")
         if not mac or not hmac.compare_digest(mac, self._mac(body)):
             return None
         try:
             claims = json.loads(_unb64(body))
-            return str(claims["u"]), int(claims["exp"]), str(claims["n"])
+            return str(claims["u"]), int(claims["iat"]), int(claims["exp"]), str(claims["n"])
         except (ValueError, KeyError, TypeError):
             return None
 
     def token(self, token: str) -> Principal | None:
+        """The user of a live token: signed here, not revoked, issued after the user's sessions were
+        last ended, and within both its own expiry and the ttl configured now (a shorter ttl after
+        a restart shortens the tokens already out)."""
         found = self._claims(token)
         if found is None:
             return None
-        username, expires, nonce = found
+        username, issued, expires, nonce = found
         now = self.clock.now_ms()
         with self._lock:
             if nonce in self._revoked:
                 return None
-            if expires - self.ttl_ms < self._not_before.get(username, 0):
+            if issued < self._not_before.get(username, 0):
                 return None
         user = self.users.get(username)
-        if user is None or expires <= now:
+        if user is None or now >= min(expires, issued + self.ttl_ms):
             return None
         return _principal(user)
 
@@ -205,7 +210,7 @@ class Authenticator:
         found = self._claims(token)
         if found is None:
             return
-        _username, expires, nonce = found
+        _username, _issued, expires, nonce = found
         now = self.clock.now_ms()
         with self._lock:
             self._revoked = {n: exp for n, exp in self._revoked.items() if exp > now}

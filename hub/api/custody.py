@@ -137,7 +137,7 @@ def _binding_records(ctx: ApiContext) -> list[dict[str, Any]]:
 def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     found = _in_custody(ctx, person)
     data = body.model_dump(mode="json", exclude={"at"})
-    return ctx.write("person.release", {"person": person}, data, who, _when(ctx, body.at, found))
+    return ctx.write("person.release", {"person": person}, data, who, record_time(ctx, body.at, found))
 
 
 @router.post(
@@ -148,7 +148,7 @@ def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principa
 def add_record(person: str, body: RecordBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     found = _in_custody(ctx, person)
     data = body.model_dump(mode="json", exclude={"at"})
-    return ctx.write("record", {"person": person}, data, who, _when(ctx, body.at, found))
+    return ctx.write("record", {"person": person}, data, who, record_time(ctx, body.at, found))
 
 
 @router.get(
@@ -184,16 +184,16 @@ def bind(band: str, body: BindBody, ctx: ApiContext = Ctx, who: Principal = Oper
         if ctx.queries.projection("officer", body.officer) is None:
             raise not_found("民警 officer", body.officer)
     data = body.model_dump(mode="json", exclude={"person", "at"}, exclude_none=True)
-    return ctx.write("band.bind", subject, data, who, _when(ctx, body.at, held))
+    return ctx.write("band.bind", subject, data, who, record_time(ctx, body.at, held))
 
 
 @router.post("/bands/{band}/unbind", status_code=201, summary="Release a wristband")
 def unbind(band: str, body: UnbindBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
-    if ctx.queries.projection("band", band) is None:
+    bound = ctx.queries.projection("band", band)
+    if bound is None:
         raise not_found("已绑定手环 bound band", band)
-    return ctx.write(
-        "band.unbind", {"band": band}, body.model_dump(mode="json", exclude={"at"}), who, _when(ctx, body.at)
-    )
+    when = record_time(ctx, body.at, bound_since=int(bound.get("since") or 0))
+    return ctx.write("band.unbind", {"band": band}, body.model_dump(mode="json", exclude={"at"}), who, when)
 
 
 @router.post(
@@ -213,16 +213,19 @@ def approve(body: ApprovalBody, ctx: ApiContext = Ctx, who: Principal = Operator
     if body.case and ctx.queries.projection("case", body.case) is None:
         raise not_found("案件 case", body.case)
     data = body.model_dump(mode="json", exclude={"person", "case", "dossier", "at"}, exclude_none=True)
-    return ctx.write("approval", subject, data, who, _when(ctx, body.at, held))
+    return ctx.write("approval", subject, data, who, record_time(ctx, body.at, held))
 
 
 BACKDATE_MAX_MS = 7 * 86_400_000
 """A record may be entered late, but not dated more than a week back (``at: 0`` was accepted)."""
 
 
-def _when(ctx: ApiContext, at: int | None, person: dict[str, Any] | None = None) -> int | None:
+def record_time(
+    ctx: ApiContext, at: int | None, person: dict[str, Any] | None = None, *, bound_since: int = 0
+) -> int | None:
     """A time given for a record: not in the future (a minute of clock difference allowed), not
-    before the person it is about arrived, not more than a week ago."""
+    before the person it is about arrived (or the band it is about was bound), not more than a
+    week ago."""
     if at is None:
         return None
     now = ctx.now_ms()
@@ -231,6 +234,8 @@ def _when(ctx: ApiContext, at: int | None, person: dict[str, Any] | None = None)
     arrived = int((person or {}).get("arrived") or 0)
     if at < arrived:
         raise ApiError(422, "invalid", "时间早于该人员到达 (the time given is before the person arrived)")
+    if at < bound_since:
+        raise ApiError(422, "invalid", "时间早于手环绑定 (the time given is before the band was bound)")
     if at < now - BACKDATE_MAX_MS:
         raise ApiError(422, "invalid", "时间不能早于七天前 (the time given is more than 7 days ago)")
     return at

@@ -17,6 +17,7 @@ from hub.api.context import (
     conflict,
     not_found,
 )
+from hub.api.custody import record_time
 from hub.api.pii import for_reader
 from hub.api.schemas import CaseBody, Created, OfficerBody
 from hub.api.views.registry import (
@@ -73,10 +74,9 @@ def accept_case(body: CaseBody, ctx: ApiContext = Ctx, who: Principal = Operator
             422, "invalid", f"未登记的民警 (officers not registered): {', '.join(unknown)}",
             [{"field": "officers", "message": f"not registered: {o}"} for o in unknown],
         )  # fmt: skip
-    if body.at is not None and body.at > ctx.now_ms() + 60_000:
-        raise ApiError(422, "invalid", "时间不能在将来 (the time given is in the future)")
+    when = record_time(ctx, body.at)  # not ahead, not more than a week back (`at: 0` went red at once)
     data = body.model_dump(mode="json", exclude={"id", "at"}, exclude_none=True)
-    return ctx.write("case.accept", {"case": body.id}, data, who, body.at)
+    return ctx.write("case.accept", {"case": body.id}, data, who, when)
 
 
 @router.get(

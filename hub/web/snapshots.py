@@ -5,9 +5,11 @@ in count and size: an agent gone wrong cannot fill the hub's memory. A picture b
 evidence and fills the console, so it is kept only when it is signed (protocol/files.py, the
 evidence-file header: agent, ``snapshots/{camera}/live.jpg``, ts, sha256) by a **configured**
 agent on that agent's own topic, for the camera the topic names; the newest picture (by its
-signed ``ts``) of each agent and camera wins, so an old one replayed never replaces it. A camera is
-looked up through its owner — the agent whose signed health events name it — so a picture another
-agent published for someone else's camera is never shown or kept as evidence.
+signed ``ts``) of each agent and camera wins, and none older than ten minutes is taken, so an old
+one replayed never replaces it. An empty retained payload (a "clear", which nobody signs) changes
+nothing. A camera is looked up through its owner — the first agent whose signed health events name
+it — so a picture another agent published for someone else's camera is never shown or kept as
+evidence. Bounded: 64 cameras per agent, 512 in all, 256 MB.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from protocol.topics import SnapshotTopic
 
 MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
 MAX_CAMERAS = 512
+MAX_PER_AGENT = 64
+"""An edge box has a few dozen cameras at most: one agent cannot fill the cache for the others."""
+MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_FUTURE_MS = 300_000
+MAX_AGE_MS = 600_000
+"""A picture older than this (by its signed time) is refused: an old one replayed, after a restart
+too, never shows as the room now."""
 
 
 @dataclass(frozen=True)
@@ -42,17 +50,28 @@ class SnapshotCache:
         self.center = center
         self.counters: Counter[str] = Counter()
         """``kept``; ``refused`` (unsigned, unknown agent, wrong camera or centre, too large, dated
-        ahead); ``stale`` (not newer than the one kept); ``full`` (too many cameras)."""
+        ahead or too old); ``stale`` (not newer than the one kept); ``full`` (too many cameras for
+        the agent or in all, or too many bytes); ``clears_ignored``."""
         self._latest: dict[tuple[str, str], Snapshot] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    def _full(self, agent: str) -> bool:
+        """No room for one more camera (of this agent): the caller holds the lock."""
+        mine = sum(1 for owner, _camera in self._latest if owner == agent)
+        return (
+            mine >= MAX_PER_AGENT
+            or len(self._latest) >= MAX_CAMERAS
+            or self._bytes + MAX_SNAPSHOT_BYTES > MAX_TOTAL_BYTES
+        )
 
     def receive(self, topic: SnapshotTopic, payload: bytes, now_ms: int) -> str | None:
         """A message on a snapshot topic: the camera when what the console shows changed.
         Raises ``ProtocolError`` (counted) for a picture that is not kept."""
         key = (topic.agent, topic.camera)
-        if not payload:  # the retained snapshot was cleared (by its own agent's topic)
-            with self._lock:
-                return topic.camera if self._latest.pop(key, None) is not None else None
+        if not payload:  # an unsigned clear: anyone on the broker could send it
+            self.counters["clears_ignored"] += 1
+            return None
         try:
             if topic.center != self.center:
                 raise FileError(f"centre {topic.center!r} is not this hub's")
@@ -63,6 +82,8 @@ class SnapshotCache:
                 raise FileError(f"the header names {found.path!r}, not {topic.camera!r}'s snapshot")
             if found.ts > now_ms + MAX_FUTURE_MS:
                 raise FileError("dated in the future")
+            if found.ts < now_ms - MAX_AGE_MS:
+                raise FileError("taken more than ten minutes ago")
         except ProtocolError:
             self.counters["refused"] += 1
             raise
@@ -72,9 +93,10 @@ class SnapshotCache:
             if old is not None and old.ts >= picture.ts:
                 self.counters["stale"] += 1
                 return None
-            if old is None and len(self._latest) >= MAX_CAMERAS:
+            if old is None and self._full(topic.agent):
                 self.counters["full"] += 1
                 return None
+            self._bytes += len(picture.jpeg) - (len(old.jpeg) if old is not None else 0)
             self._latest[key] = picture
         self.counters["kept"] += 1
         return topic.camera
