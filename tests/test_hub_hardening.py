@@ -236,3 +236,28 @@ def test_an_unbind_or_a_case_cannot_be_dated_before_what_they_follow(hub: ApiHub
     assert sup.put("/api/v1/officers/o2", json=officer("王五", "u1")).status_code == 201
     case = {"id": "K99", "unit": "u1", "officers": ["o2"], "at": 0}
     assert op.post("/api/v1/cases", json=case).status_code == 422
+
+
+def test_a_release_cannot_be_dated_before_the_persons_band_was_last_seen(
+    hub: ApiHub, mqtt_broker: Any
+) -> None:
+    """The review's case: a person over the custody limit, released "at" an earlier time to make the
+    red alert go away. The band was seen in the centre after that time: refused."""
+    from tests.mqtt_helpers import Collector
+    from tests.waiting import wait_until
+
+    op, viewer = hub.client("operator"), hub.client("viewer")
+    now = int(time.time() * 1000)
+    assert op.post("/api/v1/persons", json=person("p5", arrived=now - 3_600_000)).status_code == 201
+    assert op.post("/api/v1/bands/B0055/bind", json={"role": "detainee", "person": "p5"}).status_code == 201
+    seen = now - 600_000
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    position = hub.feed.event(
+        "band.position", seen, {"band": "B0055"}, {"zone": "z", "room": "int-1"}, "rx-1"
+    )
+    publisher.publish(*hub.feed.message(position))
+    publisher.close()
+    assert wait_until(lambda: any(b.get("seen_ms") == seen for b in viewer.get("/api/v1/bands").json()), 10)
+    early = op.post("/api/v1/persons/p5/release", json={"reason": "done", "at": seen - 60_000})
+    assert early.status_code == 422 and "last seen" in early.json()["detail"]
+    assert op.post("/api/v1/persons/p5/release", json={"reason": "done", "at": seen + 1}).status_code == 201

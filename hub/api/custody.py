@@ -137,7 +137,24 @@ def _binding_records(ctx: ApiContext) -> list[dict[str, Any]]:
 def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     found = _in_custody(ctx, person)
     data = body.model_dump(mode="json", exclude={"at"})
-    return ctx.write("person.release", {"person": person}, data, who, record_time(ctx, body.at, found))
+    when = record_time(ctx, body.at, found)
+    seen = _last_seen(ctx, person)
+    if when is not None and seen is not None and when < seen:  # backdated past the legal clock
+        raise ApiError(
+            422,
+            "invalid",
+            "离开时间早于其手环最后一次出现 (the release is dated before the person's band was last seen)",
+        )
+    return ctx.write("person.release", {"person": person}, data, who, when)
+
+
+def _last_seen(ctx: ApiContext, person: str) -> int | None:
+    """When a band bound to the person was last seen in a room: a release cannot be dated earlier
+    (dating it back would hide an overrun of the custody time limit)."""
+    bands = [b["band"] for b in ctx.queries.projections("band") if b.get("person") == person]
+    where = ctx.queries.projection_map("band_room")
+    seen = [int(where[b]["ts"]) for b in bands if isinstance((where.get(b) or {}).get("ts"), int)]
+    return max(seen, default=None)
 
 
 @router.post(
