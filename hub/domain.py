@@ -161,6 +161,7 @@ class Camera(ReadModel):
     detail: str | None = None
     snapshot: str | None = Field(None, description="The agent's evidence path of its snapshot.")
     agent: str | None = Field(None, description="The camera's owner: the first agent that reported it.")
+    room: str | None = Field(None, description="The room its agent says it watches.")
     contested_by: str | None = Field(
         None, description="Another agent that reported this camera too (ignored: a misconfiguration?)."
     )

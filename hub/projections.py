@@ -174,7 +174,7 @@ class Projections:
             cabinet["doors"] = {**cabinet["doors"], door: {"state": data.get("state"), "since": ts}}
             self._set("cabinet", subject["cabinet"], cabinet)
         elif kind == "camera.health" and subject.get("camera"):
-            self._camera_health(subject["camera"], data, ts, str(doc.get("agent") or ""))
+            self._camera_health(subject, data, ts, str(doc.get("agent") or ""))
         elif kind == "device.health" and subject.get("device"):
             device = {
                 "id": subject["device"],
@@ -294,10 +294,11 @@ class Projections:
         self._set("band", band, None)
         self._registry[band] = None
 
-    def _camera_health(self, camera_id: str, data: dict[str, Any], ts: int, agent: str) -> None:
+    def _camera_health(self, subject: dict[str, Any], data: dict[str, Any], ts: int, agent: str) -> None:
         """A camera belongs to the first agent that reported it: another agent's report about it is
         noted (``contested_by``) and changes nothing — neither its state nor whose pictures are
         shown and kept as evidence (hub/web/snapshots.py). A camera moved to another box gets a new id."""
+        camera_id = str(subject["camera"])
         known = self.cameras.get(camera_id, {})
         owner = known.get("agent") or agent
         if owner != agent:
@@ -310,6 +311,7 @@ class Projections:
             "detail": data.get("detail"),
             "snapshot": data.get("snapshot"),
             "agent": owner,
+            "room": subject.get("room") or known.get("room"),
         }
         self._set("camera", camera_id, {**known, **camera})
 

@@ -152,6 +152,15 @@ def overview(request: Request, ctx: ApiContext = Ctx) -> Response:
     return _render(request, ctx, "overview.html", "overview", user)
 
 
+@pages.get("/console/patrol", response_model=None)
+def patrol(request: Request, ctx: ApiContext = Ctx) -> Response:
+    """The camera wall the legal unit patrols (滚动轮巡): risk first, cycling page by page."""
+    user = _session_user(request, ctx)
+    if user is None:
+        return _to_login()
+    return _render(request, ctx, "patrol.html", "patrol", user)
+
+
 @pages.get("/console/alerts", response_model=None)
 def alerts(request: Request, ctx: ApiContext = Ctx) -> Response:
     user = _session_user(request, ctx)

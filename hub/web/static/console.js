@@ -56,7 +56,7 @@ async function renderOverview() {
   const roomNames = Object.fromEntries(rooms.map((r) => [r.id, r.name]));
   document.getElementById("rooms").replaceChildren(...rooms.map((r) => el("div",
     { class: `tile room lv-${r.worst_level || "none"}`, "data-room": r.id, "data-level": r.worst_level || "" },
-    el("div", { class: "name" }, r.name, el("span", { class: "meta" }, ` · ${T("type_" + r.type)}`)),
+    el("div", { class: "name" }, r.name, T("type_" + r.type) !== r.name ? el("span", { class: "meta" }, ` · ${T("type_" + r.type)}`) : ""),
     el("div", { class: "meta" }, `${T("persons")} ${r.persons} · ${T("detainees")} ${r.detainees.length} · ${T("staff")} ${r.staff_bands.length}`),
     r.worst_level ? badge(r.worst_level) : "",
   )));
@@ -416,12 +416,133 @@ if (PAGE === "admin") {
   renderAdmin().catch((e) => console.error(e)); // not redrawn by live notices: forms are being typed in
 }
 
+// patrol wall: every camera, the riskiest rooms first, a page of N×N tiles at a time -----------
+const patrol = { page: 0, paused: false, order: [], rooms: {}, cameras: {}, next: 0, enlarged: null };
+
+function cameraRisk(room) {
+  // an open alert first (the worse, the earlier), then an interrogation going on, then detainees
+  if (!room) return 0;
+  let score = room.worst_level ? 100 + 10 * RANK[room.worst_level] : 0;
+  if (room.type === "interrogation" && room.persons > 0) score += 50;
+  if (room.detainees.length) score += 20;
+  if (room.persons > 0) score += 5;
+  return score;
+}
+
+async function renderPatrol() {
+  const [rooms, cameras] = await Promise.all([api("/rooms"), api("/cameras")]);
+  patrol.rooms = Object.fromEntries(rooms.map((r) => [r.id, r]));
+  patrol.cameras = Object.fromEntries(cameras.map((c) => [c.id, c]));
+  const name = (c) => (patrol.rooms[c.room] ? patrol.rooms[c.room].name : c.room || "");
+  patrol.order = cameras
+    .map((c) => ({ c, risk: cameraRisk(patrol.rooms[c.room]) }))
+    .sort((a, b) => b.risk - a.risk || (a.c.agent || "").localeCompare(b.c.agent || "")
+      || name(a.c).localeCompare(name(b.c)) || a.c.id.localeCompare(b.c.id))
+    .map((x) => x.c.id);
+  drawWall();
+}
+
+const gridSize = () => Number(document.getElementById("patrol-grid").value);
+const snapshotUrl = (id, stamp) => `/api/v1/cameras/${encodeURIComponent(id)}/snapshot?t=${stamp}`;
+
+function drawWall() {
+  const n = gridSize();
+  const per = n * n;
+  const pages = Math.max(1, Math.ceil(patrol.order.length / per));
+  patrol.page = ((patrol.page % pages) + pages) % pages;
+  const shown = patrol.order.slice(patrol.page * per, patrol.page * per + per);
+  const wall = document.getElementById("wall");
+  wall.style.gridTemplateColumns = `repeat(${n}, 1fr)`;
+  wall.style.gridTemplateRows = `repeat(${n}, 1fr)`; // the whole page on one screen
+  wall.dataset.page = String(patrol.page);
+  wall.replaceChildren(...shown.map((id, i) => cameraTile(patrol.cameras[id], i + 1)));
+  document.getElementById("patrol-status").textContent = patrol.order.length
+    ? `${T("patrol_page")} ${patrol.page + 1}/${pages} · ${patrol.order.length} ${T("cameras")}`
+      + (patrol.paused ? ` · ${T("patrol_pause")}` : "")
+    : T("patrol_none");
+  if (patrol.enlarged) showEnlarged();
+}
+
+function cameraTile(c, index) {
+  const room = patrol.rooms[c.room] || null;
+  const age = c.snapshot_ms ? Math.max(0, Math.round((Date.now() - c.snapshot_ms) / 1000)) : null;
+  const stale = age === null || age > 30;
+  const level = room && room.worst_level ? `lv-${room.worst_level}` : "";
+  return el("div", { class: `cam ${level}${stale ? " stale" : ""}${c.state === "online" ? "" : " down"}`,
+    "data-camera": c.id, "data-room": c.room || "", onclick: () => enlarge(c.id) },
+  c.has_snapshot ? el("img", { alt: c.id, src: snapshotUrl(c.id, c.snapshot_ms) }) : "",
+  el("span", { class: "num" }, String(index)),
+  el("div", { class: "label" }, `${c.id} · ${room ? room.name : c.room || ""}`,
+    room ? el("span", { class: "meta" }, ` · ${T("persons")} ${room.persons} · ${T("detainees")} ${room.detainees.length}`
+      + ` · ${T("staff")} ${room.staff_bands.length}`) : "",
+    room && room.worst_level ? [" ", badge(room.worst_level)] : "",
+    el("span", { class: "meta" }, ` · ${T("cam_" + c.state)}`),
+    el("span", { class: stale ? "stale-note" : "meta" },
+      age === null ? ` · ${T("no_picture")}` : ` · ${T("picture_age")} ${age}${T("seconds_ago")}`)));
+}
+
+function enlarge(id) {
+  patrol.enlarged = id;
+  showEnlarged();
+}
+
+function showEnlarged() {
+  // the enlarged tile asks the hub for the camera's newest picture every second
+  const box = document.getElementById("enlarged");
+  const c = patrol.cameras[patrol.enlarged];
+  if (!c) { box.hidden = true; return; }
+  box.hidden = false;
+  box.dataset.camera = c.id;
+  const room = patrol.rooms[c.room];
+  box.replaceChildren(el("img", { alt: c.id, src: snapshotUrl(c.id, Date.now()) }),
+    el("div", { class: "label" }, `${c.id} · ${room ? room.name : c.room || ""} · ${T("cam_" + c.state)}`));
+}
+
+function patrolKey(event) {
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName)) return;
+  const grid = document.getElementById("patrol-grid");
+  if (event.key === " ") { event.preventDefault(); togglePause(); }
+  else if (event.key === "ArrowRight" || event.key === "PageDown") { patrol.page += 1; turned(); }
+  else if (event.key === "ArrowLeft" || event.key === "PageUp") { patrol.page -= 1; turned(); }
+  else if (event.key === "Escape") { patrol.enlarged = null; document.getElementById("enlarged").hidden = true; }
+  else if (/^[1-9]$/.test(event.key)) {
+    const tile = document.querySelectorAll("#wall .cam")[Number(event.key) - 1];
+    if (tile) enlarge(tile.dataset.camera);
+  } else if (event.key === "+" || event.key === "-") {
+    grid.value = String(Math.min(6, Math.max(1, gridSize() + (event.key === "+" ? 1 : -1)))); turned();
+  }
+}
+
+function turned() {
+  patrol.next = Date.now() + 1000 * Number(document.getElementById("patrol-dwell").value || 10);
+  drawWall();
+}
+
+function togglePause() {
+  patrol.paused = !patrol.paused;
+  document.getElementById("patrol-pause").textContent = T(patrol.paused ? "patrol_resume" : "patrol_pause");
+  turned();
+}
+
+if (PAGE === "patrol") {
+  document.addEventListener("keydown", patrolKey);
+  document.getElementById("patrol-pause").addEventListener("click", togglePause);
+  document.getElementById("patrol-grid").addEventListener("change", turned);
+  document.getElementById("enlarged").addEventListener("click", () => { patrol.enlarged = null; document.getElementById("enlarged").hidden = true; });
+  patrol.next = Date.now() + 10000;
+  setInterval(() => {
+    if (patrol.enlarged) showEnlarged();
+    if (!patrol.paused && Date.now() >= patrol.next) { patrol.page += 1; turned(); }
+  }, 1000);
+}
+
 // live ---------------------------------------------------------------------------------------
-const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: renderReports }[PAGE];
+const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: renderReports, patrol: renderPatrol }[PAGE];
 let pending = null;
 function refresh() {
+  // the wall gets a notice per camera picture: redrawn at most once a second
   if (pending) return;
-  pending = setTimeout(() => { pending = null; render().catch((e) => console.error(e)); }, 100);
+  pending = setTimeout(() => { pending = null; render().catch((e) => console.error(e)); }, PAGE === "patrol" ? 1000 : 100);
 }
 
 function connect() {

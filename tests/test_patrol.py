@@ -1,0 +1,123 @@
+"""The patrol wall (issue 20, first part) in a real Chromium at 1920×1080: 42 cameras across five
+rooms, the room with an open alert first, then the one with people, cycling page by page; the
+keyboard pauses, turns pages and enlarges a tile whose picture keeps refreshing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.api_helpers import ApiHub, api_hub, intake, now_ms
+from tests.mqtt_helpers import Collector
+from tests.test_console import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.slow
+ROOMS = ["int-1"] * 10 + ["inq-1"] * 8 + ["wait-1"] * 8 + ["check"] * 8 + ["exit"] * 8  # 42 cameras
+
+
+def picture(camera: str) -> bytes:
+    frame = np.full((180, 320, 3), 40, np.uint8)
+    cv2.putText(frame, camera, (20, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (220, 220, 220), 2)
+    ok, jpeg = cv2.imencode(".jpg", frame)
+    assert ok
+    return bytes(jpeg.tobytes())
+
+
+@pytest.fixture
+def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[ApiHub]:
+    with api_hub(tmp_path, mqtt_broker) as running:
+        yield running
+
+
+def test_the_wall_patrols_every_camera_risk_first(hub: ApiHub, mqtt_broker: Any) -> None:
+    feed, t = hub.feed, now_ms()
+    publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+    cameras = [f"cam-p{n:02d}" for n in range(len(ROOMS))]
+    viewer, op = hub.client("viewer"), hub.client("operator")
+    try:
+        for camera, room in zip(cameras, ROOMS, strict=True):
+            health = feed.event(
+                "camera.health", t, {"camera": camera, "room": room}, {"state": "online", "since": t}
+            )
+            publisher.publish(*feed.message(health))
+            publisher.publish(*feed.snapshot(camera, picture(camera)), qos=0, retain=True)
+        occupancy = {"count": 2, "since": t}  # people in the inquiry room: second
+        publisher.publish(
+            *feed.message(
+                feed.event("occupancy", t, {"room": "inq-1", "camera": "cam-p10", "zone": "all"}, occupancy)
+            )
+        )
+        intake(hub, "p1")  # a detainee's band tampered with in the interrogation room: an alert, first
+        assert (
+            op.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code == 201
+        )
+        seen = {"zone": "z", "room": "int-1"}
+        publisher.publish(*feed.message(feed.event("band.position", t + 1, {"band": "B0042"}, seen, "rx-1")))
+        tamper = {"strap_open": True, "magnet": False}
+        publisher.publish(*feed.message(feed.event("band.tamper", t + 2, {"band": "B0042"}, tamper, "rx-1")))
+        assert wait_until(lambda: len(viewer.get("/api/v1/cameras").json()) >= len(cameras), 15)
+        assert wait_until(lambda: viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER"}).json(), 15)
+        assert wait_until(
+            lambda: sum(c["has_snapshot"] for c in viewer.get("/api/v1/cameras").json()) >= len(cameras), 15
+        )
+        patrol_in_a_browser(hub)
+    finally:  # the broker is shared: no retained picture left behind
+        for camera in cameras:
+            publisher.publish(f"casewatch/c1/box-01/snapshots/{camera}", b"", qos=0, retain=True)
+        publisher.close()
+
+
+def patrol_in_a_browser(hub: ApiHub) -> None:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        browser_login(page, hub, "viewer")
+        page.goto(f"{hub.base}/console/patrol")
+        page.wait_for_function("() => document.querySelectorAll('#wall .cam img').length === 9")
+
+        def rooms_shown() -> list[str]:
+            return [
+                str(r) for r in page.eval_on_selector_all("#wall .cam", "els => els.map(e => e.dataset.room)")
+            ]
+
+        assert rooms_shown() == ["int-1"] * 9  # 3×3: the alert's room fills the first page
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#wall .cam img')]"
+            ".every(i => i.complete && i.naturalWidth === 320)"
+        )
+        ARTEFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTEFACTS / "console-patrol-wall.png"))
+        page.fill("#patrol-dwell", "2")
+        page.evaluate("() => document.activeElement.blur()")  # keys typed in a field are not commands
+        page.keyboard.press("ArrowRight")  # next page now: the last int-1 camera, then the people's room
+        assert rooms_shown() == ["int-1"] + ["inq-1"] * 8
+        page.wait_for_function("() => document.getElementById('wall').dataset.page === '2'", timeout=6000)
+        page.keyboard.press(" ")  # pause: the page stays
+        assert "暂停" in page.inner_text("#patrol-status")
+        time.sleep(3)
+        assert page.get_attribute("#wall", "data-page") == "2"
+        page.select_option("#patrol-grid", "6")  # 6×6 on six screens: 36 tiles
+        page.evaluate("() => document.activeElement.blur()")
+        assert len(page.query_selector_all("#wall .cam")) in (36, 42 - 36)
+        page.keyboard.press("Home")
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("1")
+        page.wait_for_selector("#enlarged:not([hidden]) img")
+        first = page.get_attribute("#enlarged img", "src")
+        time.sleep(1.6)
+        assert page.get_attribute("#enlarged img", "src") != first  # refreshed while it is watched
+        page.screenshot(path=str(ARTEFACTS / "console-patrol-enlarged.png"))
+        page.keyboard.press("Escape")
+        assert page.is_hidden("#enlarged")
+        assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+        browser.close()
