@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
-
 from agent import reporting
 from agent.conditions import Candidate, ConditionTracker, Ended, Started, candidates
 from agent.config import AgentConfig
@@ -25,19 +23,20 @@ from agent.outbox import Outbox, OutboxError
 from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
 from agent.room_state import ENDED, Fusion
+from agent.snapshots import SnapshotSender
 from agent.uploads import EvidenceUploads
 from detectors.detection import Detector
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
-from foundation.mqtt_link import LinkError, MqttLink, Subscription
+from foundation.mqtt_link import MqttLink, Subscription
 from protocol.anchor import read_anchor
 from protocol.clock import Clock, SystemClock
 from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
-from protocol.files import encode_snapshot
 from protocol.ids import uuid7
 from protocol.registry import decode_registration, registry_keyring
 from protocol.topics import RegistryBandTopic, TopicLayout
+from protocol.watch import decode_watch
 
 if TYPE_CHECKING:
     from detectors.vision import VisionService
@@ -82,7 +81,7 @@ class Agent:
         registry = config.registry_key
         self.registry_keys = registry_keyring(registry.key_bytes()) if registry else None
         counted = ("registry_rejected", "registry_accepted", "emit_errors", "anomalies", "anchors_kept")
-        self.counters = dict.fromkeys((*counted, "anchors_rejected"), 0)
+        self.counters = dict.fromkeys((*counted, "anchors_rejected", "watch_rejected"), 0)
         self.keeper = OutboxKeeper(
             self.outbox, self.emitter, self.publisher, key=config.signing.key_bytes(), center=config.center,
             agent=config.agent, counters=self.counters,
@@ -94,6 +93,7 @@ class Agent:
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._timer_loop, name="agent-timer", daemon=True)
         self.vision = self._vision(storage, detector) if config.cameras else None
+        self.snapshots = self._snapshot_sender() if self.vision is not None else None
         self.devices = None
         if config.devices:
             from devices.service import DeviceService, DeviceStateStore
@@ -119,8 +119,24 @@ class Agent:
                 Subscription(self.layout.hub_status(config.center)),
                 Subscription(self.layout.receipt(config.center, config.agent)),
                 Subscription(self.layout.hub_anchor(config.center)),
+                Subscription(self.layout.watch(config.center, config.agent)),
             ],
         )
+
+    def _snapshot_sender(self) -> SnapshotSender:
+        """The cameras' pictures to the hub: every 10 s, and often while the hub asks (agent/snapshots.py)."""
+        config, vision = self.config, self.vision
+        assert vision is not None
+
+        def publish(topic: str, payload: bytes) -> None:
+            self.link.publish(topic, payload, qos=0, retain=True)
+
+        return SnapshotSender(
+            center=config.center, agent=config.agent, cameras=[c.id for c in config.cameras],
+            key=config.signing.key_bytes(), clock=self.clock, frame=vision.latest_frame, publish=publish,
+            topic=lambda camera: self.layout.snapshot(config.center, config.agent, camera),
+            connected=self.link.connected.is_set,
+        )  # fmt: skip
 
     def _evidence_uploads(self, storage: Path) -> EvidenceUploads | None:
         """Snapshots and clips to the hub on a link of their own, so files never delay events."""
@@ -177,6 +193,8 @@ class Agent:
             self.uploads.start()
         if self.vision is not None:
             self.vision.start()
+        if self.snapshots is not None:
+            self.snapshots.start()
         if self.devices is not None:
             self.devices.start()
         self._timer.start()
@@ -189,6 +207,8 @@ class Agent:
         for the next start."""
         log.info("agent stopping (outbox %d pending)", self.outbox.depth())
         self._stop.set()
+        if self.snapshots is not None:
+            self.snapshots.stop()
         if self.vision is not None:
             self.vision.stop()
         if self.devices is not None:
@@ -282,6 +302,9 @@ class Agent:
         if topic == self.layout.hub_anchor(self.config.center):
             self._keep_anchor(payload)
             return
+        if topic == self.layout.watch(self.config.center, self.config.agent):
+            self._watch(payload)
+            return
         try:
             parsed = self.layout.parse(topic)
         except ProtocolError:
@@ -306,6 +329,21 @@ class Agent:
             self.fusion.register(parsed.band, registration)
         self.counters["registry_accepted"] += 1
 
+    def _watch(self, payload: bytes) -> None:
+        """The hub asks for some cameras' pictures often (an operator watches them): signed with the
+        registry key; without one, or an empty payload, nothing is watched."""
+        if self.snapshots is None or self.registry_keys is None or not payload:
+            return
+        try:
+            request = decode_watch(
+                payload, self.registry_keys, center=self.config.center, agent=self.config.agent
+            )
+        except ProtocolError as exc:
+            self.counters["watch_rejected"] += 1
+            log.warning("watch request rejected: %s", exc)
+            return
+        self.snapshots.watch(request)
+
     def _keep_anchor(self, payload: bytes) -> None:
         """The hub's signed log head, kept off the hub's disk (its ``rsig`` checked with the
         registry key when the agent has one; its form only otherwise — ``hub verify`` checks its
@@ -328,7 +366,7 @@ class Agent:
         timing = self.config.timing
         next_stats = time.monotonic() + timing.stats_interval_s
         next_heartbeat = time.monotonic() + timing.heartbeat_interval_s
-        next_bounds = next_snapshot = time.monotonic()
+        next_bounds = time.monotonic()
         while not self._stop.wait(min(1.0, timing.heartbeat_interval_s, timing.stats_interval_s)):
             now = time.monotonic()
             try:
@@ -357,9 +395,6 @@ class Agent:
                     shed = self.outbox.enforce_bounds(self.clock.now_ms())
                     if shed:
                         log.warning("outbox over its bounds: shed %d events", shed)
-                if now >= next_snapshot:
-                    next_snapshot = now + 10
-                    self.publish_snapshots()
             except Exception:
                 log.exception("agent timer step failed")
 
@@ -417,28 +452,6 @@ class Agent:
             clip_start=at - int(before * 1000),
             clip_end=at + int(after * 1000),
         )
-
-    def publish_snapshots(self) -> None:
-        """The latest picture of each camera, signed (the hub keeps no unsigned one), retained (QoS 0,
-        latest only: not via the outbox)."""
-        if self.vision is None or not self.link.connected.is_set():
-            return
-        for camera in self.config.cameras:
-            frame = self.vision.latest_frame(camera.id)
-            if frame is None:
-                continue
-            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 70])
-            if not ok:
-                continue
-            signed_jpeg = encode_snapshot(
-                self.config.center, self.config.agent, camera.id, jpeg.tobytes(), key=self._key,
-                ts=self.clock.now_ms(),
-            )  # fmt: skip
-            try:
-                topic = self.layout.snapshot(self.config.center, self.config.agent, camera.id)
-                self.link.publish(topic, signed_jpeg, qos=0, retain=True)
-            except LinkError:
-                return
 
     # reporting (agent/reporting.py) -------------------------------------------------------------
     def uptime(self) -> float:

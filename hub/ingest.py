@@ -134,6 +134,7 @@ class Ingest:
         hub_key: bytes,
         hub_seq: int,
         on_health: Callable[[Fault | None], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -147,6 +148,8 @@ class Ingest:
         self.agent_files = agent_files
         self.own = HubRecords(center=cfg.center, key=hub_key, clock=clock, next_seq=hub_seq)
         self.on_health = on_health
+        self.on_tick = on_tick
+        """Other timed work of the hub's, on this thread (watches that ended)."""
         self.ack: Callable[[int, int], None] | None = None
         """How a delivery is acknowledged (the MQTT link's ``ack``), set once the link exists."""
         self.stats = IngestStats()
@@ -497,6 +500,8 @@ class Ingest:
             self.agent_files.prune(now - self.cfg.alerts.evidence_days * 86_400_000)
         if now >= self._next_anchor_ms:
             self.publish_anchor(now)
+        if self.on_tick is not None:
+            self.on_tick()
         core = self.judgement.core
         core.tick(now)
         changes = core.take_changes(now)

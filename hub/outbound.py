@@ -23,6 +23,7 @@ from protocol.receipts import Receipt, encode_receipt
 from protocol.registry import BandRegistration, encode_registration
 from protocol.signing import Keyring
 from protocol.topics import TopicLayout
+from protocol.watch import WatchRequest, encode_watch
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ class Outbound:
     def registration(self, band: str, reg: BandRegistration | None) -> None:
         payload = encode_registration(reg, self.hub_key) if reg is not None else b""
         self._publish(self.layout.registry_band(self.center, band), payload)
+
+    def watch(self, agent: str, cameras: dict[str, int], now_ms: int) -> bool:
+        """Ask ``agent`` for these cameras' pictures often until the times given (retained)."""
+        request = WatchRequest(self.center, agent, cameras, now_ms)
+        return self._publish(self.layout.watch(self.center, agent), encode_watch(request, self.hub_key))
 
     def anchor(self, payload: bytes) -> bool:
         """The log's signed head, retained: agents keep it outside the hub's disk."""

@@ -48,6 +48,7 @@ from hub.rules.engine import RuleEngine, load_rule_files, rule_file_paths
 from hub.rules.spec import RuleFile
 from hub.state_store import DerivedStore
 from hub.store import HubStore, Stored
+from hub.watching import Watches
 from hub.web.evidence import EvidenceFolder
 from hub.web.live import LiveFeed
 from hub.web.snapshots import SnapshotCache
@@ -106,6 +107,7 @@ class HubService:
         self.snapshots = SnapshotCache(keyring, center=cfg.center)
         self.evidence = EvidenceFolder(Path(cfg.store.path).parent / "evidence")
         self._snapshot_warned: dict[str, int] = {}
+        self.watches = Watches()
         self.ready = threading.Event()
         self.ingest: Ingest | None = None
 
@@ -172,6 +174,7 @@ class HubService:
             judgement=self.judgement, outputs=self.outputs, outbound=self.outbound, evidence=self.evidence,
             agent_files=self.agent_files, hub_key=self.hub_key,
             hub_seq=hub_mark.next_expected if hub_mark else 1, on_health=self._on_health,
+            on_tick=self.end_watches,
         )  # fmt: skip
         return self
 
@@ -323,6 +326,23 @@ class HubService:
             return
         assert self.ingest is not None
         self.ingest.put(Delivery(topic, payload, mid, qos, self.clock.now_ms()))
+
+    def watch(self, camera: str) -> str | None:
+        """Someone is watching ``camera``: its agent is asked for pictures often (protocol/watch.py).
+        The agent that owns it, or None for a camera no agent reported."""
+        owner = self.camera_owner(camera)
+        if owner is None:
+            return None
+        request = self.watches.add(owner, camera, self.clock.now_ms())
+        if request is not None:
+            self.outbound.watch(owner, request, self.clock.now_ms())
+        return owner
+
+    def end_watches(self) -> None:
+        """Watches nobody renewed: each agent is told what is left (the ingest thread's timer)."""
+        now = self.clock.now_ms()
+        for agent, left in self.watches.expire(now).items():
+            self.outbound.watch(agent, left, now)
 
     def camera_owner(self, camera: str) -> str | None:
         """The agent whose signed health events name the camera (None until one has)."""

@@ -8,6 +8,7 @@
     {prefix}/{center}/{agent}/snapshots/{camera}                  retained JPEG, latest only
     {prefix}/{center}/{agent}/files                               evidence files, QoS 1 (protocol/files.py)
     {prefix}/{center}/{agent}/receipt                             retained, hub -> agent: stored up to seq
+    {prefix}/{center}/{agent}/watch                               retained, hub -> agent: pictures often
     {prefix}/{center}/registry/bands/{band}                       retained, hub -> agents
     {prefix}/{center}/alerts/{alert_id}                           retained alert state, hub -> all
     {prefix}/{center}/hub/anchor                                  retained signed chain head, hub -> all
@@ -140,6 +141,10 @@ class TopicLayout:
     def receipt(self, center: str, agent: str) -> str:
         """The hub's retained receipt for an agent: how far its events are stored (protocol/receipts.py)."""
         return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/receipt"
+
+    def watch(self, center: str, agent: str) -> str:
+        """The hub's retained watch request for an agent: cameras to send pictures of often."""
+        return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/watch"
 
     def hub_status(self, center: str) -> str:
         """The hub's own retained ``online``/``offline`` (its will)."""

@@ -121,3 +121,61 @@ def patrol_in_a_browser(hub: ApiHub) -> None:
         assert page.is_hidden("#enlarged")
         assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
         browser.close()
+
+
+@pytest.mark.model
+def test_an_enlarged_camera_gets_near_live_pictures_until_the_page_closes(
+    tmp_path: Path, mqtt_broker: Any, onnx_weights: Path, room_clip: Path
+) -> None:
+    """The hub asks the real agent process for the watched camera's pictures twice a second
+    (protocol/watch.py); with the page closed nobody renews the watch and the agent goes back to one
+    picture every ten seconds."""
+    from protocol.registry import registry_key
+    from tests.agent_process import AgentProcess, agent_config
+
+    hub_dir, agent_dir = tmp_path / "hub", tmp_path / "agent"
+    hub_dir.mkdir()
+    agent_dir.mkdir()
+    with api_hub(hub_dir, mqtt_broker) as hub:
+        source = {"type": "file", "path": str(room_clip), "loop": True, "pace": True}
+        config = agent_config(
+            agent_dir, mqtt_broker.port, key=hub.feed.key_text,
+            registry_key=registry_key(hub.service.hub_key).decode(),
+            cameras=[{"id": "cam-watch", "room": "int-1", "fps": 5, "source": source}],
+        )  # fmt: skip
+        agent = AgentProcess(config, agent_dir / "agent.log").start()
+        pictures = Collector(mqtt_broker.host, mqtt_broker.port).subscribe(
+            "casewatch/c1/box-01/snapshots/cam-watch", qos=0
+        )
+        viewer = hub.client("viewer")
+        try:
+            assert wait_until(
+                lambda: any(
+                    c["id"] == "cam-watch" and c["has_snapshot"] for c in viewer.get("/api/v1/cameras").json()
+                ),
+                30,
+            ), (agent_dir / "agent.log").read_text()[-2000:]
+
+            def live_in(seconds: float) -> int:
+                before = len(pictures.messages)
+                time.sleep(seconds)
+                return len([m for m in pictures.messages[before:] if not m[2]])
+
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+                browser_login(page, hub, "viewer")
+                page.goto(f"{hub.base}/console/patrol")
+                page.click("#wall .cam[data-camera='cam-watch']")
+                page.wait_for_selector("#enlarged:not([hidden]) img")
+                time.sleep(2)
+                watched = live_in(5)
+                browser.close()  # nobody renews the watch from now on
+            assert watched >= 7, watched  # 2 a second while watched (one every 10 s otherwise)
+            time.sleep(11)  # a watch lasts 10 s from its last renewal
+            assert live_in(6) <= 1
+        finally:
+            agent.terminate()
+            pictures.publish("casewatch/c1/box-01/snapshots/cam-watch", b"", qos=0, retain=True)
+            pictures.publish("casewatch/c1/box-01/watch", b"", qos=1, retain=True)
+            pictures.close()

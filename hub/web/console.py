@@ -26,7 +26,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from hub.api.auth import Principal
 from hub.api.context import SESSION_COOKIE, ApiContext, Ctx, Viewer, client_address, not_found
 from hub.api.views.media import media
+from hub.api.views.registry import WatchReply
 from hub.report_source import parse_day
+from hub.watching import WATCH_S
 from hub.web.texts import DEFAULT_LANG, LANGS, table, text
 
 HERE = Path(__file__).parent
@@ -235,6 +237,20 @@ def snapshot(camera: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Respo
     if found is None:
         raise not_found("快照 snapshot", camera)
     return Response(found.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@stream.post(
+    "/cameras/{camera}/watch",
+    status_code=202,
+    summary="Someone is watching this camera: its agent sends pictures often for the next 10 s",
+    response_model=WatchReply,
+)
+def watch(camera: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> WatchReply:
+    """Renewed by the patrol wall every few seconds while a camera is enlarged (protocol/watch.py)."""
+    owner = ctx.service.watch(camera)
+    if owner is None:
+        raise not_found("摄像头 camera", camera)
+    return WatchReply(camera=camera, agent=owner, seconds=WATCH_S)
 
 
 def mount(app: FastAPI, prefix: str) -> None:

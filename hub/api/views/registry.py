@@ -108,3 +108,11 @@ class CameraView(Camera):
 
     has_snapshot: bool
     snapshot_ms: int | None
+
+
+class WatchReply(ReadModel):
+    """A watch registered: the agent asked for the camera's pictures often, for ``seconds``."""
+
+    camera: str
+    agent: str
+    seconds: int

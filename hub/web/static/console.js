@@ -417,7 +417,7 @@ if (PAGE === "admin") {
 }
 
 // patrol wall: every camera, the riskiest rooms first, a page of N×N tiles at a time -----------
-const patrol = { page: 0, paused: false, order: [], rooms: {}, cameras: {}, next: 0, enlarged: null };
+const patrol = { page: 0, paused: false, order: [], rooms: {}, cameras: {}, next: 0, enlarged: null, watched: 0 };
 
 function cameraRisk(room) {
   // an open alert first (the worse, the earlier), then an interrogation going on, then detainees
@@ -483,11 +483,24 @@ function cameraTile(c, index) {
 
 function enlarge(id) {
   patrol.enlarged = id;
+  patrol.watched = 0;
   showEnlarged();
 }
 
+function closeEnlarged() {
+  patrol.enlarged = null; // the watch is no longer renewed: the agent slows down within 10 s
+  document.getElementById("enlarged").hidden = true;
+}
+
+function renewWatch() {
+  // while a camera is enlarged its agent sends pictures twice a second (protocol/watch.py)
+  if (!patrol.enlarged || Date.now() - patrol.watched < 3000) return;
+  patrol.watched = Date.now();
+  api(`/cameras/${encodeURIComponent(patrol.enlarged)}/watch`, { method: "POST", body: {} }).catch((e) => console.error(e));
+}
+
 function showEnlarged() {
-  // the enlarged tile asks the hub for the camera's newest picture every second
+  // the enlarged tile asks the hub for the camera's newest picture twice a second
   const box = document.getElementById("enlarged");
   const c = patrol.cameras[patrol.enlarged];
   if (!c) { box.hidden = true; return; }
@@ -504,7 +517,7 @@ function patrolKey(event) {
   if (event.key === " ") { event.preventDefault(); togglePause(); }
   else if (event.key === "ArrowRight" || event.key === "PageDown") { patrol.page += 1; turned(); }
   else if (event.key === "ArrowLeft" || event.key === "PageUp") { patrol.page -= 1; turned(); }
-  else if (event.key === "Escape") { patrol.enlarged = null; document.getElementById("enlarged").hidden = true; }
+  else if (event.key === "Escape") closeEnlarged();
   else if (/^[1-9]$/.test(event.key)) {
     const tile = document.querySelectorAll("#wall .cam")[Number(event.key) - 1];
     if (tile) enlarge(tile.dataset.camera);
@@ -528,10 +541,12 @@ if (PAGE === "patrol") {
   document.addEventListener("keydown", patrolKey);
   document.getElementById("patrol-pause").addEventListener("click", togglePause);
   document.getElementById("patrol-grid").addEventListener("change", turned);
-  document.getElementById("enlarged").addEventListener("click", () => { patrol.enlarged = null; document.getElementById("enlarged").hidden = true; });
+  document.getElementById("enlarged").addEventListener("click", closeEnlarged);
   patrol.next = Date.now() + 10000;
   setInterval(() => {
-    if (patrol.enlarged) showEnlarged();
+    if (patrol.enlarged) { renewWatch(); showEnlarged(); }
+  }, 500);
+  setInterval(() => {
     if (!patrol.paused && Date.now() >= patrol.next) { patrol.page += 1; turned(); }
   }, 1000);
 }
