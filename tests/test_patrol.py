@@ -179,3 +179,23 @@ def test_an_enlarged_camera_gets_near_live_pictures_until_the_page_closes(
             pictures.publish("casewatch/c1/box-01/snapshots/cam-watch", b"", qos=0, retain=True)
             pictures.publish("casewatch/c1/box-01/watch", b"", qos=1, retain=True)
             pictures.close()
+
+
+def test_times_are_shown_in_the_centres_zone_whatever_the_browsers(hub: ApiHub) -> None:
+    """Issue 20: the console showed `03:34` where the SMS said `11:35` for the same moment when the
+    browser's zone differed from the hub's. Now every time is in the centre's zone, which is named."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    arrived = now_ms() - 3_600_000
+    intake(hub, "p9", arrived=arrived)
+    expected = datetime.fromtimestamp(arrived / 1000, ZoneInfo("Asia/Shanghai")).strftime("%H:%M:%S")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="zh-CN", timezone_id="America/New_York")
+        browser_login(page, hub, "viewer")
+        page.wait_for_selector("#custody tr[data-person='p9']")
+        shown = page.inner_text("#custody tr[data-person='p9'] td:nth-child(3)")
+        assert expected in shown, (expected, shown)
+        assert page.inner_text("#zone") == "Asia/Shanghai"
+        browser.close()

@@ -54,7 +54,8 @@ def _render(
     csrf = extra.pop("csrf", None) or (ctx.auth.csrf(session) if session else "")
     html = _env.get_template(name).render(
         t=lambda key: text(key, lang), texts=table(lang), lang=lang, page=page, user=user, csrf=csrf,
-        center_name=ctx.service.cfg.name or ctx.service.cfg.center, **extra,
+        center_name=ctx.service.cfg.name or ctx.service.cfg.center, timezone=ctx.service.cfg.timezone,
+        **extra,
     )  # fmt: skip
     response = HTMLResponse(html, headers={"Cache-Control": "no-store"})  # framing: hub/api/guards.py
     if request.query_params.get("lang") in LANGS:

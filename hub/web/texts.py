@@ -13,6 +13,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "title": {"zh": "执法办案管理中心监督", "en": "Case-handling centre supervision"},
     "overview": {"zh": "一屏监督", "en": "Overview"},
     "patrol": {"zh": "视频巡查", "en": "Patrol"},
+    "times_in": {
+        "zh": "本页时间均为中心所在时区",
+        "en": "Every time on these pages is in the centre's time zone",
+    },
     "patrol_grid": {"zh": "画面", "en": "Grid"},
     "patrol_dwell": {"zh": "停留秒数", "en": "Dwell (s)"},
     "patrol_pause": {"zh": "暂停", "en": "Pause"},

@@ -38,7 +38,11 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const time = (ms) => (ms ? new Date(ms).toLocaleString(window.CW.lang === "zh" ? "zh-CN" : "en-GB", { hour12: false }) : "");
+// every time in the centre's time zone (the hub's, as in its SMS and reports), not the browser's
+const TIME = new Intl.DateTimeFormat(window.CW.lang === "zh" ? "zh-CN" : "en-GB",
+  { timeZone: window.CW.timezone, hour12: false, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const time = (ms) => (ms ? TIME.format(new Date(ms)) : "");
 const hours = (ms) => `${Math.floor(ms / 3600000)}h${String(Math.floor((ms % 3600000) / 60000)).padStart(2, "0")}m`;
 const badge = (level) => el("span", { class: `badge ${level}` }, T("level_" + level));
 
