@@ -106,6 +106,12 @@ class ReportSettings(Settings):
         True, description="Write each past day's, week's and month's report once it is over."
     )
     formats: list[ReportFormat] = Field(default_factory=lambda: list[ReportFormat](["html", "csv", "pdf"]))
+    patrol_views_per_day: int = Field(
+        4,
+        ge=1,
+        le=1000,
+        description="Patrol coverage counts a camera as patrolled when the wall showed it this often a day.",
+    )
 
 
 class AgentKey(SigningKey):

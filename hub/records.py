@@ -183,6 +183,15 @@ class IngestStall(_Data):
     attempts: Annotated[int, Field(ge=1)]
 
 
+class PatrolRound(_Data):
+    """One round of the patrol wall: every camera on it shown once (``source`` is who patrolled)."""
+
+    started: Ms
+    seconds: Annotated[int, Field(ge=0, le=86_400)]
+    cameras: list[Key] = Field(default_factory=list, max_length=2000)
+    screen: Annotated[str, Field(max_length=64)] = ""
+
+
 RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "person.intake": (Intake, ("person",)),
     "person.release": (Release, ("person",)),
@@ -199,6 +208,7 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "ingest.gap": (IngestGap, ()),
     "ingest.reset": (IngestReset, ()),
     "ingest.stall": (IngestStall, ()),
+    "patrol.round": (PatrolRound, ()),
 }
 SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room")
 

@@ -26,7 +26,14 @@ def headline(report: Report) -> list[tuple[str, str]]:
         ),
         ("签收用时中位数 time to acknowledge, median (min)", _num(report.ack_median_min)),
         ("签收用时90分位 time to acknowledge, p90 (min)", _num(report.ack_p90_min)),
+        ("巡查轮次 patrol rounds", str(report.patrol_rounds)),
+        (f"巡查覆盖率 patrol coverage (cameras shown ≥ {report.patrol_views} times)", _coverage(report)),
     ]
+
+
+def _coverage(report: Report) -> str:
+    covered, cameras = report.patrol_covered, report.patrol_cameras
+    return "—" if not cameras else f"{covered / cameras:.0%} ({covered}/{cameras})"
 
 
 def _num(value: float | None) -> str:

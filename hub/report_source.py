@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -82,7 +83,26 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
 
 
 def report(service: HubService, period: Period) -> Report:
-    return build(period, rows_for(service, period), service.clock.now_ms())
+    made = build(period, rows_for(service, period), service.clock.now_ms())
+    add_patrol(made, service, period)
+    return made
+
+
+def add_patrol(made: Report, service: HubService, period: Period) -> None:
+    """Patrol coverage: how many of the cameras the wall showed at least N times a day (N ×
+    the period's days), from the ``patrol.round`` records of the period."""
+    start, end = period.ms()
+    views: Counter[str] = Counter()
+    rounds = service.queries.events(
+        kind="patrol.round", agent="hub", since_ms=start, until_ms=end - 1, limit=100_000
+    )
+    for entry in rounds:
+        views.update(set(entry["event"]["data"].get("cameras") or []))
+    cameras = {str(c["id"]) for c in service.queries.projections("camera")} | set(views)
+    made.patrol_rounds = len(rounds)
+    made.patrol_views = service.cfg.reports.patrol_views_per_day * len(period.days())
+    made.patrol_cameras = len(cameras)
+    made.patrol_covered = sum(1 for c in cameras if views[c] >= made.patrol_views)
 
 
 def file_stem(period: Period) -> str:

@@ -105,6 +105,12 @@ class Report:
     rectified_in_48h: int = 0
     ack_median_min: float | None = None
     ack_p90_min: float | None = None
+    patrol_rounds: int = 0
+    patrol_cameras: int = 0
+    """Cameras known to the hub in the period."""
+    patrol_covered: int = 0
+    """Of those, how many the patrol wall showed at least ``patrol_views`` times."""
+    patrol_views: int = 0
     anchor: str | None = None
     """The event log's head signed with the hub's key when the report was made (hub/anchor.py):
     a copy of the report kept elsewhere lets ``hub verify --anchor`` check the log against it."""
@@ -135,6 +141,12 @@ class Report:
             "rectified_rate": self.rectified_rate,
             "ack_median_min": self.ack_median_min,
             "ack_p90_min": self.ack_p90_min,
+            "patrol": {
+                "rounds": self.patrol_rounds,
+                "cameras": self.patrol_cameras,
+                "covered": self.patrol_covered,
+                "views": self.patrol_views,
+            },
             "anchor": self.anchor,
         }
 

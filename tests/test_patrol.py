@@ -33,7 +33,8 @@ def picture(camera: str) -> bytes:
 
 @pytest.fixture
 def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[ApiHub]:
-    with api_hub(tmp_path, mqtt_broker) as running:
+    reports = {"scheduled": False, "patrol_views_per_day": 1}
+    with api_hub(tmp_path, mqtt_broker, reports=reports) as running:
         yield running
 
 
@@ -69,6 +70,12 @@ def test_the_wall_patrols_every_camera_risk_first(hub: ApiHub, mqtt_broker: Any)
             lambda: sum(c["has_snapshot"] for c in viewer.get("/api/v1/cameras").json()) >= len(cameras), 15
         )
         patrol_in_a_browser(hub)
+        # every camera was shown: the round is a patrol record, and the daily report counts it
+        (logged,) = viewer.get("/api/v1/events", params={"kind": "patrol.round"}).json()
+        assert sorted(logged["event"]["data"]["cameras"]) == sorted(cameras)
+        assert logged["event"]["source"] == "viewer"
+        patrol = viewer.get("/api/v1/reports/daily").json()["patrol"]
+        assert patrol["rounds"] == 1 and patrol["covered"] == patrol["cameras"] == len(cameras)
     finally:  # the broker is shared: no retained picture left behind
         for camera in cameras:
             publisher.publish(f"casewatch/c1/box-01/snapshots/{camera}", b"", qos=0, retain=True)

@@ -13,7 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import foundation
-from hub.api import admin_routes, alert_routes, custody, log_routes, model_routes, registry, report_routes
+from hub.api import (
+    admin_routes,
+    alert_routes,
+    custody,
+    log_routes,
+    model_routes,
+    patrol_routes,
+    registry,
+    report_routes,
+)
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Viewer, caller, client_address
 from hub.api.schemas import LoginBody, LoginReply
@@ -74,6 +83,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         report_routes.router,
         admin_routes.router,
         model_routes.router,
+        patrol_routes.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

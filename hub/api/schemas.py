@@ -15,6 +15,7 @@ from hub.records import (
     CaseAccept,
     Intake,
     Officer,
+    PatrolRound,
     Record,
     Release,
 )
@@ -61,6 +62,10 @@ class ApprovalBody(Approval):
 class CaseBody(CaseAccept):
     id: Key
     at: Ms | None = Field(None, description="Acceptance time (ms UTC); default now.")
+
+
+class PatrolRoundBody(PatrolRound):
+    pass
 
 
 class OfficerBody(Officer):

@@ -91,6 +91,10 @@ class ReportView(ReadModel):
     rectified_rate: float | None
     ack_median_min: float | None
     ack_p90_min: float | None
+    patrol: dict[str, int] = Field(
+        default_factory=dict,
+        description="Patrol wall: rounds, cameras known, cameras shown at least `views` times (covered).",
+    )
     anchor: str | None = Field(
         None,
         description="The event log's head signed by the hub when the report was made (docs/hub.md "

@@ -421,7 +421,19 @@ if (PAGE === "admin") {
 }
 
 // patrol wall: every camera, the riskiest rooms first, a page of N×N tiles at a time -----------
-const patrol = { page: 0, paused: false, order: [], rooms: {}, cameras: {}, next: 0, enlarged: null, watched: 0 };
+const patrol = { page: 0, paused: false, order: [], rooms: {}, cameras: {}, next: 0, enlarged: null, watched: 0,
+  round: { started: Date.now(), seen: new Set() } };
+
+function countRound(shown) {
+  // a round ends once every camera on the wall has been shown: logged as a patrol record
+  shown.forEach((id) => patrol.round.seen.add(id));
+  if (!patrol.order.length || !patrol.order.every((id) => patrol.round.seen.has(id))) return;
+  const done = patrol.round;
+  patrol.round = { started: Date.now(), seen: new Set() };
+  const body = { started: done.started, seconds: Math.round((Date.now() - done.started) / 1000), cameras: [...done.seen] };
+  api("/patrol/rounds", { method: "POST", body }).then(() => { document.getElementById("wall").dataset.rounds =
+    String(Number(document.getElementById("wall").dataset.rounds || 0) + 1); }).catch((e) => console.error(e));
+}
 
 function cameraRisk(room) {
   // an open alert first (the worse, the earlier), then an interrogation going on, then detainees
@@ -460,6 +472,7 @@ function drawWall() {
   wall.style.gridTemplateRows = `repeat(${n}, 1fr)`; // the whole page on one screen
   wall.dataset.page = String(patrol.page);
   wall.replaceChildren(...shown.map((id, i) => cameraTile(patrol.cameras[id], i + 1)));
+  countRound(shown);
   document.getElementById("patrol-status").textContent = patrol.order.length
     ? `${T("patrol_page")} ${patrol.page + 1}/${pages} · ${patrol.order.length} ${T("cameras")}`
       + (patrol.paused ? ` · ${T("patrol_pause")}` : "")
