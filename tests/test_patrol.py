@@ -206,3 +206,41 @@ def test_times_are_shown_in_the_centres_zone_whatever_the_browsers(hub: ApiHub) 
         assert expected in shown, (expected, shown)
         assert page.inner_text("#zone") == "Asia/Shanghai"
         browser.close()
+
+
+def test_a_wall_screen_survives_a_hub_restart(tmp_path: Path, mqtt_broker: Any) -> None:
+    """Big-screen mode: a kiosk URL per screen (no chrome, its grid and dwell); the hub stops — the
+    tiles say so instead of freezing — and comes back on the same port: the wall goes on by itself."""
+    from hub.embedded_broker import free_port
+
+    http = {"port": free_port(), "session_secret": "k" * 40}
+    kiosk = "/console/patrol?kiosk=1&grid=2&dwell=5&screen=wall-1"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+        with api_hub(tmp_path, mqtt_broker, http=http) as hub:
+            publisher = Collector(mqtt_broker.host, mqtt_broker.port)
+            publisher.publish(*hub.feed.snapshot("cam-k1", picture("cam-k1")), qos=0, retain=True)
+            browser_login(page, hub, "viewer")
+            page.goto(hub.base + kiosk)
+            page.wait_for_selector("#wall .cam[data-camera='cam-k1'] img")
+            assert page.is_hidden("header") and page.is_hidden(".patrol-bar")
+            assert (
+                page.eval_on_selector(
+                    "#wall", "w => getComputedStyle(w).gridTemplateColumns.split(' ').length"
+                )
+                == 2
+            )
+            ARTEFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTEFACTS / "console-patrol-kiosk.png"))
+            base = hub.base
+        page.wait_for_selector("#wall .cam .offline-note", timeout=20_000)  # the hub is gone
+        with api_hub(tmp_path, mqtt_broker, http=http) as hub:  # back, same store, same secret
+            assert hub.base == base
+            publisher.publish(*hub.feed.snapshot("cam-k2", picture("cam-k2")), qos=0, retain=True)
+            page.wait_for_selector("#wall .cam[data-camera='cam-k2'] img", timeout=30_000)
+            assert not page.query_selector("#wall .cam .offline-note")
+            for camera in ("cam-k1", "cam-k2"):
+                publisher.publish(f"casewatch/c1/box-01/snapshots/{camera}", b"", qos=0, retain=True)
+            publisher.close()
+        browser.close()

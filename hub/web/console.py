@@ -157,11 +157,28 @@ def overview(request: Request, ctx: ApiContext = Ctx) -> Response:
 
 @pages.get("/console/patrol", response_model=None)
 def patrol(request: Request, ctx: ApiContext = Ctx) -> Response:
-    """The camera wall the legal unit patrols (滚动轮巡): risk first, cycling page by page."""
+    """The camera wall the legal unit patrols (滚动轮巡): risk first, cycling page by page. With
+    ``?kiosk=1`` a wall screen of its own: no chrome, its grid, dwell, screen name and agents
+    (sites) in the URL (``grid``, ``dwell``, ``screen``, ``agents=box-01,box-02``)."""
     user = _session_user(request, ctx)
     if user is None:
         return _to_login()
-    return _render(request, ctx, "patrol.html", "patrol", user)
+    query = request.query_params
+    wall = {
+        "kiosk": query.get("kiosk") == "1",
+        "grid": _bounded(query.get("grid"), 1, 6, 3),
+        "dwell": _bounded(query.get("dwell"), 2, 600, 10),
+        "screen": (query.get("screen") or "")[:64],
+        "agents": [a for a in (query.get("agents") or "").split(",") if a][:64],
+    }
+    return _render(request, ctx, "patrol.html", "patrol", user, wall=wall)
+
+
+def _bounded(text: str | None, low: int, high: int, default: int) -> int:
+    try:
+        return min(high, max(low, int(text or default)))
+    except ValueError:
+        return default
 
 
 @pages.get("/console/alerts", response_model=None)

@@ -430,7 +430,8 @@ function countRound(shown) {
   if (!patrol.order.length || !patrol.order.every((id) => patrol.round.seen.has(id))) return;
   const done = patrol.round;
   patrol.round = { started: Date.now(), seen: new Set() };
-  const body = { started: done.started, seconds: Math.round((Date.now() - done.started) / 1000), cameras: [...done.seen] };
+  const body = { started: done.started, seconds: Math.round((Date.now() - done.started) / 1000), cameras: [...done.seen],
+    screen: WALL.screen || "" };
   api("/patrol/rounds", { method: "POST", body }).then(() => { document.getElementById("wall").dataset.rounds =
     String(Number(document.getElementById("wall").dataset.rounds || 0) + 1); }).catch((e) => console.error(e));
 }
@@ -445,8 +446,19 @@ function cameraRisk(room) {
   return score;
 }
 
+const WALL = document.getElementById("wall-config") ? JSON.parse(document.getElementById("wall-config").textContent) : {};
+
 async function renderPatrol() {
-  const [rooms, cameras] = await Promise.all([api("/rooms"), api("/cameras")]);
+  let rooms, cameras;
+  try {
+    [rooms, cameras] = await Promise.all([api("/rooms"), api("/cameras")]);
+  } catch (error) { // the hub restarting, the network down: keep patrolling what is known, say so
+    patrol.offline = true;
+    drawWall();
+    throw error;
+  }
+  patrol.offline = false;
+  if (WALL.agents && WALL.agents.length) cameras = cameras.filter((c) => WALL.agents.includes(c.agent));
   patrol.rooms = Object.fromEntries(rooms.map((r) => [r.id, r]));
   patrol.cameras = Object.fromEntries(cameras.map((c) => [c.id, c]));
   const name = (c) => (patrol.rooms[c.room] ? patrol.rooms[c.room].name : c.room || "");
@@ -483,12 +495,13 @@ function drawWall() {
 function cameraTile(c, index) {
   const room = patrol.rooms[c.room] || null;
   const age = c.snapshot_ms ? Math.max(0, Math.round((Date.now() - c.snapshot_ms) / 1000)) : null;
-  const stale = age === null || age > 30;
+  const stale = age === null || age > 30 || patrol.offline;
   const level = room && room.worst_level ? `lv-${room.worst_level}` : "";
   return el("div", { class: `cam ${level}${stale ? " stale" : ""}${c.state === "online" ? "" : " down"}`,
     "data-camera": c.id, "data-room": c.room || "", onclick: () => enlarge(c.id) },
   c.has_snapshot ? el("img", { alt: c.id, src: snapshotUrl(c.id, c.snapshot_ms) }) : "",
   el("span", { class: "num" }, String(index)),
+  patrol.offline ? el("span", { class: "offline-note" }, T("offline")) : "",
   el("div", { class: "label" }, `${c.id} · ${room ? room.name : c.room || ""}`,
     room ? el("span", { class: "meta" }, ` · ${T("persons")} ${room.persons} · ${T("detainees")} ${room.detainees.length}`
       + ` · ${T("staff")} ${room.staff_bands.length}`) : "",
@@ -580,9 +593,11 @@ function refresh() {
 function connect() {
   const stream = new EventSource("/api/v1/stream");
   const light = document.getElementById("live");
-  stream.onopen = () => { light.className = "live on"; light.title = T("live"); };
+  // the browser reconnects by itself (a hub restart, a network drop); each open fetches again, each
+  // error too, so the page says it is offline instead of freezing silently
+  stream.onopen = () => { light.className = "live on"; light.title = T("live"); refresh(); };
   stream.addEventListener("change", refresh);
-  stream.onerror = () => { light.className = "live off"; light.title = T("offline"); };
+  stream.onerror = () => { light.className = "live off"; light.title = T("offline"); refresh(); };
 }
 
 if (render) {
