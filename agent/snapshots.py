@@ -20,7 +20,7 @@ import numpy as np
 from foundation.mqtt_link import LinkError
 from protocol.clock import Clock
 from protocol.files import encode_snapshot
-from protocol.watch import WATCH_FPS, WatchRequest
+from protocol.watch import WATCH_FPS, WATCH_MAX_S, WatchRequest
 
 log = logging.getLogger(__name__)
 EVERY_S = 10.0
@@ -43,7 +43,8 @@ class SnapshotSender:
         self.center, self.agent, self.cameras, self.key, self.clock = center, agent, list(cameras), key, clock
         self.frame, self.publish, self.topic, self.connected = frame, publish, topic, connected
         self.sent = 0
-        self._until: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self._request_ts = 0
         self._last: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="agent-snapshots", daemon=True)
@@ -57,12 +58,23 @@ class SnapshotSender:
         self._thread.join(5)
 
     def watch(self, request: WatchRequest) -> None:
-        """The hub's current request replaces the previous one (cameras not on this box ignored)."""
-        self._until = {c: u for c, u in request.cameras.items() if c in self.cameras}
+        """The hub's newest request replaces the previous one (cameras not on this box ignored).
+        Each watch is taken as a duration from the request's own time (at most a minute) and counted
+        on this box's monotonic clock: a box whose clock is behind or ahead of the hub's watches as
+        long as the hub meant, and an older request (a retained one replayed) changes nothing."""
+        if request.ts <= self._request_ts:
+            return
+        self._request_ts = request.ts
+        mono = time.monotonic()
+        self._until = {
+            c: mono + min(WATCH_MAX_S, max(0, until - request.ts) / 1000)
+            for c, until in request.cameras.items()
+            if c in self.cameras
+        }
 
     def watched(self) -> list[str]:
-        now = self.clock.now_ms()
-        return sorted(c for c, until in dict(self._until).items() if until > now)
+        mono = time.monotonic()
+        return sorted(c for c, until in dict(self._until).items() if until > mono)
 
     def _run(self) -> None:
         while not self._stop.wait(1.0 / WATCH_FPS):

@@ -98,7 +98,7 @@ def add_patrol(made: Report, service: HubService, period: Period) -> None:
     )
     for entry in rounds:
         views.update(set(entry["event"]["data"].get("cameras") or []))
-    cameras = {str(c["id"]) for c in service.queries.projections("camera")} | set(views)
+    cameras = {str(c["id"]) for c in service.queries.projections("camera")}  # only cameras it knows
     made.patrol_rounds = len(rounds)
     made.patrol_views = service.cfg.reports.patrol_views_per_day * len(period.days())
     made.patrol_cameras = len(cameras)

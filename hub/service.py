@@ -108,6 +108,9 @@ class HubService:
         self.evidence = EvidenceFolder(Path(cfg.store.path).parent / "evidence")
         self._snapshot_warned: dict[str, int] = {}
         self.watches = Watches()
+        self._watch_lock = threading.Lock()
+        self.patrol_marks: dict[tuple[str, str], int] = {}
+        """When each (user, screen) last logged a patrol round (hub/api/patrol_routes.py)."""
         self.ready = threading.Event()
         self.ingest: Ingest | None = None
 
@@ -332,17 +335,22 @@ class HubService:
         The agent that owns it, or None for a camera no agent reported."""
         owner = self.camera_owner(camera)
         if owner is None:
+            found = self.snapshots.get(camera)  # heard from only by its pictures: their agent
+            owner = found.agent if found is not None else None
+        if owner is None:
             return None
-        request = self.watches.add(owner, camera, self.clock.now_ms())
-        if request is not None:
-            self.outbound.watch(owner, request, self.clock.now_ms())
+        with self._watch_lock:  # what is published last is what the agent keeps (retained)
+            request = self.watches.add(owner, camera, self.clock.now_ms())
+            if request is not None:
+                self.outbound.watch(owner, request, self.clock.now_ms())
         return owner
 
     def end_watches(self) -> None:
         """Watches nobody renewed: each agent is told what is left (the ingest thread's timer)."""
         now = self.clock.now_ms()
-        for agent, left in self.watches.expire(now).items():
-            self.outbound.watch(agent, left, now)
+        with self._watch_lock:
+            for agent, left in self.watches.expire(now).items():
+                self.outbound.watch(agent, left, now)
 
     def camera_owner(self, camera: str) -> str | None:
         """The agent whose signed health events name the camera (None until one has)."""

@@ -11,6 +11,9 @@ import threading
 
 WATCH_S = 10
 RENEW_MS = 4_000
+MAX_PER_AGENT = 4
+"""An edge box encodes and sends each watched camera twice a second: four at most, the oldest
+watch giving way to a new one."""
 """A published watch is extended once it has less than this left (the console renews every 3 s)."""
 
 
@@ -27,6 +30,8 @@ class Watches:
             if current - now_ms > RENEW_MS:
                 return None  # the agent was told recently enough
             cameras[camera] = now_ms + WATCH_S * 1000
+            while len(cameras) > MAX_PER_AGENT:
+                del cameras[min(cameras, key=lambda c: cameras[c])]
             return dict(cameras)
 
     def expire(self, now_ms: int) -> dict[str, dict[str, int]]:

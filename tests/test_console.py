@@ -70,7 +70,8 @@ def test_anonymous_browsers_go_to_the_login_page(hub: ApiHub) -> None:
     for path in ("/", "/console/", "/console/alerts"):
         reply = anonymous.get(path)
         assert reply.status_code == 303
-        assert reply.headers["location"] in ("/console/", "/console/login")
+        location = reply.headers["location"]  # the login page brings the browser back afterwards
+        assert location == "/console/" or location.startswith("/console/login"), location
     assert anonymous.get("/console/", follow_redirects=True).url.path == "/console/login"
     assert anonymous.get("/api/v1/stream").status_code == 401
     page = anonymous.get("/console/login")
@@ -161,7 +162,7 @@ def test_live_alert_appears_and_walks_its_loop_in_a_real_browser(hub: ApiHub, mq
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{hub.base}/console/")
-        assert page.url.endswith("/console/login")
+        assert "/console/login" in page.url
         page.fill("#username", "supervisor")
         page.fill("#password", PASSWORD)
         page.click("#login-submit")

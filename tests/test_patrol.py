@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.api_helpers import ApiHub, api_hub, intake, now_ms
+from tests.api_helpers import PASSWORD, ApiHub, api_hub, intake, now_ms
 from tests.mqtt_helpers import Collector
 from tests.test_console import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
 from tests.waiting import wait_until
@@ -243,4 +243,24 @@ def test_a_wall_screen_survives_a_hub_restart(tmp_path: Path, mqtt_broker: Any) 
             for camera in ("cam-k1", "cam-k2"):
                 publisher.publish(f"casewatch/c1/box-01/snapshots/{camera}", b"", qos=0, retain=True)
             publisher.close()
+        browser.close()
+
+
+def test_a_wall_screen_comes_back_to_its_own_url_after_logging_in(hub: ApiHub) -> None:
+    """The review's case: a screen logged out (a restart without a fixed secret, a session expired)
+    lost its kiosk URL on the way through the login page."""
+    kiosk = "/console/patrol?kiosk=1&grid=4&dwell=20&screen=wall-2"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(locale="zh-CN")
+        page.goto(hub.base + kiosk)
+        assert "/console/login" in page.url
+        page.fill("#username", "viewer")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(hub.base + kiosk)
+        assert page.is_hidden("header")
+        for hostile in ("https://evil.example/x", "//evil.example", "/api/v1/users"):
+            page.goto(f"{hub.base}/console/login?next={hostile}")
+            assert page.get_attribute("input[name=next]", "value") == "/console/"
         browser.close()

@@ -51,6 +51,11 @@ class Guards:
         self.extra = _headers(https)
         self.refused = 0
 
+    @property
+    def state(self) -> Any:
+        """The wrapped application's state (its ``ApiContext``), as if no guard stood in front."""
+        return getattr(self.app, "state", None)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -73,8 +73,12 @@ def _session_user(request: Request, ctx: ApiContext) -> Principal | None:
     return ctx.auth.token(token) if token else None
 
 
-def _to_login() -> RedirectResponse:
-    return RedirectResponse("/console/login", status_code=303)
+def _to_login(request: Request | None = None) -> RedirectResponse:
+    """To the login page, and back to the page asked for afterwards (a wall screen's kiosk URL)."""
+    if request is None or request.url.path == "/console/login":
+        return RedirectResponse("/console/login", status_code=303)
+    asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/console/login?{urlencode({'next': asked})}", status_code=303)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -90,10 +94,24 @@ def root() -> RedirectResponse:
     return RedirectResponse("/console/", status_code=303)
 
 
+def _next(value: str | None) -> str:
+    """Where to go after logging in: a console page of this hub only (a wall screen's own URL)."""
+    if (
+        value
+        and value.startswith("/console/")
+        and "//" not in value
+        and "\\" not in value
+        and len(value) < 2000
+    ):
+        return value
+    return "/console/"
+
+
 @pages.get("/console/login")
 def login_page(request: Request, ctx: ApiContext = Ctx) -> HTMLResponse:
     nonce = secrets.token_urlsafe(24)
-    response = _render(request, ctx, "login.html", "login", None, csrf=nonce, error=None)
+    after = _next(request.query_params.get("next"))
+    response = _render(request, ctx, "login.html", "login", None, csrf=nonce, error=None, after=after)
     response.set_cookie(
         LOGIN_COOKIE, nonce, httponly=True, samesite="strict", max_age=3600, secure=_secure(ctx)
     )
@@ -120,7 +138,7 @@ async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
         )
         if principal is not None:
             token, expires = ctx.auth.issue(principal)
-            response = RedirectResponse("/console/", status_code=303)
+            response = RedirectResponse(_next(form.get("next")), status_code=303)
             max_age = max(1, (expires - ctx.now_ms()) // 1000)
             response.set_cookie(
                 SESSION_COOKIE, token, httponly=True, samesite="strict", max_age=max_age, secure=_secure(ctx)
@@ -128,7 +146,9 @@ async def login(request: Request, ctx: ApiContext = Ctx) -> Response:
             response.delete_cookie(LOGIN_COOKIE)
             return response
         error = text("login_failed", lang)
-    page = _render(request, ctx, "login.html", "login", None, csrf=nonce, error=error)
+    page = _render(
+        request, ctx, "login.html", "login", None, csrf=nonce, error=error, after=_next(form.get("next"))
+    )
     page.status_code = 401
     return page
 
@@ -151,7 +171,7 @@ async def logout(request: Request, ctx: ApiContext = Ctx) -> RedirectResponse:
 def overview(request: Request, ctx: ApiContext = Ctx) -> Response:
     user = _session_user(request, ctx)
     if user is None:
-        return _to_login()
+        return _to_login(request)
     return _render(request, ctx, "overview.html", "overview", user)
 
 
@@ -162,7 +182,7 @@ def patrol(request: Request, ctx: ApiContext = Ctx) -> Response:
     (sites) in the URL (``grid``, ``dwell``, ``screen``, ``agents=box-01,box-02``)."""
     user = _session_user(request, ctx)
     if user is None:
-        return _to_login()
+        return _to_login(request)
     query = request.query_params
     wall = {
         "kiosk": query.get("kiosk") == "1",
@@ -185,7 +205,7 @@ def _bounded(text: str | None, low: int, high: int, default: int) -> int:
 def alerts(request: Request, ctx: ApiContext = Ctx) -> Response:
     user = _session_user(request, ctx)
     if user is None:
-        return _to_login()
+        return _to_login(request)
     rules = [{"id": r.id, "title": r.title} for r in ctx.service.rules.rules]
     return _render(request, ctx, "alerts.html", "alerts", user, rules=rules, rooms=ctx.service.cfg.rooms)
 
@@ -194,7 +214,7 @@ def alerts(request: Request, ctx: ApiContext = Ctx) -> Response:
 def person_page(person: str, request: Request, ctx: ApiContext = Ctx) -> Response:
     user = _session_user(request, ctx)
     if user is None:
-        return _to_login()
+        return _to_login(request)
     return _render(request, ctx, "person.html", "person", user, person=person)
 
 
@@ -202,7 +222,7 @@ def person_page(person: str, request: Request, ctx: ApiContext = Ctx) -> Respons
 def reports_page(request: Request, ctx: ApiContext = Ctx) -> Response:
     user = _session_user(request, ctx)
     if user is None:
-        return _to_login()
+        return _to_login(request)
     today = parse_day(None, ctx.service).isoformat()
     return _render(request, ctx, "reports.html", "reports", user, today=today)
 
@@ -211,7 +231,7 @@ def reports_page(request: Request, ctx: ApiContext = Ctx) -> Response:
 def admin_page(request: Request, ctx: ApiContext = Ctx) -> Response:
     user = _session_user(request, ctx)
     if user is None:
-        return _to_login()
+        return _to_login(request)
     if not user.may("admin"):
         return HTMLResponse(text("admin_only", _lang(request)), status_code=403)
     return _render(request, ctx, "admin.html", "admin", user)

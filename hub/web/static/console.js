@@ -20,7 +20,10 @@ async function api(path, options = {}) {
     init.body = JSON.stringify(init.body);
   }
   const reply = await fetch("/api/v1" + path, init);
-  if (reply.status === 401) { window.location = "/console/login"; throw new Error("logged out"); }
+  if (reply.status === 401) { // back to this very page (a wall screen's own URL) after logging in
+    window.location = "/console/login?next=" + encodeURIComponent(location.pathname + location.search);
+    throw new Error("logged out");
+  }
   const text = await reply.text();
   const doc = text ? JSON.parse(text) : null;
   if (!reply.ok) throw new Error((doc && doc.detail) || reply.statusText);
@@ -484,7 +487,7 @@ function drawWall() {
   wall.style.gridTemplateRows = `repeat(${n}, 1fr)`; // the whole page on one screen
   wall.dataset.page = String(patrol.page);
   wall.replaceChildren(...shown.map((id, i) => cameraTile(patrol.cameras[id], i + 1)));
-  countRound(shown);
+  if (!patrol.enlarged && !document.hidden) countRound(shown); // only what is really on the screen
   document.getElementById("patrol-status").textContent = patrol.order.length
     ? `${T("patrol_page")} ${patrol.page + 1}/${pages} · ${patrol.order.length} ${T("cameras")}`
       + (patrol.paused ? ` · ${T("patrol_pause")}` : "")
@@ -502,7 +505,7 @@ function cameraTile(c, index) {
   c.has_snapshot ? el("img", { alt: c.id, src: snapshotUrl(c.id, c.snapshot_ms) }) : "",
   el("span", { class: "num" }, String(index)),
   patrol.offline ? el("span", { class: "offline-note" }, T("offline")) : "",
-  el("div", { class: "label" }, `${c.id} · ${room ? room.name : c.room || ""}`,
+  el("div", { class: "label" }, room || c.room ? `${c.id} · ${room ? room.name : c.room}` : c.id,
     room ? el("span", { class: "meta" }, ` · ${T("persons")} ${room.persons} · ${T("detainees")} ${room.detainees.length}`
       + ` · ${T("staff")} ${room.staff_bands.length}`) : "",
     room && room.worst_level ? [" ", badge(room.worst_level)] : "",
@@ -537,8 +540,16 @@ function showEnlarged() {
   box.hidden = false;
   box.dataset.camera = c.id;
   const room = patrol.rooms[c.room];
-  box.replaceChildren(el("img", { alt: c.id, src: snapshotUrl(c.id, Date.now()) }),
-    el("div", { class: "label" }, `${c.id} · ${room ? room.name : c.room || ""} · ${T("cam_" + c.state)}`));
+  const label = `${c.id}${room || c.room ? ` · ${room ? room.name : c.room}` : ""} · ${T("cam_" + c.state)}`;
+  const img = box.querySelector("img");
+  if (img && img.alt === c.id) { // the same camera: a new picture into the same element, no blank
+    const next = new Image();
+    next.onload = () => { img.src = next.src; };
+    next.src = snapshotUrl(c.id, Date.now());
+    box.querySelector(".label").textContent = label;
+    return;
+  }
+  box.replaceChildren(el("img", { alt: c.id, src: snapshotUrl(c.id, Date.now()) }), el("div", { class: "label" }, label));
 }
 
 function patrolKey(event) {
@@ -557,7 +568,8 @@ function patrolKey(event) {
 }
 
 function turned() {
-  patrol.next = Date.now() + 1000 * Number(document.getElementById("patrol-dwell").value || 10);
+  const dwell = Math.min(600, Math.max(2, Number(document.getElementById("patrol-dwell").value) || 10));
+  patrol.next = Date.now() + 1000 * dwell;
   drawWall();
 }
 
@@ -572,12 +584,12 @@ if (PAGE === "patrol") {
   document.getElementById("patrol-pause").addEventListener("click", togglePause);
   document.getElementById("patrol-grid").addEventListener("change", turned);
   document.getElementById("enlarged").addEventListener("click", closeEnlarged);
-  patrol.next = Date.now() + 10000;
+  turned();
   setInterval(() => {
     if (patrol.enlarged) { renewWatch(); showEnlarged(); }
   }, 500);
-  setInterval(() => {
-    if (!patrol.paused && Date.now() >= patrol.next) { patrol.page += 1; turned(); }
+  setInterval(() => { // a page behind the enlarged picture, or on a hidden tab, is not patrolled
+    if (!patrol.paused && !patrol.enlarged && !document.hidden && Date.now() >= patrol.next) { patrol.page += 1; turned(); }
   }, 1000);
 }
 
