@@ -73,17 +73,23 @@ def encode_registration(reg: BandRegistration, hub_key: bytes) -> bytes:
     return canonical_bytes(signed(body, registry_key(hub_key)))
 
 
+def read_hub_message(raw: bytes, keyring: Keyring, what: str) -> dict[str, Any]:
+    """A JSON object the hub signed (identity ``hub``): band registrations, watch requests."""
+    try:
+        doc: Any = loads_strict(raw.decode("utf-8"))
+    except (UnicodeDecodeError, StrictJSONError) as exc:
+        raise MalformedError(f"{what}: {exc}", raw=raw) from exc
+    if not isinstance(doc, dict) or SIG_FIELD not in doc:
+        raise MalformedError(f"{what} must be a signed JSON object", raw=raw)
+    keyring.verify(doc, HUB_IDENTITY)
+    return doc
+
+
 def decode_registration(raw: bytes, keyring: Keyring) -> BandRegistration | None:
     """The registration in a retained payload; ``None`` for the empty payload (unbound)."""
     if not raw:
         return None
-    try:
-        doc: Any = loads_strict(raw.decode("utf-8"))
-    except (UnicodeDecodeError, StrictJSONError) as exc:
-        raise MalformedError(f"registry payload: {exc}", raw=raw) from exc
-    if not isinstance(doc, dict) or SIG_FIELD not in doc:
-        raise MalformedError("registry payload must be a signed JSON object", raw=raw)
-    keyring.verify(doc, HUB_IDENTITY)
+    doc = read_hub_message(raw, keyring, "registry payload")
     try:
         return BandRegistration.model_validate(doc)
     except ValidationError as exc:

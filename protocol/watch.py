@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from protocol.canonical import StrictJSONError, canonical_bytes, loads_strict
-from protocol.errors import MalformedError, SchemaError
+from protocol.canonical import canonical_bytes
+from protocol.errors import SchemaError
 from protocol.fields import KEY_PATTERN
-from protocol.registry import HUB_IDENTITY, registry_key
-from protocol.signing import SIG_FIELD, Keyring, signed
+from protocol.registry import read_hub_message, registry_key
+from protocol.signing import Keyring, signed
 
 WATCH_FPS = 2
 WATCH_MAX_S = 60
@@ -48,13 +47,7 @@ def encode_watch(request: WatchRequest, hub_key: bytes) -> bytes:
 
 def decode_watch(raw: bytes, keyring: Keyring, *, center: str, agent: str) -> WatchRequest:
     """A checked request for this agent; ``MalformedError``/``SchemaError``/``SignatureError`` else."""
-    try:
-        doc: Any = loads_strict(raw.decode("utf-8"))
-    except (UnicodeDecodeError, StrictJSONError) as exc:
-        raise MalformedError(f"watch request: {exc}", raw=raw) from exc
-    if not isinstance(doc, dict) or SIG_FIELD not in doc:
-        raise MalformedError("watch request must be a signed JSON object", raw=raw)
-    keyring.verify(doc, HUB_IDENTITY)
+    doc = read_hub_message(raw, keyring, "watch request")
     cameras, ts = doc.get("cameras"), doc.get("ts")
     if doc.get("v") != 1 or doc.get("center") != center or doc.get("agent") != agent:
         raise SchemaError("watch request for another centre or agent", problems=[("agent", "mismatch")])

@@ -74,3 +74,24 @@ def test_a_watch_lasts_what_the_hub_meant_whatever_the_agents_clock(skew_s: int)
     assert sender.watched() == []  # 1 s as meant, on the agent's own monotonic clock
     sender.watch(WatchRequest("c1", "box-01", {"cam-1": hub_now + 60_000}, hub_now - 5))
     assert sender.watched() == []  # an older request (a retained one replayed) changes nothing
+
+
+def test_hostile_watch_requests_are_refused() -> None:
+    from protocol.errors import ProtocolError
+    from protocol.registry import registry_keyring
+    from protocol.signing import new_key
+    from protocol.watch import decode_watch, encode_watch
+
+    hub_key = new_key().encode()
+    keys = registry_keyring(hub_key)
+    good = encode_watch(WatchRequest("c1", "box-01", {"cam-1": 5_000}, 1_000), hub_key)
+    assert decode_watch(good, keys, center="c1", agent="box-01").cameras == {"cam-1": 5_000}
+    far = encode_watch(WatchRequest("c1", "box-01", {"cam-1": 10**12}, 1_000), hub_key)
+    assert decode_watch(far, keys, center="c1", agent="box-01").cameras == {"cam-1": 61_000}  # ≤ 60 s
+    forged = encode_watch(WatchRequest("c1", "box-01", {"cam-1": 5_000}, 1_000), new_key().encode())
+    many = encode_watch(WatchRequest("c1", "box-01", {f"cam-{n}": 5_000 for n in range(65)}, 1_000), hub_key)
+    bad_key = encode_watch(WatchRequest("c1", "box-01", {"../etc": 5_000}, 1_000), hub_key)
+    for raw, agent in ((forged, "box-01"), (good, "box-02"), (many, "box-01"), (bad_key, "box-01"),
+                       (b"\xff{", "box-01"), (b"[1]", "box-01")):  # fmt: skip
+        with pytest.raises(ProtocolError):
+            decode_watch(raw, keys, center="c1", agent=agent)
