@@ -3,7 +3,8 @@
 Pure state: the rule engine's signals raise, lift, clear and correct alerts; people move them
 through the loop with an action, who did it and a comment. Every change appends a ``Transition``
 (never rewritten). An alert below orange closes by itself once its condition clears; from orange
-up it is a rectification ticket and stays open until verified. A ticket not rectified within
+up — or at any level when its rule says ``ticket`` (manual findings) — it is a rectification
+ticket and stays open until verified. A ticket not rectified within
 ``escalate_after_ms`` (48 h by default, RULES.md) rises one level, and again 48 h later.
 """
 
@@ -74,6 +75,14 @@ class Alert:
     context: dict[str, Any] = field(default_factory=dict)
     events: list[int] = field(default_factory=list)
     """Store positions of the facts that raised, levelled, cleared or corrected it (the evidence)."""
+    ticket: bool = False
+    """Its rule makes it a rectification ticket at any level (a manual finding)."""
+
+    @property
+    def is_ticket(self) -> bool:
+        """Stays open until verified and escalates while unrectified: orange and up, or ``ticket``."""
+        top = max(self.reached, key=rank, default=self.level)
+        return self.ticket or rank(top) >= rank(TICKET_LEVEL)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +144,7 @@ class AlertBook:
                     late=signal.late,
                     escalate_from_ms=signal.at_ms,
                     context=dict(signal.context),
+                    ticket=signal.ticket,
                 )
                 self.alerts[alert.id] = alert
                 self._record(alert, signal.at_ms, SYSTEM, "raise", signal.reason, signal.late)
@@ -149,7 +159,7 @@ class AlertBook:
             alert.active = False
             alert.cleared_ms = signal.at_ms
             self._record(alert, signal.at_ms, SYSTEM, "clear", signal.reason, signal.late)
-            if rank(max(alert.reached, key=rank)) < rank(TICKET_LEVEL) and alert.state in _UNRECTIFIED:
+            if not alert.is_ticket and alert.state in _UNRECTIFIED:
                 alert.state = "closed"
                 self._record(alert, signal.at_ms, SYSTEM, "close", "条件已解除 (condition cleared)")
         elif signal.type == "correction" and (signal.level is None or signal.level in alert.reached):
@@ -221,7 +231,7 @@ class AlertBook:
     def _due(self, alert: Alert) -> int | None:
         if alert.state not in _UNRECTIFIED or alert.level == "red":
             return None
-        if rank(max(alert.reached, key=rank, default=alert.level)) < rank(TICKET_LEVEL):
+        if not alert.is_ticket:
             return None
         return alert.escalate_from_ms + self.escalate_after_ms
 

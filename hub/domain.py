@@ -198,6 +198,12 @@ class AlertContext(ReadModel):
     persons: list[str] | None = Field(None, description="A room condition's detainees (all of them).")
     cases: list[str] | None = Field(None, description="A room condition's cases (all of them).")
     condition: ConditionName | None = None
+    finding: str | None = Field(None, description="A manual finding's id (rule MANUAL).")
+    item: str | None = Field(None, description="A manual finding's risk item (catalogue id).")
+    item_title: str | None = Field(None, description="The item's title when it was raised.")
+    officers: list[str] | None = Field(None, description="A manual finding's responsible officers.")
+    unit: str | None = Field(None, description="A manual finding's responsible unit.")
+    note: str | None = Field(None, description="The operator's comment on a manual finding.")
 
 
 class Alert(ReadModel):
@@ -220,3 +226,4 @@ class Alert(ReadModel):
     escalate_from_ms: int
     context: AlertContext
     events: list[int] = Field(description="Store positions of the facts behind it (its evidence).")
+    ticket: bool = Field(False, description="A rectification ticket at any level (manual findings).")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from foundation.mqtt_link import LinkError, MqttLink
 from hub.alerts import Alert
+from hub.findings import alert_title
 from hub.rules.levels import CHINESE
 from hub.rules.spec import Rule
 from protocol.receipts import Receipt, encode_receipt
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 def alert_payload(alert: Alert, rule: Rule | None) -> bytes:
     doc = {
         **alert.to_json(),
-        "title": rule.title if rule else alert.rule,
+        "title": alert_title(alert, rule),
         "basis": rule.basis if rule else "",
         "level_zh": CHINESE[alert.level],
     }

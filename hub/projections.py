@@ -64,6 +64,11 @@ class Projections:
             self._person_values(self.persons[values["person"]], values)
         if kind.startswith("condition."):
             self._condition_values(data, values, int(doc.get("ts", 0)))
+        elif kind == "finding.manual":
+            values.update(
+                item=data.get("item"), item_title=data.get("title"), officers=data.get("officers") or None,
+                unit=data.get("unit"), note=str(data.get("comment") or "")[:200] or None,
+            )  # fmt: skip
         document = data.get("document")
         if isinstance(document, str):
             case = self.document_case(document)

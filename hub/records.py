@@ -192,6 +192,30 @@ class PatrolRound(_Data):
     screen: Annotated[str, Field(max_length=64)] = ""
 
 
+class Picture(_Data):
+    """The camera picture an operator saw when raising a finding (kept as the alert's evidence)."""
+
+    camera: Key
+    ts: Ms
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class FindingManual(_Data):
+    """A finding raised by hand (远程提醒): rule MANUAL makes it an alert at ``level`` (hub/findings.py).
+
+    ``title`` is the item's title as the operator saw it (the catalogue may change later);
+    ``officers``/``unit``: who must rectify it (notified like a case's officers and unit leader).
+    """
+
+    item: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9-]{1,40}$")]
+    title: Annotated[str, Field(min_length=2, max_length=80)]
+    level: Literal["green", "blue", "yellow", "orange", "red"]
+    officers: list[Key] = Field(default_factory=list, max_length=8)
+    unit: Key | None = None
+    comment: Text = ""
+    picture: Picture | None = None
+
+
 RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "person.intake": (Intake, ("person",)),
     "person.release": (Release, ("person",)),
@@ -209,8 +233,9 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "ingest.reset": (IngestReset, ()),
     "ingest.stall": (IngestStall, ()),
     "patrol.round": (PatrolRound, ()),
+    "finding.manual": (FindingManual, ("finding",)),
 }
-SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room")
+SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room", "finding", "camera")
 
 
 class RecordConflict(CasewatchError):

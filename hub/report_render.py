@@ -19,7 +19,9 @@ def headline(report: Report) -> list[tuple[str, str]]:
     rate = report.rectified_rate
     return [
         ("告警总数 alerts", str(report.total)),
-        ("整改工单 tickets (orange+)", str(report.tickets)),
+        ("自动预警 detected by rules", str(report.total - report.manual)),
+        ("人工发现（远程提醒） raised by hand", str(report.manual)),
+        ("整改工单 tickets (orange+, manual findings)", str(report.tickets)),
         (
             "48小时内整改率 rectified within 48 h",
             "—" if rate is None else f"{rate:.0%} ({report.rectified_in_48h}/{report.tickets_due})",

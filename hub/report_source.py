@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from hub.alerts import Alert
+from hub.findings import alert_title, is_manual
 from hub.report_render import to_csv, to_html, to_pdf
 from hub.reports import PERIODS, AlertRow, Period, Report, build, previous
 from hub.rules.levels import rank
@@ -39,11 +40,14 @@ def attribute(
     ctx = alert.context
     case_id = str(ctx.get("case") or (persons.get(str(ctx.get("person") or "")) or {}).get("case") or "")
     case = cases.get(case_id) or {}
-    handling = [str(o) for o in case.get("officers") or [] if o in officers]
+    named = [str(o) for o in ctx.get("officers") or [] if o in officers]  # a manual finding's
+    handling = named + [str(o) for o in case.get("officers") or [] if o in officers and o not in named]
     if alert.assignee is not None and alert.assignee in officers and alert.assignee not in handling:
         handling.append(alert.assignee)
-    unit = case.get("unit") or next(
-        (officers[o].get("unit") for o in handling if officers[o].get("unit")), None
+    unit = (
+        ctx.get("unit")
+        or case.get("unit")
+        or next((officers[o].get("unit") for o in handling if officers[o].get("unit")), None)
     )
     if unit is None and alert.assignee and alert.assignee not in officers:
         unit = alert.assignee
@@ -57,7 +61,7 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
     cases = queries.projection_map("case")
     persons = queries.projection_map("person")
     rooms = {r.id: r.name for r in service.cfg.rooms}
-    titles = {r.id: r.title for r in service.rules.rules}
+    rules = {r.id: r for r in service.rules.rules}
     out: list[AlertRow] = []
     for alert, acknowledged, rectified in queries.report_alerts(start, end):
         ctx = alert.context
@@ -68,7 +72,7 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
             AlertRow(
                 alert.id,
                 alert.rule,
-                titles.get(alert.rule, alert.rule),
+                alert_title(alert, rules.get(alert.rule)),
                 top,
                 rooms.get(room, room),
                 str(unit or ""),
@@ -77,6 +81,9 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
                 acknowledged,
                 rectified,
                 alert.state,
+                alert.is_ticket,
+                is_manual(rules.get(alert.rule)),
+                str(ctx.get("item") or ""),
             )
         )
     return out

@@ -83,9 +83,17 @@ class AlertRow:
     acknowledged_ms: int | None = None
     rectified_ms: int | None = None
     state: str = "open"
+    is_ticket: bool | None = None
+    """The alert's own ``is_ticket`` (None: orange and up, as before manual findings)."""
+    manual: bool = False
+    """Raised by hand (远程提醒), not by a rule detecting it."""
+    item: str = ""
+    """A manual finding's risk item (the catalogue's id)."""
 
     @property
     def ticket(self) -> bool:
+        if self.is_ticket is not None:
+            return self.is_ticket
         return rank(self.level) >= rank(TICKET_LEVEL)  # type: ignore[arg-type]
 
 
@@ -100,6 +108,8 @@ class Report:
     by_unit: list[dict[str, Any]] = field(default_factory=list)
     by_officer: list[dict[str, Any]] = field(default_factory=list)
     trend: list[dict[str, Any]] = field(default_factory=list)
+    manual: int = 0
+    """Of ``total``, findings raised by hand (远程提醒); the rest were detected by rules."""
     tickets: int = 0
     tickets_due: int = 0
     rectified_in_48h: int = 0
@@ -129,6 +139,8 @@ class Report:
             },
             "generated_ms": self.generated_ms,
             "total": self.total,
+            "manual": self.manual,
+            "automatic": self.total - self.manual,
             "by_level": self.by_level,
             "by_rule": self.by_rule,
             "by_room": self.by_room,
@@ -154,10 +166,13 @@ class Report:
 def build(period: Period, rows: Iterable[AlertRow], now_ms: int) -> Report:
     start, end = period.ms()
     inside = [r for r in rows if start <= r.opened_ms < end]
-    report = Report(period, now_ms, total=len(inside))
+    report = Report(period, now_ms, total=len(inside), manual=sum(1 for r in inside if r.manual))
     report.by_level = {level: sum(1 for r in inside if r.level == level) for level in LEVELS}
-    titles = {r.rule: r.title for r in inside}
-    report.by_rule = _ranked(Counter(r.rule for r in inside), lambda k: {"rule": k, "title": titles[k]})
+    titles = {(r.rule, r.item): r.title for r in inside}  # manual findings count per item
+    report.by_rule = _ranked(
+        Counter((r.rule, r.item) for r in inside),
+        lambda k: {"rule": k[0], "title": titles[k], **({"item": k[1], "manual": True} if k[1] else {})},
+    )
     report.by_room = _ranked(Counter(r.room or UNASSIGNED for r in inside), lambda k: {"room": k})
     report.by_officer = _ranked(Counter(o for r in inside for o in r.officers), lambda k: {"officer": k})
     tickets = [r for r in inside if r.ticket]
@@ -209,7 +224,7 @@ def _in_48h(row: AlertRow) -> bool:
     return row.rectified_ms is not None and row.rectified_ms - row.opened_ms <= RECTIFY_WITHIN_MS
 
 
-def _ranked(counts: Counter[str], describe: Any) -> list[dict[str, Any]]:
+def _ranked(counts: Counter[Any], describe: Any) -> list[dict[str, Any]]:
     return [{**describe(k), "count": n} for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 

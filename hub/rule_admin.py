@@ -70,7 +70,9 @@ def apply_overrides(rules: RuleFile, overrides: dict[str, dict[str, Any]]) -> Ru
             except RuleChangeError as exc:
                 log.warning("console change of %s not applied (the rule file changed): %s", rule.id, exc)
         changed.append(rule)
-    return RuleFile.model_validate({"calendars": rules.calendars, "rules": changed})
+    return RuleFile.model_validate(
+        {"calendars": rules.calendars, "rules": changed, "findings": rules.findings}
+    )
 
 
 def load_overrides(text: str | None) -> dict[str, dict[str, Any]]:

@@ -472,6 +472,19 @@ def _rest_meal_night(run: Run) -> Expected:
 # the tests -----------------------------------------------------------------------------------
 
 
+@scenario("MANUAL")
+def _manual(run: Run) -> Expected:
+    """Each finding raised by hand is its own alert at the level the operator chose; it clears at
+    once (nothing to hold) and stays open as a ticket in the book (test_manual_findings.py)."""
+    out: Expected = []
+    for n, level in enumerate(("green", "blue", "yellow", "orange", "red")):
+        ts = T0 + n * H
+        data = {"item": "AUX-ALONE", "level": level}
+        run.feed("finding.manual", ts, finding=f"f-{n}", room="int-1", data=data)
+        out += [lv(level, ts), clear(ts)]
+    return out
+
+
 def test_the_pack_has_every_required_rule_and_a_scenario_for_each() -> None:
     assert not REQUIRED - set(RULES), sorted(REQUIRED - set(RULES))
     assert set(SCENARIOS) == set(RULES)

@@ -17,6 +17,7 @@ from hub.api import (
     admin_routes,
     alert_routes,
     custody,
+    finding_routes,
     log_routes,
     model_routes,
     patrol_routes,
@@ -83,6 +84,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         report_routes.router,
         admin_routes.router,
         model_routes.router,
+        finding_routes.router,
         patrol_routes.router,
     )
     for router in routers:

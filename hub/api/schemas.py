@@ -68,6 +68,20 @@ class PatrolRoundBody(PatrolRound):
     pass
 
 
+class FindingBody(_Body):
+    """A reminder raised by hand: what (a catalogue item), how serious, where, whom, who must act."""
+
+    item: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9-]{1,40}$")]
+    level: Literal["green", "blue", "yellow", "orange", "red"]
+    room: Key | None = None
+    camera: Key | None = None
+    person: Key | None = None
+    officers: list[Key] = Field(default_factory=list, max_length=8)
+    unit: Key | None = None
+    comment: Annotated[str, Field(max_length=500)] = ""
+    picture: bool = Field(True, description="Attach the camera's current picture as evidence.")
+
+
 class OfficerBody(Officer):
     pass
 

@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from hub.alerts import Alert, Transition
+from hub.findings import alert_title
 from hub.notify.templates import DEFAULT_ASSIGN_TEMPLATE, DEFAULT_SMS_TEMPLATE, Role
 from hub.rules.levels import CHINESE, Level, rank
 from hub.rules.spec import Rule
@@ -211,7 +212,7 @@ class NotifyPolicy:
             "center_name": self.center_name,
             "level": t.level,
             "level_zh": CHINESE[t.level],
-            "title": rule.title if rule else alert.rule,
+            "title": alert_title(alert, rule),
             "basis": basis.split("；")[0].split(";")[0][:40] if basis else "相关规定",
             "rule": alert.rule,
             "alert": alert.id,
@@ -223,8 +224,15 @@ class NotifyPolicy:
             "at": at,
             "reason": t.action,
             "comment": t.comment,
+            "note": _sentence(str(ctx.get("note") or "")),
             "late": "（迟报）" if t.late else "",
         }
+
+
+def _sentence(text: str) -> str:
+    """A comment as a sentence of an SMS: ends with 。 unless it ends with punctuation already."""
+    text = text.strip()
+    return text if not text or text[-1] in "。！？.!?；;" else f"{text}。"
 
 
 def alert_cases(alert: Alert, directory: Directory) -> list[str]:
@@ -241,8 +249,8 @@ def alert_cases(alert: Alert, directory: Directory) -> list[str]:
 
 
 def handling_officers(alert: Alert, directory: Directory) -> list[str]:
-    """The officers of the alert's cases, registered and active."""
-    officers: list[str] = []
+    """The officers a manual finding names, then those of the alert's cases; registered, active."""
+    officers: list[str] = [str(o) for o in alert.context.get("officers") or []]
     for case in alert_cases(alert, directory):
         officers += [o for o in (directory.cases.get(case) or {}).get("officers") or [] if o not in officers]
     return [
@@ -255,6 +263,8 @@ def handling_officers(alert: Alert, directory: Directory) -> list[str]:
 def _units(alert: Alert, handling: list[str], directory: Directory) -> set[str]:
     cases = [directory.cases.get(c) or {} for c in alert_cases(alert, directory)]
     units = {str(case["unit"]) for case in cases if case.get("unit")}
+    if alert.context.get("unit"):  # a manual finding's responsible unit
+        units.add(str(alert.context["unit"]))
     units.update(str(directory.officers[o]["unit"]) for o in handling if directory.officers[o].get("unit"))
     return units
 

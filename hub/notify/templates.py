@@ -22,7 +22,7 @@ DEFAULT_ASSIGN_TEMPLATE = (
 TEMPLATE_FIELDS = frozenset(
     {
         "center", "center_name", "level", "level_zh", "title", "basis", "rule", "alert", "alert_short",
-        "room", "where", "case", "person", "at", "reason", "comment", "late",
+        "room", "where", "case", "person", "at", "reason", "comment", "late", "note",
     }
 )  # fmt: skip
 

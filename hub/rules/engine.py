@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from foundation.errors import ConfigError
 from hub.rules.facts import Fact
 from hub.rules.shapes import SHAPES, Shape
-from hub.rules.spec import Rule, RuleFile, RulePart, Window
+from hub.rules.spec import FindingItem, Rule, RuleFile, RulePart, Window
 from hub.rules.state import KeyState, Signal
 
 StateKey = tuple[str, tuple[str, ...]]
@@ -46,6 +46,7 @@ def load_rule_files(paths: Iterable[Path]) -> RuleFile:
     """All rules of the given files as one, refusing duplicate ids and unknown calendars."""
     calendars: dict[str, Window] = {}
     rules: list[Rule] = []
+    findings: list[FindingItem] = []
     seen: dict[str, Path] = {}
     for path in paths:
         try:
@@ -74,8 +75,9 @@ def load_rule_files(paths: Iterable[Path]) -> RuleFile:
                 raise ConfigError(f"{path}: calendar {name!r} is already defined with another window")
             calendars[name] = window
         rules.extend(part.rules)
+        findings.extend(part.findings)
     try:
-        return RuleFile.model_validate({"calendars": calendars, "rules": rules})
+        return RuleFile.model_validate({"calendars": calendars, "rules": rules, "findings": findings})
     except ValidationError as exc:
         raise ConfigError("rules: " + "; ".join(e["msg"] for e in exc.errors(include_url=False))) from exc
 

@@ -35,9 +35,16 @@ CONTEXT_KEYS = (
     "procedure",
     "persons",
     "cases",
+    "finding",
+    "item",
+    "item_title",
+    "officers",
+    "unit",
+    "note",
 )
 """Fact paths an alert keeps as its context (where, whom), plus ``condition``. ``persons`` and
-``cases``: every detainee and case of a room condition (``person``/``case`` name one of them)."""
+``cases``: every detainee and case of a room condition (``person``/``case`` name one of them).
+``item``, ``item_title``, ``officers``, ``unit``, ``note``: a manual finding's (hub/findings.py)."""
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class Shape:
             reason=reason,
             pos=pos or ep.pos,
             context=ep.context,
+            ticket=self.rule.ticket,
         )
 
     def open(self, st: KeyState, key: tuple[str, ...], fact: Fact) -> Episode:

@@ -160,6 +160,11 @@ class Rule(Strict):
     message: Annotated[str, AfterValidator(check_template)] | None = Field(
         None, max_length=200, description="This rule's SMS text (notify.sms_template's fields)."
     )
+    ticket: bool = Field(
+        False,
+        description="A rectification ticket at every level (manual findings): it stays open until "
+        "verified and escalates when unrectified, like orange and red alerts of other rules.",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:
@@ -191,11 +196,23 @@ class Rule(Strict):
             raise ValueError("while belongs to hold and instant rules")
 
 
+class FindingItem(Strict):
+    """A risk item an operator may raise by hand (远程提醒) that no rule detects by itself."""
+
+    id: RuleId
+    title: str = Field(..., min_length=2, max_length=80)
+    basis: str = Field("", max_length=400)
+    level: Level = Field("orange", description="The level the console proposes.")
+
+
 class RulePart(Strict):
     """One file as written: its calendars may be used by rules of other files of the same hub."""
 
     calendars: dict[str, Window] = Field(default_factory=dict)
     rules: list[Rule] = Field(default_factory=list)
+    findings: list[FindingItem] = Field(
+        default_factory=list, description="Manual risk items for the console's reminders (远程提醒)."
+    )
 
 
 class RuleFile(RulePart):
@@ -206,4 +223,10 @@ class RuleFile(RulePart):
         for rule in self.rules:
             if isinstance(rule.calendar, str) and rule.calendar not in self.calendars:
                 raise ValueError(f"rule {rule.id}: calendar {rule.calendar!r} is not defined")
+        ids = [r.id for r in self.rules] + [f.id for f in self.findings]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(
+                f"finding item id(s) {', '.join(twice)} used twice (rules and findings share ids)"
+            )
         return self

@@ -45,6 +45,8 @@ class Signal:
     """Store position of the fact that caused it; a timer's signal carries its episode's opening
     fact (0: not from the store)."""
     context: dict[str, Any] = field(default_factory=dict)
+    ticket: bool = False
+    """The rule's ``ticket``: the alert stays open until verified whatever its level."""
 
 
 @dataclass(slots=True)

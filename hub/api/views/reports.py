@@ -36,6 +36,8 @@ class RuleCount(ReadModel):
     rule: str
     title: str
     count: int
+    item: str | None = Field(None, description="Manual findings (rule MANUAL) count per risk item.")
+    manual: bool | None = Field(None, description="True for manual findings' rows.")
 
 
 class RoomCount(ReadModel):
@@ -79,6 +81,8 @@ class ReportView(ReadModel):
     period: ReportPeriod
     generated_ms: int
     total: int
+    manual: int = Field(description="Of total, findings raised by hand (远程提醒).")
+    automatic: int = Field(description="Of total, alerts the rules detected.")
     by_level: dict[Level, int]
     by_rule: list[RuleCount]
     by_room: list[RoomCount]
