@@ -81,6 +81,9 @@ def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[ApiHub, SimulatedMod
             yield running, modem
     finally:
         responder.close()
+        cleaner = Collector(mqtt_broker.host, mqtt_broker.port)  # the broker is shared: no retained picture
+        cleaner.publish("casewatch/c1/box-01/snapshots/cam-i1", b"", qos=0, retain=True)
+        cleaner.close()
 
 
 def aux_in_the_interrogation_room(hub: ApiHub, mqtt_broker: Any, picture: bytes) -> None:

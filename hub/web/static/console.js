@@ -9,7 +9,7 @@ const T = (key) => (window.CW.texts[key] || key);
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const PAGE = document.body.dataset.page;
 const RANK = { green: 0, blue: 1, yellow: 2, orange: 3, red: 4 };
-let selected = null;
+let selected = new URLSearchParams(location.search).get("alert"); // a link from a reminder
 const draft = { alert: null, comment: "", assignee: "" };
 
 async function api(path, options = {}) {
@@ -48,6 +48,9 @@ const TIME = new Intl.DateTimeFormat(window.CW.lang === "zh" ? "zh-CN" : "en-GB"
 const time = (ms) => (ms ? TIME.format(new Date(ms)) : "");
 const hours = (ms) => `${Math.floor(ms / 3600000)}h${String(Math.floor((ms % 3600000) / 60000)).padStart(2, "0")}m`;
 const badge = (level) => el("span", { class: `badge ${level}` }, T("level_" + level));
+// the remote-reminder button (findings.js, loaded after this file)
+const remindButton = (where) => (typeof window.reminderButton === "function" ? window.reminderButton(where) : "");
+const dialogOpen = () => Boolean(document.querySelector("dialog[open]"));
 
 // overview -----------------------------------------------------------------------------------
 async function renderOverview() {
@@ -65,7 +68,7 @@ async function renderOverview() {
     { class: `tile room lv-${r.worst_level || "none"}`, "data-room": r.id, "data-level": r.worst_level || "" },
     el("div", { class: "name" }, r.name, T("type_" + r.type) !== r.name ? el("span", { class: "meta" }, ` · ${T("type_" + r.type)}`) : ""),
     el("div", { class: "meta" }, `${T("persons")} ${r.persons} · ${T("detainees")} ${r.detainees.length} · ${T("staff")} ${r.staff_bands.length}`),
-    r.worst_level ? badge(r.worst_level) : "",
+    r.worst_level ? badge(r.worst_level) : "", remindButton({ room: r.id }),
   )));
   const where = Object.fromEntries(bands.filter((b) => b.person).map((b) => [b.person, b.room]));
   const now = Date.now();
@@ -312,7 +315,7 @@ async function renderPerson() {
   const p = doc.person;
   document.getElementById("person-head").replaceChildren(el("p", {},
     `${p.name} · ${T("proc_" + p.procedure)} · ${T("arrived")} ${time(p.arrived)}`,
-    p.released ? ` · ${T("release")} ${time(p.released)}` : ""));
+    p.released ? ` · ${T("release")} ${time(p.released)}` : "", " ", p.released ? "" : remindButton({ person: id })));
   const detail = (s) => {
     if (s.type === "room") return `${s.room_name} ${T("until")} ${time(s.left)} · ${T("present")}: ${s.staff.join("、") || T("none")}`;
     if (s.type === "alert") return [badge(s.level), ` ${s.rule} ${s.title} · ${T("state_" + s.state)}`];
@@ -503,7 +506,7 @@ function cameraTile(c, index) {
   return el("div", { class: `cam ${level}${stale ? " stale" : ""}${c.state === "online" ? "" : " down"}`,
     "data-camera": c.id, "data-room": c.room || "", onclick: () => enlarge(c.id) },
   c.has_snapshot ? el("img", { alt: c.id, src: snapshotUrl(c.id, c.snapshot_ms) }) : "",
-  el("span", { class: "num" }, String(index)),
+  el("span", { class: "num" }, String(index)), remindButton({ camera: c.id }),
   patrol.offline ? el("span", { class: "offline-note" }, T("offline")) : "",
   el("div", { class: "label" }, room || c.room ? `${c.id} · ${room ? room.name : c.room}` : c.id,
     room ? el("span", { class: "meta" }, ` · ${T("persons")} ${room.persons} · ${T("detainees")} ${room.detainees.length}`
@@ -549,11 +552,12 @@ function showEnlarged() {
     box.querySelector(".label").textContent = label;
     return;
   }
-  box.replaceChildren(el("img", { alt: c.id, src: snapshotUrl(c.id, Date.now()) }), el("div", { class: "label" }, label));
+  box.replaceChildren(el("img", { alt: c.id, src: snapshotUrl(c.id, Date.now()) }), el("div", { class: "label" }, label),
+    el("div", { class: "enlarged-tools" }, remindButton({ camera: c.id })));
 }
 
 function patrolKey(event) {
-  if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName)) return;
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) || dialogOpen()) return;
   const grid = document.getElementById("patrol-grid");
   if (event.key === " ") { event.preventDefault(); togglePause(); }
   else if (event.key === "ArrowRight" || event.key === "PageDown") { patrol.page += 1; turned(); }
@@ -589,7 +593,9 @@ if (PAGE === "patrol") {
     if (patrol.enlarged) { renewWatch(); showEnlarged(); }
   }, 500);
   setInterval(() => { // a page behind the enlarged picture, or on a hidden tab, is not patrolled
-    if (!patrol.paused && !patrol.enlarged && !document.hidden && Date.now() >= patrol.next) { patrol.page += 1; turned(); }
+    if (!patrol.paused && !patrol.enlarged && !dialogOpen() && !document.hidden && Date.now() >= patrol.next) {
+      patrol.page += 1; turned();
+    }
   }, 1000);
 }
 
