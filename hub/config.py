@@ -98,6 +98,19 @@ class ModelSettings(Settings):
     )
 
 
+def _default_deductions() -> dict[Level, float]:
+    return {"green": 0.0, "blue": 0.5, "yellow": 1.0, "orange": 2.0, "red": 4.0}
+
+
+class Evaluation(Settings):
+    """月考评 and 季排名: a unit's score is ``base`` less ``deduct`` per alert by its highest level
+    and ``late`` per ticket not rectified within 48 h (suggested defaults)."""
+
+    base: float = Field(100, gt=0, le=10_000)
+    deduct: dict[Level, Annotated[float, Field(ge=0, le=1000)]] = Field(default_factory=_default_deductions)
+    late: float = Field(3, ge=0, le=1000, description="Points lost per ticket rectified late.")
+
+
 class ReportSettings(Settings):
     dir: ConfigPath | None = Field(
         None, description="Where scheduled reports are written; default: reports/ by the store."
@@ -112,6 +125,7 @@ class ReportSettings(Settings):
         le=1000,
         description="Patrol coverage counts a camera as patrolled when the wall showed it this often a day.",
     )
+    evaluation: Evaluation = Field(default_factory=Evaluation)
 
 
 class AgentKey(SigningKey):

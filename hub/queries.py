@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.alerts import Alert
+from hub.rules.levels import LEVELS
 from hub.store import HubStore
 
 
@@ -28,6 +29,10 @@ class AlertFilter:
     since_ms: int | None = None
     until_ms: int | None = None
     limit: int = 200
+    reached: str | None = None
+    """The highest level it reached (as reports count it; ``level`` is where it is now)."""
+    item: str | None = None
+    """A manual finding's risk item."""
 
 
 class Queries:
@@ -106,6 +111,17 @@ class Queries:
                     f"(SELECT 1 FROM json_each(doc, '$.context.{path}s') WHERE value = ?))"
                 )
                 args += [value, value]
+        if f.reached in LEVELS:
+            above = LEVELS[LEVELS.index(f.reached) + 1 :]
+            where.append("EXISTS (SELECT 1 FROM json_each(doc, '$.reached') WHERE key = ?)")
+            args.append(f.reached)
+            if above:
+                marks = ",".join("?" * len(above))
+                where.append(f"NOT EXISTS (SELECT 1 FROM json_each(doc, '$.reached') WHERE key IN ({marks}))")
+                args += list(above)
+        if f.item:
+            where.append("json_extract(doc, '$.context.item') = ?")
+            args.append(f.item)
         if f.since_ms is not None:
             where.append("opened_ms >= ?")
             args.append(f.since_ms)

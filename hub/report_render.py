@@ -12,7 +12,13 @@ from hub.reports import Report
 from hub.rules.levels import CHINESE, LEVELS
 
 COLOURS = {"green": "#2e7d32", "blue": "#1565c0", "yellow": "#f9a825", "orange": "#ef6c00", "red": "#c62828"}
-KIND_ZH = {"daily": "日巡查", "weekly": "周复盘", "monthly": "月调度"}
+KIND_ZH = {
+    "daily": "日巡查",
+    "weekly": "周复盘",
+    "monthly": "月调度",
+    "quarterly": "季排名",
+    "yearly": "年度对比",
+}
 
 
 def headline(report: Report) -> list[tuple[str, str]]:
@@ -69,8 +75,17 @@ def _tables(report: Report) -> list[tuple[str, list[dict[str, Any]], list[str]]]
     return [
         ("按规则 by rule", report.by_rule, ["rule", "title", "count"]),
         ("按房间 by room", report.by_room, ["room", "count"]),
-        ("单位排名 units ranked", report.by_unit, ["rank", "unit", "count", "tickets", "late"]),
+        (
+            "单位排名（考评得分） units ranked by score",
+            report.by_unit,
+            ["rank", "unit", "score", "count", "manual", "tickets", "late", "rectified_rate"],
+        ),
         ("按民警 by officer", report.by_officer, ["officer", "count"]),
+        (
+            "按月 by month",
+            report.by_month,
+            ["month", "total", "manual", "tickets", "tickets_due", "rectified_in_48h"],
+        ),
     ]
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from hub.alerts import Alert
 from hub.findings import alert_title, is_manual
 from hub.report_render import to_csv, to_html, to_pdf
-from hub.reports import PERIODS, AlertRow, Period, Report, build, previous
+from hub.reports import PERIODS, AlertRow, Period, Report, Scoring, build, previous
 from hub.rules.levels import rank
 
 if TYPE_CHECKING:
@@ -90,7 +90,9 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
 
 
 def report(service: HubService, period: Period) -> Report:
-    made = build(period, rows_for(service, period), service.clock.now_ms())
+    rules = service.cfg.reports.evaluation
+    scoring = Scoring(rules.base, tuple(rules.deduct.items()), rules.late)
+    made = build(period, rows_for(service, period), service.clock.now_ms(), scoring)
     add_patrol(made, service, period)
     return made
 

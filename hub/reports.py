@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 from hub.rules.levels import LEVELS, TICKET_LEVEL, rank
 
-PeriodKind = Literal["daily", "weekly", "monthly"]
+PeriodKind = Literal["daily", "weekly", "monthly", "quarterly", "yearly"]
 PERIODS: tuple[PeriodKind, ...] = ("daily", "weekly", "monthly")
+"""Written on schedule; quarterly (季排名) and yearly (年度对比) reports are made on demand."""
 RECTIFY_WITHIN_MS = 48 * 3_600_000
 UNASSIGNED = "—"
 
@@ -35,10 +36,7 @@ class Period:
     tz: str
 
     def ms(self) -> tuple[int, int]:
-        zone = ZoneInfo(self.tz)
-        start = datetime.combine(self.start, time(), zone)
-        end = datetime.combine(self.end, time(), zone)
-        return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+        return _day_ms(self.start, self.tz), _day_ms(self.end, self.tz)
 
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
@@ -49,19 +47,46 @@ class Period:
             return self.start.isoformat()
         if self.kind == "weekly":
             return f"{self.start.isoformat()} – {(self.end - timedelta(days=1)).isoformat()}"
+        if self.kind == "quarterly":
+            return f"{self.start.year}-Q{(self.start.month - 1) // 3 + 1}"
+        if self.kind == "yearly":
+            return str(self.start.year)
         return f"{self.start:%Y-%m}"
+
+    def months(self) -> list[str]:
+        """``YYYY-MM`` of every month the period touches."""
+        out: list[str] = []
+        for day in (self.start, *(d for d in self.days() if d.day == 1)):
+            label = f"{day:%Y-%m}"
+            if label not in out:
+                out.append(label)
+        return out
+
+
+def _day_ms(day: date, tz: str) -> int:
+    """Midnight starting ``day`` in the centre's zone, in ms UTC (where drill-downs cut)."""
+    return int(datetime.combine(day, time(), ZoneInfo(tz)).timestamp() * 1000)
+
+
+def _month_after(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def period_of(kind: PeriodKind, day: date, tz: str) -> Period:
-    """The day, the ISO week (Monday first) or the month that holds ``day``."""
+    """The day, the ISO week (Monday first), the month, the quarter or the year that holds ``day``."""
     if kind == "daily":
         return Period(kind, day, day + timedelta(days=1), tz)
     if kind == "weekly":
         start = day - timedelta(days=day.weekday())
         return Period(kind, start, start + timedelta(days=7), tz)
+    if kind == "quarterly":
+        start = date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
+        return Period(kind, start, _month_after(start, 3), tz)
+    if kind == "yearly":
+        return Period(kind, date(day.year, 1, 1), date(day.year + 1, 1, 1), tz)
     start = day.replace(day=1)
-    following = (start + timedelta(days=32)).replace(day=1)
-    return Period(kind, start, following, tz)
+    return Period(kind, start, _month_after(start, 1), tz)
 
 
 def previous(kind: PeriodKind, today: date, tz: str) -> Period:
@@ -97,6 +122,28 @@ class AlertRow:
         return rank(self.level) >= rank(TICKET_LEVEL)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """月考评: each unit starts at ``base`` points and loses ``deduct[level]`` per alert (by the
+    highest level reached) and ``late`` per ticket not rectified within 48 h. Suggested defaults
+    ([D]); a bureau sets its own in the hub config (``reports.evaluation``)."""
+
+    base: float = 100.0
+    deduct: tuple[tuple[str, float], ...] = (
+        ("green", 0.0),
+        ("blue", 0.5),
+        ("yellow", 1.0),
+        ("orange", 2.0),
+        ("red", 4.0),
+    )
+    late: float = 3.0
+
+    def score(self, levels: Counter[str], late: int) -> float:
+        table = dict(self.deduct)
+        lost = sum(table.get(level, 0.0) * n for level, n in levels.items()) + self.late * late
+        return round(max(0.0, self.base - lost), 1)
+
+
 @dataclass
 class Report:
     period: Period
@@ -108,6 +155,9 @@ class Report:
     by_unit: list[dict[str, Any]] = field(default_factory=list)
     by_officer: list[dict[str, Any]] = field(default_factory=list)
     trend: list[dict[str, Any]] = field(default_factory=list)
+    by_month: list[dict[str, Any]] = field(default_factory=list)
+    """Per month the period touches: alerts by level, manual, tickets, rectified within 48 h (the
+    quarterly and yearly charts, and a year set against the one before)."""
     manual: int = 0
     """Of ``total``, findings raised by hand (远程提醒); the rest were detected by rules."""
     tickets: int = 0
@@ -136,6 +186,8 @@ class Report:
                 "start": self.period.start.isoformat(),
                 "end": self.period.end.isoformat(),
                 "label": self.period.label,
+                "start_ms": self.period.ms()[0],
+                "end_ms": self.period.ms()[1],
             },
             "generated_ms": self.generated_ms,
             "total": self.total,
@@ -147,6 +199,7 @@ class Report:
             "by_unit": self.by_unit,
             "by_officer": self.by_officer,
             "trend": self.trend,
+            "by_month": self.by_month,
             "tickets": self.tickets,
             "tickets_due": self.tickets_due,
             "rectified_in_48h": self.rectified_in_48h,
@@ -163,7 +216,7 @@ class Report:
         }
 
 
-def build(period: Period, rows: Iterable[AlertRow], now_ms: int) -> Report:
+def build(period: Period, rows: Iterable[AlertRow], now_ms: int, scoring: Scoring | None = None) -> Report:
     start, end = period.ms()
     inside = [r for r in rows if start <= r.opened_ms < end]
     report = Report(period, now_ms, total=len(inside), manual=sum(1 for r in inside if r.manual))
@@ -185,16 +238,54 @@ def build(period: Period, rows: Iterable[AlertRow], now_ms: int) -> Report:
     if waits:
         report.ack_median_min = round(_quantile(waits, 0.5), 1)
         report.ack_p90_min = round(_quantile(waits, 0.9), 1)
-    report.by_unit = _units(inside, now_ms)
+    report.by_unit = _units(inside, now_ms, scoring or Scoring())
     zone = ZoneInfo(period.tz)
     per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in period.days()}
     for r in inside:
         day = datetime.fromtimestamp(r.opened_ms / 1000, zone).date().isoformat()
         per_day.setdefault(day, Counter())[r.level] += 1
     report.trend = [
-        {"day": day, **{lv: counts.get(lv, 0) for lv in LEVELS}} for day, counts in per_day.items()
+        {
+            "day": day,
+            **{lv: counts.get(lv, 0) for lv in LEVELS},
+            **_bounds(date.fromisoformat(day), 1, period.tz),
+        }
+        for day, counts in per_day.items()
     ]
+    report.by_month = _months(period, inside, now_ms)
     return report
+
+
+def _months(period: Period, rows: list[AlertRow], now_ms: int) -> list[dict[str, Any]]:
+    zone = ZoneInfo(period.tz)
+    months: dict[str, list[AlertRow]] = {m: [] for m in period.months()}
+    for r in rows:
+        months.setdefault(datetime.fromtimestamp(r.opened_ms / 1000, zone).strftime("%Y-%m"), []).append(r)
+    out: list[dict[str, Any]] = []
+    for month, inside in months.items():
+        due = [
+            r
+            for r in inside
+            if r.ticket and (r.rectified_ms is not None or now_ms - r.opened_ms >= RECTIFY_WITHIN_MS)
+        ]
+        first = date.fromisoformat(f"{month}-01")
+        levels: dict[str, Any] = {lv: sum(1 for r in inside if r.level == lv) for lv in LEVELS}
+        out.append(
+            {
+                "month": month, **_bounds(first, 0, period.tz), "total": len(inside),
+                "manual": sum(1 for r in inside if r.manual),
+                **levels,
+                "tickets": sum(1 for r in inside if r.ticket), "tickets_due": len(due),
+                "rectified_in_48h": sum(1 for r in due if _in_48h(r)),
+            }
+        )  # fmt: skip
+    return out
+
+
+def _bounds(first: date, days: int, tz: str) -> dict[str, int]:
+    """``start_ms``/``end_ms`` of a day (``days`` 1) or of the month starting ``first`` (0)."""
+    end = first + timedelta(days=days) if days else _month_after(first, 1)
+    return {"start_ms": _day_ms(first, tz), "end_ms": _day_ms(end, tz)}
 
 
 def _late(row: AlertRow, now_ms: int) -> bool:
@@ -203,18 +294,25 @@ def _late(row: AlertRow, now_ms: int) -> bool:
     return due and not _in_48h(row)
 
 
-def _units(rows: list[AlertRow], now_ms: int) -> list[dict[str, Any]]:
+def _units(rows: list[AlertRow], now_ms: int, scoring: Scoring) -> list[dict[str, Any]]:
+    """Units ranked for 月考评/季排名: highest score first, then fewest tickets rectified late,
+    fewest alerts, the name. ``rectified_rate``: tickets rectified within 48 h over those due."""
     units: dict[str, dict[str, Any]] = {}
+    levels: dict[str, Counter[str]] = {}
     for r in rows:
-        u = units.setdefault(
-            r.unit or UNASSIGNED, {"unit": r.unit or UNASSIGNED, "count": 0, "tickets": 0, "late": 0}
-        )
+        name = r.unit or UNASSIGNED
+        u = units.setdefault(name, {"unit": name, "count": 0, "tickets": 0, "late": 0, "due": 0, "manual": 0})
+        levels.setdefault(name, Counter())[r.level] += 1
         u["count"] += 1
+        u["manual"] += 1 if r.manual else 0
         if r.ticket:
             u["tickets"] += 1
             u["late"] += 1 if _late(r, now_ms) else 0
-    # ranking: fewest tickets rectified late, then fewest alerts, then the name
-    ranked = sorted(units.values(), key=lambda u: (u["late"], u["count"], u["unit"]))
+            u["due"] += 1 if r.rectified_ms is not None or now_ms - r.opened_ms >= RECTIFY_WITHIN_MS else 0
+    for name, u in units.items():
+        u["score"] = scoring.score(levels[name], u["late"])
+        u["rectified_rate"] = None if not u["due"] else round((u["due"] - u["late"]) / u["due"], 3)
+    ranked = sorted(units.values(), key=lambda u: (-u["score"], u["late"], u["count"], u["unit"]))
     for place, u in enumerate(ranked, 1):
         u["rank"] = place
     return ranked

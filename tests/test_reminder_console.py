@@ -92,6 +92,8 @@ def test_a_reminder_from_a_tile_goes_round_the_loop_in_the_console(
         assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
         browser.close()
     history = [h["action"] for h in viewer.get(f"/api/v1/alerts/{alert}").json()["history"]]
-    assert history[:1] == ["raise"] and [
-        h for h in history if h in ("assign", "rectify", "verify")
-    ] == ["assign", "rectify", "verify"]
+    assert history[:1] == ["raise"] and [h for h in history if h in ("assign", "rectify", "verify")] == [
+        "assign",
+        "rectify",
+        "verify",
+    ]

@@ -86,12 +86,17 @@ def test_a_daily_report_counts_what_the_fixture_holds(hub: HubService) -> None:
     assert made.tickets == 2 and made.tickets_due == 2 and made.rectified_in_48h == 1
     assert made.rectified_rate == 0.5
     assert made.ack_median_min == 12.5 and made.ack_p90_min == 18.5  # 5 and 20 minutes
-    assert [(u["rank"], u["unit"], u["count"], u["tickets"], u["late"]) for u in made.by_unit] == [
-        (1, "unit-a", 2, 1, 0),
-        (2, "unit-b", 2, 1, 1),
+    assert [
+        (u["rank"], u["unit"], u["count"], u["tickets"], u["late"], u["score"]) for u in made.by_unit
+    ] == [
+        (1, "unit-a", 2, 1, 0, 97.0),
+        (2, "unit-b", 2, 1, 1, 92.5),
     ]
     (day,) = made.trend
-    assert day == {"day": "2026-11-30", "green": 0, "blue": 1, "yellow": 1, "orange": 1, "red": 1}
+    assert day == {
+        "day": "2026-11-30", "green": 0, "blue": 1, "yellow": 1, "orange": 1, "red": 1,
+        "start_ms": at(0), "end_ms": at(0) + 24 * H,
+    }  # fmt: skip
 
 
 def test_weeks_and_months_and_a_ticket_still_inside_its_48_hours(hub: HubService) -> None:
@@ -107,14 +112,46 @@ def test_weeks_and_months_and_a_ticket_still_inside_its_48_hours(hub: HubService
     fresh = AlertRow("X", "INT-TWO", "t", "orange", "r", "u", (), at(10))
     early = build(period_of("daily", DAY, "Asia/Shanghai"), [fresh], now_ms=at(12))
     assert early.tickets == 1 and early.tickets_due == 0 and early.rectified_rate is None  # not late yet
-    assert early.by_unit == [{"unit": "u", "count": 1, "tickets": 1, "late": 0, "rank": 1}]
+    assert early.by_unit == [
+        {"unit": "u", "count": 1, "tickets": 1, "late": 0, "due": 0, "manual": 0, "score": 98.0,
+         "rectified_rate": None, "rank": 1}
+    ]  # fmt: skip
+
+
+def test_quarters_years_months_and_the_units_evaluation(hub: HubService) -> None:
+    """季排名 and 年度对比: a quarter and a year hold the fixture's alerts, counted per month; each
+    unit's score is 100 less its deductions (orange 2 + yellow 1 + yellow 1 for unit-a; red 4 +
+    blue 0.5 + 3 for a ticket rectified late for unit-b)."""
+    quarter = report(hub, period_of("quarterly", DAY, "Asia/Shanghai"))
+    assert (quarter.period.start, quarter.period.end) == (date(2026, 10, 1), date(2027, 1, 1))
+    assert quarter.period.label == "2026-Q4" and quarter.total == 5
+    assert [(m["month"], m["total"]) for m in quarter.by_month] == [
+        ("2026-10", 0),
+        ("2026-11", 4),
+        ("2026-12", 1),
+    ]
+    november = quarter.by_month[1]
+    assert (november["tickets"], november["tickets_due"], november["rectified_in_48h"]) == (2, 2, 1)
+    assert [(u["unit"], u["score"], u["rank"], u["rectified_rate"]) for u in quarter.by_unit] == [
+        ("unit-a", 96.0, 1, 1.0),
+        ("unit-b", 92.5, 2, 0.0),
+    ]
+    year = report(hub, period_of("yearly", DAY, "Asia/Shanghai"))
+    assert year.period.label == "2026" and len(year.by_month) == 12 and year.total == 5
+    assert report(hub, period_of("yearly", date(2025, 6, 1), "Asia/Shanghai")).total == 0  # the year before
+    assert period_of("quarterly", date(2026, 3, 31), "UTC").start == date(2026, 1, 1)
+    from hub.reports import AlertRow, Scoring, build
+
+    rows = [AlertRow(f"r{i}", "R", "t", "red", "", "u", (), at(10)) for i in range(30)]
+    floor = build(period_of("daily", DAY, "Asia/Shanghai"), rows, at(11), Scoring(late=0))
+    assert floor.by_unit[0]["score"] == 0.0  # never below zero
 
 
 def test_the_report_as_csv_html_and_pdf(hub: HubService) -> None:
     made = report(hub, period_of("daily", DAY, "Asia/Shanghai"))
     csv_text = to_csv(made)
     assert "48小时内整改率 rectified within 48 h,50% (1/2)" in csv_text
-    assert "INT-TWO,讯问时办案民警少于二人,2" in csv_text and "1,unit-a,2,1,0" in csv_text
+    assert "INT-TWO,讯问时办案民警少于二人,2" in csv_text and "1,unit-a,97.0,2,0,1,0,1.0" in csv_text
     page = to_html(made, "演示中心")
     assert page.count("<svg") == 2 and "<rect" in page and "日巡查" in page and "50% (1/2)" in page
     pdf = to_pdf(made, "演示中心")

@@ -21,6 +21,7 @@ from hub.api.views.alerts import AlertDetail, AlertView
 from hub.api.views.media import media
 from hub.queries import AlertFilter
 from hub.report_source import attribute
+from hub.reports import UNASSIGNED
 from protocol.fields import MAX_SAFE_INT
 from protocol.files import MEDIA_TYPES
 
@@ -50,11 +51,16 @@ def list_alerts(
     since_ms: int | None = Query(None, ge=0, le=MAX_SAFE_INT),
     until_ms: int | None = Query(None, ge=0, le=MAX_SAFE_INT),
     limit: int = Query(200, ge=1, le=5000),
+    reached: str | None = Query(
+        None, pattern=LEVEL_PATTERN, description="The highest level reached (as reports count)"
+    ),
+    item: str | None = Query(None, max_length=64, description="A manual finding's risk item"),
 ) -> list[dict[str, Any]]:
     # a unit is derived, not a column: filter a wider window, then cut to the limit
     f = AlertFilter(
-        state, open, level, rule, room, person, case, since_ms, until_ms, 20_000 if unit else limit
-    )
+        state, open, level, rule, room, person, case, since_ms, until_ms, 20_000 if unit else limit, reached,
+        item,
+    )  # fmt: skip
     found = ctx.queries.alerts(f)
     if unit:
         q = ctx.queries
@@ -63,7 +69,8 @@ def list_alerts(
             q.projection_map("case"),
             q.projection_map("person"),
         )
-        found = [a for a in found if attribute(a, officers, cases, persons)[0] == unit][:limit]
+        wanted = "" if unit == UNASSIGNED else unit  # reports name the alerts of no unit "—"
+        found = [a for a in found if attribute(a, officers, cases, persons)[0] == wanted][:limit]
     return [ctx.service.alert_view(a) for a in found]
 
 

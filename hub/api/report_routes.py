@@ -52,7 +52,7 @@ def file(name: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
 
 @router.get(
     "/reports/{kind}",
-    summary="The daily, weekly or monthly report holding `day` (default today)",
+    summary="The daily, weekly, monthly, quarterly or yearly report holding `day` (default today)",
     response_model=ReportView,
     response_model_exclude_unset=True,
     responses=media(binary=("application/pdf",), text=("text/csv", "text/html")),

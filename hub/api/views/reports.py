@@ -28,6 +28,8 @@ class ReportPeriod(ReadModel):
     start: date
     end: date
     label: str
+    start_ms: int = Field(description="Its first moment in the centre's zone, ms UTC.")
+    end_ms: int = Field(description="The moment after it (exclusive), ms UTC.")
 
 
 class RuleCount(ReadModel):
@@ -55,19 +57,43 @@ class OfficerCount(ReadModel):
 
 
 class UnitRank(ReadModel):
-    """A unit's alerts, tickets and tickets rectified late, and its place in the ranking."""
+    """A unit's alerts, tickets and tickets rectified late, its score (月考评) and its place."""
 
     unit: str
     count: int
     tickets: int
     late: int
     rank: int
+    due: int = Field(description="Tickets whose 48 h are over or that were rectified.")
+    manual: int = Field(description="Of count, findings raised by hand (远程提醒).")
+    score: float = Field(description="reports.evaluation: base less deductions per alert and late ticket.")
+    rectified_rate: float | None = Field(description="Tickets rectified within 48 h over those due.")
+
+
+class ReportMonth(ReadModel):
+    """Alerts opened in one month, by highest level reached, with tickets and rectification."""
+
+    month: str
+    start_ms: int
+    end_ms: int
+    total: int
+    manual: int
+    green: int
+    blue: int
+    yellow: int
+    orange: int
+    red: int
+    tickets: int
+    tickets_due: int
+    rectified_in_48h: int
 
 
 class ReportDay(ReadModel):
     """Alerts opened on one day, by highest level reached."""
 
     day: date
+    start_ms: int
+    end_ms: int
     green: int
     blue: int
     yellow: int
@@ -89,6 +115,7 @@ class ReportView(ReadModel):
     by_unit: list[UnitRank]
     by_officer: list[OfficerCount]
     trend: list[ReportDay]
+    by_month: list[ReportMonth]
     tickets: int
     tickets_due: int
     rectified_in_48h: int

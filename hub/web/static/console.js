@@ -200,13 +200,42 @@ if (document.getElementById("zone-editor")) {
 }
 
 // alerts -------------------------------------------------------------------------------------
+// a report chart's drill-down arrives as URL parameters: the selects take theirs, the rest (the
+// period, the highest level reached, a manual finding's item) stay as a removable note
+const DRILL_KEYS = ["since_ms", "until_ms", "reached", "item"];
+const drill = {};
+function takeDrill() {
+  const given = new URLSearchParams(location.search);
+  for (const name of ["level", "state", "rule", "room", "unit"]) {
+    const field = document.getElementById("f-" + name);
+    if (given.get(name) && field) {
+      if (field.tagName === "SELECT" && ![...field.options].some((o) => o.value === given.get(name))) {
+        field.append(el("option", { value: given.get(name) }, given.get(name)));
+      }
+      field.value = given.get(name);
+    }
+  }
+  for (const key of DRILL_KEYS) if (given.get(key)) drill[key] = given.get(key);
+  const note = document.getElementById("drill");
+  if (!note) return;
+  const parts = [];
+  if (drill.since_ms) parts.push(`${time(Number(drill.since_ms))} – ${time(Number(drill.until_ms))}`);
+  if (drill.reached) parts.push(`${T("reached")} ${T("level_" + drill.reached)}`);
+  if (drill.item) parts.push(drill.item);
+  note.hidden = !parts.length;
+  note.replaceChildren(`${T("drill")}: ${parts.join(" · ")} `, el("button", { type: "button", id: "drill-clear",
+    onclick: () => { for (const key of DRILL_KEYS) delete drill[key]; note.hidden = true; refresh(); } }, "✕"));
+}
+
 function filters() {
   const params = new URLSearchParams();
   for (const name of ["level", "state", "rule", "room", "unit"]) {
     const value = document.getElementById("f-" + name).value;
-    if (value) params.set(name, value);
+    if (value && value !== "all") params.set(name, value);
   }
-  if (!params.has("state")) params.set("open", "true");
+  for (const [key, value] of Object.entries(drill)) params.set(key, value);
+  if (!params.has("state") && document.getElementById("f-state").value !== "all") params.set("open", "true");
+  params.set("limit", "1000");
   return params.toString();
 }
 
@@ -328,24 +357,7 @@ async function renderPerson() {
     el("td", {}, time(s.ts)), el("td", {}, label(s)), el("td", {}, detail(s)))));
 }
 
-// reports ------------------------------------------------------------------------------------
-async function renderReports() {
-  const kind = document.getElementById("r-kind").value;
-  const day = document.getElementById("r-day").value;
-  const base = `/api/v1/reports/${kind}?day=${day}&format=`;
-  for (const fmt of ["html", "csv", "pdf"]) document.getElementById("r-" + fmt).href = base + fmt;
-  const r = await api(`/reports/${kind}?day=${day}`);
-  const rate = r.rectified_rate === null ? "—" : `${Math.round(r.rectified_rate * 100)}% (${r.rectified_in_48h}/${r.tickets_due})`;
-  document.getElementById("report-summary").replaceChildren(el("h2", {}, `${T("report_" + kind)} · ${r.period.label}`),
-    el("table", { id: "report-headline" },
-      el("tr", {}, el("th", {}, T("total")), el("td", { id: "report-total" }, r.total)),
-      el("tr", {}, el("th", {}, T("rectified_rate")), el("td", {}, rate)),
-      el("tr", {}, el("th", {}, T("ack_median")), el("td", {}, r.ack_median_min ?? "—")),
-      ...["red", "orange", "yellow", "blue", "green"].map((lv) => el("tr", {}, el("th", {}, badge(lv)), el("td", {}, r.by_level[lv])))));
-  const files = await api("/reports/files");
-  document.getElementById("report-files").replaceChildren(...files.map((f) =>
-    el("li", {}, el("a", { href: `/api/v1/reports/files/${encodeURIComponent(f.name)}` }, f.name))));
-}
+// reports: hub/web/static/reports.js (renderReportCharts)
 
 // administration (admins only): accounts and rules -------------------------------------------
 const ROLES = ["viewer", "operator", "supervisor", "admin"];
@@ -600,7 +612,7 @@ if (PAGE === "patrol") {
 }
 
 // live ---------------------------------------------------------------------------------------
-const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: renderReports, patrol: renderPatrol }[PAGE];
+const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: () => renderReportCharts(), patrol: renderPatrol }[PAGE];
 let pending = null;
 function refresh() {
   // the wall gets a notice per camera picture: redrawn at most once a second
@@ -619,7 +631,7 @@ function connect() {
 }
 
 if (render) {
-  if (PAGE === "alerts") document.getElementById("filters").addEventListener("change", refresh);
+  if (PAGE === "alerts") { takeDrill(); document.getElementById("filters").addEventListener("change", refresh); }
   if (PAGE === "reports") document.getElementById("report-form").addEventListener("change", refresh);
   render().catch((e) => console.error(e));
   connect();
