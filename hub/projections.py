@@ -42,6 +42,8 @@ class Projections:
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     cabinets: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Cabinet → each door's last state (open, closed, held_open, forced) and since when."""
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Floor plan → its picture (name, hash, size) and where rooms and cameras lie on it."""
     _changed: set[tuple[str, str]] = field(default_factory=set)
     _registry: dict[str, BandRegistration | None] = field(default_factory=dict)
 
@@ -218,6 +220,13 @@ class Projections:
             self._set("case", subject["case"], {"id": subject["case"], "accepted": ts, **data})
         elif kind == "officer.register":
             self._set("officer", subject["officer"], {"id": subject["officer"], **data})
+        elif kind in ("plan.image", "plan.layout"):
+            plan = {
+                **(self.plans.get(subject["plan"]) or {"id": subject["plan"], "rooms": {}, "cameras": {}})
+            }
+            plan.update(data)
+            plan["image_ts" if kind == "plan.image" else "layout_ts"] = ts
+            self._set("plan", subject["plan"], plan)
 
     def _room(self, kind: str, subject: dict[str, Any], data: dict[str, Any], ts: int) -> None:
         room = dict(
@@ -357,4 +366,5 @@ _TABLES = {
     "camera": "cameras",
     "device": "devices",
     "cabinet": "cabinets",
+    "plan": "plans",
 }

@@ -216,6 +216,31 @@ class FindingManual(_Data):
     picture: Picture | None = None
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Point = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+"""``[x, y]`` as fractions of the plan picture's width and height (0,0 top left)."""
+
+
+class PlanImage(_Data):
+    """A floor plan's picture as an admin uploaded it; the file is kept beside the store under its
+    SHA-256 (hub/plans.py), so the log says which picture each layout was drawn on."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    media: Literal["image/png", "image/jpeg"]
+    width: Annotated[int, Field(ge=1, le=20_000)]
+    height: Annotated[int, Field(ge=1, le=20_000)]
+
+
+class PlanLayout(_Data):
+    """Where each room (a polygon) and each camera (a point) lies on a plan."""
+
+    rooms: dict[Key, Annotated[list[Point], Field(min_length=3, max_length=64)]] = Field(
+        default_factory=dict, max_length=300
+    )
+    cameras: dict[Key, Point] = Field(default_factory=dict, max_length=1000)
+
+
 RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "person.intake": (Intake, ("person",)),
     "person.release": (Release, ("person",)),
@@ -234,8 +259,10 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "ingest.stall": (IngestStall, ()),
     "patrol.round": (PatrolRound, ()),
     "finding.manual": (FindingManual, ("finding",)),
+    "plan.image": (PlanImage, ("plan",)),
+    "plan.layout": (PlanLayout, ("plan",)),
 }
-SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room", "finding", "camera")
+SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room", "finding", "camera", "plan")
 
 
 class RecordConflict(CasewatchError):

@@ -39,6 +39,7 @@ from hub.model_shelf import ModelShelf
 from hub.notify.notifier import Notifier
 from hub.outbound import Outbound, alert_payload
 from hub.outputs import Outputs
+from hub.plans import PlanFolder
 from hub.projections import Projections, RoomInfo
 from hub.queries import Queries
 from hub.records import HUB_AGENT
@@ -106,6 +107,7 @@ class HubService:
         self.reports: ReportScheduler | None = None
         self.snapshots = SnapshotCache(keyring, center=cfg.center)
         self.evidence = EvidenceFolder(Path(cfg.store.path).parent / "evidence")
+        self.plans = PlanFolder(Path(cfg.store.path).parent / "plans")
         self._snapshot_warned: dict[str, int] = {}
         self.watches = Watches()
         self._watch_lock = threading.Lock()

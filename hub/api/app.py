@@ -21,6 +21,7 @@ from hub.api import (
     log_routes,
     model_routes,
     patrol_routes,
+    plan_routes,
     registry,
     report_routes,
 )
@@ -86,6 +87,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         model_routes.router,
         finding_routes.router,
         patrol_routes.router,
+        plan_routes.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

@@ -13,6 +13,7 @@ Plain ASGI middleware (no route sees a byte of a refused body):
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -44,6 +45,12 @@ def _headers(https: bool) -> list[tuple[bytes, bytes]]:
     return found
 
 
+PLAN_IMAGE_BYTES = 10 * 1024 * 1024
+"""A floor plan's picture (``PUT /api/v1/plans/{plan}/image``, admins) may be this large: a
+scanned plan is megabytes, every other body stays under ``http.max_body_kb``."""
+_BIG_UPLOADS = ((re.compile(r"^/api/v1/plans/[^/]+/image$"), PLAN_IMAGE_BYTES),)
+
+
 class Guards:
     def __init__(self, app: App, *, max_body_bytes: int, https: bool = False) -> None:
         self.app = app
@@ -60,13 +67,14 @@ class Guards:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         try:
-            too_big = declared is not None and int(declared) > self.max_body_bytes
+            too_big = declared is not None and int(declared) > limit
         except ValueError:
             too_big = True
         if too_big:
-            await self._refuse(send)
+            await self._refuse(send, limit)
             return
         state = {"started": False, "overflow": False}
         seen = 0
@@ -76,7 +84,7 @@ class Guards:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body_bytes:
+                if seen > limit:
                     state["overflow"] = True
                     raise TooLarge
             return message
@@ -85,7 +93,7 @@ class Guards:
             if state["overflow"]:  # the app's own error answer to the cut body: ours instead
                 if not state["started"]:
                     state["started"] = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                 return
             if message["type"] == "http.response.start":
                 state["started"] = True
@@ -97,11 +105,19 @@ class Guards:
         except TooLarge:
             if not state["started"]:
                 state["started"] = True
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    def _limit(self, scope: Scope) -> int:
+        if scope.get("method") == "PUT":
+            path = str(scope.get("path") or "")
+            for pattern, limit in _BIG_UPLOADS:
+                if pattern.match(path):
+                    return max(limit, self.max_body_bytes)
+        return self.max_body_bytes
+
+    async def _refuse(self, send: Send, limit: int) -> None:
         self.refused += 1
-        limit_kb = self.max_body_bytes // 1024
+        limit_kb = limit // 1024
         body = json.dumps(
             {"error": "too_large", "detail": f"请求过大 (request body over {limit_kb} KiB)", "problems": []},
             ensure_ascii=False,

@@ -16,6 +16,7 @@ from hub.records import (
     Intake,
     Officer,
     PatrolRound,
+    PlanLayout,
     Record,
     Release,
 )
@@ -80,6 +81,10 @@ class FindingBody(_Body):
     unit: Key | None = None
     comment: Annotated[str, Field(max_length=500)] = ""
     picture: bool = Field(True, description="Attach the camera's current picture as evidence.")
+
+
+class PlanLayoutBody(PlanLayout):
+    pass
 
 
 class OfficerBody(Officer):

@@ -194,6 +194,17 @@ def patrol(request: Request, ctx: ApiContext = Ctx) -> Response:
     return _render(request, ctx, "patrol.html", "patrol", user, wall=wall)
 
 
+@pages.get("/console/plans", response_model=None)
+def plans_page(request: Request, ctx: ApiContext = Ctx) -> Response:
+    """The live floor plans (平面图): rooms coloured by their worst open alert, who is where, the
+    cameras; admins upload plans and draw rooms and cameras on them here."""
+    user = _session_user(request, ctx)
+    if user is None:
+        return _to_login(request)
+    rooms = [{"id": r.id, "name": r.name} for r in ctx.service.cfg.rooms]
+    return _render(request, ctx, "plans.html", "plans", user, rooms=rooms)
+
+
 def _bounded(text: str | None, low: int, high: int, default: int) -> int:
     try:
         return min(high, max(low, int(text or default)))

@@ -48,6 +48,20 @@ const TIME = new Intl.DateTimeFormat(window.CW.lang === "zh" ? "zh-CN" : "en-GB"
 const time = (ms) => (ms ? TIME.format(new Date(ms)) : "");
 const hours = (ms) => `${Math.floor(ms / 3600000)}h${String(Math.floor((ms % 3600000) / 60000)).padStart(2, "0")}m`;
 const badge = (level) => el("span", { class: `badge ${level}` }, T("level_" + level));
+// SVG for the report charts (reports.js) and the floor plans (plans.js)
+const SVG_NS = "http://www.w3.org/2000/svg";
+const LEVEL_COLOUR = { green: "#2e7d32", blue: "#1565c0", yellow: "#f9a825", orange: "#ef6c00", red: "#c62828" };
+const LEVEL_ORDER = ["green", "blue", "yellow", "orange", "red"];
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(key, value);
+  for (const child of children.flat()) if (child) node.append(child);
+  return node;
+}
+
+const svgText = (x, y, text, attrs = {}) => { const t = svg("text", { x, y, class: "ct", ...attrs }); t.textContent = text; return t; };
+
 // the remote-reminder button (findings.js, loaded after this file)
 const remindButton = (where) => (typeof window.reminderButton === "function" ? window.reminderButton(where) : "");
 const dialogOpen = () => Boolean(document.querySelector("dialog[open]"));
@@ -612,7 +626,8 @@ if (PAGE === "patrol") {
 }
 
 // live ---------------------------------------------------------------------------------------
-const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: () => renderReportCharts(), patrol: renderPatrol }[PAGE];
+const render = { overview: renderOverview, alerts: renderAlerts, person: renderPerson, reports: () => renderReportCharts(), patrol: renderPatrol,
+  plans: () => renderPlans() }[PAGE];
 let pending = null;
 function refresh() {
   // the wall gets a notice per camera picture: redrawn at most once a second

@@ -4,19 +4,6 @@
 // filters). Loaded before console.js, which calls renderReportCharts; SVG drawn here, no library.
 "use strict";
 
-const SVG_NS = "http://www.w3.org/2000/svg";
-const LEVEL_COLOUR = { green: "#2e7d32", blue: "#1565c0", yellow: "#f9a825", orange: "#ef6c00", red: "#c62828" };
-const LEVEL_ORDER = ["green", "blue", "yellow", "orange", "red"];
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG_NS, tag);
-  for (const [key, value] of Object.entries(attrs)) if (value !== undefined && value !== null) node.setAttribute(key, value);
-  for (const child of children.flat()) if (child) node.append(child);
-  return node;
-}
-
-const svgText = (x, y, text, attrs = {}) => { const t = svg("text", { x, y, class: "ct", ...attrs }); t.textContent = text; return t; };
-
 function drillUrl(period, params) {
   // the alerts a bar counts: opened in its period, any state, with the bar's filters
   const query = new URLSearchParams({ state: "all", since_ms: period.start_ms, until_ms: period.end_ms });
