@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -281,11 +281,17 @@ async def live(request: Request, ctx: ApiContext = Ctx, _: Principal = Viewer) -
     response_class=Response,
     responses=media(binary=("image/jpeg",)),
 )
-def snapshot(camera: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> Response:
+def snapshot(
+    camera: str, ctx: ApiContext = Ctx, _: Principal = Viewer, t: int | None = Query(None, ge=0, le=2**53)
+) -> Response:
+    """``t`` = the picture's own time (``snapshot_ms`` of ``/cameras``): that URL then names one
+    picture for good, so the browser may keep it (a wall redrawn every second fetches each picture
+    once, not 36 tiles a second); any other ``t`` gets the newest picture, never cached."""
     found = ctx.service.snapshots.get(camera, ctx.service.camera_owner(camera))
     if found is None:
         raise not_found("快照 snapshot", camera)
-    return Response(found.jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    cache = "private, max-age=3600, immutable" if t == found.ts else "no-store"
+    return Response(found.jpeg, media_type="image/jpeg", headers={"Cache-Control": cache})
 
 
 @stream.post(

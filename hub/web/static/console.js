@@ -515,7 +515,9 @@ function drawWall() {
   wall.style.gridTemplateColumns = `repeat(${n}, 1fr)`;
   wall.style.gridTemplateRows = `repeat(${n}, 1fr)`; // the whole page on one screen
   wall.dataset.page = String(patrol.page);
-  wall.replaceChildren(...shown.map((id, i) => cameraTile(patrol.cameras[id], i + 1)));
+  // a tile redrawn keeps its picture element: an unchanged picture is not fetched again
+  const pictures = Object.fromEntries([...wall.querySelectorAll(".cam")].map((t) => [t.dataset.camera, t.querySelector("img")]));
+  wall.replaceChildren(...shown.map((id, i) => cameraTile(patrol.cameras[id], i + 1, pictures[id])));
   if (!patrol.enlarged && !document.hidden) countRound(shown); // only what is really on the screen
   document.getElementById("patrol-status").textContent = patrol.order.length
     ? `${T("patrol_page")} ${patrol.page + 1}/${pages} · ${patrol.order.length} ${T("cameras")}`
@@ -524,14 +526,23 @@ function drawWall() {
   if (patrol.enlarged) showEnlarged();
 }
 
-function cameraTile(c, index) {
+function tilePicture(c, kept) {
+  // the browser paints the old picture until the new one has loaded: no blank, no extra element
+  if (!c.has_snapshot) return "";
+  const src = snapshotUrl(c.id, c.snapshot_ms);
+  if (!kept) return el("img", { alt: c.id, src });
+  if (kept.getAttribute("src") !== src) kept.src = src;
+  return kept;
+}
+
+function cameraTile(c, index, kept) {
   const room = patrol.rooms[c.room] || null;
   const age = c.snapshot_ms ? Math.max(0, Math.round((Date.now() - c.snapshot_ms) / 1000)) : null;
   const stale = age === null || age > 30 || patrol.offline;
   const level = room && room.worst_level ? `lv-${room.worst_level}` : "";
   return el("div", { class: `cam ${level}${stale ? " stale" : ""}${c.state === "online" ? "" : " down"}`,
     "data-camera": c.id, "data-room": c.room || "", onclick: () => enlarge(c.id) },
-  c.has_snapshot ? el("img", { alt: c.id, src: snapshotUrl(c.id, c.snapshot_ms) }) : "",
+  tilePicture(c, kept),
   el("span", { class: "num" }, String(index)), remindButton({ camera: c.id }),
   patrol.offline ? el("span", { class: "offline-note" }, T("offline")) : "",
   el("div", { class: "label" }, room || c.room ? `${c.id} · ${room ? room.name : c.room}` : c.id,
