@@ -89,6 +89,15 @@ def test_a_reminder_from_a_tile_goes_round_the_loop_in_the_console(
         supervisor.click("#act-verify")
         assert wait_until(lambda: viewer.get(f"/api/v1/alerts/{alert}").json()["state"] == "verified", 10)
         supervisor.screenshot(path=str(ARTEFACTS / "console-reminder-verified.png"))
+        # every page at the size of a wall screen, for docs/console.md
+        for path, name in (
+            ("/console/", "overview"),
+            ("/console/persons/p1", "person"),
+            ("/console/plans", "plans"),
+        ):
+            supervisor.goto(f"{api.base}{path}")
+            supervisor.wait_for_timeout(1200)
+            supervisor.screenshot(path=str(ARTEFACTS / f"console-{name}-1920.png"))
         assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
         browser.close()
     history = [h["action"] for h in viewer.get(f"/api/v1/alerts/{alert}").json()["history"]]
