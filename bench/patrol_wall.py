@@ -19,7 +19,8 @@ Figures:
   ``wall_cpu_pct`` = the difference, what the wall costs the hub. Target: ≤ 25 % of one core.
 - ``snapshot_requests_per_s``: picture requests the wall sent the hub (``/snapshot``);
   ``tile_loads_per_s``: pictures loaded into tiles (from the network or the browser's cache).
-Usage: python bench/patrol_wall.py [--cameras 230] [--sites 30] [--seconds 300] [--grid 6] [--idle 30] [--warm 20]
+Usage: python bench/patrol_wall.py [--cameras 230] [--sites 30] [--seconds 300] [--grid 6]
+       [--idle 30] [--warm 20]
 Last line: {"cameras": …, "latency_p95_ms": …, "heap_growth": …, "wall_cpu_pct": …, …}
 """
 
@@ -273,7 +274,9 @@ def main() -> None:
             time.sleep(12)  # every camera has sent a picture
             assert hub.proc is not None
             idle = cpu_share(hub.proc.pid, args.idle)
-            result = run_wall(f"http://127.0.0.1:{http_port}", args.seconds, args.grid, hub.proc.pid, args.warm)
+            result = run_wall(
+                f"http://127.0.0.1:{http_port}", args.seconds, args.grid, hub.proc.pid, args.warm
+            )
         finally:
             agents.stop.set()
             agents.join(5)

@@ -217,6 +217,7 @@ class AlertBook:
             alert.escalate_from_ms = due
             before = alert.level
             alert.level = higher(alert.level)
+            alert.reached.setdefault(alert.level, due)  # reports count the level it rose to
             hours = self.escalate_after_ms / 3_600_000
             self._record(
                 alert,

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, HttpUrl, SecretStr, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from foundation.configfile import Problem, duplicate_ids
 from foundation.secrets import deployment_problems
@@ -109,6 +117,12 @@ class Evaluation(Settings):
     base: float = Field(100, gt=0, le=10_000)
     deduct: dict[Level, Annotated[float, Field(ge=0, le=1000)]] = Field(default_factory=_default_deductions)
     late: float = Field(3, ge=0, le=1000, description="Points lost per ticket rectified late.")
+
+    @field_validator("deduct", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any) -> Any:
+        """A level left out keeps its default deduction (not 0: that would silently pardon it)."""
+        return {**_default_deductions(), **value} if isinstance(value, dict) else value
 
 
 class ReportSettings(Settings):

@@ -58,7 +58,7 @@ class Outputs:
 
         for alert in changes.alerts:
             self.outbound.alert(alert)
-            if alert.id in raised:
+            if alert.id in raised and not alert.context.get("finding"):  # a reminder brought its own
                 self.evidence.capture(
                     alert.id, cameras_for(alert.context, core.projections.room_state), self.snapshots, owner
                 )

@@ -17,6 +17,7 @@ import numpy as np
 
 from protocol.errors import CasewatchError
 
+MAX_PIXELS = 40_000_000
 MAX_SIDE = 8_000
 """Pixels a side: a centre's plan needs far fewer; a bigger one would take a gigabyte to decode."""
 MEDIA = {"image/png": ".png", "image/jpeg": ".jpg"}
@@ -45,10 +46,13 @@ def inspect(data: bytes) -> PlanPicture:
     declared = _declared_size(data, media)
     if declared is None:
         raise PlanImageError("平面图无法解码 (the picture cannot be decoded)")
-    if max(declared) > MAX_SIDE:  # read from the header: a decompression bomb is never decoded
-        raise PlanImageError(f"平面图过大 (over {MAX_SIDE} pixels a side)")
-    try:
-        full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    # read from the header: a decompression bomb is refused before it is decoded
+    if max(declared) > MAX_SIDE or declared[0] * declared[1] > MAX_PIXELS:
+        raise PlanImageError(f"平面图过大 (over {MAX_SIDE} pixels a side or {MAX_PIXELS // 1_000_000} MP)")
+    if media == "image/png" and data[24] > 8:
+        raise PlanImageError("平面图须为每通道8位 (a plan PNG must have 8 bits a channel)")
+    try:  # as a browser shows it: 8-bit colour, EXIF orientation applied (a phone's photo of a plan)
+        full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:
         raise PlanImageError(f"平面图无法解码 (the picture cannot be decoded): {exc}") from exc
     if full is None:

@@ -82,7 +82,7 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
                 rectified,
                 alert.state,
                 alert.is_ticket,
-                is_manual(rules.get(alert.rule)),
+                bool(ctx.get("finding")) or is_manual(rules.get(alert.rule)),  # raised by hand
                 str(ctx.get("item") or ""),
             )
         )
@@ -92,7 +92,9 @@ def rows_for(service: HubService, period: Period) -> list[AlertRow]:
 def report(service: HubService, period: Period) -> Report:
     rules = service.cfg.reports.evaluation
     scoring = Scoring(rules.base, tuple(rules.deduct.items()), rules.late)
-    made = build(period, rows_for(service, period), service.clock.now_ms(), scoring)
+    officers = service.queries.projections("officer")
+    units = {str(o["unit"]) for o in officers if o.get("unit") and o.get("active", True)}
+    made = build(period, rows_for(service, period), service.clock.now_ms(), scoring, sorted(units))
     add_patrol(made, service, period)
     return made
 

@@ -216,7 +216,14 @@ class Report:
         }
 
 
-def build(period: Period, rows: Iterable[AlertRow], now_ms: int, scoring: Scoring | None = None) -> Report:
+def build(
+    period: Period,
+    rows: Iterable[AlertRow],
+    now_ms: int,
+    scoring: Scoring | None = None,
+    units: Iterable[str] = (),
+) -> Report:
+    """``units``: every unit to rank, those without an alert too (the best of the month)."""
     start, end = period.ms()
     inside = [r for r in rows if start <= r.opened_ms < end]
     report = Report(period, now_ms, total=len(inside), manual=sum(1 for r in inside if r.manual))
@@ -238,7 +245,7 @@ def build(period: Period, rows: Iterable[AlertRow], now_ms: int, scoring: Scorin
     if waits:
         report.ack_median_min = round(_quantile(waits, 0.5), 1)
         report.ack_p90_min = round(_quantile(waits, 0.9), 1)
-    report.by_unit = _units(inside, now_ms, scoring or Scoring())
+    report.by_unit = _units(inside, now_ms, scoring or Scoring(), units)
     zone = ZoneInfo(period.tz)
     per_day: dict[str, Counter[str]] = {d.isoformat(): Counter() for d in period.days()}
     for r in inside:
@@ -294,15 +301,25 @@ def _late(row: AlertRow, now_ms: int) -> bool:
     return due and not _in_48h(row)
 
 
-def _units(rows: list[AlertRow], now_ms: int, scoring: Scoring) -> list[dict[str, Any]]:
+def _units(rows: list[AlertRow], now_ms: int, scoring: Scoring, known: Iterable[str]) -> list[dict[str, Any]]:
     """Units ranked for 月考评/季排名: highest score first, then fewest tickets rectified late,
-    fewest alerts, the name. ``rectified_rate``: tickets rectified within 48 h over those due."""
+    fewest alerts, the name; a known unit without alerts ranks with the full score. Alerts of no
+    unit (``—``) are listed last, unranked: nobody to evaluate. ``rectified_rate``: tickets
+    rectified within 48 h over those due."""
     units: dict[str, dict[str, Any]] = {}
     levels: dict[str, Counter[str]] = {}
+
+    def row(name: str) -> dict[str, Any]:
+        levels.setdefault(name, Counter())
+        return units.setdefault(
+            name, {"unit": name, "count": 0, "tickets": 0, "late": 0, "due": 0, "manual": 0}
+        )
+
+    for name in known:
+        row(name)
     for r in rows:
-        name = r.unit or UNASSIGNED
-        u = units.setdefault(name, {"unit": name, "count": 0, "tickets": 0, "late": 0, "due": 0, "manual": 0})
-        levels.setdefault(name, Counter())[r.level] += 1
+        u = row(r.unit or UNASSIGNED)
+        levels[u["unit"]][r.level] += 1
         u["count"] += 1
         u["manual"] += 1 if r.manual else 0
         if r.ticket:
@@ -312,10 +329,13 @@ def _units(rows: list[AlertRow], now_ms: int, scoring: Scoring) -> list[dict[str
     for name, u in units.items():
         u["score"] = scoring.score(levels[name], u["late"])
         u["rectified_rate"] = None if not u["due"] else round((u["due"] - u["late"]) / u["due"], 3)
-    ranked = sorted(units.values(), key=lambda u: (-u["score"], u["late"], u["count"], u["unit"]))
+    ranked = sorted(
+        (u for u in units.values() if u["unit"] != UNASSIGNED),
+        key=lambda u: (-u["score"], u["late"], u["count"], u["unit"]),
+    )
     for place, u in enumerate(ranked, 1):
         u["rank"] = place
-    return ranked
+    return [*ranked, {**units[UNASSIGNED], "rank": None}] if UNASSIGNED in units else ranked
 
 
 def _in_48h(row: AlertRow) -> bool:

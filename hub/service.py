@@ -112,6 +112,8 @@ class HubService:
         self.watches = Watches()
         self._watch_lock = threading.Lock()
         self.patrol_marks: dict[tuple[str, str], int] = {}
+        self.finding_marks: dict[str, list[int]] = {}
+        """Each user's recent remote reminders (hub/api/finding_routes.py rate limit)."""
         """When each (user, screen) last logged a patrol round (hub/api/patrol_routes.py)."""
         self.ready = threading.Event()
         self.ingest: Ingest | None = None

@@ -66,6 +66,7 @@ def test_a_manual_ticket_stays_open_below_orange_and_escalates_when_unrectified(
     assert manual.state == "open" and not manual.active and manual.is_ticket
     book.tick(t0 + 48 * 3_600_000)
     assert manual.level == "yellow" and manual.escalations == 1  # 48 h unrectified: one level up
+    assert set(manual.reached) == {"blue", "yellow"}  # reports count the level it rose to
     book.act("manual", "assign", by="op", at_ms=t0 + 49 * 3_600_000, assignee="o1")
     book.act("manual", "rectify", by="o1", at_ms=t0 + 50 * 3_600_000, comment="已整改")
     book.tick(t0 + 200 * 3_600_000)
@@ -149,15 +150,15 @@ def test_a_reminder_from_a_camera_goes_through_the_whole_loop(
     assert doc["context"]["room"] == "int-1" and doc["context"]["officers"] == ["aux1"]
     kept = viewer.get(f"/api/v1/alerts/{raised['alert']}/pictures/{doc['pictures'][0]['name']}")
     assert hashlib.sha256(kept.content).hexdigest() == raised["picture"]["sha256"]  # what was seen
-    # yellow: the named officer and the duty supervisor; not the case's officer o1 (no person named)
-    assert wait_until(lambda: {AUX, "13800000003"} <= set(texts_by_number(modem)), 20), texts_by_number(modem)
+    # yellow: the named officer, the named unit's leader and the duty supervisor; not the case's
+    # officer o1 (no person named)
+    wanted = {AUX, LEADER_B, "13800000003"}
+    assert wait_until(lambda: wanted <= set(texts_by_number(modem)), 20), texts_by_number(modem)
     texts = texts_by_number(modem)
-    assert (
-        "远程提醒（黄色）" in texts[AUX]
-        and "辅警单独讯问" in texts[AUX]
-        and "讯问室1仅一名辅警在场。" in texts[AUX]
+    assert texts[AUX].startswith(
+        "【c1】远程提醒：辅警单独讯问、询问（黄色）。讯问室1，讯问室1仅一名辅警在场。"
     )
-    assert "13800000001" not in texts and LEADER_B not in texts  # yellow does not reach the unit leader
+    assert "13800000001" not in texts
     actions = f"/api/v1/alerts/{raised['alert']}/actions"
     assert (
         op.post(actions, json={"action": "assign", "assignee": "aux1", "comment": "请整改"}).status_code
@@ -208,3 +209,67 @@ def test_hostile_reminders_are_refused(hub: tuple[ApiHub, SimulatedModem], mqtt_
     assert admin.put("/api/v1/rules/MANUAL", json={"enabled": False, "comment": "停用"}).status_code == 200
     assert api.client("viewer").get("/api/v1/findings/catalogue").json()["enabled"] is False
     assert op.post("/api/v1/findings", json=base).status_code == 409  # switched off: said, not lost
+
+
+def test_a_reminder_reaches_whom_it_names_at_every_level(
+    hub: tuple[ApiHub, SimulatedModem], mqtt_broker: Any
+) -> None:
+    """After the review: a green reminder naming only a unit still reaches that unit's leader
+    (green's own roles tell nobody), and an officer no longer in service cannot be named."""
+    api, modem = hub
+    aux_in_the_interrogation_room(api, mqtt_broker, jpeg("cam-i1"))
+    op, sup = api.client("operator"), api.client("supervisor")
+    body = {"item": "DISCIPLINE", "level": "green", "room": "int-1", "unit": "unit-b"}
+    made = op.post("/api/v1/findings", json=body)
+    assert made.status_code == 201, made.text
+    assert wait_until(lambda: LEADER_B in texts_by_number(modem), 20), texts_by_number(modem)
+    assert "（绿色）" in texts_by_number(modem)[LEADER_B]
+    gone = officer("钱辅警", "unit-b", phone="13800000007", police=False, active=False)
+    assert sup.put("/api/v1/officers/gone", json=gone).status_code == 201
+    retired = op.post("/api/v1/findings", json={"item": "OTHER", "level": "yellow", "officers": ["gone"]})
+    assert retired.status_code == 422 and "gone" in retired.text
+
+
+def test_what_an_operator_may_not_claim(hub: tuple[ApiHub, SimulatedModem], mqtt_broker: Any) -> None:
+    """After the review: a unit must exist (a made-up one would be ranked as a unit of its own),
+    a camera's picture cannot be filed under another room, a picture declined is not kept, red is a
+    supervisor's call, and a user raises a few reminders a minute at most."""
+    api, _ = hub
+    aux_in_the_interrogation_room(api, mqtt_broker, jpeg("cam-i1"))
+    op, sup, viewer = api.client("operator"), api.client("supervisor"), api.client("viewer")
+    base = {"item": "OTHER", "level": "blue", "officers": ["aux1"]}
+    assert op.post("/api/v1/findings", json={**base, "unit": "no-such-unit"}).status_code == 422
+    elsewhere = op.post("/api/v1/findings", json={**base, "camera": "cam-i1", "room": "wait-1"})
+    assert elsewhere.status_code == 422 and "int-1" in elsewhere.text
+    declined = op.post("/api/v1/findings", json={**base, "camera": "cam-i1", "picture": False})
+    assert declined.status_code == 201 and declined.json()["picture"] is None
+    alert = declined.json()["alert"]
+    assert wait_until(lambda: viewer.get(f"/api/v1/alerts/{alert}").status_code == 200, 10)
+    assert viewer.get(f"/api/v1/alerts/{alert}").json()["pictures"] == []  # none kept behind its back
+    assert op.post("/api/v1/findings", json={**base, "level": "red"}).status_code == 403
+    assert sup.post("/api/v1/findings", json={**base, "level": "red"}).status_code == 201
+    codes = [op.post("/api/v1/findings", json=base).status_code for _ in range(6)]
+    assert codes[:5] == [201] * 5 and codes[-1] == 429, codes  # 6 a minute: 1 already, then 5 more
+    report = viewer.get("/api/v1/reports/daily").json()
+    assert "no-such-unit" not in {u["unit"] for u in report["by_unit"]}
+
+
+def test_the_evaluation_keeps_unlisted_deductions_and_ranks_clean_units() -> None:
+    from datetime import date
+
+    from hub.config import Evaluation
+    from hub.reports import UNASSIGNED, AlertRow, Scoring, build, period_of
+
+    assert Evaluation.model_validate({"deduct": {"red": 10}}).deduct["orange"] == 2.0  # not pardoned
+    day = period_of("daily", date(2026, 11, 30), "Asia/Shanghai")
+    start, _ = day.ms()
+    rows = [
+        AlertRow("a", "R", "t", "orange", "", "unit-a", (), start + 1000),
+        AlertRow("b", "R", "t", "red", "", "", (), start + 2000),
+    ]
+    made = build(day, rows, start + 3000, Scoring(), units=["unit-a", "unit-c"])
+    assert [(u["unit"], u["rank"], u["score"]) for u in made.by_unit] == [
+        ("unit-c", 1, 100.0),  # no alert at all: the best of the day
+        ("unit-a", 2, 98.0),
+        (UNASSIGNED, None, 96.0),  # nobody to evaluate: listed, not ranked
+    ]

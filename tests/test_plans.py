@@ -57,10 +57,50 @@ def test_plan_pictures_are_checked_before_they_are_decoded() -> None:
             inspect(bad)
 
 
+def test_plan_pictures_are_measured_as_a_browser_shows_them() -> None:
+    """After the review: a 16-bit PNG (8000² of it decodes to half a gigabyte) and a picture over
+    40 MP are refused from their headers; a phone's photo turned by its EXIF orientation is measured
+    turned, as the browser draws it, so rooms drawn on it land where they were clicked."""
+    wide = cv2.imencode(".png", np.zeros((10, 20, 4), np.uint16))[1].tobytes()
+    with pytest.raises(PlanImageError, match="8 bits"):
+        inspect(bytes(wide))
+    with pytest.raises(PlanImageError, match="MP"):
+        inspect(png_claiming(7_900, 7_900))
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((300, 800, 3), np.uint8))
+    assert ok
+    data = bytes(jpeg.tobytes())
+    # an APP1 Exif segment saying "rotate 90° clockwise" (orientation 6), after the SOI marker
+    tiff = (
+        b"MM\x00*\x00\x00\x00\x08\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00" + b"\x00" * 4
+    )
+    app1 = b"Exif\x00\x00" + tiff
+    turned = data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+    measured = inspect(turned)
+    assert (measured.width, measured.height) == (300, 800)
+
+
 @pytest.fixture
 def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[ApiHub]:
     with api_hub(tmp_path, mqtt_broker) as running:
         yield running
+
+
+def declared_upload(hub: ApiHub, size: int, path: str = "/api/v1/plans/floor-5/image?name=x") -> int:
+    """The status answered to a PUT that declares ``size`` bytes, before any byte is sent (the
+    body of a refused upload is never read: sending it would race the closing connection)."""
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(hub.base)
+    conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=10)
+    conn.putrequest("PUT", path)
+    conn.putheader("Authorization", hub.client("admin").headers["Authorization"])
+    conn.putheader("Content-Type", "image/png")
+    conn.putheader("Content-Length", str(size))
+    conn.endheaders()
+    status = conn.getresponse().status
+    conn.close()
+    return status
 
 
 def put_image(hub: ApiHub, role: str, plan: str, data: bytes, name: str = "一层") -> Any:
@@ -114,8 +154,8 @@ def test_an_admin_uploads_a_plan_and_lays_out_rooms_and_cameras(hub: ApiHub, mqt
     assert put_image(hub, "admin", "floor-3", b"<svg onload=alert(1)>").status_code == 422
     assert put_image(hub, "admin", "bad id!", picture).status_code == 422
     assert put_image(hub, "admin", "floor-4", png_claiming(30_000, 30_000)).status_code == 422
-    too_big = b"\x89PNG\r\n\x1a\n" + b"\0" * (11 * 1024 * 1024)
-    assert put_image(hub, "admin", "floor-5", too_big).status_code == 413
+    assert declared_upload(hub, 11 * 1024 * 1024) == 413  # over the plan route's 10 MiB
+    assert declared_upload(hub, 2 * 1024 * 1024, "/api/v1/findings") == 413  # other routes: 1 MiB
     # a picture swapped on disk behind the hub's back is not served as the plan
     stored = next((hub.service.plans.folder).glob("*.png"))
     stored.write_bytes(plan_png(600, 400))

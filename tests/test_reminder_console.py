@@ -68,7 +68,7 @@ def test_a_reminder_from_a_tile_goes_round_the_loop_in_the_console(
         page.wait_for_selector("#rm-alert")
         alert = page.inner_text("#rm-alert")
         assert wait_until(lambda: AUX in texts_by_number(modem), 20)
-        assert "远程提醒（黄色）" in texts_by_number(modem)[AUX]
+        assert "远程提醒：辅警单独讯问、询问（黄色）" in texts_by_number(modem)[AUX]
         page.click("#rm-alert")  # the reminder's link: the alert, selected, in the alerts list
         page.wait_for_selector(f"#alerts tr[data-alert='{alert}'].selected")
         page.wait_for_selector("#act-assign")

@@ -156,6 +156,10 @@ def test_the_report_as_csv_html_and_pdf(hub: HubService) -> None:
     assert page.count("<svg") == 2 and "<rect" in page and "日巡查" in page and "50% (1/2)" in page
     pdf = to_pdf(made, "演示中心")
     assert pdf.startswith(b"%PDF") and len(pdf) > 3000
+    year = report(hub, period_of("yearly", DAY, "Asia/Shanghai"))  # the exports of the new periods
+    assert "年度对比" in to_html(year, "演示中心") and "2026-11,4,0,2,2,1" in to_csv(year)
+    assert to_pdf(year, "演示中心").startswith(b"%PDF")
+    assert "季排名" in to_html(report(hub, period_of("quarterly", DAY, "Asia/Shanghai")), "演示中心")
 
 
 def test_the_schedule_writes_each_finished_period_once(hub: HubService, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ finding is a ``finding.manual`` hub record and rule ``MANUAL`` makes it an alert
 from __future__ import annotations
 
 import hashlib
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -19,11 +20,13 @@ from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflic
 from hub.api.schemas import FindingBody
 from hub.api.views.findings import FindingCatalogue, Responsible
 from hub.findings import MANUAL_RULE, catalogue, manual_rule_present
-from hub.rules.levels import LEVELS
+from hub.rules.levels import LEVELS, rank
 from hub.rules.state import alert_id
 from protocol.ids import uuid7
 
 router = APIRouter(tags=["findings"])
+PER_MINUTE = 6
+_lock = threading.Lock()
 
 
 class Raised(BaseModel):
@@ -85,7 +88,7 @@ def responsible(
         "case": case.get("id"),
         "unit": unit,
         "officers": [_officer(officers[o]) for o in chosen],
-        "units": sorted({str(o["unit"]) for o in officers.values() if o.get("unit")}),
+        "units": sorted(known_units(ctx)),
     }
 
 
@@ -100,25 +103,53 @@ def raise_finding(body: FindingBody, ctx: ApiContext = Ctx, who: Principal = Ope
     item = items.get(body.item)
     if item is None:
         raise ApiError(422, "invalid", f"未知风险项 (unknown risk item): {body.item}")
+    if rank(body.level) >= rank("red") and not who.may("supervisor"):
+        raise ApiError(403, "forbidden", "红色远程提醒须由监督员发出 (a red reminder needs a supervisor)")
     subject = _subject(ctx, body)
-    officers = ctx.queries.projection_map("officer")
-    unknown = [o for o in body.officers if o not in officers]
-    if unknown:
-        raise ApiError(422, "invalid", f"未登记的民警 (officers not registered): {', '.join(unknown)}")
-    if not body.officers and not body.unit and not subject.get("person"):
-        raise ApiError(422, "invalid", "请指定责任民警或单位 (name the officers or unit responsible)")
-    picture = _picture(ctx, body.camera) if body.camera and body.picture else None
+    _check_responsible(ctx, body, subject)
+    _throttle(ctx, who)
+    now = ctx.now_ms()
+    finding = uuid7(now)
+    alert = alert_id(MANUAL_RULE, (finding,), now)
+    picture = _keep_picture(ctx, body.camera, alert) if body.camera and body.picture else None
     data = {
         "item": item.id, "title": item.title, "level": body.level, "officers": body.officers,
         "unit": body.unit, "comment": body.comment, "picture": picture,
     }  # fmt: skip
-    now = ctx.now_ms()
-    finding = uuid7(now)
     made = ctx.write("finding.manual", {"finding": finding, **subject}, data, who, now)
-    return Raised(
-        finding=finding, alert=alert_id(MANUAL_RULE, (finding,), now), pos=made.pos, event=made.event,
-        picture=picture,
-    )  # fmt: skip
+    return Raised(finding=finding, alert=alert, pos=made.pos, event=made.event, picture=picture)
+
+
+def _check_responsible(ctx: ApiContext, body: FindingBody, subject: dict[str, str]) -> None:
+    """Officers registered and in service, a unit that exists (an officer's or a case's): a
+    reminder must reach someone, and a mistyped unit would be ranked as a unit of its own."""
+    officers = ctx.queries.projection_map("officer")
+    unknown = [o for o in body.officers if o not in officers]
+    if unknown:
+        raise ApiError(422, "invalid", f"未登记的民警 (officers not registered): {', '.join(unknown)}")
+    retired = [o for o in body.officers if not officers[o].get("active", True)]
+    if retired:
+        raise ApiError(422, "invalid", f"民警已停用 (officers no longer active): {', '.join(retired)}")
+    if body.unit is not None and body.unit not in known_units(ctx):
+        raise ApiError(422, "invalid", f"未知单位 (no officer or case of unit {body.unit})")
+    if not body.officers and not body.unit and not subject.get("person"):
+        raise ApiError(422, "invalid", "请指定责任民警或单位 (name the officers or unit responsible)")
+
+
+def known_units(ctx: ApiContext) -> set[str]:
+    units = {str(o["unit"]) for o in ctx.queries.projections("officer") if o.get("unit")}
+    return units | {str(c["unit"]) for c in ctx.queries.projections("case") if c.get("unit")}
+
+
+def _throttle(ctx: ApiContext, who: Principal) -> None:
+    """A few reminders a minute per user: enough for a patrol, too few to flood the leadership's
+    phones (orange and red reach unit leaders, 法制 and 督察)."""
+    now = ctx.now_ms()
+    with _lock:
+        recent = [t for t in ctx.service.finding_marks.get(who.username, []) if now - t < 60_000]
+        if len(recent) >= PER_MINUTE:
+            raise ApiError(429, "too_often", f"远程提醒过于频繁 (at most {PER_MINUTE} a minute per user)")
+        ctx.service.finding_marks[who.username] = [*recent, now]
 
 
 def _subject(ctx: ApiContext, body: FindingBody) -> dict[str, str]:
@@ -131,7 +162,10 @@ def _subject(ctx: ApiContext, body: FindingBody) -> dict[str, str]:
         if body.camera not in known:
             raise not_found("摄像头 camera", body.camera)
         subject["camera"] = body.camera
-    room = body.room or _camera_room(ctx, body.camera)
+    seen_in = _camera_room(ctx, body.camera)
+    if body.room and seen_in and body.room != seen_in:
+        raise ApiError(422, "invalid", f"摄像头 {body.camera} 不在该房间 (the camera watches {seen_in})")
+    room = body.room or seen_in
     if room:
         if room not in {r.id for r in ctx.service.cfg.rooms}:
             raise not_found("房间 room", room)
@@ -154,10 +188,11 @@ def _camera_room(ctx: ApiContext, camera: str | None) -> str | None:
     return str(room) if room else None
 
 
-def _picture(ctx: ApiContext, camera: str) -> dict[str, Any] | None:
-    """The picture the operator saw: the camera's latest signed snapshot (None: none yet)."""
+def _keep_picture(ctx: ApiContext, camera: str, alert: str) -> dict[str, Any] | None:
+    """The picture the operator saw — the camera's latest signed snapshot — kept with the alert,
+    these very bytes, whose hash goes into the record (None: no picture yet, or not kept)."""
     found = ctx.service.snapshots.get(camera, ctx.service.camera_owner(camera))
-    if found is None:
+    if found is None or not ctx.service.evidence.keep(alert, camera, found.ts, found.jpeg):
         return None
     return {"camera": camera, "ts": found.ts, "sha256": hashlib.sha256(found.jpeg).hexdigest()}
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import Principal
 from hub.api.context import Admin, ApiContext, ApiError, Ctx, Viewer, conflict, not_found
@@ -69,15 +70,15 @@ async def put_plan_image(
     if not _is_key(plan):
         raise ApiError(422, "invalid", f"平面图编号不合法 (plan id must match {KEY_PATTERN})")
     data = await request.body()
-    try:
-        picture = ctx.service.plans.keep(data)
+    try:  # decoding and the commit off the event loop: the wall and the stream go on meanwhile
+        picture = await run_in_threadpool(ctx.service.plans.keep, data)
     except PlanImageError as exc:
         raise ApiError(422, "invalid", str(exc)) from exc
     except OSError as exc:
         raise ApiError(503, "store", f"平面图未能保存 (could not keep the picture): {exc}") from exc
     record = {"name": name, "sha256": picture.sha256, "media": picture.media, "width": picture.width,
               "height": picture.height}  # fmt: skip
-    return ctx.write("plan.image", {"plan": plan}, record, who)
+    return await run_in_threadpool(ctx.write, "plan.image", {"plan": plan}, record, who)
 
 
 @router.put(

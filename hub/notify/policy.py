@@ -10,7 +10,9 @@
 Roles resolve through the ``Directory`` (the hub's projections): the handling officers are the
 officers of the alert's cases (a room condition's ``cases``, its ``case``, or the person's case);
 the unit leaders are ``unit_leader``s of those cases' units (or of the handling officers' units);
-duty supervisors, 法制 and 督察 are everyone registered with that role. Each recipient gets one SMS
+duty supervisors, 法制 and 督察 are everyone registered with that role. A manual finding (远程提醒)
+also reaches, at every level, the officers it names and the unit leaders of the unit it names.
+Each recipient gets one SMS
 (when an SMS modem is configured and the officer has a phone) and one MQTT message; each webhook
 gets one POST with the recipients listed. ``dedupe`` names a notification uniquely (alert, level
 or assignee, channel, recipient), so a replay or a restart never plans a second copy.
@@ -181,6 +183,8 @@ class NotifyPolicy:
         """
         seen: dict[str, str] = {}
         handling = handling_officers(alert, directory)
+        for officer in named_responsible(alert, directory):  # a reminder reaches whom it names
+            seen.setdefault(officer, "officer" if officer in handling else "unit_leader")
         roles = self.roles.get(level, ())
         if level != "green":
             roles = (*roles, *(r for r in extra if r not in roles))
@@ -258,6 +262,27 @@ def handling_officers(alert: Alert, directory: Directory) -> list[str]:
         for o in officers
         if (directory.officers.get(o) or {}).get("active", True) and o in directory.officers
     ]
+
+
+def named_responsible(alert: Alert, directory: Directory) -> list[str]:
+    """Whom a manual finding names, told at every level (green included): its officers (active)
+    and the unit leaders of the unit it names. The operator chose them; the level chooses who
+    else hears of it."""
+    if not alert.context.get("finding"):
+        return []
+    ctx = alert.context
+    named = [
+        str(o)
+        for o in ctx.get("officers") or []
+        if (directory.officers.get(str(o)) or {}).get("active", True)
+    ]
+    named = [o for o in named if o in directory.officers]
+    unit = ctx.get("unit")
+    if unit:
+        named += [
+            o for o in _with_role(directory, "unit_leader") if directory.officers[o].get("unit") == unit
+        ]
+    return list(dict.fromkeys(named))
 
 
 def _units(alert: Alert, handling: list[str], directory: Directory) -> set[str]:

@@ -162,6 +162,8 @@ async def logout(request: Request, ctx: ApiContext = Ctx) -> RedirectResponse:
         user = ctx.auth.token(token)
         ctx.auth.revoke(token)
         response.delete_cookie(SESSION_COOKIE)  # only a logout the page itself asked for
+        # pictures of people kept by the browser (cacheable snapshots) go with the session
+        response.headers["Clear-Site-Data"] = '"cache"'
         if user is not None:
             await asyncio.to_thread(ctx.audit_session, user.username, "logout", "console")
     return response

@@ -36,6 +36,20 @@ class EvidenceFolder:
         self.written = 0
         self.errors = 0
 
+    def keep(self, alert: str, camera: str, taken_ms: int, jpeg: bytes) -> bool:
+        """One given picture with the alert (a reminder's: the one the operator saw). False: not
+        kept (a full disk: counted, logged)."""
+        path = self.folder / alert / f"{camera}-{taken_ms}.jpg"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(jpeg)
+        except OSError as exc:  # a full disk must not stop the ingest: counted, logged
+            self.errors += 1
+            log.error("evidence for %s not kept: %s", alert, exc)
+            return False
+        self.written += 1
+        return True
+
     def capture(
         self,
         alert: str,
@@ -46,19 +60,8 @@ class EvidenceFolder:
         made = []
         for camera in cameras:
             found = snapshots.get(camera, owner(camera))
-            if found is None:
-                continue
-            jpeg = found.jpeg
-            path = self.folder / alert / f"{camera}-{found.ts}.jpg"
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(jpeg)
-            except OSError as exc:  # a full disk must not stop the ingest: counted, logged
-                self.errors += 1
-                log.error("evidence for %s not kept: %s", alert, exc)
-                continue
-            self.written += 1
-            made.append(path)
+            if found is not None and self.keep(alert, camera, found.ts, found.jpeg):
+                made.append(self.folder / alert / f"{camera}-{found.ts}.jpg")
         return made
 
     def prune(self, older_than_ms: int) -> int:

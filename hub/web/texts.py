@@ -250,6 +250,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "all_states": {"zh": "全部状态", "en": "Any state"},
     "reached": {"zh": "最高等级", "en": "highest level"},
     "drill": {"zh": "报表钻取", "en": "From the report"},
+    "more_alerts": {
+        "zh": "仅列出最新的1000条，请缩小时间范围或增加筛选条件",
+        "en": "Only the newest 1,000 are listed: narrow the period or add a filter",
+    },
     "total": {"zh": "告警总数", "en": "Alerts"},
     "rectified_rate": {"zh": "48小时内整改率", "en": "Rectified within 48 h"},
     "ack_median": {"zh": "签收用时中位数（分钟）", "en": "Time to acknowledge, median (min)"},

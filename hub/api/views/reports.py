@@ -63,7 +63,7 @@ class UnitRank(ReadModel):
     count: int
     tickets: int
     late: int
-    rank: int
+    rank: int | None = Field(description="Its place (1 best); null for alerts of no unit (—).")
     due: int = Field(description="Tickets whose 48 h are over or that were rectified.")
     manual: int = Field(description="Of count, findings raised by hand (远程提醒).")
     score: float = Field(description="reports.evaluation: base less deductions per alert and late ticket.")

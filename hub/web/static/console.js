@@ -249,7 +249,7 @@ function filters() {
   }
   for (const [key, value] of Object.entries(drill)) params.set(key, value);
   if (!params.has("state") && document.getElementById("f-state").value !== "all") params.set("open", "true");
-  params.set("limit", "1000");
+  params.set("limit", String(ALERT_ROWS));
   return params.toString();
 }
 
@@ -258,8 +258,11 @@ const roomName = (id) => {
   return option ? option.textContent : id || "";
 };
 
+const ALERT_ROWS = 1000;
 async function renderAlerts() {
   const alerts = await api("/alerts?" + filters());
+  const more = document.getElementById("more-alerts");
+  if (more) more.hidden = alerts.length < ALERT_ROWS; // a long drill-down is cut: say so
   alerts.sort((a, b) => RANK[b.level] - RANK[a.level] || b.opened_ms - a.opened_ms);
   document.querySelector("#alerts tbody").replaceChildren(...alerts.map((a) => el("tr",
     { class: `clickable ${a.id === selected ? "selected" : ""}`, "data-alert": a.id, "data-level": a.level, "data-state": a.state,
@@ -652,7 +655,14 @@ function connect() {
   // the browser reconnects by itself (a hub restart, a network drop); each open fetches again, each
   // error too, so the page says it is offline instead of freezing silently
   stream.onopen = () => { light.className = "live on"; light.title = T("live"); refresh(); };
-  stream.addEventListener("change", refresh);
+  stream.addEventListener("change", (event) => {
+    // a camera's new picture matters to the pages that show pictures; the reports only to alerts
+    let doc = {};
+    try { doc = JSON.parse(event.data || "{}"); } catch (e) { doc = {}; }
+    if (doc.snapshot && !["patrol", "overview"].includes(PAGE)) return;
+    if (PAGE === "reports" && !(doc.alerts && doc.alerts.length)) return;
+    refresh();
+  });
   stream.onerror = () => { light.className = "live off"; light.title = T("offline"); refresh(); };
 }
 
