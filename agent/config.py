@@ -116,6 +116,27 @@ class StorageSettings(Settings):
     upload_max_mb: float = Field(32, gt=0, le=256, description="Larger evidence files stay on the box.")
 
 
+class RecordingSettings(Settings):
+    """Continuous recording (agent/recording.py): each camera's stream copied into MP4 segments."""
+
+    enabled: bool = Field(
+        False, description="Record every camera continuously with ffmpeg (Debian's); off: clips only."
+    )
+    dir: ConfigPath | None = Field(
+        None, description="Where segments go; default: recordings/ in storage.dir."
+    )
+    segment_s: int = Field(10, ge=2, le=60, description="Segment length (cut at the next keyframe).")
+    keep_days: float = Field(30, gt=0, le=3650, description="Segments older than this are deleted.")
+    budget_gb: float = Field(
+        500, gt=0, description="All cameras' segments together: the oldest go beyond it."
+    )
+    min_free_gb: float = Field(
+        2, ge=0, description="Below this free space recording pauses (a disk_full gap)."
+    )
+    encode_fps: float = Field(5, gt=0, le=30, description="Frame rate of sources ffmpeg must encode (files).")
+    stall_s: float = Field(30, ge=5, le=600, description="No new video this long: ffmpeg is restarted.")
+
+
 class AgentConfig(Settings):
     """One edge box of one case-handling centre."""
 
@@ -131,6 +152,7 @@ class AgentConfig(Settings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     vision: VisionTuning = Field(default_factory=VisionTuning)
     storage: StorageSettings
+    recording: RecordingSettings = Field(default_factory=RecordingSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
     timing: TimingSettings = Field(default_factory=TimingSettings)

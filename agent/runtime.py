@@ -22,16 +22,18 @@ from agent.ops import Metric, OpsServer
 from agent.outbox import Outbox, OutboxError
 from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
+from agent.recording import Recorders, RecorderSettings
 from agent.room_state import ENDED, Fusion
 from agent.snapshots import SnapshotSender
 from agent.uploads import EvidenceUploads
+from detectors.config import Camera
 from detectors.detection import Detector
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
 from foundation.mqtt_link import MqttLink, Subscription
 from protocol.anchor import read_anchor
 from protocol.clock import Clock, SystemClock
-from protocol.data import AgentStats, Evidence
+from protocol.data import AgentStats, Evidence, RecordingGap
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
 from protocol.registry import decode_registration, registry_keyring
@@ -94,6 +96,7 @@ class Agent:
         self._timer = threading.Thread(target=self._timer_loop, name="agent-timer", daemon=True)
         self.vision = self._vision(storage, detector) if config.cameras else None
         self.snapshots = self._snapshot_sender() if self.vision is not None else None
+        self.recorders = self._recorders(storage) if config.recording.enabled and config.cameras else None
         self.devices = None
         if config.devices:
             from devices.service import DeviceService, DeviceStateStore
@@ -122,6 +125,24 @@ class Agent:
                 Subscription(self.layout.watch(config.center, config.agent)),
             ],
         )
+
+    def _recorders(self, storage: Path) -> Recorders:
+        """Continuous recording (agent/recording.py): each hole found is a ``recording.gap`` event."""
+        rec = self.config.recording
+        settings = RecorderSettings(
+            segment_s=rec.segment_s, stall_s=rec.stall_s, min_free_bytes=int(rec.min_free_gb * 1024**3),
+            encode_fps=rec.encode_fps,
+        )  # fmt: skip
+
+        def on_gap(camera: Camera, gap: RecordingGap) -> None:
+            self.emit(
+                [Draft("recording.gap", camera.id, {"camera": camera.id, "room": camera.room}, gap, gap.end)]
+            )
+
+        return Recorders(
+            self.config.cameras, rec.dir or storage / "recordings", settings, keep_days=rec.keep_days,
+            budget_bytes=int(rec.budget_gb * 1024**3), clock=self.clock, on_gap=on_gap,
+        )  # fmt: skip
 
     def _snapshot_sender(self) -> SnapshotSender:
         """The cameras' pictures to the hub: every 10 s, and often while the hub asks (agent/snapshots.py)."""
@@ -195,6 +216,8 @@ class Agent:
             self.vision.start()
         if self.snapshots is not None:
             self.snapshots.start()
+        if self.recorders is not None:
+            self.recorders.start()
         if self.devices is not None:
             self.devices.start()
         self._timer.start()
@@ -209,6 +232,8 @@ class Agent:
         self._stop.set()
         if self.snapshots is not None:
             self.snapshots.stop()
+        if self.recorders is not None:
+            self.recorders.stop()
         if self.vision is not None:
             self.vision.stop()
         if self.devices is not None:

@@ -74,6 +74,20 @@ class EvidenceClip(Data):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+RecordingGapReason = Literal["recorder_exited", "stream_lost", "disk_full", "agent_down", "unknown"]
+"""Why a camera's continuous recording has a hole: ffmpeg ended, the stream stopped delivering,
+the recording disk was full, the agent itself was not running, or the recorder cannot tell."""
+
+
+class RecordingGap(Data):
+    """A camera's continuous recording missed ``start``–``end`` (the next segment began at ``end``)."""
+
+    start: Ms
+    end: Ms
+    reason: RecordingGapReason
+    detail: Text | None = None
+
+
 # --- wristbands ------------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from protocol.data import (
     DeviceHealth,
     EvidenceClip,
     Occupancy,
+    RecordingGap,
 )
 
 Priority = Literal["critical", "observation", "routine"]
@@ -103,6 +104,20 @@ KINDS: dict[str, KindSpec] = {
                 "end": _T0 + 10_000,
                 "size_bytes": 1_843_200,
                 "sha256": "ab" * 32,
+            },
+        ),
+        KindSpec(
+            "recording.gap",
+            RecordingGap,
+            "critical",
+            ("camera",),
+            "A camera's continuous recording has a hole (segments missing between start and end).",
+            {"camera": "cam-int-1", "room": "int-1"},
+            {
+                "start": _T0 - 20_000,
+                "end": _T0,
+                "reason": "stream_lost",
+                "detail": "no new segment for 30 s; ffmpeg restarted",
             },
         ),
         KindSpec(

@@ -1,0 +1,280 @@
+"""Continuous recording at the edge: each camera's stream copied into rolling MP4 segments.
+
+Beside the detection pipeline and independent of it — its own ffmpeg process per camera (Debian's
+ffmpeg): the camera's video is copied as sent (``-c copy``, H.264/H.265, never decoded), cut at
+keyframes into segments of ``segment_s`` seconds, fragmented MP4 so a segment cut short by a
+killed process still plays, named by its first second (agent/segments.py). A file source (the
+demo's drawn scene) has no stream to copy: ffmpeg encodes it to H.264 at ``encode_fps``.
+
+The recorder watches the folder. A hole between two segments — ffmpeg ended, the stream stopped
+delivering (no new data for ``stall_s``: ffmpeg is killed and started again), the disk was under
+``min_free_gb``, or the agent itself was not running — becomes one ``recording.gap`` event with
+its start, end and reason once recording is back, so the hub can tell whose custody was not on
+camera. Retention deletes the oldest segments beyond ``keep_days`` or the disk budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.segments import SEGMENT_PATTERN, Segment, segments, to_delete
+from detectors.config import Camera, FileSource, PluginSource, UsbSource
+from detectors.sources import redact, source_url
+from protocol.clock import Clock
+from protocol.data import RecordingGap, RecordingGapReason
+
+log = logging.getLogger(__name__)
+FFMPEG = "ffmpeg"
+SLACK_MS = 3_000
+"""Segments meeting within this are continuous (a file's last write precedes the next file)."""
+
+
+@dataclass(frozen=True)
+class RecorderSettings:
+    segment_s: int = 10
+    stall_s: float = 30.0
+    min_free_bytes: int = 2 * 1024**3
+    encode_fps: float = 5.0
+    open_timeout_s: float = 10.0
+
+
+def recording_command(camera: Camera, folder: Path, settings: RecorderSettings) -> list[str] | None:
+    """ffmpeg's arguments for ``camera`` (None: a plugin source, nothing ffmpeg can open)."""
+    source = camera.source
+    if isinstance(source, PluginSource):
+        return None
+    encode = [
+        "-an", "-vf", f"fps={settings.encode_fps:g}", "-c:v", "libx264", "-preset", "ultrafast",
+        "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", str(max(1, int(settings.encode_fps * 2))),
+    ]  # fmt: skip
+    if isinstance(source, FileSource):
+        loop = ["-stream_loop", "-1"] if source.loop else []
+        inputs, codec = ["-re", *loop, "-i", str(source.path)], encode
+    elif isinstance(source, UsbSource):
+        inputs, codec = ["-f", "v4l2", "-i", f"/dev/video{source.index}"], encode
+    else:  # RTSP, vendor cameras: the stream as the camera sends it
+        timeout_us = str(int(settings.open_timeout_s * 1_000_000))
+        inputs = ["-rtsp_transport", "tcp", "-timeout", timeout_us, "-i", source_url(source)]
+        codec = ["-map", "0:v:0", "-c", "copy"]
+    return [
+        FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", *inputs, *codec,
+        "-f", "segment", "-segment_time", str(settings.segment_s), "-segment_format", "mp4",
+        "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof",
+        "-reset_timestamps", "1", "-strftime", "1", str(folder / SEGMENT_PATTERN),
+    ]  # fmt: skip
+
+
+class GapWatch:
+    """Holes between consecutive segments, with the last reason the recorder noted meanwhile."""
+
+    def __init__(self, last_end_ms: int | None) -> None:
+        self.last_end_ms = last_end_ms
+        self.reason: RecordingGapReason | None = "agent_down" if last_end_ms is not None else None
+        self.detail: str | None = None
+
+    def failed(self, reason: RecordingGapReason, detail: str) -> None:
+        if self.reason in (None, "agent_down") or reason == "disk_full":
+            self.reason, self.detail = reason, detail[:300]
+
+    def segment(self, seg: Segment) -> RecordingGap | None:
+        gap = None
+        if self.last_end_ms is not None and seg.start_ms - self.last_end_ms > SLACK_MS:
+            gap = RecordingGap(
+                start=self.last_end_ms, end=seg.start_ms, reason=self.reason or "unknown", detail=self.detail
+            )
+        self.last_end_ms = max(self.last_end_ms or 0, seg.end_ms)
+        self.reason, self.detail = None, None
+        return gap
+
+
+def listing(folder: Path) -> list[tuple[str, int, float]]:
+    out = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    info = entry.stat()
+                except OSError:
+                    continue
+                out.append((entry.name, info.st_size, info.st_mtime))
+    except OSError:
+        return []
+    return out
+
+
+class CameraRecorder:
+    """One camera's ffmpeg, kept running; ``on_gap(camera, gap)`` for each hole found."""
+
+    def __init__(
+        self, camera: Camera, folder: Path, settings: RecorderSettings,
+        on_gap: Callable[[Camera, RecordingGap], None],
+    ) -> None:  # fmt: skip
+        self.camera, self.folder, self.settings, self.on_gap = camera, folder, settings, on_gap
+        self.command = recording_command(camera, folder, settings)
+        self.restarts = 0
+        self.segments_done = 0
+        self._done: set[str] = set()
+        self._stop = threading.Event()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._run, name=f"record-{camera.id}", daemon=True)
+        found = segments(camera.id, listing(folder))
+        self._done = {s.name for s in found}
+        self.watch = GapWatch(found[-1].end_ms if found else None)
+
+    def start(self) -> CameraRecorder:
+        if self.command is None:
+            log.warning("camera %s: a plugin source cannot be recorded by ffmpeg", self.camera.id)
+            return self
+        if shutil.which(self.command[0]) is None:
+            log.error(
+                "camera %s: ffmpeg is not installed (apt-get install ffmpeg): not recorded", self.camera.id
+            )
+            return self
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._end_process()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            if shutil.disk_usage(self.folder).free < self.settings.min_free_bytes:
+                self.watch.failed("disk_full", f"less than {self.settings.min_free_bytes // 1024**2} MB free")
+                self._stop.wait(10)
+                continue
+            produced = self._one_run()
+            self._scan(final=True)
+            if self._stop.is_set():
+                break
+            self.restarts += 1
+            backoff = 1.0 if produced else min(30.0, backoff * 2)
+            self._stop.wait(backoff)
+
+    def _one_run(self) -> bool:
+        """ffmpeg until it ends or stalls; True when it wrote at least one segment."""
+        assert self.command is not None
+        errors = self.folder / ".ffmpeg.log"
+        with errors.open("wb") as sink:
+            self._proc = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink
+            )
+        before, last_change, last_seen = self.segments_done, time.monotonic(), None
+        while self._proc.poll() is None and not self._stop.wait(1.0):
+            self._scan(final=False)
+            newest = max(listing(self.folder), key=lambda e: (e[0].endswith(".mp4"), e[0]), default=None)
+            if newest != last_seen:
+                last_seen, last_change = newest, time.monotonic()
+            elif time.monotonic() - last_change > self.settings.stall_s:
+                self.watch.failed(
+                    "stream_lost", f"no video for {self.settings.stall_s:g} s from {self._where()}"
+                )
+                self._end_process()
+        code = self._proc.poll()
+        if code is not None and not self._stop.is_set() and self.watch.reason in (None, "agent_down"):
+            tail = errors.read_bytes()[-300:].decode(errors="replace").strip()
+            self.watch.failed(
+                "recorder_exited", f"ffmpeg exited {code}: {tail}" if tail else f"ffmpeg exited {code}"
+            )
+        self._end_process()
+        return self.segments_done > before
+
+    def _where(self) -> str:
+        return (
+            redact(source_url(self.camera.source))
+            if not isinstance(self.camera.source, PluginSource)
+            else "?"
+        )
+
+    def _end_process(self) -> None:
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # ffmpeg closes its segment on SIGTERM
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+    def _scan(self, *, final: bool) -> None:
+        """New complete segments, in order: all but the newest while ffmpeg writes it."""
+        found = [s for s in segments(self.camera.id, listing(self.folder)) if s.name not in self._done]
+        ready = found if final else found[:-1]
+        for seg in ready:
+            self._done.add(seg.name)
+            self.segments_done += 1
+            gap = self.watch.segment(seg)
+            if gap is not None:
+                log.warning(
+                    "camera %s: recording missed %d s (%s)",
+                    self.camera.id,
+                    (gap.end - gap.start) // 1000,
+                    gap.reason,
+                )
+                self.on_gap(self.camera, gap)
+
+
+class Recorders:
+    """Every camera's recorder, and retention over all of them (every minute)."""
+
+    def __init__(
+        self, cameras: Sequence[Camera], root: Path, settings: RecorderSettings, *, keep_days: float,
+        budget_bytes: int, clock: Clock, on_gap: Callable[[Camera, RecordingGap], None],
+    ) -> None:  # fmt: skip
+        self.root, self.keep_ms, self.budget_bytes, self.clock = (
+            root,
+            int(keep_days * 86_400_000),
+            budget_bytes,
+            clock,
+        )
+        self.recorders = [CameraRecorder(c, root / c.id, settings, on_gap) for c in cameras]
+        self.deleted = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._retain, name="record-retention", daemon=True)
+
+    def start(self) -> Recorders:
+        for recorder in self.recorders:
+            recorder.start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for recorder in self.recorders:
+            recorder.stop()
+
+    def retain_once(self, protected: Sequence[tuple[int, int]] = ()) -> int:
+        found = [s for r in self.recorders for s in segments(r.camera.id, listing(r.folder))]
+        doomed = to_delete(
+            found,
+            now_ms=self.clock.now_ms(),
+            keep_ms=self.keep_ms,
+            budget_bytes=self.budget_bytes,
+            protected=protected,
+        )
+        for seg in doomed:
+            try:
+                (self.root / seg.camera / seg.name).unlink()
+                self.deleted += 1
+            except OSError as exc:
+                log.warning("segment %s/%s not deleted: %s", seg.camera, seg.name, exc)
+        return len(doomed)
+
+    def _retain(self) -> None:
+        while not self._stop.wait(60):
+            try:
+                self.retain_once()
+            except Exception:  # retention must never stop recording
+                log.exception("recording retention failed")

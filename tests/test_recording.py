@@ -1,0 +1,132 @@
+"""Continuous recording at the edge (issue 21, first part): segments on disk, holes between them,
+retention, and the real thing — Debian's ffmpeg copying a real GStreamer RTSP camera into
+segments, the camera killed for a while and back: one ``recording.gap`` with its times and
+reason, and every segment plays (ffprobe: H.264, as the camera sent it)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.recording import CameraRecorder, GapWatch, Recorders, RecorderSettings, recording_command
+from agent.segments import Segment, holes, segments, to_delete
+from detectors.config import Camera
+from protocol.clock import ManualClock
+from protocol.data import RecordingGap
+from tests.media_servers import RtspServer
+from tests.waiting import wait_until
+
+T0 = 1_796_313_600_000  # a whole second
+
+
+def seg(camera: str, start_s: int, length_s: int = 10, size: int = 1000) -> Segment:
+    start = T0 + start_s * 1000
+    return Segment(camera, f"{start // 1000}.mp4", start, start + length_s * 1000 - 200, size)
+
+
+def test_a_folder_listing_is_read_as_segments() -> None:
+    found = segments("cam", [
+        (f"{T0 // 1000 + 10}.mp4", 500, T0 / 1000 + 19.8), (f"{T0 // 1000}.mp4", 500, T0 / 1000 + 9.8),
+        (".ffmpeg.log", 20, 0.0), ("notes.txt", 5, 0.0), (f"{T0 // 1000 + 20}.mp4", 0, 0.0),  # empty: not one
+    ])  # fmt: skip
+    assert [(s.start_ms - T0, s.end_ms - T0) for s in found] == [(0, 9_800), (10_000, 19_800)]
+
+
+def test_holes_are_what_no_segment_covers() -> None:
+    found = [seg("c", 0), seg("c", 10), seg("c", 40), seg("c", 50)]
+    assert holes(found, T0, T0 + 60_000) == [(T0 + 19_800, T0 + 40_000)]  # 0.2 s joins are no hole
+    assert holes(found, T0 - 30_000, T0 + 5_000) == [(T0 - 30_000, T0)]
+    assert holes([], T0, T0 + 1_000) == []  # shorter than the slack
+    assert holes([], T0, T0 + 60_000) == [(T0, T0 + 60_000)]
+
+
+def test_retention_goes_by_age_then_budget_and_spares_what_is_needed() -> None:
+    found = [seg("a", s) for s in range(0, 100, 10)] + [seg("b", s) for s in range(0, 100, 10)]
+    day = 86_400_000
+    old = to_delete(found, now_ms=T0 + day + 45_000, keep_ms=day, budget_bytes=10**9)
+    assert {(s.camera, s.start_ms - T0) for s in old} == {
+        (c, t * 1000) for c in "ab" for t in (0, 10, 20, 30)
+    }
+    tight = to_delete(
+        found, now_ms=T0 + 100_000, keep_ms=day, budget_bytes=15_000, protected=[(T0, T0 + 15_000)]
+    )
+    gone = [(s.camera, (s.start_ms - T0) // 1000) for s in tight]
+    assert ("a", 0) not in gone and ("b", 10) not in gone  # protected: a package or an open alert needs them
+    assert ("a", 90) not in gone and ("b", 90) not in gone  # each camera's newest: maybe being written
+    assert gone[:2] == [("a", 20), ("b", 20)] and sum(s.size for s in found) - 1000 * len(gone) <= 15_000
+
+
+def test_a_hole_is_reported_once_with_the_reason_noted_meanwhile() -> None:
+    watch = GapWatch(None)
+    assert watch.segment(seg("c", 0)) is None
+    watch.failed("recorder_exited", "ffmpeg exited 1: Connection refused")
+    watch.failed("stream_lost", "later, less precise")
+    gap = watch.segment(seg("c", 30))
+    assert gap == RecordingGap(start=T0 + 9_800, end=T0 + 30_000, reason="recorder_exited",
+                               detail="ffmpeg exited 1: Connection refused")  # fmt: skip
+    assert watch.segment(seg("c", 40)) is None
+    after_restart = GapWatch(T0 + 9_800)  # segments were on disk when the agent started
+    assert after_restart.segment(seg("c", 60)).reason == "agent_down"  # type: ignore[union-attr]
+
+
+def camera(url: str) -> Camera:
+    return Camera.model_validate({"id": "cam-int-1", "room": "int-1", "source": {"type": "rtsp", "url": url}})
+
+
+def test_the_stream_is_copied_not_encoded() -> None:
+    command = recording_command(camera("rtsp://u:p@10.0.0.5/ch1"), Path("/rec"), RecorderSettings())
+    assert command is not None and "-c" in command and command[command.index("-c") + 1] == "copy"
+    assert "libx264" not in command and command[-1] == "/rec/%s.mp4"
+
+
+def probe(path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name:format=duration", "-of", "json",
+         str(path)],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return dict(json.loads(done.stdout))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg (.ci/run installs it)")
+def test_a_camera_lost_for_a_while_is_one_gap_with_its_times(tmp_path: Path) -> None:
+    server = RtspServer(tmp_path).start()
+    gaps: list[RecordingGap] = []
+    settings = RecorderSettings(segment_s=2, stall_s=5, open_timeout_s=3)
+    clock = ManualClock(T0)
+    recorders = Recorders([camera(server.url)], tmp_path / "rec", settings, keep_days=30, budget_bytes=10**9,
+                          clock=clock, on_gap=lambda _c, gap: gaps.append(gap))  # fmt: skip
+    recorder: CameraRecorder = recorders.recorders[0]
+    try:
+        recorders.start()
+        assert wait_until(lambda: recorder.segments_done >= 3, 40), (
+            recorder.folder / ".ffmpeg.log"
+        ).read_text()
+        killed = int(time.time() * 1000)
+        server.stop()
+        time.sleep(8)
+        server.start()  # the same port: the camera is back
+        back = int(time.time() * 1000)
+        assert wait_until(lambda: len(gaps) == 1, 60), gaps
+        done_at_gap = recorder.segments_done
+        assert wait_until(lambda: recorder.segments_done >= done_at_gap + 2, 30)
+    finally:
+        recorders.stop()
+        server.stop()
+    (gap,) = gaps
+    assert gap.reason in ("recorder_exited", "stream_lost"), gap
+    assert killed - 4_000 <= gap.start <= killed + 1_000, (gap, killed)  # the last segment before
+    assert back - 1_000 <= gap.end <= back + 20_000, (gap, back)  # ffmpeg retries with a backoff
+    files = sorted((tmp_path / "rec" / "cam-int-1").glob("*.mp4"))
+    assert len(files) >= 5
+    for path in files[:-1]:  # each plays: the camera's H.264, copied
+        found = probe(path)
+        assert found["streams"][0]["codec_name"] == "h264" and float(found["format"]["duration"]) > 0.5
+    assert recorders.retain_once() == 0  # nothing old, well under budget
