@@ -15,7 +15,8 @@ SCRIPT = Path(__file__).with_name("rtsp_server.py")
 @dataclass
 class RtspServer:
     workdir: Path
-    video: Path | None = None
+    video: Path | str | None = None
+    """A video file, or ``pattern:WxH@FPS`` for an endless test pattern of that size."""
     port: int = 0
     _proc: subprocess.Popen[str] | None = None
 
