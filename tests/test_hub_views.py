@@ -195,6 +195,13 @@ def test_a_persons_timeline_has_every_step_each_room_and_who_was_there(hub: ApiH
     assert doc["bands"] == ["B0042"]
 
 
+def shanghai_midnight(day: str) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return int(datetime.fromisoformat(day).replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() * 1000)
+
+
 def test_reports_on_demand_in_every_format(hub: ApiHub) -> None:
     viewer = hub.client("viewer")
     doc = viewer.get("/api/v1/reports/daily").json()
@@ -205,6 +212,8 @@ def test_reports_on_demand_in_every_format(hub: ApiHub) -> None:
         "start": "2026-11-30",
         "end": "2026-12-07",
         "label": "2026-11-30 – 2026-12-06",
+        "start_ms": shanghai_midnight("2026-11-30"),  # its bounds in the centre's zone
+        "end_ms": shanghai_midnight("2026-12-07"),
     }
     csv_reply = viewer.get("/api/v1/reports/monthly", params={"day": "2026-11-30", "format": "csv"})
     assert csv_reply.status_code == 200 and csv_reply.headers["content-type"].startswith("text/csv")
@@ -212,7 +221,8 @@ def test_reports_on_demand_in_every_format(hub: ApiHub) -> None:
     pdf = viewer.get("/api/v1/reports/daily", params={"format": "pdf"})
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert viewer.get("/api/v1/reports/daily", params={"format": "html"}).text.count("<svg") == 2
-    assert viewer.get("/api/v1/reports/yearly").status_code == 422
+    assert viewer.get("/api/v1/reports/yearly").json()["period"]["kind"] == "yearly"  # 年度对比
+    assert viewer.get("/api/v1/reports/hourly").status_code == 422
     assert viewer.get("/api/v1/reports/daily", params={"day": "2026-13-40"}).status_code == 422
     assert viewer.get("/api/v1/reports/files/..%2Fhub.db").status_code == 404
     assert hub.anonymous().get("/api/v1/reports/daily").status_code == 401
