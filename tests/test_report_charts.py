@@ -55,7 +55,8 @@ def findings(hub: ApiHub) -> None:
         assert sup.put(f"/api/v1/officers/{oid}", json=officer(oid, unit)).status_code == 201
     for level, oid, unit in (("orange", "o1", "unit-a"), ("yellow", "o1", "unit-a"), ("red", "o2", "unit-b")):
         body = {"item": "AUX-ALONE", "level": level, "room": "int-1", "officers": [oid], "unit": unit}
-        assert op.post("/api/v1/findings", json=body).status_code == 201
+        raiser = sup if level == "red" else op  # red is a supervisor's call
+        assert raiser.post("/api/v1/findings", json=body).status_code == 201
     viewer = hub.client("viewer")
     assert wait_until(lambda: viewer.get("/api/v1/reports/monthly").json()["manual"] == 3, 10)
 
