@@ -95,8 +95,10 @@ def probe(path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs Debian's ffmpeg (.ci/run installs it)")
 def test_a_camera_lost_for_a_while_is_one_gap_with_its_times(tmp_path: Path) -> None:
+    assert shutil.which("ffmpeg") and shutil.which("ffprobe"), (
+        "Debian's ffmpeg is missing: .ci/run installs it"
+    )
     server = RtspServer(tmp_path).start()
     gaps: list[RecordingGap] = []
     settings = RecorderSettings(segment_s=2, stall_s=5, open_timeout_s=3)
