@@ -17,7 +17,7 @@ import yaml
 
 from hub.store import Batch, HubStore, Quarantined
 from tests.api_helpers import PASSWORD, ApiHub, api_hub, officer, person
-from tests.test_console import CHROMIUM, CHROMIUM_ARGS
+from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 
 from casewatch.simulation.modem import SimulatedModem
@@ -23,18 +22,11 @@ from hub.rules.state import Signal
 from tests.api_helpers import ApiHub, api_hub, now_ms, officer
 from tests.mqtt_helpers import Collector
 from tests.test_hub_notify import staff_case_and_detainee, texts_by_number
+from tests.test_patrol import picture
 from tests.waiting import wait_until
 
 RULES = sorted((Path(__file__).parent.parent / "configs" / "rules").glob("*.yaml"))
 AUX, LEADER_B = "13800000009", "13800000008"
-
-
-def jpeg(text: str) -> bytes:
-    frame = np.full((180, 320, 3), 60, np.uint8)
-    cv2.putText(frame, text, (20, 100), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (230, 230, 230), 2)
-    ok, data = cv2.imencode(".jpg", frame)
-    assert ok
-    return bytes(data.tobytes())
 
 
 def test_the_catalogue_offers_the_rules_and_the_manual_items() -> None:
@@ -73,8 +65,10 @@ def test_a_manual_ticket_stays_open_below_orange_and_escalates_when_unrectified(
     assert manual.level == "yellow"  # rectified: no more escalation
 
 
-@pytest.fixture
-def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[ApiHub, SimulatedModem]]:
+@contextmanager
+def hub_with_modem(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[ApiHub, SimulatedModem]]:
+    """A hub whose SMS go to a simulated modem on a pty (real pyserial); the camera's retained
+    picture is cleared afterwards (the broker is shared)."""
     modem = SimulatedModem(urc_every=0)
     responder = PtyResponder(modem.respond).start()
     try:
@@ -82,12 +76,18 @@ def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[ApiHub, SimulatedMod
             yield running, modem
     finally:
         responder.close()
-        cleaner = Collector(mqtt_broker.host, mqtt_broker.port)  # the broker is shared: no retained picture
+        cleaner = Collector(mqtt_broker.host, mqtt_broker.port)
         cleaner.publish("casewatch/c1/box-01/snapshots/cam-i1", b"", qos=0, retain=True)
         cleaner.close()
 
 
-def aux_in_the_interrogation_room(hub: ApiHub, mqtt_broker: Any, picture: bytes) -> None:
+@pytest.fixture
+def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[ApiHub, SimulatedModem]]:
+    with hub_with_modem(tmp_path, mqtt_broker) as running:
+        yield running
+
+
+def aux_in_the_interrogation_room(hub: ApiHub, mqtt_broker: Any, jpeg: bytes) -> None:
     """Case K1 (unit-a, o1) with detainee p1; an auxiliary of unit-b wearing band B0077 seen in
     int-1, whose camera cam-i1 publishes a picture."""
     staff_case_and_detainee(hub)
@@ -109,7 +109,7 @@ def aux_in_the_interrogation_room(hub: ApiHub, mqtt_broker: Any, picture: bytes)
         seen = feed.event("band.position", t, {"band": "B0077"}, {"zone": "int-1", "room": "int-1"}, "rx-1")
         for event in (health, seen):
             publisher.publish(*feed.message(event))
-        publisher.publish(*feed.snapshot("cam-i1", picture), qos=0, retain=True)
+        publisher.publish(*feed.snapshot("cam-i1", jpeg), qos=0, retain=True)
     finally:
         publisher.close()
     viewer = hub.client("viewer")
@@ -123,8 +123,8 @@ def test_a_reminder_from_a_camera_goes_through_the_whole_loop(
     hub: tuple[ApiHub, SimulatedModem], mqtt_broker: Any
 ) -> None:
     api, modem = hub
-    picture = jpeg("cam-i1")
-    aux_in_the_interrogation_room(api, mqtt_broker, picture)
+    shown = picture("cam-i1")
+    aux_in_the_interrogation_room(api, mqtt_broker, shown)
     viewer, op, sup = api.client("viewer"), api.client("operator"), api.client("supervisor")
     who = viewer.get("/api/v1/findings/responsible", params={"camera": "cam-i1"}).json()
     assert who["room"] == "int-1" and [o["id"] for o in who["officers"]] == ["aux1"]
@@ -137,7 +137,7 @@ def test_a_reminder_from_a_camera_goes_through_the_whole_loop(
     made = op.post("/api/v1/findings", json=body)
     assert made.status_code == 201, made.text
     raised = made.json()
-    assert raised["picture"]["sha256"] == hashlib.sha256(picture).hexdigest()
+    assert raised["picture"]["sha256"] == hashlib.sha256(shown).hexdigest()
 
     def alert() -> dict[str, Any]:
         reply = viewer.get(f"/api/v1/alerts/{raised['alert']}")
@@ -177,7 +177,7 @@ def test_an_orange_reminder_reaches_the_unit_leader_named_by_the_unit(
     hub: tuple[ApiHub, SimulatedModem], mqtt_broker: Any
 ) -> None:
     api, modem = hub
-    aux_in_the_interrogation_room(api, mqtt_broker, jpeg("cam-i1"))
+    aux_in_the_interrogation_room(api, mqtt_broker, picture("cam-i1"))
     body = {"item": "BELONGINGS-UNREGISTERED", "level": "orange", "person": "p1", "unit": "unit-b"}
     made = api.client("operator").post("/api/v1/findings", json=body)
     assert made.status_code == 201, made.text
@@ -189,7 +189,7 @@ def test_an_orange_reminder_reaches_the_unit_leader_named_by_the_unit(
 
 def test_hostile_reminders_are_refused(hub: tuple[ApiHub, SimulatedModem], mqtt_broker: Any) -> None:
     api, _ = hub
-    aux_in_the_interrogation_room(api, mqtt_broker, jpeg("cam-i1"))
+    aux_in_the_interrogation_room(api, mqtt_broker, picture("cam-i1"))
     op = api.client("operator")
     base = {"item": "AUX-ALONE", "level": "orange", "officers": ["aux1"]}
     for change, status in (
@@ -217,7 +217,7 @@ def test_a_reminder_reaches_whom_it_names_at_every_level(
     """After the review: a green reminder naming only a unit still reaches that unit's leader
     (green's own roles tell nobody), and an officer no longer in service cannot be named."""
     api, modem = hub
-    aux_in_the_interrogation_room(api, mqtt_broker, jpeg("cam-i1"))
+    aux_in_the_interrogation_room(api, mqtt_broker, picture("cam-i1"))
     op, sup = api.client("operator"), api.client("supervisor")
     body = {"item": "DISCIPLINE", "level": "green", "room": "int-1", "unit": "unit-b"}
     made = op.post("/api/v1/findings", json=body)
@@ -235,7 +235,7 @@ def test_what_an_operator_may_not_claim(hub: tuple[ApiHub, SimulatedModem], mqtt
     a camera's picture cannot be filed under another room, a picture declined is not kept, red is a
     supervisor's call, and a user raises a few reminders a minute at most."""
     api, _ = hub
-    aux_in_the_interrogation_room(api, mqtt_broker, jpeg("cam-i1"))
+    aux_in_the_interrogation_room(api, mqtt_broker, picture("cam-i1"))
     op, sup, viewer = api.client("operator"), api.client("supervisor"), api.client("viewer")
     base = {"item": "OTHER", "level": "blue", "officers": ["aux1"]}
     assert op.post("/api/v1/findings", json={**base, "unit": "no-such-unit"}).status_code == 422

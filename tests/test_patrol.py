@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.api_helpers import PASSWORD, ApiHub, api_hub, intake, now_ms
+from tests.browser_helpers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
 from tests.mqtt_helpers import Collector
-from tests.test_console import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow

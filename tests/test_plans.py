@@ -171,8 +171,8 @@ def test_a_plan_drawn_in_the_console_shows_the_centre_live(hub: ApiHub, mqtt_bro
     from playwright.sync_api import sync_playwright
 
     from tests.api_helpers import intake, officer
-    from tests.test_console import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
-    from tests.test_manual_findings import jpeg
+    from tests.browser_helpers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
+    from tests.test_patrol import picture
 
     sup, op, viewer = hub.client("supervisor"), hub.client("operator"), hub.client("viewer")
     assert sup.put("/api/v1/officers/aux1", json=officer("孙辅警", "unit-b", police=False)).status_code == 201
@@ -197,7 +197,7 @@ def test_a_plan_drawn_in_the_console_shows_the_centre_live(hub: ApiHub, mqtt_bro
             "band.tamper", t + 2, {"band": "B0042"}, {"strap_open": True, "magnet": False}, "rx-1"
         )
         publisher.publish(*feed.message(tamper))
-        publisher.publish(*feed.snapshot("cam-i1", jpeg("cam-i1")), qos=0, retain=True)
+        publisher.publish(*feed.snapshot("cam-i1", picture("cam-i1")), qos=0, retain=True)
         assert wait_until(lambda: viewer.get("/api/v1/alerts", params={"rule": "WB-TAMPER"}).json(), 15)
         assert wait_until(lambda: viewer.get("/api/v1/cameras/cam-i1/snapshot").status_code == 200, 10)
         plan_file = Path(hub.service.cfg.store.path).parent / "upload.png"

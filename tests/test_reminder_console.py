@@ -13,12 +13,11 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from casewatch.simulation.modem import SimulatedModem
-from casewatch.simulation.wristbands import PtyResponder
-from tests.api_helpers import ApiHub, api_hub
-from tests.mqtt_helpers import Collector
-from tests.test_console import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
+from tests.api_helpers import ApiHub
+from tests.browser_helpers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
 from tests.test_hub_notify import texts_by_number
-from tests.test_manual_findings import AUX, aux_in_the_interrogation_room, jpeg
+from tests.test_manual_findings import AUX, aux_in_the_interrogation_room, hub_with_modem
+from tests.test_patrol import picture
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -26,23 +25,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[tuple[ApiHub, SimulatedModem]]:
-    modem = SimulatedModem(urc_every=0)
-    responder = PtyResponder(modem.respond).start()
-    try:
-        with api_hub(tmp_path, mqtt_broker, notify={"sms": {"port": responder.path}}) as running:
-            yield running, modem
-    finally:
-        responder.close()
-        cleaner = Collector(mqtt_broker.host, mqtt_broker.port)
-        cleaner.publish("casewatch/c1/box-01/snapshots/cam-i1", b"", qos=0, retain=True)
-        cleaner.close()
+    with hub_with_modem(tmp_path, mqtt_broker) as running:
+        yield running
 
 
 def test_a_reminder_from_a_tile_goes_round_the_loop_in_the_console(
     hub: tuple[ApiHub, SimulatedModem], mqtt_broker: Any
 ) -> None:
     api, modem = hub
-    aux_in_the_interrogation_room(api, mqtt_broker, jpeg("cam-i1"))
+    aux_in_the_interrogation_room(api, mqtt_broker, picture("cam-i1"))
     viewer = api.client("viewer")
     ARTEFACTS.mkdir(exist_ok=True)
     with sync_playwright() as pw:

@@ -20,8 +20,8 @@ from hub.config import HubConfig
 from hub.core import Changes
 from hub.service import HubService
 from tests.api_helpers import ApiHub, api_hub, officer
+from tests.browser_helpers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
 from tests.hub_helpers import hub_config
-from tests.test_console import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS, browser_login
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
