@@ -116,8 +116,13 @@ class CameraRecorder:
     def __init__(
         self, camera: Camera, folder: Path, settings: RecorderSettings,
         on_gap: Callable[[Camera, RecordingGap], None],
+        on_state: Callable[[Camera, str, int], None] = lambda camera, state, since: None,
     ) -> None:  # fmt: skip
+        """``on_state(camera, "recording"|"stopped", since_ms)``: the first segment of this run was
+        written (recording is on from its start), or recording stopped."""
         self.camera, self.folder, self.settings, self.on_gap = camera, folder, settings, on_gap
+        self.on_state = on_state
+        self.recording = False
         self.command = recording_command(camera, folder, settings)
         self.restarts = 0
         self.segments_done = 0
@@ -142,11 +147,14 @@ class CameraRecorder:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, now_ms: int | None = None) -> None:
         self._stop.set()
         self._end_process()
         if self._thread.is_alive():
             self._thread.join(10)
+        if self.recording:
+            self.recording = False
+            self.on_state(self.camera, "stopped", now_ms if now_ms is not None else int(time.time() * 1000))
 
     def _run(self) -> None:
         backoff = 1.0
@@ -215,6 +223,9 @@ class CameraRecorder:
         for seg in ready:
             self._done.add(seg.name)
             self.segments_done += 1
+            if not self.recording:
+                self.recording = True
+                self.on_state(self.camera, "recording", seg.start_ms)
             gap = self.watch.segment(seg)
             if gap is not None:
                 log.warning(
@@ -232,14 +243,18 @@ class Recorders:
     def __init__(
         self, cameras: Sequence[Camera], root: Path, settings: RecorderSettings, *, keep_days: float,
         budget_bytes: int, clock: Clock, on_gap: Callable[[Camera, RecordingGap], None],
+        on_state: Callable[[Camera, str, int], None] = lambda camera, state, since: None,
+        protected: Callable[[], Sequence[tuple[int, int]]] = list,
     ) -> None:  # fmt: skip
+        """``protected()``: intervals retention keeps (ranges the hub still asks for)."""
         self.root, self.keep_ms, self.budget_bytes, self.clock = (
             root,
             int(keep_days * 86_400_000),
             budget_bytes,
             clock,
         )
-        self.recorders = [CameraRecorder(c, root / c.id, settings, on_gap) for c in cameras]
+        self.recorders = [CameraRecorder(c, root / c.id, settings, on_gap, on_state) for c in cameras]
+        self.protected = protected
         self.deleted = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._retain, name="record-retention", daemon=True)
@@ -253,16 +268,16 @@ class Recorders:
     def stop(self) -> None:
         self._stop.set()
         for recorder in self.recorders:
-            recorder.stop()
+            recorder.stop(self.clock.now_ms())
 
-    def retain_once(self, protected: Sequence[tuple[int, int]] = ()) -> int:
+    def retain_once(self, protected: Sequence[tuple[int, int]] | None = None) -> int:
         found = [s for r in self.recorders for s in segments(r.camera.id, listing(r.folder))]
         doomed = to_delete(
             found,
             now_ms=self.clock.now_ms(),
             keep_ms=self.keep_ms,
             budget_bytes=self.budget_bytes,
-            protected=protected,
+            protected=self.protected() if protected is None else protected,
         )
         for seg in doomed:
             try:

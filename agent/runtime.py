@@ -22,18 +22,17 @@ from agent.ops import Metric, OpsServer
 from agent.outbox import Outbox, OutboxError
 from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
-from agent.recording import Recorders, RecorderSettings
+from agent.recording_service import RecordingService
 from agent.room_state import ENDED, Fusion
 from agent.snapshots import SnapshotSender
 from agent.uploads import EvidenceUploads
-from detectors.config import Camera
 from detectors.detection import Detector
 from detectors.observations import ClipObservation, HealthObservation, Observation, ZoneObservation
 from devices.events import DeviceEvent
 from foundation.mqtt_link import MqttLink, Subscription
 from protocol.anchor import read_anchor
 from protocol.clock import Clock, SystemClock
-from protocol.data import AgentStats, Evidence, RecordingGap
+from protocol.data import AgentStats, Evidence
 from protocol.errors import ProtocolError
 from protocol.ids import uuid7
 from protocol.registry import decode_registration, registry_keyring
@@ -96,7 +95,7 @@ class Agent:
         self._timer = threading.Thread(target=self._timer_loop, name="agent-timer", daemon=True)
         self.vision = self._vision(storage, detector) if config.cameras else None
         self.snapshots = self._snapshot_sender() if self.vision is not None else None
-        self.recorders = self._recorders(storage) if config.recording.enabled and config.cameras else None
+        self.recording = self._recording(storage) if config.recording.enabled and config.cameras else None
         self.devices = None
         if config.devices:
             from devices.service import DeviceService, DeviceStateStore
@@ -123,25 +122,15 @@ class Agent:
                 Subscription(self.layout.receipt(config.center, config.agent)),
                 Subscription(self.layout.hub_anchor(config.center)),
                 Subscription(self.layout.watch(config.center, config.agent)),
+                Subscription(self.layout.fetch(config.center, config.agent)),
             ],
         )
 
-    def _recorders(self, storage: Path) -> Recorders:
-        """Continuous recording (agent/recording.py): each hole found is a ``recording.gap`` event."""
-        rec = self.config.recording
-        settings = RecorderSettings(
-            segment_s=rec.segment_s, stall_s=rec.stall_s, min_free_bytes=int(rec.min_free_gb * 1024**3),
-            encode_fps=rec.encode_fps,
-        )  # fmt: skip
-
-        def on_gap(camera: Camera, gap: RecordingGap) -> None:
-            self.emit(
-                [Draft("recording.gap", camera.id, {"camera": camera.id, "room": camera.room}, gap, gap.end)]
-            )
-
-        return Recorders(
-            self.config.cameras, rec.dir or storage / "recordings", settings, keep_days=rec.keep_days,
-            budget_bytes=int(rec.budget_gb * 1024**3), clock=self.clock, on_gap=on_gap,
+    def _recording(self, storage: Path) -> RecordingService:
+        """Continuous recording and the hub's segment requests (agent/recording_service.py)."""
+        return RecordingService(
+            self.config, storage, clock=self.clock, emit=self.emit,
+            send=self.uploads.add if self.uploads is not None else None, registry_keys=self.registry_keys,
         )  # fmt: skip
 
     def _snapshot_sender(self) -> SnapshotSender:
@@ -216,8 +205,8 @@ class Agent:
             self.vision.start()
         if self.snapshots is not None:
             self.snapshots.start()
-        if self.recorders is not None:
-            self.recorders.start()
+        if self.recording is not None:
+            self.recording.start()
         if self.devices is not None:
             self.devices.start()
         self._timer.start()
@@ -232,8 +221,8 @@ class Agent:
         self._stop.set()
         if self.snapshots is not None:
             self.snapshots.stop()
-        if self.recorders is not None:
-            self.recorders.stop()
+        if self.recording is not None:
+            self.recording.stop()
         if self.vision is not None:
             self.vision.stop()
         if self.devices is not None:
@@ -329,6 +318,10 @@ class Agent:
             return
         if topic == self.layout.watch(self.config.center, self.config.agent):
             self._watch(payload)
+            return
+        if topic == self.layout.fetch(self.config.center, self.config.agent):
+            if self.recording is not None:
+                self.recording.on_fetch(payload)
             return
         try:
             parsed = self.layout.parse(topic)

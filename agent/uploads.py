@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from foundation.mqtt_link import LinkError, MqttLink
@@ -47,8 +47,11 @@ class EvidenceUploads:
         max_bytes: int,
         ack_timeout_s: float = 30.0,
         ready: Callable[[], bool] = lambda: True,
+        roots: Mapping[str, Path] | None = None,
     ) -> None:
         self.root = root
+        self.roots = dict(roots or {})
+        """Folders of paths outside the evidence root, by first component (``segments``: recordings)."""
         self.link = link
         self.topic = topic
         self.center, self.agent, self.key = center, agent, key
@@ -152,7 +155,8 @@ class EvidenceUploads:
         if attempts >= MAX_ATTEMPTS:
             self._drop(path, f"given up after {attempts} attempts")
             return True
-        target = self.root / path
+        head, _, rest = path.partition("/")
+        target = self.roots[head] / rest if head in self.roots else self.root / path
         try:
             size = target.stat().st_size
             if size > self.max_bytes:

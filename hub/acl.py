@@ -34,5 +34,6 @@ def acl_text(cfg: HubConfig) -> str:
             f"topic read {base}/hub/anchor",  # the log's signed head, kept off the hub's disk
             f"topic read {base}/{agent.id}/receipt",  # how far the hub has stored its events
             f"topic read {base}/{agent.id}/watch",  # cameras someone is watching: pictures often
+            f"topic read {base}/{agent.id}/fetch",  # recordings the hub wants for a package
         ]
     return "\n".join(lines) + "\n"

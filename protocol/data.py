@@ -88,6 +88,37 @@ class RecordingGap(Data):
     detail: Text | None = None
 
 
+class RecordingState(Data):
+    """A camera's continuous recording began (its first segment is written) or stopped (the agent
+    shut down or recording was switched off): with ``recording.gap`` the hub knows when a camera
+    was on record, and tells a hole from a camera that was never recorded."""
+
+    state: Literal["recording", "stopped"]
+    since: Ms
+    segment_s: Annotated[int, Field(ge=1, le=600)] | None = None
+
+
+class SegmentInfo(Data):
+    """One stored segment: its file name (``{unix s}.mp4``), the time it covers, its bytes' digest."""
+
+    name: Annotated[str, Field(pattern=r"^[0-9]{9,11}\.mp4$")]
+    start: Ms
+    end: Ms
+    size: Annotated[int, Field(ge=1, le=MAX_SAFE_INT)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class RecordingSegments(Data):
+    """The agent's answer to one range of a hub's fetch request (protocol/fetch.py): the segments it
+    holds overlapping ``start``–``end``, each also sent as the file ``segments/{camera}/{name}``.
+    An empty list: nothing recorded then (or already deleted by retention)."""
+
+    request: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,95}$")]
+    start: Ms
+    end: Ms
+    segments: list[SegmentInfo] = Field(default_factory=list, max_length=400)
+
+
 # --- wristbands ------------------------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ from protocol.signing import Keyring, signed
 FILE_VERSION = 1
 MAX_HEADER_BYTES = 4096
 FILE_PATH_PATTERN = (
-    r"^(snapshots|clips)/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[A-Za-z0-9][A-Za-z0-9_.:-]{0,95}\.(jpg|mp4)$"
+    r"^((snapshots|clips)/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[A-Za-z0-9][A-Za-z0-9_.:-]{0,95}\.(jpg|mp4)"
+    r"|segments/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}/[0-9]{9,11}\.mp4)$"
 )
 _PATH = re.compile(FILE_PATH_PATTERN)
 MEDIA_TYPES = {".jpg": "image/jpeg", ".mp4": "video/mp4"}
@@ -57,7 +58,8 @@ def encode_snapshot(center: str, agent: str, camera: str, jpeg: bytes, *, key: b
 
 
 def valid_path(path: str) -> bool:
-    """A path an agent's evidence folder can hold: ``snapshots|clips/{camera}/{name}.jpg|mp4``."""
+    """A path an agent's evidence folder can hold: ``snapshots|clips/{camera}/{name}.jpg|mp4``, or a
+    continuous recording's segment ``segments/{camera}/{unix seconds}.mp4`` (protocol/fetch.py)."""
     return bool(_PATH.fullmatch(path)) and ".." not in path
 
 

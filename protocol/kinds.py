@@ -33,6 +33,8 @@ from protocol.data import (
     EvidenceClip,
     Occupancy,
     RecordingGap,
+    RecordingSegments,
+    RecordingState,
 )
 
 Priority = Literal["critical", "observation", "routine"]
@@ -118,6 +120,37 @@ KINDS: dict[str, KindSpec] = {
                 "end": _T0,
                 "reason": "stream_lost",
                 "detail": "no new segment for 30 s; ffmpeg restarted",
+            },
+        ),
+        KindSpec(
+            "recording.state",
+            RecordingState,
+            "critical",
+            ("camera",),
+            "A camera's continuous recording began (first segment written) or stopped.",
+            {"camera": "cam-int-1", "room": "int-1"},
+            {"state": "recording", "since": _T0, "segment_s": 10},
+        ),
+        KindSpec(
+            "recording.segments",
+            RecordingSegments,
+            "critical",
+            ("camera",),
+            "The segments an agent holds for one range of the hub's fetch request (sent as files).",
+            {"camera": "cam-int-1", "room": "int-1"},
+            {
+                "request": _ID + "-1",
+                "start": _T0 - 20_000,
+                "end": _T0,
+                "segments": [
+                    {
+                        "name": "1767249980.mp4",
+                        "start": _T0 - 20_000,
+                        "end": _T0 - 10_000,
+                        "size": 2_100_000,
+                        "sha256": "ab" * 32,
+                    },
+                ],
             },
         ),
         KindSpec(

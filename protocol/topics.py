@@ -9,6 +9,7 @@
     {prefix}/{center}/{agent}/files                               evidence files, QoS 1 (protocol/files.py)
     {prefix}/{center}/{agent}/receipt                             retained, hub -> agent: stored up to seq
     {prefix}/{center}/{agent}/watch                               retained, hub -> agent: pictures often
+    {prefix}/{center}/{agent}/fetch                               retained, hub -> agent: recordings wanted
     {prefix}/{center}/registry/bands/{band}                       retained, hub -> agents
     {prefix}/{center}/alerts/{alert_id}                           retained alert state, hub -> all
     {prefix}/{center}/hub/anchor                                  retained signed chain head, hub -> all
@@ -145,6 +146,10 @@ class TopicLayout:
     def watch(self, center: str, agent: str) -> str:
         """The hub's retained watch request for an agent: cameras to send pictures of often."""
         return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/watch"
+
+    def fetch(self, center: str, agent: str) -> str:
+        """The hub's retained segment request for an agent: recordings to send (protocol/fetch.py)."""
+        return f"{self.prefix}/{_key(center, 'center')}/{_agent(agent)}/fetch"
 
     def hub_status(self, center: str) -> str:
         """The hub's own retained ``online``/``offline`` (its will)."""

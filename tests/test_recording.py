@@ -5,6 +5,7 @@ reason, and every segment plays (ffprobe: H.264, as the camera sent it)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -15,10 +16,12 @@ from typing import Any
 import pytest
 
 from agent.recording import CameraRecorder, GapWatch, Recorders, RecorderSettings, recording_command
+from agent.segment_fetch import SegmentFetch
 from agent.segments import Segment, holes, segments, to_delete
 from detectors.config import Camera
 from protocol.clock import ManualClock
-from protocol.data import RecordingGap
+from protocol.data import RecordingGap, RecordingSegments
+from protocol.fetch import FetchRequest, Range
 from tests.media_servers import RtspServer
 from tests.waiting import wait_until
 
@@ -103,8 +106,10 @@ def test_a_camera_lost_for_a_while_is_one_gap_with_its_times(tmp_path: Path) -> 
     gaps: list[RecordingGap] = []
     settings = RecorderSettings(segment_s=2, stall_s=5, open_timeout_s=3)
     clock = ManualClock(T0)
+    states: list[tuple[str, int]] = []
     recorders = Recorders([camera(server.url)], tmp_path / "rec", settings, keep_days=30, budget_bytes=10**9,
-                          clock=clock, on_gap=lambda _c, gap: gaps.append(gap))  # fmt: skip
+                          clock=clock, on_gap=lambda _c, gap: gaps.append(gap),
+                          on_state=lambda _c, state, since: states.append((state, since)))  # fmt: skip
     recorder: CameraRecorder = recorders.recorders[0]
     try:
         recorders.start()
@@ -132,3 +137,24 @@ def test_a_camera_lost_for_a_while_is_one_gap_with_its_times(tmp_path: Path) -> 
         found = probe(path)
         assert found["streams"][0]["codec_name"] == "h264" and float(found["format"]["duration"]) > 0.5
     assert recorders.retain_once() == 0  # nothing old, well under budget
+    first = segments("cam-int-1", [(p.name, p.stat().st_size, p.stat().st_mtime) for p in files])[0]
+    # on from the first segment's start, not again after the gap (the gap says what was missed),
+    # off when the recorder stopped
+    assert states == [("recording", first.start_ms), ("stopped", T0)], states
+    answered: list[RecordingSegments] = []
+    sent: list[str] = []
+    fetch = SegmentFetch(tmp_path / "rec", {"cam-int-1": "int-1"}, segment_s=2, clock=ManualClock(10**13),
+                         answer=lambda _r, _room, data: answered.append(data), send=sent.append)  # fmt: skip
+    wanted = Range("pkg-1", "cam-int-1", gap.start - 3_000, gap.end + 3_000)
+    fetch.request(FetchRequest("c1", "box-01", (wanted,), 0))
+    assert fetch.protected() == [(wanted.start, wanted.end)] and fetch.poll() == 1 and fetch.poll() == 0
+    (listed,) = answered
+    names = [s.name for s in listed.segments]
+    assert any(s.end < gap.start + 500 for s in listed.segments), names  # before the gap
+    assert any(s.start >= gap.end - 500 for s in listed.segments), names  # and after it
+    assert sent == [f"segments/cam-int-1/{n}" for n in names]
+    for info in listed.segments:
+        assert (
+            info.sha256
+            == hashlib.sha256((tmp_path / "rec" / "cam-int-1" / info.name).read_bytes()).hexdigest()
+        )
