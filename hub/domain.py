@@ -11,7 +11,7 @@ Literal types repeat sets defined where the data is validated (``hub.records``,
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -164,6 +164,12 @@ class Camera(ReadModel):
     room: str | None = Field(None, description="The room its agent says it watches.")
     contested_by: str | None = Field(
         None, description="Another agent that reported this camera too (ignored: a misconfiguration?)."
+    )
+    recording: dict[str, Any] | None = Field(
+        None, description="Continuous recording: `state` (recording, stopped) and `since` (recording.state)."
+    )
+    last_gap: dict[str, Any] | None = Field(
+        None, description="The last hole in its recording: `start`, `end`, `reason` (recording.gap)."
     )
 
 

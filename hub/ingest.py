@@ -150,6 +150,9 @@ class Ingest:
         self.on_health = on_health
         self.on_tick = on_tick
         """Other timed work of the hub's, on this thread (watches that ended)."""
+        self.on_stored: Callable[[list[Stored]], None] | None = None
+        """Told each round's stored events once their changes are saved (the coverage watch): on
+        this thread, so it must only look and hand work on."""
         self.ack: Callable[[int, int], None] | None = None
         """How a delivery is acknowledged (the MQTT link's ``ack``), set once the link exists."""
         self.stats = IngestStats()
@@ -342,6 +345,11 @@ class Ingest:
         core = self.judgement.core
         core.process(stored, now)
         self._save(_Held(changes=core.take_changes(now), later=later))
+        if self.on_stored is not None and stored:
+            try:
+                self.on_stored(stored)
+            except Exception:  # a listener's fault is not the ingest's
+                log.exception("a listener to stored events failed")
 
     def _admit_and_write(
         self, items: list[Delivery | RecordRequest], batch: Batch, requests: list[RecordRequest]

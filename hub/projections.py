@@ -182,6 +182,8 @@ class Projections:
             self._set("cabinet", subject["cabinet"], cabinet)
         elif kind == "camera.health" and subject.get("camera"):
             self._camera_health(subject, data, ts, str(doc.get("agent") or ""))
+        elif kind in ("recording.state", "recording.gap") and subject.get("camera"):
+            self._camera_recording(kind, subject, data, str(doc.get("agent") or ""))
         elif kind == "device.health" and subject.get("device"):
             device = {
                 "id": subject["device"],
@@ -328,6 +330,18 @@ class Projections:
             "room": subject.get("room") or known.get("room"),
         }
         self._set("camera", camera_id, {**known, **camera})
+
+    def _camera_recording(self, kind: str, subject: dict[str, Any], data: dict[str, Any], agent: str) -> None:
+        """Whether a camera its owner reported is being recorded, and its last recording gap."""
+        camera_id = str(subject["camera"])
+        known = self.cameras.get(camera_id)
+        if known is None or known.get("agent") != agent:
+            return  # not reported by its owner yet (its health comes first), or another box's word
+        if kind == "recording.state":
+            news = {"recording": {"state": data.get("state"), "since": data.get("since")}}
+        else:
+            news = {"last_gap": {k: data.get(k) for k in ("start", "end", "reason")}}
+        self._set("camera", camera_id, {**known, **news})
 
     def _set(self, kind: str, key: str, doc: dict[str, Any] | None) -> None:
         table: dict[str, dict[str, Any]] = getattr(self, _TABLES[kind])

@@ -221,6 +221,17 @@ class Queries:
                 out += [(band, int(ts), room) for ts, room in rows]
         return sorted(out, key=lambda r: r[1])
 
+    def recording(self, since_ms: int, until_ms: int) -> list[dict[str, Any]]:
+        """Every camera's ``recording.state`` up to ``until_ms`` and the ``recording.gap`` events
+        sent since ``since_ms`` (a gap is sent when it ends), in log order: hub/coverage.py's input."""
+        with self.store.reading() as db:
+            rows = db.execute(
+                "SELECT body FROM events WHERE (kind = 'recording.state' AND ts < ?)"
+                " OR (kind = 'recording.gap' AND ts >= ?) ORDER BY pos",
+                (until_ms, since_ms),
+            ).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
     def first_received_ms(self) -> int | None:
         """When the store's first event arrived (the hub's first day), or None when it is empty."""
         with self.store.reading() as db:

@@ -216,6 +216,34 @@ class FindingManual(_Data):
     picture: Picture | None = None
 
 
+class CoverageGap(_Data):
+    """Written by the hub itself (hub/coverage_watch.py): part of a person's time in a room was not
+    on camera; rule REC-GAP makes it an alert. ``reason`` and ``cause`` as in hub/coverage.py."""
+
+    room: Key
+    start: Ms
+    end: Ms
+    reason: Literal["room_without_camera", "recording_gap", "not_recorded"]
+    cause: Annotated[str, Field(max_length=40)] | None = None
+    cameras: list[Key] = Field(default_factory=list, max_length=32)
+    detail: Text | None = None
+
+
+class PackageBuilt(_Data):
+    """A person's package (hub/packages.py) was assembled: the digest of its signed manifest ties
+    the archive handed over to this row of the log."""
+
+    package: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    trigger: Literal["release", "request"]
+    manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    files: Annotated[int, Field(ge=0, le=100_000)]
+    parts: Annotated[int, Field(ge=0, le=100_000)]
+    percent: Annotated[float, Field(ge=0, le=100)]
+    """Custody time on camera (hub/coverage.py)."""
+    missing: Annotated[int, Field(ge=0, le=100_000)] = 0
+    """Segments the agents listed that never arrived."""
+
+
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Point = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
 """``[x, y]`` as fractions of the plan picture's width and height (0,0 top left)."""
@@ -261,6 +289,8 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "finding.manual": (FindingManual, ("finding",)),
     "plan.image": (PlanImage, ("plan",)),
     "plan.layout": (PlanLayout, ("plan",)),
+    "coverage.gap": (CoverageGap, ("person", "room")),
+    "package.built": (PackageBuilt, ("person",)),
 }
 SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room", "finding", "camera", "plan")
 

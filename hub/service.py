@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from hub.agent_files import AgentFiles
 from hub.alerts import Alert, AlertBook
 from hub.config import HubConfig
 from hub.core import Changes, HubCore
+from hub.coverage_watch import CoverageWatch
 from hub.embedded_broker import EmbeddedBroker
 from hub.errors import StoreError
 from hub.http_server import HttpServer, hub_http
@@ -117,6 +119,7 @@ class HubService:
         """When each (user, screen) last logged a patrol round (hub/api/patrol_routes.py)."""
         self.ready = threading.Event()
         self.ingest: Ingest | None = None
+        self.coverage: CoverageWatch | None = None
 
     # what readers see of the judgement (replaced whole by the ingest thread, never edited) ------
     @property
@@ -183,7 +186,23 @@ class HubService:
             hub_seq=hub_mark.next_expected if hub_mark else 1, on_health=self._on_health,
             on_tick=self.end_watches,
         )  # fmt: skip
+        self.coverage = CoverageWatch(
+            self.queries, lambda: self.core.projections, self._record_later, self.clock
+        )
+        self.ingest.on_stored = self.coverage.on_stored
         return self
+
+    def _record_later(self, kind: str, subject: dict[str, str], data: dict[str, Any], by: str) -> None:
+        """Queue a record the hub makes itself, without waiting for it (its failure is logged)."""
+        assert self.ingest is not None
+        request = RecordRequest(kind, subject, data, by, None)
+
+        def failed(done: Future[Stored]) -> None:
+            if done.exception() is not None:
+                log.error("%s not logged: %s", kind, done.exception())
+
+        request.done.add_done_callback(failed)
+        self.ingest.record(request)
 
     def alert_doc(self, alert_id: str) -> dict[str, Any] | None:
         """An alert as published (with its rule's title and basis), from the store."""
@@ -279,6 +298,8 @@ class HubService:
         if self.cfg.reports.scheduled:
             self.reports = ReportScheduler(self, self.reports_dir).start()
         self.ingest.start()
+        assert self.coverage is not None
+        self.coverage.start()
         self.link.start()
         if self.http is not None:
             self.http.start()
@@ -312,6 +333,8 @@ class HubService:
     def stop(self) -> None:
         if self.http is not None:
             self.http.stop()
+        if self.coverage is not None:
+            self.coverage.stop()
         if self.ingest is not None:
             self.ingest.stop()
         self.notifier.stop()

@@ -290,6 +290,20 @@ def _cam_coverage_occupied(run: Run) -> Expected:
     return [lv("red", T0 + 30 * S), clear(T0 + 90 * S)]
 
 
+@scenario("REC-GAP")
+def _rec_gap(run: Run) -> Expected:
+    """One alert per uncovered piece the hub logs: orange in a waiting room, red in interrogation."""
+    d = Detainee()
+    gap = {"start": T0 - 40 * S, "end": T0 - 20 * S, "reason": "recording_gap", "cause": "stream_lost",
+           "cameras": ["cam-wait-1"]}  # fmt: skip
+    run.feed("coverage.gap", T0, agent="hub", **d.who(), room="wait-1", room_type="waiting",
+             data={**gap, "room": "wait-1"})  # fmt: skip
+    nocam = {"start": T0 + 5 * M, "end": T0 + 9 * M, "reason": "room_without_camera", "cameras": []}
+    run.feed("coverage.gap", T0 + 10 * M, agent="hub", **d.who(), room="int-1", room_type="interrogation",
+             data={**nocam, "room": "int-1"})  # fmt: skip
+    return [lv("orange", T0), clear(T0), lv("red", T0 + 10 * M), clear(T0 + 10 * M)]
+
+
 # G. dossier cabinet --------------------------------------------------------------------------
 
 

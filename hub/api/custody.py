@@ -19,7 +19,8 @@ from hub.api.pii import for_reader
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
 from hub.api.views.custody import BandView, PersonDetail, PersonInCustody, PersonTimeline
 from hub.queries import AlertFilter
-from hub.timeline import Seen, holdings, timeline, worn
+from hub.timeline import timeline
+from hub.trail import FOREVER, read_trail
 
 router = APIRouter(tags=["custody"])
 PERSON_ROLES = ("detainee", "visitor", "guardian")
@@ -95,42 +96,21 @@ def get_person(person: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> d
 )
 def person_timeline(person: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> dict[str, Any]:
     doc = _person(ctx, person)
-    since, until = int(doc.get("arrived") or 0), doc.get("released")
-    end = until if until is not None else 2**62
-
-    def in_stay(ts: Any) -> bool:  # the same id may have been in custody before: this stay only
-        return isinstance(ts, int) and since <= ts <= end
-
-    records = [r for r in ctx.queries.about_person(person) if in_stay(r.get("ts"))]
-    held = [h for h in holdings(_binding_records(ctx)) if (h.end is None or h.end > since) and h.start <= end]
-    own_held = [h for h in held if h.person == person]
-    own_bands = sorted({h.band for h in own_held})
-    own = worn([Seen(*p) for p in ctx.queries.positions(own_bands, since, until)], own_held)
-    staff_held = [h for h in held if h.role in ("officer", "auxiliary") and h.officer]
-    staff_bands = sorted({h.band for h in staff_held})
-    staff = worn(
-        [Seen(*p) for p in ctx.queries.positions(staff_bands, since, until)], staff_held, by_officer=True
-    )
+    trail = read_trail(ctx.queries, doc)
+    since, end = trail.since, trail.until if trail.until is not None else FOREVER
     officers = {o["id"]: o for o in ctx.queries.projections("officer")}
     names = {
-        str(h.officer): str((officers.get(str(h.officer)) or {}).get("name") or h.officer) for h in staff_held
+        str(h.officer): str((officers.get(str(h.officer)) or {}).get("name") or h.officer)
+        for h in trail.staff_held
     }
     alerts = [
         ctx.service.alert_view(a)
         for a in ctx.queries.alerts(AlertFilter(person=person, since_ms=since, until_ms=end, limit=500))
     ]
     rooms = {r.id: r.name for r in ctx.service.cfg.rooms}
-    steps = timeline(doc, records, own, staff, alerts, rooms, names)
-    found: dict[str, Any] = for_reader({"person": doc, "bands": own_bands, "steps": steps}, who)
+    steps = timeline(doc, trail.records, trail.own, trail.staff, alerts, rooms, names)
+    found: dict[str, Any] = for_reader({"person": doc, "bands": trail.own_bands, "steps": steps}, who)
     return found
-
-
-def _binding_records(ctx: ApiContext) -> list[dict[str, Any]]:
-    """Every bind, unbind and release record, in log order (few: a handful per person)."""
-    found: list[tuple[int, dict[str, Any]]] = []
-    for kind in ("band.bind", "band.unbind", "person.release"):
-        found += [(e["pos"], e["event"]) for e in ctx.queries.events(kind=kind, agent="hub", limit=1_000_000)]
-    return [doc for _pos, doc in sorted(found, key=lambda item: item[0])]
 
 
 @router.post("/persons/{person}/release", status_code=201, summary="Release (离开办案区)")

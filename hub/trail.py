@@ -1,0 +1,64 @@
+"""A person's custody read from the log: their records, where their bands were, who was with them.
+
+The person's timeline (API), the recording coverage (hub/coverage.py) and the person's package
+(hub/packages.py) all start from the same reading of the log, so they cannot disagree about
+where someone was: the person's records in this custody, the holdings of every band bound and
+released, the person's own sightings and the staff's, named by the officer who wore the band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hub.queries import Queries
+from hub.timeline import Holding, Seen, Stay, holdings, stays, worn
+
+FOREVER = 2**62
+
+
+@dataclass(frozen=True)
+class Trail:
+    person: dict[str, Any]
+    since: int
+    until: int | None
+    """The release (None: still in custody)."""
+    records: list[dict[str, Any]]
+    own_bands: list[str]
+    own: list[Seen]
+    staff: list[Seen]
+    staff_held: list[Holding]
+
+    def stays(self, now_ms: int | None = None) -> list[Stay]:
+        """The person's rooms with entry and exit; a stay still open ends at release or ``now_ms``."""
+        return stays(self.own, self.until if self.until is not None else now_ms)
+
+
+def binding_records(queries: Queries) -> list[dict[str, Any]]:
+    """Every bind, unbind and release record, in log order (few: a handful per person)."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    for kind in ("band.bind", "band.unbind", "person.release"):
+        found += [(e["pos"], e["event"]) for e in queries.events(kind=kind, agent="hub", limit=1_000_000)]
+    return [doc for _pos, doc in sorted(found, key=lambda item: item[0])]
+
+
+def read_trail(queries: Queries, person: dict[str, Any]) -> Trail:
+    """``person``: the person projection (``id``, ``arrived``, ``released``)."""
+    pid = str(person["id"])
+    since, until = int(person.get("arrived") or 0), person.get("released")
+    end = until if until is not None else FOREVER
+
+    def in_stay(ts: Any) -> bool:  # the same id may have been in custody before: this stay only
+        return isinstance(ts, int) and since <= ts <= end
+
+    records = [r for r in queries.about_person(pid) if in_stay(r.get("ts"))]
+    bound = holdings(binding_records(queries))
+    held = [h for h in bound if (h.end is None or h.end > since) and h.start <= end]
+    own_held = [h for h in held if h.person == pid]
+    own_bands = sorted({h.band for h in own_held})
+    own = worn([Seen(*p) for p in queries.positions(own_bands, since, until)], own_held)
+    staff_held = [h for h in held if h.role in ("officer", "auxiliary") and h.officer]
+    staff_bands = sorted({h.band for h in staff_held})
+    staff_seen = [Seen(*p) for p in queries.positions(staff_bands, since, until)]
+    staff = worn(staff_seen, staff_held, by_officer=True)
+    return Trail(person, since, until, records, own_bands, own, staff, staff_held)
