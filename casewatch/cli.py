@@ -326,9 +326,11 @@ from casewatch.demo_command import demo  # noqa: E402
 from casewatch.device_commands import enrol_finger, sim  # noqa: E402
 from casewatch.finger_commands import fingers  # noqa: E402
 from casewatch.hub_commands import hub  # noqa: E402
+from casewatch.package_commands import package  # noqa: E402
 from casewatch.zone_commands import zones  # noqa: E402
 
 main.add_command(anchors)
+main.add_command(package)
 main.add_command(demo)
 main.add_command(sim)
 main.add_command(hub)

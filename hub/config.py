@@ -106,6 +106,17 @@ class ModelSettings(Settings):
     )
 
 
+class PackageSettings(Settings):
+    """Each person's package of recordings and records (hub/packages.py, docs/recording.md)."""
+
+    on_release: bool = Field(True, description="Build the person's package when they are released.")
+    dir: ConfigPath | None = Field(None, description="Where packages go; default: packages/ by the store.")
+    wait_s: float = Field(
+        1800, ge=10, le=7 * 86400,
+        description="Build with what arrived after this long (the segments that did not are named).",
+    )  # fmt: skip
+
+
 def _default_deductions() -> dict[Level, float]:
     return {"green": 0.0, "blue": 0.5, "yellow": 1.0, "orange": 2.0, "red": 4.0}
 
@@ -296,6 +307,7 @@ class HubConfig(Settings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    packages: PackageSettings = Field(default_factory=PackageSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     users: list[User] = Field(default_factory=list)

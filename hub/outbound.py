@@ -20,6 +20,7 @@ from hub.alerts import Alert
 from hub.findings import alert_title
 from hub.rules.levels import CHINESE
 from hub.rules.spec import Rule
+from protocol.fetch import FetchRequest, Range, encode_fetch
 from protocol.receipts import Receipt, encode_receipt
 from protocol.registry import BandRegistration, encode_registration
 from protocol.signing import Keyring
@@ -63,6 +64,11 @@ class Outbound:
         """Ask ``agent`` for these cameras' pictures often until the times given (retained)."""
         request = WatchRequest(self.center, agent, cameras, now_ms)
         return self._publish(self.layout.watch(self.center, agent), encode_watch(request, self.hub_key))
+
+    def fetch(self, agent: str, ranges: tuple[Range, ...], now_ms: int) -> bool:
+        """Ask ``agent`` for these recording ranges (retained; an empty tuple: nothing wanted)."""
+        request = FetchRequest(self.center, agent, ranges, now_ms)
+        return self._publish(self.layout.fetch(self.center, agent), encode_fetch(request, self.hub_key))
 
     def anchor(self, payload: bytes) -> bool:
         """The log's signed head, retained: agents keep it outside the hub's disk."""

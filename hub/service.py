@@ -41,6 +41,7 @@ from hub.model_shelf import ModelShelf
 from hub.notify.notifier import Notifier
 from hub.outbound import Outbound, alert_payload
 from hub.outputs import Outputs
+from hub.packages import PackageDesk
 from hub.plans import PlanFolder
 from hub.projections import Projections, RoomInfo
 from hub.queries import Queries
@@ -120,6 +121,7 @@ class HubService:
         self.ready = threading.Event()
         self.ingest: Ingest | None = None
         self.coverage: CoverageWatch | None = None
+        self.packages: PackageDesk | None = None
 
     # what readers see of the judgement (replaced whole by the ingest thread, never edited) ------
     @property
@@ -186,11 +188,30 @@ class HubService:
             hub_seq=hub_mark.next_expected if hub_mark else 1, on_health=self._on_health,
             on_tick=self.end_watches,
         )  # fmt: skip
+        self._recording_desks()
+        return self
+
+    def _recording_desks(self) -> None:
+        """What the hub does with the agents' continuous recording: coverage and packages."""
+        cfg = self.cfg
         self.coverage = CoverageWatch(
             self.queries, lambda: self.core.projections, self._record_later, self.clock
         )
-        self.ingest.on_stored = self.coverage.on_stored
-        return self
+        folder = cfg.packages.dir or Path(cfg.store.path).parent / "packages"
+        self.packages = PackageDesk(
+            folder, center=cfg.center, queries=self.queries,
+            agent_files=self.agent_files, publish=lambda a, r: self.outbound.fetch(a, r, self.clock.now_ms()),
+            record=self._record_later, hub_key=self.hub_key, clock=self.clock, wait_s=cfg.packages.wait_s,
+            rooms={r.id: r.name for r in cfg.rooms}, alert_view=self.alert_view, head=self.store.head,
+        )  # fmt: skip
+        coverage, packages, on_release = self.coverage, self.packages, cfg.packages.on_release
+
+        def on_stored(stored: list[Stored]) -> None:
+            coverage.on_stored(stored)
+            packages.on_stored(stored, on_release)
+
+        assert self.ingest is not None
+        self.ingest.on_stored = on_stored
 
     def _record_later(self, kind: str, subject: dict[str, str], data: dict[str, Any], by: str) -> None:
         """Queue a record the hub makes itself, without waiting for it (its failure is logged)."""
@@ -298,8 +319,9 @@ class HubService:
         if self.cfg.reports.scheduled:
             self.reports = ReportScheduler(self, self.reports_dir).start()
         self.ingest.start()
-        assert self.coverage is not None
+        assert self.coverage is not None and self.packages is not None
         self.coverage.start()
+        self.packages.start()
         self.link.start()
         if self.http is not None:
             self.http.start()
@@ -335,6 +357,8 @@ class HubService:
             self.http.stop()
         if self.coverage is not None:
             self.coverage.stop()
+        if self.packages is not None:
+            self.packages.stop()
         if self.ingest is not None:
             self.ingest.stop()
         self.notifier.stop()
@@ -419,6 +443,8 @@ class HubService:
             self.link.ack(mid, qos)
         if path is not None:
             self.live.publish({"file": path})
+            if self.packages is not None:
+                self.packages.on_file(path)
 
     def record(
         self,
@@ -458,6 +484,8 @@ class HubService:
         assert self.ingest is not None
         self.ingest.send_all_receipts()
         self.ingest.publish_anchor(self.clock.now_ms(), force=True)
+        if self.packages is not None:
+            self.packages.republish()
         self.ready.set()
 
     def _republish_registry(self) -> None:

@@ -8,11 +8,13 @@ released, the person's own sightings and the staff's, named by the officer who w
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.queries import Queries
-from hub.timeline import Holding, Seen, Stay, holdings, stays, worn
+from hub.alerts import Alert
+from hub.queries import AlertFilter, Queries
+from hub.timeline import Holding, Seen, Stay, holdings, stays, timeline, worn
 
 FOREVER = 2**62
 
@@ -62,3 +64,18 @@ def read_trail(queries: Queries, person: dict[str, Any]) -> Trail:
     staff_seen = [Seen(*p) for p in queries.positions(staff_bands, since, until)]
     staff = worn(staff_seen, staff_held, by_officer=True)
     return Trail(person, since, until, records, own_bands, own, staff, staff_held)
+
+
+def trail_steps(
+    queries: Queries, trail: Trail, rooms: Mapping[str, str], alert_view: Callable[[Alert], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The person's timeline (hub/timeline.py): records, rooms with the staff there, alerts."""
+    officers = {o["id"]: o for o in queries.projections("officer")}
+    names = {
+        str(h.officer): str((officers.get(str(h.officer)) or {}).get("name") or h.officer)
+        for h in trail.staff_held
+    }
+    end = trail.until if trail.until is not None else FOREVER
+    found = AlertFilter(person=str(trail.person["id"]), since_ms=trail.since, until_ms=end, limit=500)
+    alerts = [alert_view(a) for a in queries.alerts(found)]
+    return timeline(trail.person, trail.records, trail.own, trail.staff, alerts, rooms, names)

@@ -20,6 +20,7 @@ from hub.api import (
     finding_routes,
     log_routes,
     model_routes,
+    package_routes,
     patrol_routes,
     plan_routes,
     registry,
@@ -88,6 +89,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         finding_routes.router,
         patrol_routes.router,
         plan_routes.router,
+        package_routes.router,
     )
     for router in routers:
         app.include_router(router, prefix=PREFIX)

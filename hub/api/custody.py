@@ -19,8 +19,7 @@ from hub.api.pii import for_reader
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
 from hub.api.views.custody import BandView, PersonDetail, PersonInCustody, PersonTimeline
 from hub.queries import AlertFilter
-from hub.timeline import timeline
-from hub.trail import FOREVER, read_trail
+from hub.trail import read_trail, trail_steps
 
 router = APIRouter(tags=["custody"])
 PERSON_ROLES = ("detainee", "visitor", "guardian")
@@ -97,18 +96,8 @@ def get_person(person: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> d
 def person_timeline(person: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> dict[str, Any]:
     doc = _person(ctx, person)
     trail = read_trail(ctx.queries, doc)
-    since, end = trail.since, trail.until if trail.until is not None else FOREVER
-    officers = {o["id"]: o for o in ctx.queries.projections("officer")}
-    names = {
-        str(h.officer): str((officers.get(str(h.officer)) or {}).get("name") or h.officer)
-        for h in trail.staff_held
-    }
-    alerts = [
-        ctx.service.alert_view(a)
-        for a in ctx.queries.alerts(AlertFilter(person=person, since_ms=since, until_ms=end, limit=500))
-    ]
     rooms = {r.id: r.name for r in ctx.service.cfg.rooms}
-    steps = timeline(doc, trail.records, trail.own, trail.staff, alerts, rooms, names)
+    steps = trail_steps(ctx.queries, trail, rooms, ctx.service.alert_view)
     found: dict[str, Any] = for_reader({"person": doc, "bands": trail.own_bands, "steps": steps}, who)
     return found
 
