@@ -34,6 +34,9 @@ from protocol.data import RecordingGap, RecordingGapReason
 log = logging.getLogger(__name__)
 FFMPEG = "ffmpeg"
 SLACK_MS = 3_000
+MAX_BACKOFF_S = 4.0
+"""A camera that went away is tried again at least this often: every second of waiting is a
+second of custody off the record once it is back (ffmpeg's own open timeout adds to it)."""
 """Segments meeting within this are continuous (a file's last write precedes the next file)."""
 
 
@@ -168,7 +171,7 @@ class CameraRecorder:
             if self._stop.is_set():
                 break
             self.restarts += 1
-            backoff = 1.0 if produced else min(30.0, backoff * 2)
+            backoff = 1.0 if produced else min(MAX_BACKOFF_S, backoff * 2)
             self._stop.wait(backoff)
 
     def _one_run(self) -> bool:

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 POLL_S = 2.0
 
 
+def recordings_dir(config: AgentConfig, storage: Path) -> Path:
+    """Where the segments are: ``recording.dir``, else ``recordings/`` in the storage folder."""
+    return Path(config.recording.dir) if config.recording.dir else storage / "recordings"
+
+
 class RecordingService:
     def __init__(
         self,
@@ -43,7 +48,7 @@ class RecordingService:
         rec = config.recording
         self.config, self.clock, self.emit = config, clock, emit
         self.registry_keys = registry_keys
-        self.root = Path(rec.dir) if rec.dir else storage / "recordings"
+        self.root = recordings_dir(config, storage)
         self.counters = {"fetch_rejected": 0}
         settings = RecorderSettings(
             segment_s=rec.segment_s, stall_s=rec.stall_s, min_free_bytes=int(rec.min_free_gb * 1024**3),

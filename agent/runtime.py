@@ -22,7 +22,7 @@ from agent.ops import Metric, OpsServer
 from agent.outbox import Outbox, OutboxError
 from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
-from agent.recording_service import RecordingService
+from agent.recording_service import RecordingService, recordings_dir
 from agent.room_state import ENDED, Fusion
 from agent.snapshots import SnapshotSender
 from agent.uploads import EvidenceUploads
@@ -159,7 +159,7 @@ class Agent:
             storage, storage / "uploads.db", files_link, self.layout.files(config.center, config.agent),
             center=config.center, agent=config.agent, key=config.signing.key_bytes(), clock=self.clock,
             max_bytes=int(config.storage.upload_max_mb * 1024 * 1024),
-            ready=self.publisher.hub_online.is_set,
+            ready=self.publisher.hub_online.is_set, roots={"segments": recordings_dir(config, storage)},
         )  # fmt: skip
 
     def _vision(self, storage: Path, detector: Detector | None) -> VisionService:

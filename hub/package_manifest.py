@@ -112,10 +112,14 @@ def _check(verdict: Verdict, names: set[str], opener: Any, keys: Sequence[bytes]
 
 def _check_file(verdict: Verdict, name: str, entry: Any, opener: Any) -> None:
     sha, size = hashlib.sha256(), 0
-    with opener(name) as source:
-        for block in iter(lambda: source.read(1 << 20), b""):
-            sha.update(block)
-            size += len(block)
+    try:
+        with opener(name) as source:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                sha.update(block)
+                size += len(block)
+    except (zipfile.BadZipFile, OSError) as exc:  # the zip's own CRC caught the change first
+        verdict.problems.append(f"{name}: damaged ({exc})")
+        return
     verdict.checked_files += 1
     if not isinstance(entry, dict) or entry.get("sha256") != sha.hexdigest() or entry.get("size") != size:
         verdict.problems.append(f"{name}: its bytes do not match the manifest (sha256 or size differ)")

@@ -78,6 +78,19 @@ class Package:
         return cls(**{**doc, "wanted": [Wanted(**w) for w in doc["wanted"]]})
 
 
+def media_ms(path: Path) -> int | None:
+    """The video's own duration (ffprobe). It can be shorter than the part's wall-clock span: a
+    camera that stalls without dropping the connection sends less video than time passes."""
+    try:
+        done = subprocess.run(
+            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return int(float(done.stdout.strip()) * 1000)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
 class PackageDesk:
     def __init__(
         self,
@@ -307,6 +320,8 @@ class PackageDesk:
         trail = read_trail(self.queries, person)
         steps = trail_steps(self.queries, trail, self.rooms, self.alert_view)
         cover = person_coverage(self.queries, person, self.clock.now_ms()).as_dict()
+        for piece in cover["uncovered"]:
+            piece["room_name"] = self.rooms.get(piece["room"], piece["room"]) if piece["room"] else None
         unanswered = [w.as_dict() for w in pkg.wanted if w.id not in pkg.listed]
         self._write(home / "index.json", {"package": pkg.id, "person": pkg.person, "parts": index})
         self._write(home / "records.json", {"person": person, "steps": steps, "log": trail.records})
@@ -358,7 +373,7 @@ class PackageDesk:
             )
         return {"file": part.name, "camera": part.camera, "room": part.room,
                 "room_name": self.rooms.get(part.room, part.room), "stay": part.stay, "start": part.start,
-                "end": part.end, "segments": len(part.segments)}  # fmt: skip
+                "end": part.end, "segments": len(part.segments), "media_ms": media_ms(target)}  # fmt: skip
 
     @staticmethod
     def _write(path: Path, doc: dict[str, Any]) -> None:

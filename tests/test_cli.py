@@ -41,6 +41,8 @@ COMMANDS = [
     ["zones"],
     ["zones", "preview"],
     ["demo"],
+    ["package"],
+    ["package", "verify"],
 ]
 
 

@@ -41,7 +41,11 @@ def _person(ctx: ApiContext, person: str) -> dict[str, Any]:
 @router.get("/persons/{person}/coverage", summary="Custody time on camera (录像覆盖)",
             response_model=CoverageView)  # fmt: skip
 def coverage(person: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> dict[str, Any]:
-    return person_coverage(ctx.queries, _person(ctx, person), ctx.service.clock.now_ms()).as_dict()
+    found = person_coverage(ctx.queries, _person(ctx, person), ctx.service.clock.now_ms()).as_dict()
+    names = {r.id: r.name for r in ctx.service.cfg.rooms}
+    for piece in found["uncovered"]:
+        piece["room_name"] = names.get(piece["room"], piece["room"]) if piece["room"] else None
+    return found
 
 
 @router.post(

@@ -15,6 +15,7 @@ class UncoveredView(ReadModel):
     end: Ms
     ms: int
     room: str | None = Field(description="Null: custody time in no known room (band lost).")
+    room_name: str | None = None
     reason: str = Field(description="room_without_camera, recording_gap, not_recorded, position_unknown.")
     cameras: list[str] = Field(default_factory=list)
     cause: str | None = Field(None, description="A recording gap's reason: stream_lost, recorder_exited, …")
@@ -45,6 +46,9 @@ class PartView(ReadModel):
     start: Ms
     end: Ms
     segments: int
+    media_ms: int | None = Field(
+        None, description="The video's own duration: shorter than end − start if the camera stalled."
+    )
 
 
 class PackageView(ReadModel):

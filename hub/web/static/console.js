@@ -372,6 +372,7 @@ async function renderPerson() {
   const label = (s) => T(s.type === "room" ? "room_step" : s.type === "alert" ? "alert_step" : s.type);
   document.querySelector("#steps tbody").replaceChildren(...doc.steps.map((s) => el("tr", { "data-step": s.type },
     el("td", {}, time(s.ts)), el("td", {}, label(s)), el("td", {}, detail(s)))));
+  if (typeof renderPackages === "function") await renderPackages(id);  // packages.js
 }
 
 // reports: hub/web/static/reports.js (renderReportCharts)
