@@ -50,6 +50,9 @@ class PersonRelease(ReadModel):
 
     reason: str = ""
     family_pickup: bool = False
+    belongings_left: list[dict[str, Any]] | None = Field(
+        None, description="What the belongings ledger still held at the release: `locker`, `items`."
+    )
 
 
 class Person(ReadModel):

@@ -37,6 +37,7 @@ from typing import Any
 
 from hub.agent_files import AgentFiles
 from hub.alerts import Alert
+from hub.belongings import ledger, still_held
 from hub.coverage_watch import person_coverage, room_cameras
 from hub.package_manifest import MANIFEST, digest_file, make_manifest, manifest_sha256
 from hub.package_plan import Answers, Part, Wanted, parts, ranges
@@ -107,7 +108,10 @@ class PackageDesk:
         rooms: dict[str, str],
         alert_view: Callable[[Alert], dict[str, Any]],
         head: Callable[[], tuple[int, str]],
+        evidence: Path,
     ) -> None:
+        """``evidence``: the hub's evidence folder (belongings pictures, hub/web/evidence.py)."""
+        self.evidence = evidence
         self.folder, self.center, self.queries, self.files = folder, center, queries, agent_files
         self.publish, self.record, self.key, self.clock = publish, record, hub_key, clock
         self.wait_ms, self.rooms, self.alert_view, self.head = int(wait_s * 1000), rooms, alert_view, head
@@ -324,7 +328,9 @@ class PackageDesk:
             piece["room_name"] = self.rooms.get(piece["room"], piece["room"]) if piece["room"] else None
         unanswered = [w.as_dict() for w in pkg.wanted if w.id not in pkg.listed]
         self._write(home / "index.json", {"package": pkg.id, "person": pkg.person, "parts": index})
-        self._write(home / "records.json", {"person": person, "steps": steps, "log": trail.records})
+        belongings = self._belongings(pkg.person, trail.records, home)
+        self._write(home / "records.json", {"person": person, "steps": steps, "belongings": belongings,
+                                            "log": trail.records})  # fmt: skip
         self._write(home / "coverage.json", {**cover, "missing_segments": missing, "unanswered": unanswered})
         files = {
             p.relative_to(home).as_posix(): digest_file(p)
@@ -349,6 +355,20 @@ class PackageDesk:
         self.counters["packages_built"] += 1
         log.info("package %s of %s built: %d parts, %.1f %% on camera", pkg.id, pkg.person, len(index),
                  cover["percent"])  # fmt: skip
+
+    def _belongings(self, person: str, records: list[dict[str, Any]], home: Path) -> dict[str, Any]:
+        """The belongings ledger, each stored item's picture copied in (``belongings/…jpg``)."""
+        entries = ledger(records)
+        for entry in entries:
+            picture = entry.get("picture") or {}
+            name = f"{picture.get('camera')}-{picture.get('ts')}.jpg"
+            source = self.evidence / f"belongings-{person}" / name
+            if picture and source.is_file():
+                target = home / "belongings" / source.name
+                target.parent.mkdir(exist_ok=True)
+                shutil.copyfile(source, target)
+                entry["picture_file"] = target.relative_to(home).as_posix()
+        return {"entries": entries, "still_held": still_held(entries)}
 
     def _join(self, pkg: Package, part: Part, home: Path) -> dict[str, Any]:
         """One part: the segments joined without re-encoding, moov first (plays while loading)."""

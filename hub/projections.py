@@ -66,6 +66,10 @@ class Projections:
             self._person_values(self.persons[values["person"]], values)
         if kind.startswith("condition."):
             self._condition_values(data, values, int(doc.get("ts", 0)))
+        elif kind == "person.release" and data.get("belongings_left"):
+            left = data["belongings_left"]
+            held = [f"{x.get('locker') or '—'}: {'、'.join(x.get('items') or [])}" for x in left]
+            values["note"] = "；".join(held)[:200]
         elif kind == "finding.manual":
             values.update(
                 item=data.get("item"), item_title=data.get("title"), officers=data.get("officers") or None,

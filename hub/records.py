@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.notify.templates import Role
 from protocol.canonical import canonical_bytes
@@ -66,9 +66,22 @@ class Intake(_Data):
     note: Text = ""
 
 
+Item = Annotated[str, Field(min_length=1, max_length=60)]
+
+
+class LockerLeft(_Data):
+    """Belongings still in a locker (or kept without one: ``locker`` null) when the person left."""
+
+    locker: Key | None = None
+    items: list[Item] = Field(default_factory=list, max_length=30)
+
+
 class Release(_Data):
     reason: Text = ""
     family_pickup: bool = False
+    belongings_left: list[LockerLeft] | None = Field(None, max_length=20)
+    """Set by the hub, never by the caller (hub/belongings.py): what the belongings ledger still
+    held at the release; rule BELONGINGS-FORGOTTEN raises it."""
 
 
 class BandBind(_Data):
@@ -94,9 +107,29 @@ class CaseAccept(_Data):
     officers: list[Key] = Field(default_factory=list, max_length=16)
 
 
+class Picture(_Data):
+    """The camera picture an operator saw when raising a finding (kept as the alert's evidence)."""
+
+    camera: Key
+    ts: Ms
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class Record(_Data):
     type: CareRecordType
     note: Text = ""
+    locker: Key | None = None
+    """``belongings_stored``/``belongings_returned``: the locker (储物柜) the items went into."""
+    items: list[Item] = Field(default_factory=list, max_length=30)
+    """What was stored or handed back (a return without items empties the locker)."""
+    picture: Picture | None = None
+    """The camera picture taken when the items were stored (the intake or locker camera)."""
+
+    @model_validator(mode="after")
+    def _belongings_only(self) -> Record:
+        if (self.locker or self.items or self.picture) and not self.type.startswith("belongings_"):
+            raise ValueError("locker, items and picture belong to belongings_stored/belongings_returned")
+        return self
 
 
 class Officer(_Data):
@@ -190,14 +223,6 @@ class PatrolRound(_Data):
     seconds: Annotated[int, Field(ge=0, le=86_400)]
     cameras: list[Key] = Field(default_factory=list, max_length=2000)
     screen: Annotated[str, Field(max_length=64)] = ""
-
-
-class Picture(_Data):
-    """The camera picture an operator saw when raising a finding (kept as the alert's evidence)."""
-
-    camera: Key
-    ts: Ms
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
 class FindingManual(_Data):

@@ -203,6 +203,7 @@ class HubService:
             agent_files=self.agent_files, publish=lambda a, r: self.outbound.fetch(a, r, self.clock.now_ms()),
             record=self._record_later, hub_key=self.hub_key, clock=self.clock, wait_s=cfg.packages.wait_s,
             rooms={r.id: r.name for r in cfg.rooms}, alert_view=self.alert_view, head=self.store.head,
+            evidence=self.evidence.folder,
         )  # fmt: skip
         coverage, packages, on_release = self.coverage, self.packages, cfg.packages.on_release
 

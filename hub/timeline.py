@@ -155,7 +155,11 @@ def _record_step(rec: Mapping[str, Any]) -> dict[str, Any] | None:
     kind, data = rec.get("kind"), rec.get("data") or {}
     base = {"ts": rec.get("ts"), "by": rec.get("source")}
     if kind == "record":
-        return {**base, "type": data.get("type"), "note": data.get("note", "")}
+        note = data.get("note", "")
+        if data.get("items") or data.get("locker"):  # belongings: what, in which locker
+            held = "、".join(data.get("items") or [])
+            note = " · ".join(x for x in (f"{data.get('locker') or ''} {held}".strip(), note) if x)
+        return {**base, "type": data.get("type"), "note": note}
     if kind == "approval":
         return {**base, "type": "approval", "approval": data.get("type"), "hours": data.get("hours"),
                 "approved_by": data.get("approved_by")}  # fmt: skip

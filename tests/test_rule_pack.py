@@ -290,6 +290,17 @@ def _cam_coverage_occupied(run: Run) -> Expected:
     return [lv("red", T0 + 30 * S), clear(T0 + 90 * S)]
 
 
+@scenario("BELONGINGS-FORGOTTEN")
+def _belongings_forgotten(run: Run) -> Expected:
+    """A release that names what the ledger still held; a release with nothing left raises nothing."""
+    d, d2 = Detainee(), Detainee(person="p2", band="B0043")
+    run.feed("person.release", T0, agent="hub", **d2.who(), data={"reason": "", "family_pickup": False})
+    left = [{"locker": "L-07", "items": ["手机", "钥匙"]}]
+    run.feed("person.release", T0 + M, agent="hub", **d.who(),
+             data={"reason": "", "family_pickup": False, "belongings_left": left})  # fmt: skip
+    return [lv("yellow", T0 + M), clear(T0 + M)]
+
+
 @scenario("REC-GAP")
 def _rec_gap(run: Run) -> Expected:
     """One alert per uncovered piece the hub logs: orange in a waiting room, red in interrogation."""

@@ -15,9 +15,11 @@ from fastapi import APIRouter, Query
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
+from hub.api.pictures import keep_picture
 from hub.api.pii import for_reader
 from hub.api.schemas import ApprovalBody, BindBody, Created, IntakeBody, RecordBody, ReleaseBody, UnbindBody
 from hub.api.views.custody import BandView, PersonDetail, PersonInCustody, PersonTimeline
+from hub.belongings import ledger, still_held
 from hub.queries import AlertFilter
 from hub.trail import read_trail, trail_steps
 
@@ -105,8 +107,15 @@ def person_timeline(person: str, ctx: ApiContext = Ctx, who: Principal = Viewer)
 @router.post("/persons/{person}/release", status_code=201, summary="Release (离开办案区)")
 def release(person: str, body: ReleaseBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     found = _in_custody(ctx, person)
-    data = body.model_dump(mode="json", exclude={"at"})
+    data = body.model_dump(mode="json", exclude={"at", "confirm_belongings_left"})
     when = record_time(ctx, body.at, found)
+    left = still_held(ledger(_this_custody(ctx, found)))
+    if left and not body.confirm_belongings_left:
+        names = "；".join(f"{x['locker'] or '无柜号'}：{'、'.join(x['items'])}" for x in left)
+        raise conflict(f"储物柜内仍有物品未领取 (belongings still held: {names}); "
+                       "return them first, or confirm_belongings_left")  # fmt: skip
+    if left:
+        data["belongings_left"] = left
     seen = _last_seen(ctx, person)
     if when is not None and seen is not None and when < seen:  # backdated past the legal clock
         raise ApiError(
@@ -133,8 +142,22 @@ def _last_seen(ctx: ApiContext, person: str) -> int | None:
 )
 def add_record(person: str, body: RecordBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
     found = _in_custody(ctx, person)
-    data = body.model_dump(mode="json", exclude={"at"})
+    data = body.model_dump(mode="json", exclude={"at", "camera"}, exclude_defaults=True)
+    data["type"] = body.type
+    if body.camera and body.type == "belongings_stored":
+        picture = keep_picture(ctx, body.camera, f"belongings-{person}")
+        if picture is None:
+            raise ApiError(409, "no_picture", f"摄像机 {body.camera} 暂无画面 (no picture from it yet)")
+        data["picture"] = picture
+    elif body.camera:
+        raise ApiError(422, "invalid", "camera 仅用于 belongings_stored (pictures go with stored belongings)")
     return ctx.write("record", {"person": person}, data, who, record_time(ctx, body.at, found))
+
+
+def _this_custody(ctx: ApiContext, person: dict[str, Any]) -> list[dict[str, Any]]:
+    """The log rows about the person since this custody began (an id may have been here before)."""
+    since = int(person.get("arrived") or 0)
+    return [r for r in ctx.queries.about_person(str(person["id"])) if int(r.get("ts") or 0) >= since]
 
 
 @router.get(

@@ -8,7 +8,6 @@ finding is a ``finding.manual`` hub record and rule ``MANUAL`` makes it an alert
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from hub.api.auth import Principal
 from hub.api.context import ApiContext, ApiError, Ctx, Operator, Viewer, conflict, not_found
+from hub.api.pictures import keep_picture
 from hub.api.schemas import FindingBody
 from hub.api.views.findings import FindingCatalogue, Responsible
 from hub.findings import MANUAL_RULE, catalogue, manual_rule_present
@@ -111,7 +111,7 @@ def raise_finding(body: FindingBody, ctx: ApiContext = Ctx, who: Principal = Ope
     now = ctx.now_ms()
     finding = uuid7(now)
     alert = alert_id(MANUAL_RULE, (finding,), now)
-    picture = _keep_picture(ctx, body.camera, alert) if body.camera and body.picture else None
+    picture = keep_picture(ctx, body.camera, alert) if body.camera and body.picture else None
     data = {
         "item": item.id, "title": item.title, "level": body.level, "officers": body.officers,
         "unit": body.unit, "comment": body.comment, "picture": picture,
@@ -186,15 +186,6 @@ def _camera_room(ctx: ApiContext, camera: str | None) -> str | None:
     doc = ctx.queries.projection("camera", camera) or {}
     room = doc.get("room")
     return str(room) if room else None
-
-
-def _keep_picture(ctx: ApiContext, camera: str, alert: str) -> dict[str, Any] | None:
-    """The picture the operator saw — the camera's latest signed snapshot — kept with the alert,
-    these very bytes, whose hash goes into the record (None: no picture yet, or not kept)."""
-    found = ctx.service.snapshots.get(camera, ctx.service.camera_owner(camera))
-    if found is None or not ctx.service.evidence.keep(alert, camera, found.ts, found.jpeg):
-        return None
-    return {"camera": camera, "ts": found.ts, "sha256": hashlib.sha256(found.jpeg).hexdigest()}
 
 
 def _officer(doc: dict[str, Any]) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from hub.records import (
     Approval,
     BandBind,
     BandUnbind,
+    CareRecordType,
     CaseAccept,
     Intake,
+    Item,
     Officer,
     PatrolRound,
     PlanLayout,
-    Record,
-    Release,
 )
 from protocol.fields import Key, Ms
 
@@ -36,11 +36,24 @@ class IntakeBody(Intake):
     id: Key | None = Field(None, description="The person's key; the hub makes one when absent.")
 
 
-class ReleaseBody(Release):
+class ReleaseBody(_Body):
+    reason: Annotated[str, Field(max_length=500)] = ""
+    family_pickup: bool = False
+    confirm_belongings_left: bool = Field(
+        False, description="Release although the belongings ledger still holds items (they are named in the "
+        "record and raise BELONGINGS-FORGOTTEN); without it such a release is refused with 409.",
+    )  # fmt: skip
     at: Ms | None = Field(None, description="When it happened (ms UTC); default now.")
 
 
-class RecordBody(Record):
+class RecordBody(_Body):
+    type: CareRecordType
+    note: Annotated[str, Field(max_length=500)] = ""
+    locker: Key | None = Field(None, description="Belongings: the locker (储物柜) the items went into.")
+    items: list[Item] = Field(
+        default_factory=list, max_length=30, description="Belongings: what was stored or handed back."
+    )
+    camera: Key | None = Field(None, description="Belongings stored: keep this camera's current picture.")
     at: Ms | None = Field(None, description="When it happened (ms UTC); default now.")
 
 
