@@ -15,6 +15,7 @@ camera. Retention deletes the oldest segments beyond ``keep_days`` or the disk b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -24,6 +25,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from agent.segments import SEGMENT_PATTERN, Segment, segments, to_delete
 from detectors.config import Camera, FileSource, PluginSource, UsbSource
@@ -49,16 +52,35 @@ class RecorderSettings:
     open_timeout_s: float = 10.0
 
 
-def recording_command(camera: Camera, folder: Path, settings: RecorderSettings) -> list[str] | None:
-    """ffmpeg's arguments for ``camera`` (None: a plugin source, nothing ffmpeg can open)."""
+def recording_command(
+    camera: Camera, folder: Path, settings: RecorderSettings, frame_size: tuple[int, int] | None = None
+) -> list[str] | None:
+    """ffmpeg's arguments for ``camera``. A plugin source (the demo's drawn scene) has nothing
+    ffmpeg can open: given the frames' ``(width, height)`` it reads them raw on stdin (None
+    without)."""
     source = camera.source
-    if isinstance(source, PluginSource):
+    if isinstance(source, PluginSource) and frame_size is None:
         return None
     encode = [
         "-an", "-vf", f"fps={settings.encode_fps:g}", "-c:v", "libx264", "-preset", "ultrafast",
         "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", str(max(1, int(settings.encode_fps * 2))),
     ]  # fmt: skip
-    if isinstance(source, FileSource):
+    if isinstance(source, PluginSource):
+        size = f"{frame_size[0]}x{frame_size[1]}" if frame_size else ""
+        inputs = [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "bgr24",
+            "-s",
+            size,
+            "-r",
+            f"{settings.encode_fps:g}",
+            "-i",
+            "-",
+        ]
+        codec = encode
+    elif isinstance(source, FileSource):
         loop = ["-stream_loop", "-1"] if source.loop else []
         inputs, codec = ["-re", *loop, "-i", str(source.path)], encode
     elif isinstance(source, UsbSource):
@@ -120,13 +142,18 @@ class CameraRecorder:
         self, camera: Camera, folder: Path, settings: RecorderSettings,
         on_gap: Callable[[Camera, RecordingGap], None],
         on_state: Callable[[Camera, str, int], None] = lambda camera, state, since: None,
+        frames: Callable[[], np.ndarray | None] | None = None,
     ) -> None:  # fmt: skip
         """``on_state(camera, "recording"|"stopped", since_ms)``: the first segment of this run was
-        written (recording is on from its start), or recording stopped."""
+        written (recording is on from its start), or recording stopped. ``frames``: the camera's
+        latest frame, for a plugin source (fed to ffmpeg at ``encode_fps``)."""
+        self.frames = frames
         self.camera, self.folder, self.settings, self.on_gap = camera, folder, settings, on_gap
         self.on_state = on_state
         self.recording = False
         self.command = recording_command(camera, folder, settings)
+        if self.command is None and frames is not None:  # the real size comes with the first frame
+            self.command = recording_command(camera, folder, settings, (0, 0))
         self.restarts = 0
         self.segments_done = 0
         self._done: set[str] = set()
@@ -177,11 +204,26 @@ class CameraRecorder:
     def _one_run(self) -> bool:
         """ffmpeg until it ends or stalls; True when it wrote at least one segment."""
         assert self.command is not None
+        command: list[str] | None = self.command
+        first = None
+        if self.frames is not None:
+            first = self._first_frame()
+            if first is None:
+                self.watch.failed("stream_lost", "no frames from the camera's source")
+                return False
+            command = recording_command(
+                self.camera, self.folder, self.settings, (first.shape[1], first.shape[0])
+            )
+            assert command is not None
+        assert command is not None
         errors = self.folder / ".ffmpeg.log"
         with errors.open("wb") as sink:
             self._proc = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink
-            )
+                command, stdin=subprocess.PIPE if first is not None else subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=sink,
+            )  # fmt: skip
+        if first is not None:
+            threading.Thread(target=self._feed, args=(self._proc, first.shape), daemon=True).start()
         before, last_change, last_seen = self.segments_done, time.monotonic(), None
         while self._proc.poll() is None and not self._stop.wait(1.0):
             self._scan(final=False)
@@ -201,6 +243,36 @@ class CameraRecorder:
             )
         self._end_process()
         return self.segments_done > before
+
+    def _first_frame(self) -> np.ndarray | None:
+        assert self.frames is not None
+        for _ in range(20):
+            frame = self.frames()
+            if frame is not None and frame.ndim == 3 and frame.shape[2] == 3:
+                return frame
+            if self._stop.wait(0.5):
+                break
+        return None
+
+    def _feed(self, proc: subprocess.Popen[bytes], shape: tuple[int, ...]) -> None:
+        """The latest frame to ffmpeg ``encode_fps`` times a second, on a steady clock, until it
+        ends; a frame of another size ends the run (the next one starts at the new size)."""
+        assert self.frames is not None and proc.stdin is not None
+        period, due = 1.0 / self.settings.encode_fps, time.monotonic()
+        try:
+            while proc.poll() is None and not self._stop.is_set():
+                frame = self.frames()
+                if frame is not None:
+                    if frame.shape != shape:
+                        break
+                    proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+                due += period
+                time.sleep(max(0.0, due - time.monotonic()))
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # ffmpeg ended: the run's loop notices
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.close()
 
     def _where(self) -> str:
         return (
@@ -248,15 +320,19 @@ class Recorders:
         budget_bytes: int, clock: Clock, on_gap: Callable[[Camera, RecordingGap], None],
         on_state: Callable[[Camera, str, int], None] = lambda camera, state, since: None,
         protected: Callable[[], Sequence[tuple[int, int]]] = list,
+        frames: Callable[[str], np.ndarray | None] | None = None,
     ) -> None:  # fmt: skip
-        """``protected()``: intervals retention keeps (ranges the hub still asks for)."""
+        """``protected()``: intervals retention keeps (ranges the hub still asks for);
+        ``frames(camera)``: a camera's latest frame, for the sources ffmpeg cannot open."""
         self.root, self.keep_ms, self.budget_bytes, self.clock = (
             root,
             int(keep_days * 86_400_000),
             budget_bytes,
             clock,
         )
-        self.recorders = [CameraRecorder(c, root / c.id, settings, on_gap, on_state) for c in cameras]
+        self.recorders = [
+            CameraRecorder(c, root / c.id, settings, on_gap, on_state, _frames_of(frames, c)) for c in cameras
+        ]
         self.protected = protected
         self.deleted = 0
         self._stop = threading.Event()
@@ -296,3 +372,12 @@ class Recorders:
                 self.retain_once()
             except Exception:  # retention must never stop recording
                 log.exception("recording retention failed")
+
+
+def _frames_of(
+    frames: Callable[[str], np.ndarray | None] | None, camera: Camera
+) -> Callable[[], np.ndarray | None] | None:
+    """A plugin camera's frame source (other sources are read by ffmpeg itself)."""
+    if frames is None or not isinstance(camera.source, PluginSource):
+        return None
+    return lambda: frames(camera.id)

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from agent.config import AgentConfig
 from agent.emitter import Draft
 from agent.recording import Recorders, RecorderSettings
@@ -44,7 +46,10 @@ class RecordingService:
         emit: Callable[[list[Draft]], None],
         send: Callable[[str], None] | None,
         registry_keys: Keyring | None,
+        frames: Callable[[str], np.ndarray | None] | None = None,
     ) -> None:
+        """``frames(camera)``: the vision pipeline's latest frame of a camera ffmpeg cannot open
+        itself (a plugin source such as the demo's drawn scene), encoded at ``encode_fps``."""
         rec = config.recording
         self.config, self.clock, self.emit = config, clock, emit
         self.registry_keys = registry_keys
@@ -61,7 +66,7 @@ class RecordingService:
         self.recorders = Recorders(
             config.cameras, self.root, settings, keep_days=rec.keep_days,
             budget_bytes=int(rec.budget_gb * 1024**3), clock=clock, on_gap=self._gap, on_state=self._state,
-            protected=self.fetch.protected,
+            protected=self.fetch.protected, frames=frames,
         )  # fmt: skip
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="segment-fetch", daemon=True)

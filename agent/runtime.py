@@ -131,6 +131,7 @@ class Agent:
         return RecordingService(
             self.config, storage, clock=self.clock, emit=self.emit,
             send=self.uploads.add if self.uploads is not None else None, registry_keys=self.registry_keys,
+            frames=self.vision.latest_frame if self.vision is not None else None,
         )  # fmt: skip
 
     def _snapshot_sender(self) -> SnapshotSender:

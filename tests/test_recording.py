@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agent.recording import CameraRecorder, GapWatch, Recorders, RecorderSettings, recording_command
@@ -158,3 +159,43 @@ def test_a_camera_lost_for_a_while_is_one_gap_with_its_times(tmp_path: Path) -> 
             info.sha256
             == hashlib.sha256((tmp_path / "rec" / "cam-int-1" / info.name).read_bytes()).hexdigest()
         )
+
+
+def test_a_source_ffmpeg_cannot_open_is_recorded_from_its_frames(tmp_path: Path) -> None:
+    """The demo's drawn scene is a plugin source: its frames are piped to ffmpeg and encoded to
+    H.264 at ``encode_fps``; a change of frame size starts a new run at the new size."""
+    size = {"w": 320, "h": 180}
+    shown = {"n": 0}
+
+    def frame() -> np.ndarray:
+        shown["n"] += 1
+        picture = np.zeros((size["h"], size["w"], 3), np.uint8)
+        picture[:, (shown["n"] * 7) % size["w"]] = 255  # a moving line
+        return picture
+
+    cam = Camera.model_validate(
+        {"id": "cam-scene", "room": "int-1", "source": {"type": "plugin", "name": "scene"}}
+    )
+    states: list[tuple[str, int]] = []
+    recorder = CameraRecorder(cam, tmp_path / "cam-scene", RecorderSettings(segment_s=2, encode_fps=5),
+                              lambda _c, _g: None, lambda _c, state, since: states.append((state, since)),
+                              frames=frame)  # fmt: skip
+    try:
+        recorder.start()
+        assert wait_until(lambda: recorder.segments_done >= 2, 30), (
+            tmp_path / "cam-scene" / ".ffmpeg.log"
+        ).read_text()
+        size.update(w=256, h=144)
+        done = recorder.segments_done
+        assert wait_until(lambda: recorder.segments_done >= done + 2, 30)
+    finally:
+        recorder.stop()
+    files = sorted((tmp_path / "cam-scene").glob("*.mp4"))
+    widths = set()
+    for path in files[:-1]:
+        asked = ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", str(path)]
+        found = subprocess.run(asked, capture_output=True, text=True, check=True)
+        codec, width = found.stdout.strip().split(",")
+        assert codec == "h264"
+        widths.add(int(width))
+    assert widths == {320, 256} and states[0][0] == "recording" and states[-1][0] == "stopped"
