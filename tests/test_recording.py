@@ -193,8 +193,8 @@ def test_a_source_ffmpeg_cannot_open_is_recorded_from_its_frames(tmp_path: Path)
     files = sorted((tmp_path / "cam-scene").glob("*.mp4"))
     widths = set()
     for path in files[:-1]:
-        asked = ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0", str(path)]
-        found = subprocess.run(asked, capture_output=True, text=True, check=True)
+        asked = ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width", "-of", "csv=p=0"]
+        found = subprocess.run([*asked, str(path)], capture_output=True, text=True, check=True)
         codec, width = found.stdout.strip().split(",")
         assert codec == "h264"
         widths.add(int(width))
