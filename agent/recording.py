@@ -246,7 +246,7 @@ class CameraRecorder:
 
     def _first_frame(self) -> np.ndarray | None:
         assert self.frames is not None
-        for _ in range(20):
+        for _ in range(60):  # a source that starts late (the demo's scene before t=0) is waited for
             frame = self.frames()
             if frame is not None and frame.ndim == 3 and frame.shape[2] == 3:
                 return frame

@@ -218,6 +218,7 @@ class DemoCentre:
                 },
             ],
             "notify": {"sms": {"port": self.sims["modem"].path}},
+            "packages": {"wait_s": 90},
         }
         if self.broker:
             host, port = self.mqtt
@@ -264,6 +265,8 @@ class DemoCentre:
                  "options": cabinet.options(inventory_file=str(self.folder / "agent" / "inventory.json"))},
             ],
         }  # fmt: skip
+        if self.scenario.recording:  # the drawn scene encoded to H.264 (docs/recording.md)
+            doc["recording"] = {"enabled": True, "segment_s": 2, "encode_fps": 5}
         (self.folder / "center.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
 
     # -- running ----------------------------------------------------------------------------------

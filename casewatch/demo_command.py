@@ -110,7 +110,7 @@ def demo(
     finally:
         centre.close()
     if summary is not None:
-        keys = ("scenario", "expected", "matched", "unexpected", "seconds", "passed")
+        keys = ("scenario", "expected", "matched", "unexpected", "seconds", "passed", "packages")
         click.echo(json.dumps({k: summary[k] for k in keys}, ensure_ascii=False))
         sys.exit(0 if summary["passed"] else EXIT_FAILED)
 

@@ -113,6 +113,12 @@ class Scenario(_Strict):
     cameras: dict[str, dict[str, Any]] = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)
     expect: list[Expect] = Field(default_factory=list)
+    recording: bool = False
+    """Record the cameras (docs/recording.md): custody coverage is checked, packages built at release."""
+    packages: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]] = Field(
+        default_factory=list, max_length=10
+    )
+    """Persons whose package must be built and verify after the scenario (the demo waits for them)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

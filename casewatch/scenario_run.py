@@ -26,6 +26,8 @@ from casewatch.simulation.wristbands import BandPlayer
 Echo = Callable[[str], None]
 LEVEL_ZH = {"green": "绿", "blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红"}
 API_RETRY_S = 45.0
+PACKAGE_WAIT_S = 120.0
+"""A release's package: the agent answers once the last segment closed, then the files come."""
 
 
 class AlertWatch:
@@ -240,6 +242,8 @@ class ScenarioRun:
             f"API: {p}" for p in judged_api.problems()
         ]
         problems += [f"events lost: {g['event']['data']}" for g in gaps] + self.errors
+        packages = [self._package(person) for person in self.scenario.packages]
+        problems += [p["problem"] for p in packages if p.get("problem")]
         matched = min(len(judged_mqtt.matched), len(judged_api.matched))
         return {
             "scenario": self.scenario.name,
@@ -251,7 +255,37 @@ class ScenarioRun:
             "problems": problems,
             "gaps": len(gaps),
             "agent": AGENT,
+            "packages": packages,
         }
+
+    def _package(self, person: str) -> dict[str, Any]:
+        """Wait for the person's package (built at release), download it and verify it offline."""
+        from hub.package_manifest import verify
+        from protocol.signing import key_from_text
+
+        deadline = time.monotonic() + PACKAGE_WAIT_S
+        ready: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and not ready:
+            found = self._api("GET", f"/persons/{person}/packages", {}).json()
+            ready = [p for p in found if p.get("status") == "ready"]
+            if not ready:
+                time.sleep(2.0)
+        if not ready:
+            return {"person": person, "problem": f"no package of {person} within {PACKAGE_WAIT_S} s"}
+        pkg = ready[0]
+        archive = self.centre.folder / "packages" / f"{person}-{pkg['id']}.zip"
+        archive.parent.mkdir(exist_ok=True)
+        archive.write_bytes(self._api("GET", f"/packages/{pkg['id']}/archive", {}).content)
+        key = key_from_text((self.centre.folder / "keys" / "hub.key").read_text(encoding="utf-8"))
+        verdict = verify(archive, [key])
+        checked = "通过 (verified)" if verdict.ok else "失败 (does NOT verify)"
+        self._say(f"打包 (package) {person}: {pkg['parts']} 段录像 (parts), 录像覆盖 (on camera) "
+                  f"{pkg['percent']}%, 校验 {checked} → {archive}")  # fmt: skip
+        done = {"person": person, "parts": pkg["parts"], "percent": pkg["percent"], "verified": verdict.ok,
+                "archive": str(archive)}  # fmt: skip
+        if not verdict.ok or not pkg["parts"]:
+            done["problem"] = f"package of {person}: {verdict.problems or 'no recording in it'}"
+        return done
 
 
 def _describe_band(step: dict[str, Any]) -> str:

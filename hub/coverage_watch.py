@@ -67,6 +67,7 @@ class CoverageWatch:
         self.queries, self.projections, self.record, self.clock = queries, projections, record, clock
         self.counters = {"coverage_checks": 0, "coverage_gaps": 0, "coverage_errors": 0}
         self._dirty: set[str] = set()
+        self._in_use = False
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -121,10 +122,18 @@ class CoverageWatch:
                     log.exception("coverage of %s not checked", pid)
             self._stop.wait(PAUSE_S)  # a burst of moves is read once, not once per move
 
+    def _recording_in_use(self) -> bool:
+        """Whether this centre records with casewatch at all: until an agent has reported a camera
+        on record, custody time is not checked (a centre recording on its own NVR would otherwise
+        have every minute flagged ``not_recorded``)."""
+        if not self._in_use:
+            self._in_use = bool(self.queries.events(kind="recording.state", limit=1))
+        return self._in_use
+
     def check(self, pid: str) -> list[Uncovered]:
         """Log the person's closed, uncovered room time not logged yet; returns what was logged."""
         person = self.queries.projection("person", pid)
-        if person is None:
+        if person is None or not self._recording_in_use():
             return []
         self.counters["coverage_checks"] += 1
         now = self.clock.now_ms()

@@ -34,11 +34,21 @@ def test_the_bundled_scenario_passes_headless(tmp_path: Path, onnx_weights: Path
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["scenario"] == "interrogation"
-    assert summary["expected"] == summary["matched"] == 9 and summary["unexpected"] == 0
-    assert 110 < summary["seconds"] < 200
+    assert summary["expected"] == summary["matched"] == 11 and summary["unexpected"] == 0
+    assert 110 < summary["seconds"] < 260
     for shown in ("控制台 (console): http://127.0.0.1:", "⚠ 告警 INT-TWO 黄", "⚠ 告警 INT-TWO 橙",
-                  "✓ 解除 INT-TWO", "⚠ 告警 WB-TAMPER 红", "✉ 短信 → 13800000001"):  # fmt: skip
+                  "✓ 解除 INT-TWO", "⚠ 告警 WB-TAMPER 红", "✉ 短信 → 13800000001", "⚠ 告警 REC-GAP 橙",
+                  "⚠ 告警 BELONGINGS-FORGOTTEN 黄"):  # fmt: skip
         assert shown in done.stdout, shown
+    # the release built the detainee's package: the interrogation's video, verified offline
+    (package,) = summary["packages"]
+    assert package["person"] == "p1" and package["verified"] and package["parts"] >= 1, package
+    assert 50 < package["percent"] < 100, package  # the search room had no camera
+    hub_file = str(tmp_path / "centre" / "hub.yaml")
+    checked = [CASEWATCH, "package", "verify", package["archive"], "--config", hub_file]
+    verified = subprocess.run(checked, capture_output=True, text=True, check=False)
+    said = verified.stdout + verified.stderr
+    assert verified.returncode == 0 and "signature: valid" in verified.stdout, said
     # the real detector drew its conclusions from the scene: the agent's log has the condition
     log = (tmp_path / "centre" / "logs" / "agent.log").read_text()
     assert "condition understaffed in int-1" in log
@@ -90,12 +100,17 @@ def test_a_broken_scenario_file_is_refused_with_its_reason(tmp_path: Path) -> No
 def test_killing_broker_hub_and_agent_loses_no_event(tmp_path: Path, onnx_weights: Path) -> None:
     """The bundled story with each component SIGKILLed and started again in the middle: at 20 s
     the agent (no condition open), at 60 s the hub (INT-TWO between yellow and orange), at 90 s
-    the broker (Mosquitto). Same expectations; no gap in the agent's sequence at the hub."""
+    the broker (Mosquitto). Same expectations (but the recording's); no gap in the agent's
+    sequence at the hub."""
     binary = mosquitto_binary()
     assert binary is not None, ".ci/run installs Debian's mosquitto"
     (tmp_path / "broker").mkdir()
     broker = Mosquitto(tmp_path / "broker", binary).start()
     doc = yaml.safe_load(BUNDLED.read_text(encoding="utf-8"))
+    # not recorded here: the killed agent's recording gap would (rightly) raise REC-GAP at a time
+    # the kill decides; this test is about events, and the bundled run checks the recording
+    doc["recording"], doc["packages"] = False, []
+    doc["expect"] = [e for e in doc["expect"] if e["rule"] != "REC-GAP"]
     doc["steps"] += [
         {"at": 20, "kill": "agent"}, {"at": 22, "start": "agent"},
         {"at": 60, "kill": "hub"}, {"at": 62, "start": "hub"},
@@ -126,7 +141,7 @@ def test_killing_broker_hub_and_agent_loses_no_event(tmp_path: Path, onnx_weight
         centre.close()
         broker.stop()
     assert summary["passed"], "\n".join(summary["problems"] + lines[-40:])
-    assert summary["gaps"] == 0 and summary["matched"] == 9
+    assert summary["gaps"] == 0 and summary["matched"] == 10
     assert sorted(seqs) == list(range(1, len(seqs) + 1)) and len(seqs) > 30
     assert centre.children["hub"].starts == 2 and centre.children["agent"].starts == 2
     assert any("强制终止 broker" in line for line in lines)
