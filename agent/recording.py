@@ -164,6 +164,11 @@ class CameraRecorder:
         self._done = {s.name for s in found}
         self.watch = GapWatch(found[-1].end_ms if found else None)
 
+    @property
+    def running(self) -> bool:
+        """Recording (ffmpeg found, the recorder's thread alive)."""
+        return self._thread.is_alive()
+
     def start(self) -> CameraRecorder:
         if self.command is None:
             log.warning("camera %s: a plugin source cannot be recorded by ffmpeg", self.camera.id)

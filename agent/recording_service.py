@@ -19,8 +19,10 @@ import numpy as np
 from agent.config import AgentConfig
 from agent.emitter import Draft
 from agent.recording import Recorders, RecorderSettings
+from agent.segment_clips import SegmentClips
 from agent.segment_fetch import SegmentFetch
 from detectors.config import Camera
+from detectors.observations import ClipObservation
 from protocol.clock import Clock
 from protocol.data import RecordingGap, RecordingSegments, RecordingState
 from protocol.errors import ProtocolError
@@ -47,6 +49,7 @@ class RecordingService:
         send: Callable[[str], None] | None,
         registry_keys: Keyring | None,
         frames: Callable[[str], np.ndarray | None] | None = None,
+        on_clip: Callable[[ClipObservation], None] = lambda clip: None,
     ) -> None:
         """``frames(camera)``: the vision pipeline's latest frame of a camera ffmpeg cannot open
         itself (a plugin source such as the demo's drawn scene), encoded at ``encode_fps``."""
@@ -63,10 +66,11 @@ class RecordingService:
             self.root, {c.id: c.room for c in config.cameras}, segment_s=rec.segment_s, clock=clock,
             answer=self._answer, send=send or self._cannot_send,
         )  # fmt: skip
+        self.clips = SegmentClips(self.root, storage, segment_s=rec.segment_s, clock=clock, done=on_clip)
         self.recorders = Recorders(
             config.cameras, self.root, settings, keep_days=rec.keep_days,
             budget_bytes=int(rec.budget_gb * 1024**3), clock=clock, on_gap=self._gap, on_state=self._state,
-            protected=self.fetch.protected, frames=frames,
+            protected=lambda: [*self.fetch.protected(), *self.clips.protected()], frames=frames,
         )  # fmt: skip
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="segment-fetch", daemon=True)
@@ -100,12 +104,17 @@ class RecordingService:
             return
         self.fetch.request(request)
 
+    def records(self, camera: str) -> bool:
+        """Whether ``camera``'s recorder runs (its clips are cut from the recording)."""
+        return any(r.camera.id == camera and r.running for r in self.recorders.recorders)
+
     def _poll(self) -> None:
         while not self._stop.wait(POLL_S):
             try:
                 self.fetch.poll()
+                self.clips.poll()
             except Exception:  # a bad disk must not end the answering
-                log.exception("answering segment requests failed; retrying")
+                log.exception("answering segment requests or cutting clips failed; retrying")
 
     def _subject(self, camera: str, room: str | None) -> dict[str, str]:
         return {"camera": camera, "room": room} if room else {"camera": camera}

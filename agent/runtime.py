@@ -24,6 +24,7 @@ from agent.outbox_keeper import OutboxKeeper
 from agent.publisher import Publisher
 from agent.recording_service import RecordingService, recordings_dir
 from agent.room_state import ENDED, Fusion
+from agent.segment_clips import ClipJob
 from agent.snapshots import SnapshotSender
 from agent.uploads import EvidenceUploads
 from detectors.detection import Detector
@@ -132,6 +133,7 @@ class Agent:
             self.config, storage, clock=self.clock, emit=self.emit,
             send=self.uploads.add if self.uploads is not None else None, registry_keys=self.registry_keys,
             frames=self.vision.latest_frame if self.vision is not None else None,
+            on_clip=self._on_observation,
         )  # fmt: skip
 
     def _snapshot_sender(self) -> SnapshotSender:
@@ -464,12 +466,16 @@ class Agent:
         at = self.clock.now_ms()
         clip_id = uuid7(at)
         self._clip_conditions[clip_id] = condition_id
-        self.vision.request_clip(clip_id, cameras[0], at, before_s=before, after_s=after)
+        start, end = at - int(before * 1000), at + int(after * 1000)
+        if self.recording is not None and self.recording.records(cameras[0]):  # cut from the recording
+            self.recording.clips.request(ClipJob(clip_id, cameras[0], candidate.room, None, start, end))
+        else:
+            self.vision.request_clip(clip_id, cameras[0], at, before_s=before, after_s=after)
         return Evidence(
             snapshot=self._snapshots.get(cameras[0]),
             clip_id=clip_id,
-            clip_start=at - int(before * 1000),
-            clip_end=at + int(after * 1000),
+            clip_start=start,
+            clip_end=end,
         )
 
     # reporting (agent/reporting.py) -------------------------------------------------------------

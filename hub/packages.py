@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundation.video_join import join_segments
 from hub.agent_files import AgentFiles
 from hub.alerts import Alert
 from hub.belongings import ledger, still_held
@@ -49,7 +50,6 @@ from protocol.fetch import Range
 from protocol.ids import uuid7
 
 log = logging.getLogger(__name__)
-FFMPEG = "ffmpeg"
 
 
 @dataclass
@@ -374,23 +374,8 @@ class PackageDesk:
         """One part: the segments joined without re-encoding, moov first (plays while loading)."""
         agent = next(w.agent for w in pkg.wanted if w.camera == part.camera and w.stay == part.stay)
         sources = [self.files.locate(agent, f"segments/{part.camera}/{s['name']}") for s in part.segments]
-        listing = home / f".{part.start}-{part.camera}.txt"
-        listing.write_text(
-            "ffconcat version 1.0\n" + "".join(f"file '{p}'\n" for p in sources if p is not None),
-            encoding="utf-8",
-        )
         target = home / part.name
-        command = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-f", "concat", "-safe", "0",
-                   "-i", str(listing), "-map", "0:v:0", "-c", "copy", "-movflags", "+faststart", "-y",
-                   str(target)]  # fmt: skip
-        if shutil.which(FFMPEG) is None:
-            raise RuntimeError("ffmpeg is not installed on the hub (apt-get install ffmpeg)")
-        done = subprocess.run(command, capture_output=True, timeout=600, check=False)
-        listing.unlink(missing_ok=True)
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"ffmpeg could not join {part.name}: {done.stderr[-300:].decode(errors='replace')}"
-            )
+        join_segments([p for p in sources if p is not None], target)
         return {"file": part.name, "camera": part.camera, "room": part.room,
                 "room_name": self.rooms.get(part.room, part.room), "stay": part.stay, "start": part.start,
                 "end": part.end, "segments": len(part.segments), "media_ms": media_ms(target)}  # fmt: skip
