@@ -49,6 +49,13 @@ def test_the_bundled_scenario_passes_headless(tmp_path: Path, onnx_weights: Path
     verified = subprocess.run(checked, capture_output=True, text=True, check=False)
     said = verified.stdout + verified.stderr
     assert verified.returncode == 0 and "signature: valid" in verified.stdout, said
+    # the condition's clip was cut from the recording: H.264, which the console plays
+    clips = sorted((tmp_path / "centre" / "agent" / "clips").rglob("*.mp4"))
+    assert clips, "no clip was made"
+    for clip in clips:
+        asked = ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", str(clip)]
+        codec = subprocess.run(asked, capture_output=True, text=True, check=True).stdout.strip()
+        assert codec == "h264", (clip, codec)
     # the real detector drew its conclusions from the scene: the agent's log has the condition
     log = (tmp_path / "centre" / "logs" / "agent.log").read_text()
     assert "condition understaffed in int-1" in log

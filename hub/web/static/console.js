@@ -328,8 +328,9 @@ function renderActions(a) {
   form.replaceChildren(...(mayAct ? [comment, assignee, el("div", {}, buttons)] : []), el("p", { id: "action-error", class: "error" }));
 }
 
-// An agent's own evidence (protocol/files.py): the snapshot at the condition's start is shown, the
-// clip (MPEG-4 Part 2, which media players open and browsers may not) is offered as a download.
+// An agent's own evidence (protocol/files.py): the snapshot at the condition's start is shown; the
+// clip plays in the page when it was cut from the recording (H.264, docs/recording.md) and is
+// offered as a download too (the vision pipeline's own clips are MPEG-4 Part 2: players only).
 function evidenceFile(f) {
   const label = `${T(f.kind)} ${f.named}`;
   if (!f.url) return el("div", { class: "evidence-file pending", "data-kind": f.kind }, `${label} · ${T("file_pending")}`);
@@ -338,6 +339,7 @@ function evidenceFile(f) {
       el("img", { class: "snap", alt: label, src: f.url }), el("figcaption", {}, label));
   }
   return el("div", { class: "evidence-file", "data-kind": f.kind },
+    el("video", { controls: "", preload: "metadata", src: f.url, width: 360 }), el("br"),
     el("a", { href: f.url, download: f.path.split("/").pop() }, T("download_clip")), ` · ${f.named}`);
 }
 
