@@ -21,7 +21,7 @@ from agent.recording import listing
 from agent.segments import Segment, segments
 from protocol.clock import Clock
 from protocol.data import RecordingSegments, SegmentInfo
-from protocol.fetch import FetchRequest, Range
+from protocol.fetch import FetchRequest, Keep, Range
 
 log = logging.getLogger(__name__)
 SETTLE_MS = 5_000
@@ -52,6 +52,7 @@ class SegmentFetch:
         self.answer, self.send = answer, send
         self.counters = {"ranges_answered": 0, "segments_sent": 0}
         self._ranges: tuple[Range, ...] = ()
+        self._keep: tuple[Keep, ...] = ()
         self._answered: set[Range] = set()
         self._digests: dict[tuple[str, str, int, int], str] = {}
         self._lock = threading.Lock()
@@ -60,12 +61,13 @@ class SegmentFetch:
         """The hub's current request replaces the last one (an empty one: nothing wanted)."""
         with self._lock:
             self._ranges = request.ranges
+            self._keep = request.keep
             self._answered &= set(request.ranges)
 
     def protected(self) -> list[tuple[int, int]]:
-        """Intervals retention must keep: every range still requested."""
+        """Intervals retention must keep: every range still requested, every one to keep."""
         with self._lock:
-            return [(r.start, r.end) for r in self._ranges]
+            return [(r.start, r.end) for r in self._ranges] + [(k.start, k.end) for k in self._keep]
 
     def poll(self) -> int:
         """Answer the ranges whose end has passed; returns how many were answered."""

@@ -20,7 +20,7 @@ from hub.alerts import Alert
 from hub.findings import alert_title
 from hub.rules.levels import CHINESE
 from hub.rules.spec import Rule
-from protocol.fetch import FetchRequest, Range, encode_fetch
+from protocol.fetch import FetchRequest, Keep, Range, encode_fetch
 from protocol.receipts import Receipt, encode_receipt
 from protocol.registry import BandRegistration, encode_registration
 from protocol.signing import Keyring
@@ -65,9 +65,9 @@ class Outbound:
         request = WatchRequest(self.center, agent, cameras, now_ms)
         return self._publish(self.layout.watch(self.center, agent), encode_watch(request, self.hub_key))
 
-    def fetch(self, agent: str, ranges: tuple[Range, ...], now_ms: int) -> bool:
-        """Ask ``agent`` for these recording ranges (retained; an empty tuple: nothing wanted)."""
-        request = FetchRequest(self.center, agent, ranges, now_ms)
+    def fetch(self, agent: str, ranges: tuple[Range, ...], keep: tuple[Keep, ...], now_ms: int) -> bool:
+        """Ask ``agent`` for these recording ranges and to keep ``keep`` (retained; empty: nothing)."""
+        request = FetchRequest(self.center, agent, ranges, now_ms, keep)
         return self._publish(self.layout.fetch(self.center, agent), encode_fetch(request, self.hub_key))
 
     def anchor(self, payload: bytes) -> bool:

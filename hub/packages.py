@@ -29,6 +29,7 @@ import queue
 import shutil
 import subprocess
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,14 +43,17 @@ from hub.belongings import ledger, still_held
 from hub.coverage_watch import person_coverage, room_cameras
 from hub.package_manifest import MANIFEST, digest_file, make_manifest, manifest_sha256
 from hub.package_plan import Answers, Part, Wanted, parts, ranges
-from hub.queries import Queries
+from hub.queries import AlertFilter, Queries
 from hub.store import Stored
 from hub.trail import read_trail, trail_steps
 from protocol.clock import Clock
-from protocol.fetch import Range
+from protocol.fetch import MAX_KEEP_MS, MAX_RANGES, Keep, Range
 from protocol.ids import uuid7
 
 log = logging.getLogger(__name__)
+KEEP_AROUND_MS = 5 * 60_000
+"""An open alert keeps its room's recording from this long before it opened to this long after now."""
+KEEP_EVERY_S = 60.0
 
 
 @dataclass
@@ -100,7 +104,7 @@ class PackageDesk:
         center: str,
         queries: Queries,
         agent_files: AgentFiles,
-        publish: Callable[[str, tuple[Range, ...]], bool],
+        publish: Callable[[str, tuple[Range, ...], tuple[Keep, ...]], bool],
         record: Callable[[str, dict[str, str], dict[str, Any], str], Any],
         hub_key: bytes,
         clock: Clock,
@@ -122,6 +126,7 @@ class PackageDesk:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._digests: dict[tuple[str, int, int], str] = {}
+        self._kept: dict[str, tuple[Keep, ...]] = {}
         self._thread = threading.Thread(target=self._run, name="packages", daemon=True)
 
     # lifecycle ------------------------------------------------------------------------------------
@@ -215,6 +220,7 @@ class PackageDesk:
 
     # the desk's thread ------------------------------------------------------------------------------
     def _run(self) -> None:
+        next_keep = 0.0
         while not self._stop.is_set():
             try:
                 job = self._jobs.get(timeout=2.0)
@@ -223,6 +229,10 @@ class PackageDesk:
             if self._stop.is_set():
                 return
             try:
+                if time.monotonic() >= next_keep:  # open alerts' evidence: kept while they are open
+                    next_keep = time.monotonic() + KEEP_EVERY_S
+                    if self._keeps() != self._kept:
+                        self._publish(set(self._kept))
                 if job is not None:
                     self._open(*job)
                 self._wake.clear()
@@ -298,11 +308,28 @@ class PackageDesk:
 
     def _publish(self, agents: set[str]) -> None:
         waiting = [p for p in self._snapshot() if p.status == "waiting"]
-        for agent in sorted(agents):
+        keeps = self._keeps()
+        self._kept = keeps
+        for agent in sorted(agents | set(keeps)):
             mine = tuple(
                 Range(w.id, w.camera, w.start, w.end) for p in waiting for w in p.wanted if w.agent == agent
             )
-            self.publish(agent, mine[-256:])
+            self.publish(agent, mine[:MAX_RANGES], keeps.get(agent, ())[:MAX_RANGES])
+
+    def _keeps(self) -> dict[str, tuple[Keep, ...]]:
+        """Per agent, the time around each open alert on the cameras of its room: the agent keeps it
+        from retention while the alert is open (its evidence), without sending it."""
+        now = self.clock.now_ms()
+        cameras = self.queries.projections("camera")
+        out: dict[str, list[Keep]] = {}
+        for alert in self.queries.alerts(AlertFilter(open_only=True, limit=1000)):
+            room, named = alert.context.get("room"), alert.context.get("camera")
+            start = alert.opened_ms - KEEP_AROUND_MS
+            end = min(max(now, alert.opened_ms) + KEEP_AROUND_MS, start + MAX_KEEP_MS)
+            for cam in cameras:
+                if cam.get("agent") and (cam.get("id") == named or (room and cam.get("room") == room)):
+                    out.setdefault(str(cam["agent"]), []).append(Keep(str(cam["id"]), start, end))
+        return {agent: tuple(sorted(set(k), key=lambda k: (k.camera, k.start))) for agent, k in out.items()}
 
     # building -------------------------------------------------------------------------------------------
     def _build(self, pkg: Package) -> None:

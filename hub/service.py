@@ -199,8 +199,8 @@ class HubService:
         )
         folder = cfg.packages.dir or Path(cfg.store.path).parent / "packages"
         self.packages = PackageDesk(
-            folder, center=cfg.center, queries=self.queries,
-            agent_files=self.agent_files, publish=lambda a, r: self.outbound.fetch(a, r, self.clock.now_ms()),
+            folder, center=cfg.center, queries=self.queries, agent_files=self.agent_files,
+            publish=lambda a, r, k: self.outbound.fetch(a, r, k, self.clock.now_ms()),
             record=self._record_later, hub_key=self.hub_key, clock=self.clock, wait_s=cfg.packages.wait_s,
             rooms={r.id: r.name for r in cfg.rooms}, alert_view=self.alert_view, head=self.store.head,
             evidence=self.evidence.folder,

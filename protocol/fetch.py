@@ -15,7 +15,8 @@ The agent answers each range once its end has passed: a ``recording.segments`` e
 segments it holds that overlap the range (name, times, size, sha256) and each one is sent as a
 signed evidence file ``segments/{camera}/{name}`` (protocol/files.py) through the durable upload
 queue — each ~10 s segment is one resumable, verified chunk of the transfer. While a range is
-requested the agent's retention keeps its segments.
+requested the agent's retention keeps its segments; ``keep`` names more (camera, start, end) to
+keep without sending them — the time around each open alert of a camera's room.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from protocol.registry import read_hub_message, registry_key
 from protocol.signing import Keyring, signed
 
 MAX_RANGES = 256
+MAX_KEEP_MS = 86_400_000
 MAX_RANGE_MS = 10 * 60_000
 """The hub cuts a long stay into ranges of at most this, so one range's listing fits an event."""
 _KEY = re.compile(KEY_PATTERN)
@@ -45,11 +47,21 @@ class Range:
 
 
 @dataclass(frozen=True)
+class Keep:
+    """A camera's recording the agent must not delete yet (an open alert's time), not to be sent."""
+
+    camera: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class FetchRequest:
     center: str
     agent: str
     ranges: tuple[Range, ...]
     ts: int
+    keep: tuple[Keep, ...] = ()
 
 
 def encode_fetch(request: FetchRequest, hub_key: bytes) -> bytes:
@@ -59,6 +71,7 @@ def encode_fetch(request: FetchRequest, hub_key: bytes) -> bytes:
         "agent": request.agent,
         "ts": request.ts,
         "ranges": [{"id": r.id, "camera": r.camera, "start": r.start, "end": r.end} for r in request.ranges],
+        "keep": [{"camera": k.camera, "start": k.start, "end": k.end} for k in request.keep],
     }
     return canonical_bytes(signed(body, registry_key(hub_key)))
 
@@ -71,7 +84,22 @@ def decode_fetch(raw: bytes, keyring: Keyring, *, center: str, agent: str) -> Fe
         raise SchemaError("fetch request for another centre or agent", problems=[("agent", "mismatch")])
     if not isinstance(ts, int) or not isinstance(ranges, list) or len(ranges) > MAX_RANGES:
         raise SchemaError("fetch request: ts and ranges required", problems=[("ranges", "invalid")])
-    return FetchRequest(center, agent, tuple(_range(r) for r in ranges), ts)
+    keep = doc.get("keep", [])
+    if not isinstance(keep, list) or len(keep) > MAX_RANGES:
+        raise SchemaError("fetch request: keep must be a list", problems=[("keep", "invalid")])
+    return FetchRequest(center, agent, tuple(_range(r) for r in ranges), ts, tuple(_keep(k) for k in keep))
+
+
+def _keep(found: object) -> Keep:
+    if not isinstance(found, dict):
+        raise SchemaError("fetch request: a keep must be an object", problems=[("keep", "not an object")])
+    camera, start, end = found.get("camera"), found.get("start"), found.get("end")
+    if not (isinstance(camera, str) and _KEY.match(camera)):
+        raise SchemaError(f"fetch request: bad camera {camera!r}", problems=[("keep.camera", "invalid")])
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= start + MAX_KEEP_MS):
+        raise SchemaError("fetch request: a keep needs 0 <= start < end, at most a day",
+                          problems=[("keep.start", "invalid")])  # fmt: skip
+    return Keep(camera, start, end)
 
 
 def _range(found: object) -> Range:

@@ -152,6 +152,12 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     assert operator.get(f"/api/v1/packages/{package['id']}/archive").status_code == 403
     built = [e["event"] for e in operator.get("/api/v1/events", params={"kind": "package.built"}).json()]
     assert built and built[-1]["data"]["package"] == package["id"], built
+    # nothing is wanted any more, but the open REC-GAP alert's time is kept on the box
+    watcher.subscribe("casewatch/c1/box-01/fetch")
+    assert wait_until(lambda: [m for m in watcher.messages if m[0].endswith("/fetch")], 10)
+    request = json.loads([m for m in watcher.messages if m[0].endswith("/fetch")][-1][1])
+    assert request["ranges"] == [] and [k["camera"] for k in request["keep"]] == ["cam-int-1"], request
+    assert request["keep"][0]["start"] <= alert["opened_ms"] <= request["keep"][0]["end"], (request, alert)
 
 
 def play_in_chromium(hub: ApiHub, package: dict[str, Any], tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from protocol.canonical import canonical_bytes
 from protocol.clock import ManualClock
 from protocol.data import RecordingSegments
 from protocol.errors import ProtocolError
-from protocol.fetch import FetchRequest, Range, decode_fetch, encode_fetch
+from protocol.fetch import FetchRequest, Keep, Range, decode_fetch, encode_fetch
 from protocol.registry import registry_key, registry_keyring
 from protocol.signing import Keyring, signed
 
@@ -30,7 +30,8 @@ def keyring() -> Keyring:
 
 
 def test_a_request_round_trips_and_hostile_ones_are_refused() -> None:
-    request = FetchRequest("c1", "box-01", (Range("p-1", "cam-1", T0, T0 + 60_000),), T0)
+    request = FetchRequest("c1", "box-01", (Range("p-1", "cam-1", T0, T0 + 60_000),), T0,
+                           (Keep("cam-2", T0 - 300_000, T0 + 300_000),))  # fmt: skip
     assert decode_fetch(encode_fetch(request, HUB_KEY), keyring(), center="c1", agent="box-01") == request
     with pytest.raises(ProtocolError, match="another centre or agent"):
         decode_fetch(encode_fetch(request, HUB_KEY), keyring(), center="c1", agent="box-02")
@@ -39,9 +40,20 @@ def test_a_request_round_trips_and_hostile_ones_are_refused() -> None:
             encode_fetch(request, b"not-the-hub-key-0123456789"), keyring(), center="c1", agent="box-01"
         )
 
-    def forged(ranges: object) -> bytes:
-        body = {"v": 1, "center": "c1", "agent": "box-01", "ts": T0, "ranges": ranges}
+    def forged(ranges: object, keep: object = ()) -> bytes:
+        body = {"v": 1, "center": "c1", "agent": "box-01", "ts": T0, "ranges": ranges, "keep": list(keep)}
+        if keep == "not a list":
+            body["keep"] = keep
         return canonical_bytes(signed(body, registry_key(HUB_KEY)))
+
+    for keep, reason in [
+        ([{"camera": "cam-1", "start": T0, "end": T0 + 86_400_001}], "at most a day"),
+        ([{"camera": "../x", "start": T0, "end": T0 + 1}], "bad camera"),
+        (["k"], "must be an object"),
+        ("not a list", "keep must be a list"),
+    ]:
+        with pytest.raises(ProtocolError, match=reason):
+            decode_fetch(forged([], keep), keyring(), center="c1", agent="box-01")
 
     for bad, reason in [
         ([{"id": "p", "camera": "cam-1", "start": T0, "end": T0 + 11 * 60_000}], "at most 10 min"),
@@ -100,12 +112,14 @@ def test_retention_keeps_what_the_hub_still_asks_for(tmp_path: Path) -> None:
     clock = ManualClock(T0 + 400 * 86_400_000)  # everything is past keep_days
     fetch = SegmentFetch(tmp_path, {"cam-1": "int-1"}, segment_s=10, clock=clock,
                          answer=lambda *_: None, send=lambda _p: None)  # fmt: skip
-    fetch.request(FetchRequest("c1", "box-01", (Range("p-1", "cam-1", T0 + 15_000, T0 + 25_000),), T0))
+    alert_time = Keep("cam-1", T0 + 31_000, T0 + 39_000)  # an open alert's: kept, not sent
+    fetch.request(FetchRequest("c1", "box-01", (Range("p-1", "cam-1", T0 + 15_000, T0 + 25_000),), T0,
+                               (alert_time,)))  # fmt: skip
     cam = Camera.model_validate(
         {"id": "cam-1", "room": "int-1", "source": {"type": "rtsp", "url": "rtsp://x/"}}
     )
     recorders = Recorders([cam], tmp_path, RecorderSettings(), keep_days=30, budget_bytes=10**9, clock=clock,
                           on_gap=lambda *_: None, protected=fetch.protected)  # fmt: skip
-    assert recorders.retain_once() == 3
+    assert recorders.retain_once() == 2
     left = sorted(p.name for p in (tmp_path / "cam-1").glob("*.mp4"))
-    assert left == [names[1], names[2], names[5]]  # the requested range, and the newest
+    assert left == [names[1], names[2], names[3], names[5]]  # the requested range, the kept one, the newest
