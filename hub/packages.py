@@ -40,6 +40,7 @@ from foundation.video_join import join_segments
 from hub.agent_files import AgentFiles
 from hub.alerts import Alert
 from hub.belongings import ledger, still_held
+from hub.coverage import union
 from hub.coverage_watch import person_coverage, room_cameras
 from hub.package_manifest import MANIFEST, digest_file, make_manifest, manifest_sha256
 from hub.package_plan import Answers, Part, Wanted, parts, ranges
@@ -321,15 +322,20 @@ class PackageDesk:
         from retention while the alert is open (its evidence), without sending it."""
         now = self.clock.now_ms()
         cameras = self.queries.projections("camera")
-        out: dict[str, list[Keep]] = {}
+        spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
         for alert in self.queries.alerts(AlertFilter(open_only=True, limit=1000)):
             room, named = alert.context.get("room"), alert.context.get("camera")
             start = alert.opened_ms - KEEP_AROUND_MS
             end = min(max(now, alert.opened_ms) + KEEP_AROUND_MS, start + MAX_KEEP_MS)
             for cam in cameras:
                 if cam.get("agent") and (cam.get("id") == named or (room and cam.get("room") == room)):
-                    out.setdefault(str(cam["agent"]), []).append(Keep(str(cam["id"]), start, end))
-        return {agent: tuple(sorted(set(k), key=lambda k: (k.camera, k.start))) for agent, k in out.items()}
+                    spans.setdefault((str(cam["agent"]), str(cam["id"])), []).append((start, end))
+        out: dict[str, list[Keep]] = {}
+        for (agent, camera), found in sorted(spans.items()):  # overlapping alerts: one span
+            out.setdefault(agent, []).extend(
+                Keep(camera, s, min(e, s + MAX_KEEP_MS)) for s, e in union(found)
+            )
+        return {agent: tuple(keeps) for agent, keeps in out.items()}
 
     # building -------------------------------------------------------------------------------------------
     def _build(self, pkg: Package) -> None:
