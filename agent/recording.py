@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.mp4_media import media_ms
 from agent.segments import SEGMENT_PATTERN, Segment, segments, to_delete
 from detectors.config import Camera, FileSource, PluginSource, UsbSource
 from detectors.sources import redact, source_url
@@ -306,15 +307,26 @@ class CameraRecorder:
             if not self.recording:
                 self.recording = True
                 self.on_state(self.camera, "recording", seg.start_ms)
-            gap = self.watch.segment(seg)
-            if gap is not None:
-                log.warning(
-                    "camera %s: recording missed %d s (%s)",
-                    self.camera.id,
-                    (gap.end - gap.start) // 1000,
-                    gap.reason,
-                )
-                self.on_gap(self.camera, gap)
+            for gap in (self.watch.segment(seg), stalled(seg, media_ms(self.folder / seg.name))):
+                if gap is not None:
+                    log.warning(
+                        "camera %s: recording missed %d s (%s)",
+                        self.camera.id,
+                        (gap.end - gap.start) // 1000,
+                        gap.reason,
+                    )
+                    self.on_gap(self.camera, gap)
+
+
+def stalled(seg: Segment, media: int | None) -> RecordingGap | None:
+    """A segment holding fewer seconds of video than of wall time (a camera that stalls without
+    dropping the connection): the missing time, placed at the segment's end — where inside the
+    segment the video is missing the file does not say."""
+    wall = seg.end_ms - seg.start_ms
+    if media is None or wall - media <= SLACK_MS:
+        return None
+    detail = f"{media / 1000:.1f} s of video in {wall / 1000:.1f} s: the camera stalled"
+    return RecordingGap(start=seg.start_ms + media, end=seg.end_ms, reason="stream_lost", detail=detail)
 
 
 class Recorders:

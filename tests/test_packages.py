@@ -117,7 +117,9 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     assert wait_until(lambda: operator.get("/api/v1/alerts", params={"rule": "REC-GAP"}).json(), 90), (
         log.read_text()[-3000:]
     )
-    (alert,) = operator.get("/api/v1/alerts", params={"rule": "REC-GAP"}).json()
+    alert = min(
+        operator.get("/api/v1/alerts", params={"rule": "REC-GAP"}).json(), key=lambda a: a["opened_ms"]
+    )
     assert alert["level"] == "red" and alert["context"]["person"] == "p1", alert
     time.sleep(10)  # on camera again
     released = now_ms()
@@ -138,14 +140,20 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     assert abs(parts[0]["start"] - entered) <= slack and parts[0]["start"] <= entered + 500, (parts, entered)
     assert abs(parts[1]["end"] - released) <= slack, (parts, released)
     assert parts[0]["end"] <= killed + 1_000 and parts[1]["start"] >= back - 1_000, (parts, killed, back)
-    # the coverage report names exactly the gap, and nothing else
-    (gap,) = package["coverage"]["uncovered"]
+    # the coverage report names the gap — and nothing else but, possibly, the pause the test camera
+    # makes right after it is back (its first seconds come in a burst, then nothing for a while:
+    # fewer seconds of video than of time in that segment, a real hole, agent/mp4_media.py)
+    gap, *stalls = package["coverage"]["uncovered"]
     assert gap["reason"] == "recording_gap" and gap["cause"] in ("stream_lost", "recorder_exited"), gap
     assert killed - SEGMENT_MS - 1_000 <= gap["start"] <= killed + 1_000, (gap, killed)
     assert back - 1_000 <= gap["end"] <= back + 20_000, (gap, back)
+    for stall in stalls:
+        assert stall["cause"] == "stream_lost" and "stalled" in stall["detail"], stall
+        assert gap["end"] <= stall["start"] and stall["end"] <= back + 30_000, (stall, back)
     cover = package["coverage"]
     assert cover["missing_segments"] == [] and cover["unanswered"] == [], cover
-    on_camera = (released - entered) - (gap["end"] - gap["start"])  # before the band: < 3 s, not a gap
+    off = sum(u["end"] - u["start"] for u in cover["uncovered"])
+    on_camera = (released - entered) - off  # before the band: < 3 s, not a gap
     assert abs(cover["covered_ms"] - on_camera) <= 1_000 and package["percent"] == cover["percent"], cover
     play_in_chromium(hub, package, tmp_path)
     check_archive(hub, supervisor.get(f"/api/v1/packages/{package['id']}/archive"), tmp_path)
@@ -177,7 +185,8 @@ def play_in_chromium(hub: ApiHub, package: dict[str, Any], tmp_path: Path) -> No
             "section.package video", "vs => vs.map((v) => ({ready: v.readyState, duration: v.duration}))"
         )
         assert page.inner_text("#coverage-percent") == f"{package['percent']}%"
-        assert page.locator("#uncovered tr[data-reason='recording_gap']").count() == 1
+        shown_gaps = page.locator("#uncovered tr[data-reason='recording_gap']").count()
+        assert shown_gaps == len(package["coverage"]["uncovered"]) >= 1
         page.screenshot(path=str(ARTEFACTS / "person-package.png"), full_page=True)
         browser.close()
     assert not errors, errors

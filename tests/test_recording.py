@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.recording import CameraRecorder, GapWatch, Recorders, RecorderSettings, recording_command
+from agent.mp4_media import media_ms
+from agent.recording import CameraRecorder, GapWatch, Recorders, RecorderSettings, recording_command, stalled
 from agent.segment_fetch import SegmentFetch
 from agent.segments import Segment, holes, segments, to_delete
 from detectors.config import Camera
@@ -64,6 +65,37 @@ def test_retention_goes_by_age_then_budget_and_spares_what_is_needed() -> None:
     assert ("a", 0) not in gone and ("b", 10) not in gone  # protected: a package or an open alert needs them
     assert ("a", 90) not in gone and ("b", 90) not in gone  # each camera's newest: maybe being written
     assert gone[:2] == [("a", 20), ("b", 20)] and sum(s.size for s in found) - 1000 * len(gone) <= 15_000
+
+
+def test_a_segment_with_less_video_than_wall_time_is_a_stall() -> None:
+    held = seg("c", 0, length_s=9)  # 9 s of wall time (name to last write)
+    assert stalled(held, 8_900) is None and stalled(held, 7_000) is None and stalled(held, None) is None
+    gap = stalled(held, 2_000)
+    assert gap is not None and (gap.start, gap.end, gap.reason) == (T0 + 2_000, T0 + 8_800, "stream_lost")
+    assert gap.detail == "2.0 s of video in 8.8 s: the camera stalled"
+
+
+def test_a_segments_video_length_is_read_from_its_fragments(tmp_path: Path) -> None:
+    """Against ffprobe, on segments ffmpeg writes as the recorder does; a file that is not a
+    fragmented MP4 (cut short, or any other bytes) has no length rather than a wrong one."""
+    done = subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=10",
+         "-t", "7", "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-f", "segment",
+         "-segment_time", "3", "-segment_format", "mp4", "-segment_format_options",
+         "movflags=+frag_keyframe+empty_moov+default_base_moof", "-reset_timestamps", "1",
+         str(tmp_path / "%02d.mp4")],
+        check=False, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0
+    files = sorted(tmp_path.glob("*.mp4"))
+    assert len(files) >= 2
+    for path in files:
+        assert abs((media_ms(path) or 0) / 1000 - float(probe(path)["format"]["duration"])) < 0.05, path
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(files[0].read_bytes()[:300])
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"\x00\x00\x00\x10ftypisom" + bytes(range(256)) * 4)
+    assert media_ms(cut) is None and media_ms(junk) is None and media_ms(tmp_path / "none.mp4") is None
 
 
 def test_a_hole_is_reported_once_with_the_reason_noted_meanwhile() -> None:
@@ -122,13 +154,18 @@ def test_a_camera_lost_for_a_while_is_one_gap_with_its_times(tmp_path: Path) -> 
         time.sleep(8)
         server.start()  # the same port: the camera is back
         back = int(time.time() * 1000)
-        assert wait_until(lambda: len(gaps) == 1, 60), gaps
+        assert wait_until(lambda: len(gaps) >= 1, 60), gaps
         done_at_gap = recorder.segments_done
         assert wait_until(lambda: recorder.segments_done >= done_at_gap + 2, 30)
     finally:
         recorders.stop()
         server.stop()
-    (gap,) = gaps
+    gap, *stalls = gaps
+    # the test camera's first seconds after its restart can come in a burst, then a pause: a real
+    # hole in the video, reported as a stall inside the segment (agent/mp4_media.py)
+    assert all(
+        s.reason == "stream_lost" and "stalled" in (s.detail or "") and s.start >= gap.end for s in stalls
+    )
     assert gap.reason in ("recorder_exited", "stream_lost"), gap
     assert killed - 4_000 <= gap.start <= killed + 1_000, (gap, killed)  # the last segment before
     assert back - 1_000 <= gap.end <= back + 20_000, (gap, back)  # ffmpeg retries with a backoff
