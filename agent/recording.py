@@ -38,10 +38,10 @@ from protocol.data import RecordingGap, RecordingGapReason
 log = logging.getLogger(__name__)
 FFMPEG = "ffmpeg"
 SLACK_MS = 3_000
+"""Segments meeting within this are continuous (a file's last write precedes the next file)."""
 MAX_BACKOFF_S = 4.0
 """A camera that went away is tried again at least this often: every second of waiting is a
 second of custody off the record once it is back (ffmpeg's own open timeout adds to it)."""
-"""Segments meeting within this are continuous (a file's last write precedes the next file)."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +105,14 @@ class GapWatch:
         self.last_end_ms = last_end_ms
         self.reason: RecordingGapReason | None = "agent_down" if last_end_ms is not None else None
         self.detail: str | None = None
+        self.noted_ms = 0
+        """When the reason was noted: a segment that began before it (the last one, flushed as
+        ffmpeg was stopped) does not use it up — the hole comes after it."""
 
-    def failed(self, reason: RecordingGapReason, detail: str) -> None:
+    def failed(self, reason: RecordingGapReason, detail: str, now_ms: int | None = None) -> None:
         if self.reason in (None, "agent_down") or reason == "disk_full":
             self.reason, self.detail = reason, detail[:300]
+            self.noted_ms = now_ms if now_ms is not None else int(time.time() * 1000)
 
     def segment(self, seg: Segment) -> RecordingGap | None:
         gap = None
@@ -117,7 +121,8 @@ class GapWatch:
                 start=self.last_end_ms, end=seg.start_ms, reason=self.reason or "unknown", detail=self.detail
             )
         self.last_end_ms = max(self.last_end_ms or 0, seg.end_ms)
-        self.reason, self.detail = None, None
+        if gap is not None or seg.start_ms >= self.noted_ms:
+            self.reason, self.detail = None, None
         return gap
 
 
@@ -149,6 +154,7 @@ class CameraRecorder:
         written (recording is on from its start), or recording stopped. ``frames``: the camera's
         latest frame, for a plugin source (fed to ffmpeg at ``encode_fps``)."""
         self.frames = frames
+        self._frozen: np.ndarray | None = None
         self.camera, self.folder, self.settings, self.on_gap = camera, folder, settings, on_gap
         self.on_state = on_state
         self.recording = False
@@ -195,7 +201,15 @@ class CameraRecorder:
     def _run(self) -> None:
         backoff = 1.0
         while not self._stop.is_set():
-            if shutil.disk_usage(self.folder).free < self.settings.min_free_bytes:
+            try:
+                free = shutil.disk_usage(self.folder).free
+            except OSError as exc:  # the folder vanished (a disk unmounted): said, tried again
+                self.watch.failed("disk_full", f"recording folder unusable: {exc}")
+                self._stop.wait(10)
+                with contextlib.suppress(OSError):
+                    self.folder.mkdir(parents=True, exist_ok=True)
+                continue
+            if free < self.settings.min_free_bytes:
                 self.watch.failed("disk_full", f"less than {self.settings.min_free_bytes // 1024**2} MB free")
                 self._stop.wait(10)
                 continue
@@ -254,7 +268,7 @@ class CameraRecorder:
         assert self.frames is not None
         for _ in range(60):  # a source that starts late (the demo's scene before t=0) is waited for
             frame = self.frames()
-            if frame is not None and frame.ndim == 3 and frame.shape[2] == 3:
+            if frame is not None and frame is not self._frozen and frame.ndim == 3 and frame.shape[2] == 3:
                 return frame
             if self._stop.wait(0.5):
                 break
@@ -265,13 +279,21 @@ class CameraRecorder:
         ends; a frame of another size ends the run (the next one starts at the new size)."""
         assert self.frames is not None and proc.stdin is not None
         period, due = 1.0 / self.settings.encode_fps, time.monotonic()
+        last: np.ndarray | None = None
+        fresh_at = time.monotonic()
         try:
             while proc.poll() is None and not self._stop.is_set():
                 frame = self.frames()
-                if frame is not None:
+                if frame is not None and frame is not last:
+                    last, fresh_at = frame, time.monotonic()
+                # a source that stopped delivering is not recorded as a frozen picture: ffmpeg gets
+                # nothing, the stall is seen and the time is a gap
+                if frame is not None and time.monotonic() - fresh_at <= self.settings.stall_s / 2:
                     if frame.shape != shape:
                         break
                     proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+                else:
+                    self._frozen = last  # the next run waits for a new frame
                 due += period
                 time.sleep(max(0.0, due - time.monotonic()))
         except (BrokenPipeError, OSError, ValueError):
@@ -303,11 +325,16 @@ class CameraRecorder:
         ready = found if final else found[:-1]
         for seg in ready:
             self._done.add(seg.name)
+            media = media_ms(self.folder / seg.name)
+            if media is None:  # opened and never written (ffmpeg stopped at once): no video, not kept
+                with contextlib.suppress(OSError):
+                    (self.folder / seg.name).unlink()
+                continue
             self.segments_done += 1
             if not self.recording:
                 self.recording = True
                 self.on_state(self.camera, "recording", seg.start_ms)
-            for gap in (self.watch.segment(seg), stalled(seg, media_ms(self.folder / seg.name))):
+            for gap in (self.watch.segment(seg), stalled(seg, media)):
                 if gap is not None:
                     log.warning(
                         "camera %s: recording missed %d s (%s)",

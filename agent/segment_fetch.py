@@ -25,6 +25,8 @@ from protocol.fetch import FetchRequest, Keep, Range
 
 log = logging.getLogger(__name__)
 SETTLE_MS = 5_000
+GIVE_UP_WAITING_MS = 10 * 60_000
+"""A segment still growing this long after the range ended is listed as it is (a recorder stuck)."""
 MAX_LISTED = 400
 _DIGESTS_KEPT = 20_000
 
@@ -74,15 +76,28 @@ class SegmentFetch:
         now = self.clock.now_ms()
         with self._lock:
             due = [r for r in self._ranges if r not in self._answered and r.end + self.wait_ms <= now]
+        answered = 0
         for found in due:
-            self._answer(found)
+            if not self._answer(found, now):
+                continue  # its last segment is still being written: next round
+            answered += 1
             with self._lock:
                 if found in self._ranges:
                     self._answered.add(found)
-        return len(due)
+        return answered
 
-    def _answer(self, wanted: Range) -> None:
-        held = [] if wanted.camera not in self.cameras else self._overlapping(wanted)
+    def _answer(self, wanted: Range, now: int) -> bool:
+        """False while the camera's newest segment overlaps the range and may still be growing
+        (a long keyframe interval, a stall): its size and digest are not final yet."""
+        everything = (
+            []
+            if wanted.camera not in self.cameras
+            else segments(wanted.camera, listing(self.root / wanted.camera))
+        )
+        held = [s for s in everything if s.start_ms < wanted.end and s.end_ms > wanted.start]
+        growing = bool(everything) and everything[-1] in held and now - everything[-1].end_ms < self.wait_ms
+        if growing and now - wanted.end < GIVE_UP_WAITING_MS:
+            return False
         infos = []
         for seg in held[:MAX_LISTED]:
             digest = self._digest(seg)
@@ -98,10 +113,7 @@ class SegmentFetch:
         self.counters["ranges_answered"] += 1
         self.counters["segments_sent"] += len(infos)
         log.info("range %s of %s: %d segments sent to the hub", wanted.id, wanted.camera, len(infos))
-
-    def _overlapping(self, wanted: Range) -> list[Segment]:
-        found = segments(wanted.camera, listing(self.root / wanted.camera))
-        return [s for s in found if s.start_ms < wanted.end and s.end_ms > wanted.start]
+        return True
 
     def _digest(self, seg: Segment) -> str | None:
         key = (seg.camera, seg.name, seg.size, seg.end_ms)

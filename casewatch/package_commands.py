@@ -36,10 +36,13 @@ def verify(archive: Path, config_path: Path | None) -> None:
     verdict = verify_archive(archive, keys)
     manifest = verdict.manifest
     if manifest:
-        row = (manifest.get("chain") or {}).get("pos")
+        chain = manifest.get("chain")
+        row = chain.get("pos") if isinstance(chain, dict) else None
         click.echo(f"package {manifest.get('package')} · person {manifest.get('person')} · "
                    f"centre {manifest.get('center')} · log row {row}")  # fmt: skip
     click.echo(f"files checked: {verdict.checked_files} · signature: {verdict.signature}")
+    if verdict.manifest_sha256:  # compare with the package.built row of the hub's log
+        click.echo(f"manifest sha256: {verdict.manifest_sha256}")
     for problem in verdict.problems:
         click.echo(f"✗ {problem}", err=True)
     if not verdict.ok:

@@ -68,6 +68,8 @@ class CoverageWatch:
         self.counters = {"coverage_checks": 0, "coverage_gaps": 0, "coverage_errors": 0}
         self._dirty: set[str] = set()
         self._in_use = False
+        self._sent: dict[str, set[tuple[str | None, int]]] = {}
+        """Pieces handed to the ingest, per person: the store may not show them yet."""
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -143,6 +145,10 @@ class CoverageWatch:
             for r in self.queries.about_person(pid)
             if r.get("kind") == "coverage.gap" and int(r.get("ts") or 0) >= int(person.get("arrived") or 0)
         }
+        sent = self._sent.get(pid, set())
+        if sent and sent <= logged:  # committed: the store says it from now on
+            del self._sent[pid]
+        logged |= sent  # queued, maybe not committed yet: not twice
         released = person.get("released") is not None
         new = [
             u for u in found.uncovered
@@ -156,6 +162,7 @@ class CoverageWatch:
             if person.get("case"):
                 subject["case"] = str(person["case"])
             self.record("coverage.gap", subject, data, BY)
+            self._sent.setdefault(pid, set()).add((piece.room, piece.start))
             self.counters["coverage_gaps"] += 1
             log.warning("%s: %d s in %s off camera (%s)", pid, (piece.end - piece.start) // 1000, piece.room,
                         piece.cause or piece.reason)  # fmt: skip

@@ -52,7 +52,8 @@ class Verdict:
     manifest: dict[str, Any] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     checked_files: int = 0
-    signature: str = "not checked (no key given)"
+    signature: str = "not checked (no key given: the files match the manifest, nothing more)"
+    manifest_sha256: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -84,9 +85,10 @@ def _check(verdict: Verdict, names: set[str], opener: Any, keys: Sequence[bytes]
         return
     with opener(MANIFEST) as source:
         raw = source.read(4 << 20)
+    verdict.manifest_sha256 = hashlib.sha256(raw).hexdigest()
     try:
         manifest = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         verdict.problems.append(f"{MANIFEST} is not JSON: {exc}")
         return
     if (
@@ -101,7 +103,7 @@ def _check(verdict: Verdict, names: set[str], opener: Any, keys: Sequence[bytes]
     for name in sorted(names - set(listed) - {MANIFEST}):
         verdict.problems.append(f"{name}: in the archive but not in the manifest")
     for name, entry in sorted(listed.items()):
-        if name.startswith("/") or ".." in name.split("/") or name == MANIFEST:
+        if name.startswith("/") or "\\" in name or ".." in name.split("/") or name == MANIFEST:
             verdict.problems.append(f"{name}: not a path inside the package")
         elif name not in names:
             verdict.problems.append(f"{name}: listed but missing")

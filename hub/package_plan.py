@@ -55,7 +55,8 @@ class Part:
 
     @property
     def name(self) -> str:
-        return f"parts/{self.start // 1000}-{self.camera}.mp4"
+        """Unique in the package: two stays may begin in one segment (a band lost a moment)."""
+        return f"parts/{self.start // 1000}-{self.camera}-{self.stay}.mp4"
 
 
 @dataclass
@@ -117,5 +118,6 @@ def parts(
             run.append(entry)
         if run:
             out.append(Part(camera, first.room, stay, tuple(run)))
-    unique = {(m["camera"], m["name"]): m for m in missing}
+    held = {(part.camera, e["name"]) for part in out for e in part.segments}
+    unique = {(m["camera"], m["name"]): m for m in missing if (m["camera"], m["name"]) not in held}
     return out, list(unique.values())

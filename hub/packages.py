@@ -1,24 +1,17 @@
 """Each person's package (一人一档 / 一案一打包): their recordings, records and coverage, signed.
 
-On release (``packages.on_release``) or on demand, the desk reads the person's trail (hub/trail.py),
-asks the owning agents for every camera of every room they were in, while they were there
-(hub/package_plan.py, protocol/fetch.py), and waits for the agents' ``recording.segments``
-answers and the segment files. Then it assembles, in ``{packages.dir}/{id}/``:
+On release (``packages.on_release``) or on demand, the desk pins the custody the package covers,
+reads the person's trail (hub/trail.py) and asks the owning agents for every camera of every room
+they were in, while they were there (hub/package_plan.py, protocol/fetch.py); it waits for the
+agents' ``recording.segments`` answers (checked against the agent, camera and range asked) and the
+segment files, then hub/package_build.py assembles and signs the package and the desk logs a
+``package.built`` record. A package not complete within ``packages.wait_s`` is built with what
+arrived. Every package's state lives in its folder (hub/package_state.py) from the moment it is
+asked for, so a restarted hub plans what was queued and asks again for what it waits for — and
+gives the agents ``wait_s`` more before building, as their answers may still be on the way.
 
-- ``parts/{start}-{camera}.mp4`` — one browser-playable MP4 per camera, stay and run of
-  contiguous segments: the segments joined by ffmpeg without re-encoding, ``+faststart``;
-- ``index.json`` — the parts on the person's timeline (room, camera, stay, times, digest);
-- ``records.json`` — the person, their timeline (records, rooms, staff present, alerts with
-  their loop), the log rows about them;
-- ``coverage.json`` — custody time on camera, each uncovered piece with its reason, and the
-  segments listed by an agent that never arrived;
-- ``manifest.json`` — every file's size and sha256 and the log's head, signed with the hub's key
-  (hub/package_manifest.py);
-
-zips it all into ``{id}.zip`` and logs a ``package.built`` record with the manifest's digest. A
-package whose answers do not all come within ``packages.wait_s`` is built with what arrived. The
-state of each package lives in its folder (``state.json``), so a restarted hub asks again for
-what it still waits for.
+The retained fetch request per agent (protocol/fetch.py) carries at most 256 unfinished ranges,
+oldest first (more follow as answers come in), and ``keep`` spans for the open alerts' time.
 """
 
 from __future__ import annotations
@@ -26,27 +19,23 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import shutil
-import subprocess
 import threading
 import time
-import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from foundation.video_join import join_segments
 from hub.agent_files import AgentFiles
 from hub.alerts import Alert
-from hub.belongings import ledger, still_held
 from hub.coverage import union
-from hub.coverage_watch import person_coverage, room_cameras
-from hub.package_manifest import MANIFEST, digest_file, make_manifest, manifest_sha256
-from hub.package_plan import Answers, Part, Wanted, parts, ranges
+from hub.coverage_watch import room_cameras
+from hub.package_build import PRIVATE_FILES, PackageBuilder
+from hub.package_manifest import MANIFEST, digest_file
+from hub.package_plan import ranges
+from hub.package_state import Package, PackageStates
 from hub.queries import AlertFilter, Queries
 from hub.store import Stored
-from hub.trail import read_trail, trail_steps
+from hub.trail import read_trail
 from protocol.clock import Clock
 from protocol.fetch import MAX_KEEP_MS, MAX_RANGES, Keep, Range
 from protocol.ids import uuid7
@@ -55,46 +44,7 @@ log = logging.getLogger(__name__)
 KEEP_AROUND_MS = 5 * 60_000
 """An open alert keeps its room's recording from this long before it opened to this long after now."""
 KEEP_EVERY_S = 60.0
-
-
-@dataclass
-class Package:
-    id: str
-    person: str
-    case: str | None
-    trigger: str
-    by: str
-    created: int
-    deadline: int
-    wanted: list[Wanted]
-    listed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    status: str = "waiting"
-    """waiting (for the agents), ready, failed."""
-    built: int | None = None
-    error: str | None = None
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        found = dict(self.__dict__)
-        found["wanted"] = [w.as_dict() for w in self.wanted]
-        return found
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> Package:
-        return cls(**{**doc, "wanted": [Wanted(**w) for w in doc["wanted"]]})
-
-
-def media_ms(path: Path) -> int | None:
-    """The video's own duration (ffprobe). It can be shorter than the part's wall-clock span: a
-    camera that stalls without dropping the connection sends less video than time passes."""
-    try:
-        done = subprocess.run(
-            ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-            capture_output=True, text=True, timeout=60, check=True,
-        )  # fmt: skip
-        return int(float(done.stdout.strip()) * 1000)
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
+DIGESTS_KEPT = 200_000
 
 
 class PackageDesk:
@@ -116,29 +66,31 @@ class PackageDesk:
         evidence: Path,
     ) -> None:
         """``evidence``: the hub's evidence folder (belongings pictures, hub/web/evidence.py)."""
-        self.evidence = evidence
-        self.folder, self.center, self.queries, self.files = folder, center, queries, agent_files
-        self.publish, self.record, self.key, self.clock = publish, record, hub_key, clock
-        self.wait_ms, self.rooms, self.alert_view, self.head = int(wait_s * 1000), rooms, alert_view, head
-        self.counters = {"packages_built": 0, "packages_failed": 0}
+        self.folder, self.queries, self.files = folder, queries, agent_files
+        self.publish, self.record, self.clock = publish, record, clock
+        self.wait_ms = int(wait_s * 1000)
+        self.builder = PackageBuilder(folder, center, queries, agent_files, hub_key, clock, rooms, alert_view,
+                                      head, evidence, self._present)  # fmt: skip
+        self.states = PackageStates(folder)
+        self.counters = {"packages_built": 0, "packages_failed": 0, "answers_refused": 0}
         self._packages: dict[str, Package] = {}
-        self._lock = threading.Lock()
-        self._jobs: queue.Queue[tuple[str, str, str, str] | None] = queue.Queue()
+        self._jobs: queue.Queue[str | None] = queue.Queue()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._publishing = threading.Lock()
         self._digests: dict[tuple[str, int, int], str] = {}
         self._kept: dict[str, tuple[Keep, ...]] = {}
         self._thread = threading.Thread(target=self._run, name="packages", daemon=True)
 
     # lifecycle ------------------------------------------------------------------------------------
     def start(self) -> PackageDesk:
-        for state in sorted(self.folder.glob("*/state.json")):
-            try:
-                pkg = Package.from_dict(json.loads(state.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError, KeyError) as exc:
-                log.error("package state %s unreadable: %s", state, exc)
-                continue
+        now = self.clock.now_ms()
+        for pkg in self.states.load():
             self._packages[pkg.id] = pkg
+            if pkg.status == "queued":
+                self._jobs.put(pkg.id)
+            elif pkg.status == "waiting":  # answers may still wait in the broker and the outboxes
+                pkg.deadline = max(pkg.deadline, now + self.wait_ms)
         self.republish()
         self._thread.start()
         return self
@@ -149,23 +101,31 @@ class PackageDesk:
         if self._thread.is_alive():
             self._thread.join(30)
 
-    # asking -----------------------------------------------------------------------------------------
-    def request(self, person: str, trigger: str, by: str) -> str:
-        """Queue a package of ``person``'s custody; returns its id at once (built in the background)."""
-        package = uuid7(self.clock.now_ms())
-        self._jobs.put((package, person, trigger, by))
-        return package
+    # asking ---------------------------------------------------------------------------------------
+    def request(self, person: str, trigger: str, by: str, released: int | None = None) -> str:
+        """Queue a package of ``person``'s custody (``released``: the release that ended it);
+        returns its id at once. Saved before it is queued: a restart does not lose it."""
+        now = self.clock.now_ms()
+        pkg = Package(uuid7(now), person, trigger, by, now, released=released)
+        with self.states.lock:
+            self._packages[pkg.id] = pkg
+            self.states.save(pkg)
+        self._jobs.put(pkg.id)
+        return pkg.id
 
     def on_stored(self, stored: list[Stored], on_release: bool) -> None:
         """The ingest's stored events (its thread: only look): agents' answers, and releases."""
         for event in stored:
-            if event.kind == "recording.segments":
+            if event.kind not in ("recording.segments", "person.release"):
+                continue
+            try:
                 doc = json.loads(event.body)
-                self._listing(str((doc.get("data") or {}).get("request") or ""), doc.get("data") or {})
-            elif event.kind == "person.release" and on_release:
-                person = (json.loads(event.body).get("subject") or {}).get("person")
-                if person:
-                    self.request(str(person), "release", "hub")
+                if event.kind == "recording.segments":
+                    self._listing(doc)
+                elif on_release and (doc.get("subject") or {}).get("person"):
+                    self.request(str(doc["subject"]["person"]), "release", "hub", int(doc["ts"]))
+            except Exception:  # one event's trouble must not cost the rest of the round
+                log.exception("package bookkeeping for event %s failed", event.id)
 
     def on_file(self, path: str) -> None:
         if path.startswith("segments/"):
@@ -173,34 +133,37 @@ class PackageDesk:
 
     def republish(self) -> None:
         """Every agent's fetch request as the waiting packages make it (on start and reconnect)."""
-        agents = {w.agent for p in self._snapshot() for w in p.wanted}
-        self._publish(agents)
+        self._publish({w.agent for p in self._snapshot() for w in p.wanted})
 
-    # reading ----------------------------------------------------------------------------------------
+    # reading --------------------------------------------------------------------------------------
     def of_person(self, person: str) -> list[dict[str, Any]]:
         return [self._summary(p) for p in self._snapshot() if p.person == person]
 
     def get(self, package: str) -> dict[str, Any] | None:
-        with self._lock:
-            pkg = self._packages.get(package)
+        pkg = self._packages.get(package)
         if pkg is None:
             return None
         found = self._summary(pkg)
-        index = self.folder / package / "index.json"
-        if pkg.status == "ready" and index.is_file():
-            found["index"] = json.loads(index.read_text(encoding="utf-8"))
-            found["coverage"] = json.loads(
-                (self.folder / package / "coverage.json").read_text(encoding="utf-8")
-            )
+        home = self.folder / package
+        if pkg.status == "ready" and (home / "index.json").is_file():
+            found["index"] = json.loads((home / "index.json").read_text(encoding="utf-8"))
+            found["coverage"] = json.loads((home / "coverage.json").read_text(encoding="utf-8"))
         return found
 
-    def file(self, package: str, name: str) -> Path | None:
-        """A file of a ready package, by its name in the manifest (``parts/…``, ``index.json``)."""
+    def file(self, package: str, name: str, *, private: bool) -> Path | None:
+        """A file of a ready package by its exact name in the manifest; ``private``: the caller
+        may read the person's full record (``records.json``, ``manifest.json``, ``belongings/``)."""
         pkg = self._packages.get(package)
-        if pkg is None or pkg.status != "ready" or ".." in name.split("/") or name.startswith("/"):
+        if pkg is None or pkg.status != "ready":
             return None
-        path = self.folder / package / name
-        return path if path.is_file() else None
+        home = self.folder / package
+        try:
+            listed = set(json.loads((home / MANIFEST).read_text(encoding="utf-8"))["files"]) | {MANIFEST}
+        except (OSError, ValueError, KeyError):
+            return None
+        if name not in listed or (not private and (name in PRIVATE_FILES or name.startswith("belongings/"))):
+            return None
+        return home / name
 
     def archive(self, package: str) -> Path | None:
         pkg = self._packages.get(package)
@@ -208,18 +171,20 @@ class PackageDesk:
         return path if pkg is not None and pkg.status == "ready" and path.is_file() else None
 
     def _summary(self, pkg: Package) -> dict[str, Any]:
-        answered = sum(1 for w in pkg.wanted if w.id in pkg.listed)
-        return {
-            "id": pkg.id, "person": pkg.person, "case": pkg.case, "trigger": pkg.trigger, "by": pkg.by,
-            "created": pkg.created, "status": pkg.status, "built": pkg.built, "error": pkg.error,
-            "ranges": len(pkg.wanted), "answered": answered, **pkg.summary,
-        }  # fmt: skip
+        with self.states.lock:
+            answered = sum(1 for w in pkg.wanted if w.id in pkg.listed)
+            return {
+                "id": pkg.id, "person": pkg.person, "case": pkg.case, "trigger": pkg.trigger, "by": pkg.by,
+                "created": pkg.created, "status": pkg.status, "built": pkg.built, "error": pkg.error,
+                "ranges": len(pkg.wanted), "answered": answered, "since": pkg.since, "until": pkg.until,
+                **pkg.summary,
+            }  # fmt: skip
 
     def _snapshot(self) -> list[Package]:
-        with self._lock:
+        with self.states.lock:
             return list(self._packages.values())
 
-    # the desk's thread ------------------------------------------------------------------------------
+    # the desk's thread ----------------------------------------------------------------------------
     def _run(self) -> None:
         next_keep = 0.0
         while not self._stop.is_set():
@@ -234,8 +199,8 @@ class PackageDesk:
                     next_keep = time.monotonic() + KEEP_EVERY_S
                     if self._keeps() != self._kept:
                         self._publish(set(self._kept))
-                if job is not None:
-                    self._open(*job)
+                if job is not None and job in self._packages:
+                    self._plan(self._packages[job])
                 self._wake.clear()
                 for pkg in self._snapshot():
                     if pkg.status == "waiting" and (
@@ -245,77 +210,105 @@ class PackageDesk:
             except Exception:  # one package's fault must not stop the others
                 log.exception("packages: a round failed; trying again")
 
-    def _open(self, package: str, person: str, trigger: str, by: str) -> None:
-        doc = self.queries.projection("person", person)
-        if doc is None:
-            log.warning("package of unknown person %s not made", person)
+    def _custody(self, pkg: Package, doc: dict[str, Any]) -> tuple[int, int | None]:
+        """The custody a package covers: the one its release ended, or the person's current one."""
+        if pkg.released is None or doc.get("released") == pkg.released:
+            return int(doc.get("arrived") or 0), doc.get("released")
+        intakes = [r for r in self.queries.about_person(pkg.person)
+                   if r.get("kind") == "person.intake" and int(r.get("ts") or 0) <= pkg.released]  # fmt: skip
+        arrived = (intakes[-1].get("data") or {}).get("arrived") if intakes else None
+        return int(arrived or 0), pkg.released
+
+    def _plan(self, pkg: Package) -> None:
+        doc = self.queries.projection("person", pkg.person)
+        if doc is None or pkg.status != "queued":
+            if doc is None:
+                pkg.status, pkg.error = "failed", f"unknown person {pkg.person}"
+                self.states.save(pkg)
             return
         now = self.clock.now_ms()
-        trail = read_trail(self.queries, doc)
-        until = trail.until if trail.until is not None else now
-        events = self.queries.recording(trail.since, until)
-        owners = {str(c["id"]): str(c["agent"]) for c in self.queries.projections("camera") if c.get("agent")}
-        owners.update({str((e.get("subject") or {}).get("camera")): str(e.get("agent")) for e in events})
-        rooms = room_cameras(self.queries.projections("camera"), events)
-        wanted = ranges(package, trail.stays(now), until, rooms, owners.get)
-        last_end = max((w.end for w in wanted), default=now)
-        pkg = Package(
-            package, person, doc.get("case"), trigger, by, now, max(now, last_end) + self.wait_ms, wanted
-        )
-        with self._lock:
-            self._packages[package] = pkg
-        self._save(pkg)
+        since, until = self._custody(pkg, doc)
+        trail = read_trail(self.queries, {**doc, "arrived": since, "released": until})
+        end = until if until is not None else now
+        events = self.queries.recording(since, end)
+        cameras = self.queries.projections("camera")
+        owners = {str(c["id"]): str(c["agent"]) for c in cameras if c.get("agent")}
+        for e in events:  # the health reports' owner first; a recording event only for a camera they lack
+            owners.setdefault(str((e.get("subject") or {}).get("camera")), str(e.get("agent")))
+        wanted = ranges(pkg.id, trail.stays(now), end, room_cameras(cameras, events), owners.get)
+        with self.states.lock:
+            pkg.case, pkg.since, pkg.until, pkg.wanted = doc.get("case"), since, end, wanted
+            pkg.deadline = max((w.end for w in wanted), default=now) + self.wait_ms
+            pkg.status = "waiting"
+            self.states.save(pkg)
         self._publish({w.agent for w in wanted})
-        log.info("package %s of %s: %d ranges asked of %d agents", package, person, len(wanted),
+        log.info("package %s of %s: %d ranges asked of %d agents", pkg.id, pkg.person, len(wanted),
                  len({w.agent for w in wanted}))  # fmt: skip
 
-    def _listing(self, request: str, data: dict[str, Any]) -> None:
-        package = request.rsplit("-", 1)[0]
-        with self._lock:
-            pkg = self._packages.get(package)
-            if pkg is None or pkg.status != "waiting" or not any(w.id == request for w in pkg.wanted):
-                return
+    def _listing(self, doc: dict[str, Any]) -> None:
+        """An agent's answer, taken only for the range it was asked: same agent, camera and times."""
+        data, subject = doc.get("data") or {}, doc.get("subject") or {}
+        request = str(data.get("request") or "")
+        pkg = self._packages.get(request.rsplit("-", 1)[0])
+        wanted = next((w for w in pkg.wanted if w.id == request), None) if pkg is not None else None
+        if pkg is None or wanted is None or pkg.status != "waiting":
+            return
+        if (doc.get("agent"), subject.get("camera"), data.get("start"), data.get("end")) != (
+            wanted.agent,
+            wanted.camera,
+            wanted.start,
+            wanted.end,
+        ):
+            self.counters["answers_refused"] += 1
+            log.warning("answer to %s from %s refused: not the range it was asked", request, doc.get("agent"))
+            return
+        with self.states.lock:
             pkg.listed[request] = list(data.get("segments") or [])
-        self._save(pkg)
+            self.states.save(pkg)
         self._wake.set()
+        self._publish({wanted.agent})  # the next ranges, if some were held back
 
     def _present(self, agent: str, camera: str, entry: dict[str, Any]) -> bool:
+        """The hub holds this segment file from that agent, with the digest the agent listed."""
         found = self.files.locate(agent, f"segments/{camera}/{entry.get('name')}")
         if found is None:
             return False
         info = found.stat()
         key = (str(found), info.st_size, info.st_mtime_ns)
         if key not in self._digests:
-            if len(self._digests) > 50_000:
+            if len(self._digests) > DIGESTS_KEPT:
                 self._digests.clear()
             self._digests[key] = str(digest_file(found)["sha256"])
         return self._digests[key] == entry.get("sha256")
 
-    def _complete(self, pkg: Package) -> bool:
-        if not Answers(pkg.listed).complete(pkg.wanted):
-            return False
-        by_id = {w.id: w for w in pkg.wanted}
-        return all(
-            self._present(by_id[rid].agent, by_id[rid].camera, entry)
-            for rid, entries in pkg.listed.items() for entry in entries
-        )  # fmt: skip
+    def _unfinished(self, pkg: Package) -> list[Any]:
+        """Ranges not answered yet, or answered with segments not all here (by name: a segment two
+        ranges list counts once)."""
+        with self.states.lock:
+            listed = {k: list(v) for k, v in pkg.listed.items()}
+        out = []
+        for w in pkg.wanted:
+            if w.id not in listed or not all(self._present(w.agent, w.camera, e) for e in listed[w.id]):
+                out.append(w)
+        return out
 
-    def _save(self, pkg: Package) -> None:
-        target = self.folder / pkg.id / "state.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(".state.json.part")
-        partial.write_text(json.dumps(pkg.as_dict(), ensure_ascii=False), encoding="utf-8")
-        partial.replace(target)
+    def _complete(self, pkg: Package) -> bool:
+        return not self._unfinished(pkg)
 
     def _publish(self, agents: set[str]) -> None:
-        waiting = [p for p in self._snapshot() if p.status == "waiting"]
-        keeps = self._keeps()
-        self._kept = keeps
-        for agent in sorted(agents | set(keeps)):
-            mine = tuple(
-                Range(w.id, w.camera, w.start, w.end) for p in waiting for w in p.wanted if w.agent == agent
-            )
-            self.publish(agent, mine[:MAX_RANGES], keeps.get(agent, ())[:MAX_RANGES])
+        with self._publishing:  # what is published last is what the agent keeps (retained)
+            keeps = self._keeps()
+            self._kept = keeps
+            waiting = [p for p in self._snapshot() if p.status == "waiting"]
+            for agent in sorted(agents | set(keeps)):
+                mine = sorted((w for p in waiting for w in self._unfinished(p) if w.agent == agent),
+                              key=lambda w: (w.start, w.id))  # fmt: skip
+                if len(mine) > MAX_RANGES:
+                    log.info(
+                        "agent %s: %d ranges wanted, the oldest %d asked now", agent, len(mine), MAX_RANGES
+                    )
+                asked = tuple(Range(w.id, w.camera, w.start, w.end) for w in mine[:MAX_RANGES])
+                self.publish(agent, asked, keeps.get(agent, ())[:MAX_RANGES])
 
     def _keeps(self) -> dict[str, tuple[Keep, ...]]:
         """Per agent, the time around each open alert on the cameras of its room: the agent keeps it
@@ -332,95 +325,29 @@ class PackageDesk:
                     spans.setdefault((str(cam["agent"]), str(cam["id"])), []).append((start, end))
         out: dict[str, list[Keep]] = {}
         for (agent, camera), found in sorted(spans.items()):  # overlapping alerts: one span
-            out.setdefault(agent, []).extend(
-                Keep(camera, s, min(e, s + MAX_KEEP_MS)) for s, e in union(found)
-            )
+            merged = union(found)
+            out.setdefault(agent, []).extend(Keep(camera, s, min(e, s + MAX_KEEP_MS)) for s, e in merged)
         return {agent: tuple(keeps) for agent, keeps in out.items()}
 
-    # building -------------------------------------------------------------------------------------------
     def _build(self, pkg: Package) -> None:
         try:
-            self._assemble(pkg)
+            summary, record = self.builder.assemble(pkg)
         except Exception as exc:
             log.exception("package %s failed", pkg.id)
-            pkg.status, pkg.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+            with self.states.lock:
+                pkg.status, pkg.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+                self.states.save(pkg)
             self.counters["packages_failed"] += 1
-        self._save(pkg)
-        self._publish({w.agent for w in pkg.wanted})
-
-    def _assemble(self, pkg: Package) -> None:
-        home = self.folder / pkg.id
-        found, missing = parts(pkg.wanted, Answers(pkg.listed), self._present)
-        (home / "parts").mkdir(parents=True, exist_ok=True)
-        index = [self._join(pkg, part, home) for part in found]
-        person = self.queries.projection("person", pkg.person) or {"id": pkg.person}
-        trail = read_trail(self.queries, person)
-        steps = trail_steps(self.queries, trail, self.rooms, self.alert_view)
-        cover = person_coverage(self.queries, person, self.clock.now_ms()).as_dict()
-        for piece in cover["uncovered"]:
-            piece["room_name"] = self.rooms.get(piece["room"], piece["room"]) if piece["room"] else None
-        unanswered = [w.as_dict() for w in pkg.wanted if w.id not in pkg.listed]
-        self._write(home / "index.json", {"package": pkg.id, "person": pkg.person, "parts": index})
-        belongings = self._belongings(pkg.person, trail.records, home)
-        self._write(home / "records.json", {"person": person, "steps": steps, "belongings": belongings,
-                                            "log": trail.records})  # fmt: skip
-        self._write(home / "coverage.json", {**cover, "missing_segments": missing, "unanswered": unanswered})
-        files = {
-            p.relative_to(home).as_posix(): digest_file(p)
-            for p in sorted(home.rglob("*")) if p.is_file() and p.name not in ("state.json", MANIFEST)
-            and not p.name.startswith(".")
-        }  # fmt: skip
-        pos, head = self.head()
-        meta = {"package": pkg.id, "center": self.center, "person": pkg.person, "case": pkg.case,
-                "trigger": pkg.trigger, "by": pkg.by, "created": pkg.created, "built": self.clock.now_ms(),
-                "custody": {"since": trail.since, "until": trail.until},
-                "chain": {"pos": pos, "hash": head}}  # fmt: skip
-        raw = make_manifest(meta, files, self.key)
-        (home / MANIFEST).write_bytes(raw)
-        self._zip(home, [*files, MANIFEST], self.folder / f"{pkg.id}.zip")
-        pkg.status, pkg.built, pkg.error = "ready", self.clock.now_ms(), None
-        pkg.summary = {"parts": len(index), "percent": cover["percent"], "missing": len(missing),
-                       "manifest_sha256": manifest_sha256(raw)}  # fmt: skip
-        subject = {"person": pkg.person, **({"case": pkg.case} if pkg.case else {})}
-        self.record("package.built", subject, {"package": pkg.id, "trigger": pkg.trigger,
-                    "manifest_sha256": manifest_sha256(raw), "files": len(files), "parts": len(index),
-                    "percent": cover["percent"], "missing": len(missing)}, "hub")  # fmt: skip
+            return
+        with self.states.lock:
+            pkg.status, pkg.built, pkg.error, pkg.summary = "ready", self.clock.now_ms(), None, summary
+            self.states.save(pkg)
         self.counters["packages_built"] += 1
-        log.info("package %s of %s built: %d parts, %.1f %% on camera", pkg.id, pkg.person, len(index),
-                 cover["percent"])  # fmt: skip
-
-    def _belongings(self, person: str, records: list[dict[str, Any]], home: Path) -> dict[str, Any]:
-        """The belongings ledger, each stored item's picture copied in (``belongings/…jpg``)."""
-        entries = ledger(records)
-        for entry in entries:
-            picture = entry.get("picture") or {}
-            name = f"{picture.get('camera')}-{picture.get('ts')}.jpg"
-            source = self.evidence / f"belongings-{person}" / name
-            if picture and source.is_file():
-                target = home / "belongings" / source.name
-                target.parent.mkdir(exist_ok=True)
-                shutil.copyfile(source, target)
-                entry["picture_file"] = target.relative_to(home).as_posix()
-        return {"entries": entries, "still_held": still_held(entries)}
-
-    def _join(self, pkg: Package, part: Part, home: Path) -> dict[str, Any]:
-        """One part: the segments joined without re-encoding, moov first (plays while loading)."""
-        agent = next(w.agent for w in pkg.wanted if w.camera == part.camera and w.stay == part.stay)
-        sources = [self.files.locate(agent, f"segments/{part.camera}/{s['name']}") for s in part.segments]
-        target = home / part.name
-        join_segments([p for p in sources if p is not None], target)
-        return {"file": part.name, "camera": part.camera, "room": part.room,
-                "room_name": self.rooms.get(part.room, part.room), "stay": part.stay, "start": part.start,
-                "end": part.end, "segments": len(part.segments), "media_ms": media_ms(target)}  # fmt: skip
-
-    @staticmethod
-    def _write(path: Path, doc: dict[str, Any]) -> None:
-        path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-
-    @staticmethod
-    def _zip(home: Path, names: list[str], target: Path) -> None:
-        partial = target.with_name(f".{target.name}.part")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as zf:
-            for name in sorted(names):
-                zf.write(home / name, name)
-        partial.replace(target)
+        subject = {"person": pkg.person, **({"case": pkg.case} if pkg.case else {})}
+        try:
+            self.record("package.built", subject, record, "hub")
+        except Exception as exc:  # built and signed; the log row is what is missing: said, not fatal
+            log.error("package %s built but not logged: %s", pkg.id, exc)
+        self._publish({w.agent for w in pkg.wanted})
+        log.info("package %s of %s built: %d parts, %.1f %% on camera", pkg.id, pkg.person, summary["parts"],
+                 summary["percent"])  # fmt: skip

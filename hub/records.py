@@ -73,13 +73,14 @@ class LockerLeft(_Data):
     """Belongings still in a locker (or kept without one: ``locker`` null) when the person left."""
 
     locker: Key | None = None
-    items: list[Item] = Field(default_factory=list, max_length=30)
+    items: list[Item] = Field(default_factory=list, max_length=1000)
+    """Everything still held there (several stores into one locker add up)."""
 
 
 class Release(_Data):
     reason: Text = ""
     family_pickup: bool = False
-    belongings_left: list[LockerLeft] | None = Field(None, max_length=20)
+    belongings_left: list[LockerLeft] | None = Field(None, max_length=500)
     """Set by the hub, never by the caller (hub/belongings.py): what the belongings ledger still
     held at the release; rule BELONGINGS-FORGOTTEN raises it."""
 

@@ -203,8 +203,11 @@ def test_a_source_ffmpeg_cannot_open_is_recorded_from_its_frames(tmp_path: Path)
     H.264 at ``encode_fps``; a change of frame size starts a new run at the new size."""
     size = {"w": 320, "h": 180}
     shown = {"n": 0}
+    frozen: list[np.ndarray] = []
 
     def frame() -> np.ndarray:
+        if frozen:  # the source stopped delivering: the same picture again and again
+            return frozen[0]
         shown["n"] += 1
         picture = np.zeros((size["h"], size["w"], 3), np.uint8)
         picture[:, (shown["n"] * 7) % size["w"]] = 255  # a moving line
@@ -214,9 +217,12 @@ def test_a_source_ffmpeg_cannot_open_is_recorded_from_its_frames(tmp_path: Path)
         {"id": "cam-scene", "room": "int-1", "source": {"type": "plugin", "name": "scene"}}
     )
     states: list[tuple[str, int]] = []
-    recorder = CameraRecorder(cam, tmp_path / "cam-scene", RecorderSettings(segment_s=2, encode_fps=5),
-                              lambda _c, _g: None, lambda _c, state, since: states.append((state, since)),
-                              frames=frame)  # fmt: skip
+    gaps: list[RecordingGap] = []
+    settings = RecorderSettings(segment_s=2, encode_fps=5, stall_s=5)
+    recorder = CameraRecorder(
+        cam, tmp_path / "cam-scene", settings, lambda _c, gap: gaps.append(gap),
+        lambda _c, state, since: states.append((state, since)), frames=frame,
+    )  # fmt: skip
     try:
         recorder.start()
         assert wait_until(lambda: recorder.segments_done >= 2, 30), (
@@ -225,6 +231,10 @@ def test_a_source_ffmpeg_cannot_open_is_recorded_from_its_frames(tmp_path: Path)
         size.update(w=256, h=144)
         done = recorder.segments_done
         assert wait_until(lambda: recorder.segments_done >= done + 2, 30)
+        frozen.append(frame())  # a frozen source is not recorded as a still picture: a gap
+        time.sleep(12)
+        frozen.clear()
+        assert wait_until(lambda: any(g.reason == "stream_lost" for g in gaps), 40), gaps
     finally:
         recorder.stop()
     files = sorted((tmp_path / "cam-scene").glob("*.mp4"))

@@ -25,6 +25,8 @@ from hub.trail import read_trail, trail_steps
 
 router = APIRouter(tags=["custody"])
 PERSON_ROLES = ("detainee", "visitor", "guardian")
+PICTURE_FRESH_MS = 60_000
+"""A belongings picture is the camera's picture of now: none older than this."""
 
 
 def _person(ctx: ApiContext, person: str) -> dict[str, Any]:
@@ -141,13 +143,18 @@ def _last_seen(ctx: ApiContext, person: str) -> int | None:
     summary="A record of care: safety check, information collection, belongings, meal, rest, health check",
 )
 def add_record(person: str, body: RecordBody, ctx: ApiContext = Ctx, who: Principal = Operator) -> Created:
-    found = _in_custody(ctx, person)
+    # belongings handed back after the release (the phone left in the locker) are still recorded
+    found = _person(ctx, person) if body.type == "belongings_returned" else _in_custody(ctx, person)
     data = body.model_dump(mode="json", exclude={"at", "camera"}, exclude_defaults=True)
     data["type"] = body.type
     if body.camera and body.type == "belongings_stored":
-        picture = keep_picture(ctx, body.camera, f"belongings-{person}")
+        if body.at is not None and abs(body.at - ctx.service.clock.now_ms()) > PICTURE_FRESH_MS:
+            raise ApiError(
+                422, "invalid", "camera 的画面是现在的：不能用于补录 (a picture is of now: not with at)"
+            )
+        picture = keep_picture(ctx, body.camera, f"belongings-{person}", fresh_ms=PICTURE_FRESH_MS)
         if picture is None:
-            raise ApiError(409, "no_picture", f"摄像机 {body.camera} 暂无画面 (no picture from it yet)")
+            raise ApiError(409, "no_picture", f"摄像机 {body.camera} 无最新画面 (no recent picture)")
         data["picture"] = picture
     elif body.camera:
         raise ApiError(422, "invalid", "camera 仅用于 belongings_stored (pictures go with stored belongings)")

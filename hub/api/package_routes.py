@@ -20,8 +20,6 @@ from hub.coverage_watch import person_coverage
 from hub.packages import PackageDesk
 
 router = APIRouter(tags=["packages"])
-PRIVATE = ("records.json", "manifest.json")
-"""Files of a package with the person's full record: supervisors only (the archive too)."""
 
 
 def _desk(ctx: ApiContext) -> PackageDesk:
@@ -76,9 +74,7 @@ def get_package(package: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> d
     response_class=FileResponse, responses=media(binary=("video/mp4", "application/json")),
 )  # fmt: skip
 def package_file(package: str, name: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> FileResponse:
-    if name in PRIVATE and not who.may("supervisor"):
-        raise ApiError(403, "forbidden", "仅督察人员可查看 (supervisors only)")
-    path = _desk(ctx).file(package, name)
+    path = _desk(ctx).file(package, name, private=who.may("supervisor"))
     if path is None:
         raise not_found("打包文件 package file", name)
     kind = "video/mp4" if path.suffix == ".mp4" else "application/json"

@@ -236,6 +236,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "gap_agent_down": {"zh": "边缘代理未运行", "en": "agent down"},
     "gap_unknown": {"zh": "原因不明", "en": "unknown"},
     "package": {"zh": "打包", "en": "Package"},
+    "pkg_queued": {"zh": "排队中", "en": "queued"},
     "pkg_waiting": {"zh": "等待录像", "en": "waiting for recordings"},
     "pkg_ready": {"zh": "已完成", "en": "ready"},
     "pkg_failed": {"zh": "失败", "en": "failed"},

@@ -39,7 +39,8 @@ function packageBlock(pkg) {
   const parts = (pkg.index && pkg.index.parts) || [];
   return el("section", { class: "package", "data-package": pkg.id, "data-status": pkg.status },
     el("h3", {}, ...head, " ", archive),
-    pkg.missing ? el("p", { class: "warn" }, `${T("missing_segments")}: ${pkg.missing}`) : "",
+    pkg.missing || pkg.unanswered ? el("p", { class: "warn" },
+      `${T("missing_segments")}: ${(pkg.missing || 0) + (pkg.unanswered || 0)}`) : "",
     ...parts.map((part) => partFigure(pkg, part)));
 }
 
@@ -49,10 +50,14 @@ async function renderPackages(person) {
   const id = encodeURIComponent(person);
   const [cov, list] = await Promise.all([api(`/persons/${id}/coverage`), api(`/persons/${id}/packages`)]);
   const full = await Promise.all(list.map((p) => (p.status === "ready" ? api(`/packages/${p.id}`) : p)));
-  const build = MAY_PACKAGE ? el("button", { type: "button", id: "build-package", onclick: async () => {
+  const build = MAY_PACKAGE ? el("button", { type: "button", id: "build-package", onclick: async (event) => {
+    event.target.disabled = true;  // one package per click
     await api(`/persons/${id}/packages`, { method: "POST", body: {} });
     setTimeout(() => renderPackages(person), 1000);
   } }, T("build_package")) : "";
   box.replaceChildren(el("h2", {}, T("recordings"), " ", build), coverageBlock(cov), ...full.map(packageBlock));
-  if (full.some((p) => p.status === "waiting")) setTimeout(() => renderPackages(person), 5000);
+  clearTimeout(box.dataset.poll);  // one refresh chain, however often the page is rendered
+  if (full.some((p) => ["queued", "waiting"].includes(p.status))) {
+    box.dataset.poll = setTimeout(() => renderPackages(person), 5000);
+  }
 }
