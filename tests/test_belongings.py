@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from hub.belongings import ledger, still_held
-from tests.api_helpers import ApiHub, api_hub, intake
+from tests.api_helpers import ApiHub, api_hub, intake, now_ms
 from tests.mqtt_helpers import Collector
 from tests.waiting import wait_until
 
@@ -105,10 +105,32 @@ def test_a_release_with_items_left_is_refused_then_confirmed_and_alerted(
         assert person["release"]["belongings_left"] == [{"locker": "L-07", "items": ["手机"]}]
         steps = operator.get("/api/v1/persons/p1/timeline").json()["steps"]
         assert any(s["type"] == "belongings_stored" and "L-07 手机、钥匙" in s["note"] for s in steps), steps
+        # the phone handed back after the release is still recorded
+        back = {"type": "belongings_returned", "locker": "L-07", "items": ["手机"]}
+        assert operator.post(path, json=back).status_code == 201
+        assert operator.post(path, json={"type": "meal"}).status_code == 409  # care ends with the release
         # a release with nothing left raises nothing
         intake(hub, "p2")
         assert operator.post("/api/v1/persons/p2/release", json={}).status_code == 201
         assert [a["context"]["person"] for a in forgotten()] == ["p1"]
+        # many items in one locker (two stores of 20): the release names them all
+        intake(hub, "p3")
+        for n in range(2):
+            items = [f"物品{n}-{i}" for i in range(20)]
+            body = {"type": "belongings_stored", "locker": "L-09", "items": items}
+            assert operator.post("/api/v1/persons/p3/records", json=body).status_code == 201
+        done = operator.post("/api/v1/persons/p3/release", json={"confirm_belongings_left": True})
+        assert done.status_code == 201, done.text
+        left = operator.get("/api/v1/persons/p3").json()["release"]["belongings_left"]
+        assert [(x["locker"], len(x["items"])) for x in left] == [("L-09", 40)]
+        # a picture of two minutes ago is not the picture of the items stored now
+        publisher.publish(*hub.feed.snapshot("cam-old", jpeg, ts=now_ms() - 120_000), qos=0, retain=True)
+        assert wait_until(lambda: any(c["id"] == "cam-old" and c["has_snapshot"]
+                                      for c in operator.get("/api/v1/cameras").json()), 10)  # fmt: skip
+        intake(hub, "p4")
+        stale = {"type": "belongings_stored", "items": ["包"], "camera": "cam-old"}
+        assert operator.post("/api/v1/persons/p4/records", json=stale).status_code == 409
     finally:
         publisher.publish("casewatch/c1/box-01/snapshots/cam-intake", b"", qos=0, retain=True)
+        publisher.publish("casewatch/c1/box-01/snapshots/cam-old", b"", qos=0, retain=True)
         publisher.close()

@@ -155,6 +155,12 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     off = sum(u["end"] - u["start"] for u in cover["uncovered"])
     on_camera = (released - entered) - off  # before the band: < 3 s, not a gap
     assert abs(cover["covered_ms"] - on_camera) <= 1_000 and package["percent"] == cover["percent"], cover
+    viewer, files = hub.client("viewer"), f"/api/v1/packages/{package['id']}/files"
+    assert viewer.get(f"{files}/{parts[0]['file']}").status_code == 200  # anyone on duty plays the parts
+    for private in ("records.json", "records.json/", "./records.json", "%2E/records.json", "manifest.json",
+                    "state.json", "parts/../records.json"):  # fmt: skip
+        assert viewer.get(f"{files}/{private}").status_code == 404, private
+    assert supervisor.get(f"{files}/records.json").json()["person"]["id"] == "p1"
     play_in_chromium(hub, package, tmp_path)
     check_archive(hub, supervisor.get(f"/api/v1/packages/{package['id']}/archive"), tmp_path)
     assert operator.get(f"/api/v1/packages/{package['id']}/archive").status_code == 403

@@ -123,3 +123,22 @@ def test_retention_keeps_what_the_hub_still_asks_for(tmp_path: Path) -> None:
     assert recorders.retain_once() == 2
     left = sorted(p.name for p in (tmp_path / "cam-1").glob("*.mp4"))
     assert left == [names[1], names[2], names[3], names[5]]  # the requested range, the kept one, the newest
+
+
+def test_a_range_whose_last_segment_is_still_growing_waits(tmp_path: Path) -> None:
+    """A long keyframe interval or a stall keeps the newest segment open past ``segment_s``: its
+    size and digest are not final, so the range is answered once the recorder has moved on."""
+    write_segment(tmp_path / "cam-1", 0, b"a" * 100)
+    growing = write_segment(tmp_path / "cam-1", 10, b"b" * 100)
+    clock = ManualClock(T0 + 40_000)
+    os.utime(tmp_path / "cam-1" / growing, ((T0 + 38_000) / 1000,) * 2)  # written to 2 s ago
+    answered: list[RecordingSegments] = []
+    fetch = SegmentFetch(
+        tmp_path, {"cam-1": "int-1"}, segment_s=10, clock=clock,
+        answer=lambda _r, _room, data: answered.append(data), send=lambda _p: None,
+    )  # fmt: skip
+    fetch.request(FetchRequest("c1", "box-01", (Range("p-1", "cam-1", T0 + 5_000, T0 + 15_000),), T0))
+    assert fetch.poll() == 0 and not answered
+    write_segment(tmp_path / "cam-1", 40, b"c" * 100)  # the recorder moved on
+    clock.set(T0 + 60_000)
+    assert fetch.poll() == 1 and [s.name for s in answered[0].segments] == [f"{T0 // 1000}.mp4", growing]
