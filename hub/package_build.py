@@ -29,7 +29,7 @@ from hub.coverage_watch import person_coverage
 from hub.package_manifest import MANIFEST, digest_file, make_manifest, manifest_sha256
 from hub.package_plan import Answers, Part, parts
 from hub.package_state import Package
-from hub.queries import Queries
+from hub.queries import AlertFilter, Queries
 from hub.trail import read_trail, trail_steps
 from protocol.clock import Clock
 
@@ -96,15 +96,48 @@ class PackageBuilder:
                   "missing": len(missing) + len(unanswered)}  # fmt: skip
         return summary, record
 
+    def assemble_case(self, pkg: Package, members: list[Package]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A case's package: ``case.json`` (the case, its dossiers, its alerts with their loop) and
+        each person's ready package under ``persons/{person}/`` (its own manifest included, so each
+        stays verifiable alone), under one signed manifest."""
+        home = self.folder / pkg.id
+        shutil.rmtree(home / "persons", ignore_errors=True)
+        for member in members:
+            if member.status != "ready":
+                continue
+            source = self.folder / member.id
+            listed = [*json.loads((source / MANIFEST).read_text(encoding="utf-8"))["files"], MANIFEST]
+            for name in listed:
+                target = home / "persons" / member.person / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / name, target)
+        case = str(pkg.case)
+        self._write(home / "case.json", {
+            "case": self.queries.projection("case", case) or {"id": case},
+            "dossiers": [d for d in self.queries.projections("dossier") if d.get("case") == case],
+            "alerts": [self.alert_view(a) for a in self.queries.alerts(AlertFilter(case=case, limit=1000))],
+            "persons": [{"person": m.person, "package": m.id, "status": m.status, "error": m.error}
+                        for m in members],
+        })  # fmt: skip
+        raw = self._seal(pkg, home, min((m.since or 0) for m in members) if members else 0, None)
+        persons = sorted({m.person for m in members if m.status == "ready"})
+        summary = {"persons": persons, "failed_persons": sorted({m.person for m in members} - set(persons)),
+                   "manifest_sha256": manifest_sha256(raw)}  # fmt: skip
+        record = {"package": pkg.id, "manifest_sha256": summary["manifest_sha256"], "persons": persons,
+                  "files": len(json.loads(raw)["files"])}  # fmt: skip
+        return summary, record
+
     def _seal(self, pkg: Package, home: Path, since: int, until: int | None) -> bytes:
         """The signed manifest over every file, then the archive of them all."""
         files = {
             p.relative_to(home).as_posix(): digest_file(p)
-            for p in sorted(home.rglob("*")) if p.is_file() and p.name not in ("state.json", MANIFEST)
+            for p in sorted(home.rglob("*"))
+            if p.is_file() and p.relative_to(home).as_posix() not in ("state.json", MANIFEST)
             and not p.name.startswith(".")
         }  # fmt: skip
         pos, head = self.head()
-        meta = {"package": pkg.id, "center": self.center, "person": pkg.person, "case": pkg.case,
+        meta = {"package": pkg.id, "kind": pkg.kind, "center": self.center, "person": pkg.person,
+                "case": pkg.case,
                 "trigger": pkg.trigger, "by": pkg.by, "created": pkg.created, "built": self.clock.now_ms(),
                 "custody": {"since": since, "until": until}, "chain": {"pos": pos, "hash": head}}  # fmt: skip
         raw = make_manifest(meta, files, self.key)

@@ -35,6 +35,9 @@ class Package:
     wanted: list[Wanted] = field(default_factory=list)
     listed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     status: str = "queued"
+    kind: str = "person"
+    """person, or case: a case's package holds its persons' packages (``members``, their ids)."""
+    members: list[str] = field(default_factory=list)
     built: int | None = None
     error: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)

@@ -113,6 +113,21 @@ class PackageDesk:
         self._jobs.put(pkg.id)
         return pkg.id
 
+    def request_case(self, case: str, persons: list[str], by: str) -> str:
+        """A case's package: a package of each of its persons' custody, then all of them together
+        with the case's record (hub/package_build.py ``assemble_case``)."""
+        members = [self.request(person, "case", by) for person in persons]
+        now = self.clock.now_ms()
+        pkg = Package(uuid7(now), "", "request", by, now, case=case, status="waiting", kind="case",
+                      members=members)  # fmt: skip
+        with self.states.lock:
+            self._packages[pkg.id] = pkg
+            self.states.save(pkg)
+        return pkg.id
+
+    def of_case(self, case: str) -> list[dict[str, Any]]:
+        return [self._summary(p) for p in self._snapshot() if p.kind == "case" and p.case == case]
+
     def on_stored(self, stored: list[Stored], on_release: bool) -> None:
         """The ingest's stored events (its thread: only look): agents' answers, and releases."""
         for event in stored:
@@ -177,6 +192,7 @@ class PackageDesk:
                 "id": pkg.id, "person": pkg.person, "case": pkg.case, "trigger": pkg.trigger, "by": pkg.by,
                 "created": pkg.created, "status": pkg.status, "built": pkg.built, "error": pkg.error,
                 "ranges": len(pkg.wanted), "answered": answered, "since": pkg.since, "until": pkg.until,
+                "kind": pkg.kind, "members": list(pkg.members),
                 **pkg.summary,
             }  # fmt: skip
 
@@ -203,7 +219,9 @@ class PackageDesk:
                     self._plan(self._packages[job])
                 self._wake.clear()
                 for pkg in self._snapshot():
-                    if pkg.status == "waiting" and (
+                    if pkg.kind == "case":
+                        self._case_round(pkg)
+                    elif pkg.status == "waiting" and (
                         self._complete(pkg) or self.clock.now_ms() >= pkg.deadline
                     ):
                         self._build(pkg)
@@ -328,6 +346,27 @@ class PackageDesk:
             merged = union(found)
             out.setdefault(agent, []).extend(Keep(camera, s, min(e, s + MAX_KEEP_MS)) for s, e in merged)
         return {agent: tuple(keeps) for agent, keeps in out.items()}
+
+    def _case_round(self, pkg: Package) -> None:
+        """A case's package is built once each of its persons' packages is ready or failed."""
+        members = [self._packages[m] for m in pkg.members if m in self._packages]
+        if pkg.status != "waiting" or any(m.status not in ("ready", "failed") for m in members):
+            return
+        try:
+            summary, record = self.builder.assemble_case(pkg, members)
+        except Exception as exc:
+            log.exception("case package %s failed", pkg.id)
+            with self.states.lock:
+                pkg.status, pkg.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+                self.states.save(pkg)
+            return
+        with self.states.lock:
+            pkg.status, pkg.built, pkg.summary = "ready", self.clock.now_ms(), summary
+            self.states.save(pkg)
+        try:
+            self.record("package.case", {"case": str(pkg.case)}, record, "hub")
+        except Exception as exc:
+            log.error("case package %s built but not logged: %s", pkg.id, exc)
 
     def _build(self, pkg: Package) -> None:
         try:

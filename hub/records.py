@@ -260,7 +260,7 @@ class PackageBuilt(_Data):
     the archive handed over to this row of the log."""
 
     package: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
-    trigger: Literal["release", "request"]
+    trigger: Literal["release", "request", "case"]
     manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     files: Annotated[int, Field(ge=0, le=100_000)]
     parts: Annotated[int, Field(ge=0, le=100_000)]
@@ -268,6 +268,15 @@ class PackageBuilt(_Data):
     """Custody time on camera (hub/coverage.py)."""
     missing: Annotated[int, Field(ge=0, le=100_000)] = 0
     """Segments the agents listed that never arrived."""
+
+
+class CasePackageBuilt(_Data):
+    """A case's package (its persons' packages together, hub/package_build.py) was assembled."""
+
+    package: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    manifest_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    persons: list[Key] = Field(default_factory=list, max_length=200)
+    files: Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -317,6 +326,7 @@ RECORD_KINDS: dict[str, tuple[type[_Data], tuple[str, ...]]] = {
     "plan.layout": (PlanLayout, ("plan",)),
     "coverage.gap": (CoverageGap, ("person", "room")),
     "package.built": (PackageBuilt, ("person",)),
+    "package.case": (CasePackageBuilt, ("case",)),
 }
 SUBJECT_KEYS = ("person", "band", "case", "dossier", "officer", "alert", "room", "finding", "camera", "plan")
 

@@ -98,7 +98,9 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     assert wait_until(lambda: recording_on(hub), 60), log.read_text()[-3000:]
     operator, supervisor = hub.client("operator"), hub.client("supervisor")
     arrived = now_ms()
-    intake(hub, "p1", arrived=arrived)
+    case = {"id": "K1", "title": "盗窃案", "unit": "unit-a", "officers": []}
+    assert operator.post("/api/v1/cases", json=case).status_code == 201
+    intake(hub, "p1", arrived=arrived, case="K1")
     assert (
         operator.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code
         == 201
@@ -166,6 +168,7 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     assert operator.get(f"/api/v1/packages/{package['id']}/archive").status_code == 403
     built = [e["event"] for e in operator.get("/api/v1/events", params={"kind": "package.built"}).json()]
     assert built and built[-1]["data"]["package"] == package["id"], built
+    check_case_package(hub, tmp_path)
     # nothing is wanted any more, but the open REC-GAP alert's time is kept on the box
     watcher.subscribe("casewatch/c1/box-01/fetch")
     assert wait_until(lambda: [m for m in watcher.messages if m[0].endswith("/fetch")], 10)
@@ -220,3 +223,31 @@ def check_archive(hub: ApiHub, reply: Any, tmp_path: Path) -> None:
         broken.write_bytes(flipped(reply.content, name))
         done = verify(broken, config)
         assert done.returncode == 1 and name in done.stderr, (name, done.stdout, done.stderr)
+
+
+def check_case_package(hub: ApiHub, tmp_path: Path) -> None:
+    """The case's package: each of its persons' package (verifiable alone) and the case's record,
+    under one signed manifest."""
+    operator, supervisor = hub.client("operator"), hub.client("supervisor")
+    asked = operator.post("/api/v1/cases/K1/packages")
+    assert asked.status_code == 202, asked.text
+    assert operator.post("/api/v1/cases/NOPE/packages").status_code == 404
+
+    def ready() -> list[dict[str, Any]]:
+        return [p for p in operator.get("/api/v1/cases/K1/packages").json() if p["status"] == "ready"]
+
+    assert wait_until(ready, 120), operator.get("/api/v1/cases/K1/packages").json()
+    (case_package,) = ready()
+    assert case_package["kind"] == "case" and case_package["persons"] == ["p1"], case_package
+    archive = tmp_path / "case.zip"
+    archive.write_bytes(supervisor.get(f"/api/v1/packages/{case_package['id']}/archive").content)
+    done = verify(archive, tmp_path / "hub" / "hub.yaml")
+    assert done.returncode == 0 and "signature: valid" in done.stdout, done.stdout + done.stderr
+    with zipfile.ZipFile(archive) as zf:
+        names = set(zf.namelist())
+        case_doc = json.loads(zf.read("case.json"))
+        zf.extractall(tmp_path / "case")
+    assert {"case.json", "persons/p1/manifest.json", "persons/p1/coverage.json"} <= names
+    assert any(n.startswith("persons/p1/parts/") for n in names) and case_doc["case"]["id"] == "K1"
+    alone = verify(tmp_path / "case" / "persons" / "p1", tmp_path / "hub" / "hub.yaml")
+    assert alone.returncode == 0 and "signature: valid" in alone.stdout, alone.stdout + alone.stderr

@@ -90,3 +90,21 @@ def package_archive(package: str, ctx: ApiContext = Ctx, _: Principal = Supervis
     if path is None:
         raise not_found("打包 package", package)
     return FileResponse(path, media_type="application/zip", filename=f"casewatch-package-{package}.zip")
+
+
+@router.post(
+    "/cases/{case}/packages", status_code=202, summary="The case's package: all its persons (一案一打包)",
+    response_model=PackageQueued,
+)  # fmt: skip
+def request_case_package(case: str, ctx: ApiContext = Ctx, who: Principal = Operator) -> dict[str, Any]:
+    if ctx.queries.projection("case", case) is None:
+        raise not_found("案件 case", case)
+    persons = sorted(str(p["id"]) for p in ctx.queries.projections("person") if p.get("case") == case)
+    if not persons:
+        raise ApiError(409, "no_persons", f"案件 {case} 无登记人员 (nobody registered for this case)")
+    return {"package": _desk(ctx).request_case(case, persons, who.username)}
+
+
+@router.get("/cases/{case}/packages", summary="The case's packages", response_model=list[PackageView])
+def case_packages(case: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> list[dict[str, Any]]:
+    return sorted(_desk(ctx).of_case(case), key=lambda p: -int(p["created"]))

@@ -55,8 +55,16 @@ class PackageView(ReadModel):
     """A person's package: waiting for the agents, ready (with its parts and coverage) or failed."""
 
     id: str
-    person: str
+    kind: str = Field("person", description="person, or case (its persons' packages together).")
+    person: str = Field(description="Empty for a case's package.")
     case: str | None = None
+    members: list[str] = Field(default_factory=list, description="A case's package: its persons' packages.")
+    persons: list[str] | None = None
+    failed_persons: list[str] | None = None
+    since: int | None = None
+    until: int | None = None
+    unanswered: int | None = None
+    failed_parts: int | None = None
     trigger: str = Field(description="release, or request (from the console).")
     by: str
     created: Ms
