@@ -11,7 +11,13 @@ Figures: ``cpu_per_camera_pct`` — all recorders' ffmpeg CPU (``/proc``, childr
 the window, per camera, in % of one core (target, issue 21: ≤ 2 %); ``segments`` written and
 ``segments_lost`` — holes longer than 3 s between one camera's consecutive segments, and gaps the
 recorders reported (target: 0); ``server_cpu_pct``; ``mb_per_camera_hour`` from the bytes written.
-Usage: python bench/recording.py [--cameras 32] [--seconds 60] [--segment 10]
+``--beside-detector N``: the same while the agent's vision service analyses N live-paced 720p
+cameras at 5 fps with the real YOLOv8n (bench/vision.py's camera trial, in its own process, as on
+an edge box): the trial runs once alone first, then beside the recording, and both are printed
+(``detector``: dropped frames, slowest camera's fps, p95 latency) — the recording's segments lost
+are counted as before. The simulated camera's own encoding shares this box's CPU (a real camera
+encodes on its own chip): its figure is printed apart.
+Usage: python bench/recording.py [--cameras 32] [--seconds 60] [--segment 10] [--beside-detector 8]
 Last line: {"cameras": …, "cpu_per_camera_pct": …, "segments_lost": …, …}
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,9 +60,13 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--segment", type=int, default=10)
+    parser.add_argument("--beside-detector", type=int, default=0, help="vision cameras analysed meanwhile")
     args = parser.parse_args()
+    detector: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="cw-rec-bench-") as tmp:
         work = Path(tmp)
+        if args.beside_detector:  # the detector alone first: the baseline
+            detector["alone"] = finish(vision_trial(args, work))
         server = RtspServer(work, "pattern:1920x1080@25").start()
         gaps: list[RecordingGap] = []
         settings = RecorderSettings(segment_s=args.segment, stall_s=30)
@@ -77,7 +88,10 @@ def main() -> None:
             before = sum(cpu_seconds(p) for p in pids)
             server_before, t0 = cpu_seconds(server_pid), time.monotonic()
             start_ms = int(time.time() * 1000)
+            beside = vision_trial(args, work) if args.beside_detector else None
             time.sleep(args.seconds)
+            if beside is not None:
+                detector["beside"] = finish(beside)
             elapsed = time.monotonic() - t0
             used = sum(cpu_seconds(p) for p in pids) - before
             server_used = cpu_seconds(server_pid) - server_before
@@ -102,12 +116,38 @@ def main() -> None:
         "segments": written, "segments_lost": lost + len(gaps), "gaps_reported": len(gaps),
         "mb_per_camera_hour": round(size / 1e6 / args.cameras / (elapsed / 3600), 1),
     }  # fmt: skip
+    if detector:
+        result["detector"] = {"cameras": args.beside_detector, **detector}
+        alone, beside = detector["alone"], detector["beside"]
+        print(f"detector, {args.beside_detector} cameras: alone {alone}; beside recording {beside}")
     print(
         f"{args.cameras} cameras recorded for {args.seconds:g} s ({result['source']}): "
         f"{result['cpu_per_camera_pct']} % of a core per camera, {written} segments, "
         f"{result['segments_lost']} lost; the RTSP server (the camera) {result['server_cpu_pct']} %"
     )
     print(json.dumps(result))
+
+
+def vision_trial(args: argparse.Namespace, work: Path) -> subprocess.Popen[str]:
+    """bench/vision.py's camera trial in its own process, for ``--seconds`` (it warms up 3 s)."""
+    from casewatch.simulation.scene import still_room_scene, write_video
+    from detectors.models import ModelStore
+
+    clip = work / "still-720p.mp4"
+    if not clip.is_file():
+        write_video(still_room_scene(20.0), clip, fps=15)
+    model = ModelStore().export_onnx("yolov8n", imgsz=320)
+    command = [sys.executable, str(REPO / "bench" / "vision.py"), "--trial", str(args.beside_detector),
+               "--clip", str(clip), "--seconds", str(args.seconds - 3), "--model", str(model)]  # fmt: skip
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str]) -> dict[str, object]:
+    out, err = proc.communicate(timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError(err[-2000:])
+    found: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return {k: found[k] for k in ("dropped", "min_fps", "p95_latency_ms", "detections_per_s")}
 
 
 if __name__ == "__main__":

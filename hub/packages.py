@@ -80,6 +80,7 @@ class PackageDesk:
         self._publishing = threading.Lock()
         self._digests: dict[tuple[str, int, int], str] = {}
         self._kept: dict[str, tuple[Keep, ...]] = {}
+        self._in_use = False
         self._thread = threading.Thread(target=self._run, name="packages", daemon=True)
 
     # lifecycle ------------------------------------------------------------------------------------
@@ -137,10 +138,17 @@ class PackageDesk:
                 doc = json.loads(event.body)
                 if event.kind == "recording.segments":
                     self._listing(doc)
-                elif on_release and (doc.get("subject") or {}).get("person"):
+                elif on_release and (doc.get("subject") or {}).get("person") and self._recording_in_use():
                     self.request(str(doc["subject"]["person"]), "release", "hub", int(doc["ts"]))
             except Exception:  # one event's trouble must not cost the rest of the round
                 log.exception("package bookkeeping for event %s failed", event.id)
+
+    def _recording_in_use(self) -> bool:
+        """A release builds a package once the centre records with casewatch (a centre recording on
+        its own NVR asks for packages on demand: they hold the records and coverage, no video)."""
+        if not self._in_use:
+            self._in_use = bool(self.queries.events(kind="recording.state", limit=1))
+        return self._in_use
 
     def on_file(self, path: str) -> None:
         if path.startswith("segments/"):
