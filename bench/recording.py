@@ -118,8 +118,8 @@ def main() -> None:
     }  # fmt: skip
     if detector:
         result["detector"] = {"cameras": args.beside_detector, **detector}
-        alone, beside = detector["alone"], detector["beside"]
-        print(f"detector, {args.beside_detector} cameras: alone {alone}; beside recording {beside}")
+        alone, side = detector["alone"], detector["beside"]
+        print(f"detector, {args.beside_detector} cameras: alone {alone}; beside recording {side}")
     print(
         f"{args.cameras} cameras recorded for {args.seconds:g} s ({result['source']}): "
         f"{result['cpu_per_camera_pct']} % of a core per camera, {written} segments, "
