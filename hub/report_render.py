@@ -86,6 +86,16 @@ def _tables(report: Report) -> list[tuple[str, list[dict[str, Any]], list[str]]]
             report.by_month,
             ["month", "total", "manual", "tickets", "tickets_due", "rectified_in_48h"],
         ),
+        (
+            "录像覆盖（按人员） recording coverage by person",
+            report.coverage_persons,
+            ["person", "percent", "custody_min", "off_camera_s", "pieces"],
+        ),
+        (
+            "录像覆盖（按房间） recording coverage by room",
+            report.coverage_rooms,
+            ["room", "minutes", "percent"],
+        ),
     ]
 
 

@@ -96,7 +96,42 @@ def report(service: HubService, period: Period) -> Report:
     units = {str(o["unit"]) for o in officers if o.get("unit") and o.get("active", True)}
     made = build(period, rows_for(service, period), service.clock.now_ms(), scoring, sorted(units))
     add_patrol(made, service, period)
+    add_coverage(made, service, period)
     return made
+
+
+def add_coverage(made: Report, service: HubService, period: Period) -> None:
+    """Recording coverage of every custody that overlaps the period (to its release, or to now),
+    per person and per room — once the centre records with casewatch (docs/recording.md)."""
+    from hub.coverage_watch import person_coverage
+
+    queries = service.queries
+    if not queries.events(kind="recording.state", limit=1):
+        return
+    start, end = period.ms()
+    now = service.clock.now_ms()
+    rooms: dict[str, list[int]] = {}
+    for person in sorted(queries.projections("person"), key=lambda p: str(p["id"])):
+        arrived, released = int(person.get("arrived") or 0), person.get("released")
+        if arrived >= end or (released is not None and released < start):
+            continue
+        found = person_coverage(queries, person, now)
+        off = [u for u in found.uncovered if u.room is not None]
+        made.coverage_persons.append({
+            "person": person["id"], "percent": found.percent,
+            "custody_min": round(found.total_ms / 60_000, 1),
+            "off_camera_s": round(sum(u.end - u.start for u in off) / 1000), "pieces": len(off),
+        })  # fmt: skip
+        for room, tally in found.rooms.items():
+            both = rooms.setdefault(room, [0, 0])
+            both[0] += tally["ms"]
+            both[1] += tally["covered_ms"]
+    names = {r.id: r.name for r in service.cfg.rooms}
+    made.coverage_rooms = [
+        {"room": names.get(room, room), "minutes": round(ms / 60_000, 1),
+         "percent": round(100 * covered / ms, 2) if ms else 100.0}
+        for room, (ms, covered) in sorted(rooms.items())
+    ]  # fmt: skip
 
 
 def add_patrol(made: Report, service: HubService, period: Period) -> None:

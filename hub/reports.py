@@ -171,6 +171,10 @@ class Report:
     patrol_covered: int = 0
     """Of those, how many the patrol wall showed at least ``patrol_views`` times."""
     patrol_views: int = 0
+    coverage_persons: list[dict[str, Any]] = field(default_factory=list)
+    """Each person in custody during the period: custody time on camera (hub/coverage.py)."""
+    coverage_rooms: list[dict[str, Any]] = field(default_factory=list)
+    """Each room: those persons' time there, and how much of it was on camera."""
     anchor: str | None = None
     """The event log's head signed with the hub's key when the report was made (hub/anchor.py):
     a copy of the report kept elsewhere lets ``hub verify --anchor`` check the log against it."""
@@ -206,6 +210,7 @@ class Report:
             "rectified_rate": self.rectified_rate,
             "ack_median_min": self.ack_median_min,
             "ack_p90_min": self.ack_p90_min,
+            "coverage": {"persons": self.coverage_persons, "rooms": self.coverage_rooms},
             "patrol": {
                 "rounds": self.patrol_rounds,
                 "cameras": self.patrol_cameras,

@@ -163,6 +163,11 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
                     "state.json", "parts/../records.json"):  # fmt: skip
         assert viewer.get(f"{files}/{private}").status_code == 404, private
     assert supervisor.get(f"{files}/records.json").json()["person"]["id"] == "p1"
+    # the daily report lists the coverage per person and per room
+    daily = supervisor.get("/api/v1/reports/daily").json()
+    (row,) = [r for r in daily["coverage"]["persons"] if r["person"] == "p1"]
+    assert abs(row["percent"] - package["percent"]) < 1 and row["pieces"] == len(cover["uncovered"]), row
+    assert [r["room"] for r in daily["coverage"]["rooms"]] == ["讯问室1"], daily["coverage"]
     play_in_chromium(hub, package, tmp_path)
     check_archive(hub, supervisor.get(f"/api/v1/packages/{package['id']}/archive"), tmp_path)
     assert operator.get(f"/api/v1/packages/{package['id']}/archive").status_code == 403

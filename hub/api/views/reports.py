@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import Field
 
@@ -122,6 +123,10 @@ class ReportView(ReadModel):
     rectified_rate: float | None
     ack_median_min: float | None
     ack_p90_min: float | None
+    coverage: dict[str, list[dict[str, Any]]] | None = Field(
+        None, description="Recording coverage: `persons` (percent, custody_min, off_camera_s, pieces) and "
+        "`rooms` (minutes, percent) — once the centre records with casewatch (docs/recording.md).",
+    )  # fmt: skip
     patrol: dict[str, int] = Field(
         default_factory=dict,
         description="Patrol wall: rounds, cameras known, cameras shown at least `views` times (covered).",

@@ -126,8 +126,23 @@ async function renderReportCharts() {
   ], period);
   const year = await yearComparison(r, kind, day);
   document.getElementById("report-summary").replaceChildren(el("h2", {}, `${T("report_" + kind)} · ${period.label}`), headline,
-    el("div", { id: "report-charts", class: "charts" }, trend, levels, rules, ...unitCharts(r, kind), ack, year || ""));
+    el("div", { id: "report-charts", class: "charts" }, trend, levels, rules, ...unitCharts(r, kind), ack, year || ""),
+    coverageTables(r.coverage));
   const files = await api("/reports/files");
   document.getElementById("report-files").replaceChildren(...files.map((f) =>
     el("li", {}, el("a", { href: `/api/v1/reports/files/${encodeURIComponent(f.name)}` }, f.name))));
+}
+
+// Recording coverage of the period's custodies (docs/recording.md): per person (a link to their
+// page, where the packages are) and per room; absent while the centre does not record.
+function coverageTables(cov) {
+  if (!cov || !cov.persons.length) return "";
+  const person = (p) => el("tr", {}, el("td", {}, el("a", { href: `/console/persons/${encodeURIComponent(p.person)}` }, p.person)),
+    el("td", {}, `${p.percent}%`), el("td", {}, p.custody_min), el("td", {}, p.off_camera_s), el("td", {}, p.pieces));
+  const room = (x) => el("tr", {}, el("td", {}, x.room), el("td", {}, x.minutes), el("td", {}, `${x.percent}%`));
+  return el("section", { id: "report-coverage" }, el("h3", {}, T("coverage")),
+    el("table", { id: "coverage-persons" }, el("tr", {}, ...["person_id", "coverage", "custody_min", "off_camera_s", "uncovered"]
+      .map((k) => el("th", {}, T(k)))), ...cov.persons.map(person)),
+    el("table", { id: "coverage-rooms" }, el("tr", {}, ...["room", "minutes", "coverage"].map((k) => el("th", {}, T(k)))),
+      ...cov.rooms.map(room)));
 }
