@@ -202,6 +202,10 @@ def play_in_chromium(hub: ApiHub, package: dict[str, Any], tmp_path: Path) -> No
         shown_gaps = page.locator("#uncovered tr[data-reason='recording_gap']").count()
         assert shown_gaps == len(package["coverage"]["uncovered"]) >= 1
         page.screenshot(path=str(ARTEFACTS / "person-package.png"), full_page=True)
+        page.goto(f"{hub.base}/console/reports")  # the day's coverage, the person linked to their page
+        page.wait_for_selector("#coverage-persons a")
+        assert page.inner_text("#coverage-persons a") == "p1"
+        assert page.locator("#coverage-rooms tr").count() == 2  # the header and 讯问室1
         browser.close()
     assert not errors, errors
     for shown, part in zip(found, package["index"]["parts"], strict=True):
