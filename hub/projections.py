@@ -339,8 +339,12 @@ class Projections:
         """Whether a camera its owner reported is being recorded, and its last recording gap."""
         camera_id = str(subject["camera"])
         known = self.cameras.get(camera_id)
-        if known is None or known.get("agent") != agent:
-            return  # not reported by its owner yet (its health comes first), or another box's word
+        if known is None:  # recording can start before the vision pipeline's first health report:
+            # the camera is streaming (segments are written), and this agent is its first reporter
+            known = {"id": camera_id, "state": "online", "since": data.get("since") or data.get("start"),
+                     "agent": agent, "room": subject.get("room")}  # fmt: skip
+        if known.get("agent") != agent:
+            return  # another box's word about this camera changes nothing
         if kind == "recording.state":
             news = {"recording": {"state": data.get("state"), "since": data.get("since")}}
         else:

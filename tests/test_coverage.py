@@ -75,3 +75,21 @@ def test_an_empty_custody_is_fully_covered() -> None:
     assert coverage([], T, T, {}, {}).percent == 100.0
     nobody = coverage([], T, T + M, {}, {})
     assert nobody.percent == 0.0 and [u.reason for u in nobody.uncovered] == ["position_unknown"]
+
+
+def test_a_camera_recorded_before_its_first_health_report_is_known_and_owned() -> None:
+    """Recording starts faster than the vision pipeline's first health report: the camera is in
+    the read model with its recording state, owned by the agent that recorded it."""
+    from hub.projections import Projections
+
+    p = Projections("c1")
+    where = {"camera": "cam-a", "room": "int-1"}
+    p.apply({"kind": "recording.state", "agent": "box-01", "ts": T, "subject": where,
+             "data": {"state": "recording", "since": T}})  # fmt: skip
+    p.apply({"kind": "camera.health", "agent": "box-01", "ts": T + S, "subject": where,
+             "data": {"state": "online", "since": T + S}})  # fmt: skip
+    p.apply({"kind": "recording.state", "agent": "box-02", "ts": T + 2 * S, "subject": {"camera": "cam-a"},
+             "data": {"state": "stopped", "since": T + 2 * S}})  # fmt: skip
+    cam = p.cameras["cam-a"]
+    assert cam["agent"] == "box-01" and cam["room"] == "int-1" and cam["state"] == "online"
+    assert cam["recording"] == {"state": "recording", "since": T}  # another box's word changes nothing

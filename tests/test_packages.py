@@ -1,9 +1,11 @@
-"""A person's package end to end (issue 21): a real GStreamer RTSP camera recorded by the real
-agent process (ffmpeg copying its H.264 into 2-s segments), the detainee's band placed in the
-interrogation room, the camera killed for 20 s mid-interrogation. The hub must log the
-recording gap, raise REC-GAP, and at release fetch exactly the person's segments from the agent,
-join them into parts that play in Chromium, name exactly that gap in the coverage report, and
-sign a manifest that `casewatch package verify` accepts — and rejects with any byte flipped."""
+"""A person's package end to end (issue 21): a real GStreamer RTSP camera (serving both the
+search room's and the interrogation room's cameras) recorded by the real agent process (ffmpeg
+copying its H.264 into 2-s segments), the detainee's band placed in the search room, then the
+interrogation room, the camera killed for 20 s mid-interrogation. The hub must log the recording
+gap, raise REC-GAP, and at release fetch exactly the person's segments from the agent, join them
+into parts that play in Chromium, name exactly that gap in the coverage report, and sign a
+manifest that `casewatch package verify` accepts — and rejects with any byte flipped; the case's
+package holds it, verifiable alone."""
 
 from __future__ import annotations
 
@@ -36,9 +38,8 @@ SEGMENT_MS = 2_000
 
 def recording_on(hub: ApiHub) -> bool:
     cams = hub.client("viewer").get("/api/v1/cameras").json()
-    return any(
-        c["id"] == "cam-int-1" and (c.get("recording") or {}).get("state") == "recording" for c in cams
-    )
+    on = {c["id"] for c in cams if (c.get("recording") or {}).get("state") == "recording"}
+    return on == {"cam-check", "cam-int-1"}
 
 
 def flipped(archive: bytes, name: str) -> bytes:
@@ -78,8 +79,11 @@ def test_a_release_packages_the_persons_recordings_and_names_the_gap(
         config = agent_config(
             agent_dir, mqtt_broker.port, key=hub.feed.key_text,
             registry_key=registry_key(hub.service.hub_key).decode(),
-            cameras=[{"id": "cam-int-1", "room": "int-1", "fps": 5, "source": source}],
+            cameras=[{"id": "cam-check", "room": "check", "fps": 5, "source": source},
+                     {"id": "cam-int-1", "room": "int-1", "fps": 5, "source": source}],
             recording={"enabled": True, "segment_s": 2, "stall_s": 5},
+            rooms=[{"id": "check", "name": "安检室", "type": "safety_check"},
+                   {"id": "int-1", "name": "讯问室1", "type": "interrogation", "officer_method": "zones"}],
         )  # fmt: skip
         agent = AgentProcess(config, agent_dir / "agent.log").start()
         try:
@@ -105,6 +109,12 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
         operator.post("/api/v1/bands/B0042/bind", json={"role": "detainee", "person": "p1"}).status_code
         == 201
     )
+    searched = now_ms()  # the search room (安检室), on its own camera
+    moved = bands.event("band.position", searched, {"band": "B0042"}, {"zone": "check", "room": "check"},
+                        source="wb-rx-1")  # fmt: skip
+    watcher.publish(*bands.message(moved))
+    assert operator.post("/api/v1/persons/p1/records", json={"type": "safety_check"}).status_code == 201
+    time.sleep(6)
     entered = now_ms()
     moved = bands.event("band.position", entered, {"band": "B0042"}, {"zone": "int-1", "room": "int-1"},
                         source="wb-rx-1")  # fmt: skip
@@ -135,10 +145,16 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
         log.read_text()[-3000:],
     )
     package = operator.get(f"/api/v1/packages/{ready()[0]['id']}").json()
-    parts = package["index"]["parts"]
-    # two parts of cam-int-1: before the gap and after it, each within a segment of the stay
-    assert [p["camera"] for p in parts] == ["cam-int-1", "cam-int-1"], parts
+    every = package["index"]["parts"]
+    # the search room's camera for the search; two parts of cam-int-1: before the gap and after
+    # it; each within a segment of its stay
+    assert [(p["camera"], p["stay"]) for p in every] == [("cam-check", 0), ("cam-int-1", 1), ("cam-int-1", 1)]
     slack = SEGMENT_MS + 1_500
+    search, parts = every[0], every[1:]
+    assert abs(search["start"] - searched) <= slack and abs(search["end"] - entered) <= slack, (
+        search,
+        entered,
+    )
     assert abs(parts[0]["start"] - entered) <= slack and parts[0]["start"] <= entered + 500, (parts, entered)
     assert abs(parts[1]["end"] - released) <= slack, (parts, released)
     assert parts[0]["end"] <= killed + 1_000 and parts[1]["start"] >= back - 1_000, (parts, killed, back)
@@ -155,7 +171,7 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     cover = package["coverage"]
     assert cover["missing_segments"] == [] and cover["unanswered"] == [], cover
     off = sum(u["end"] - u["start"] for u in cover["uncovered"])
-    on_camera = (released - entered) - off  # before the band: < 3 s, not a gap
+    on_camera = (released - searched) - off  # before the band: < 3 s, not a gap
     assert abs(cover["covered_ms"] - on_camera) <= 1_000 and package["percent"] == cover["percent"], cover
     viewer, files = hub.client("viewer"), f"/api/v1/packages/{package['id']}/files"
     assert viewer.get(f"{files}/{parts[0]['file']}").status_code == 200  # anyone on duty plays the parts
@@ -167,7 +183,7 @@ def run_custody(hub: ApiHub, bands: AgentFeed, watcher: Collector, camera: RtspS
     daily = supervisor.get("/api/v1/reports/daily").json()
     (row,) = [r for r in daily["coverage"]["persons"] if r["person"] == "p1"]
     assert abs(row["percent"] - package["percent"]) < 1 and row["pieces"] == len(cover["uncovered"]), row
-    assert [r["room"] for r in daily["coverage"]["rooms"]] == ["讯问室1"], daily["coverage"]
+    assert [r["room"] for r in daily["coverage"]["rooms"]] == ["安检室", "讯问室1"], daily["coverage"]
     play_in_chromium(hub, package, tmp_path)
     check_archive(hub, supervisor.get(f"/api/v1/packages/{package['id']}/archive"), tmp_path)
     assert operator.get(f"/api/v1/packages/{package['id']}/archive").status_code == 403
@@ -191,10 +207,9 @@ def play_in_chromium(hub: ApiHub, package: dict[str, Any], tmp_path: Path) -> No
         browser_login(page, hub, "supervisor")
         page.goto(f"{hub.base}/console/persons/p1")
         page.wait_for_selector(f"section.package[data-package='{package['id']}'] video")
-        page.wait_for_function(
-            "[...document.querySelectorAll('section.package video')].every((v) => v.readyState >= 1)",
-            timeout=30_000,
-        )
+        loaded = "[...document.querySelectorAll('section.package video')].every((v) => v.readyState >= 1)"
+        # polled from here: the page's CSP forbids the eval that wait_for_function's polling uses
+        assert wait_until(lambda: page.evaluate(loaded), 30), "the parts did not load in Chromium"
         found = page.eval_on_selector_all(
             "section.package video", "vs => vs.map((v) => ({ready: v.readyState, duration: v.duration}))"
         )
@@ -205,7 +220,7 @@ def play_in_chromium(hub: ApiHub, package: dict[str, Any], tmp_path: Path) -> No
         page.goto(f"{hub.base}/console/reports")  # the day's coverage, the person linked to their page
         page.wait_for_selector("#coverage-persons a")
         assert page.inner_text("#coverage-persons a") == "p1"
-        assert page.locator("#coverage-rooms tr").count() == 2  # the header and 讯问室1
+        assert page.locator("#coverage-rooms tr").count() == 3  # the header, 安检室 and 讯问室1
         browser.close()
     assert not errors, errors
     for shown, part in zip(found, package["index"]["parts"], strict=True):
