@@ -16,6 +16,8 @@ from typing import BinaryIO
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"moof", b"traf"}
 _READ = {b"mdhd", b"tfhd", b"tfdt", b"trun"}
+MAX_DEPTH = 8
+"""moov/trak/mdia and moof/traf nest three deep: deeper is not a file ffmpeg wrote."""
 MAX_BOX = 1 << 20
 """A timing box larger than this is not one ffmpeg writes: the file is not read further."""
 
@@ -40,15 +42,16 @@ def _boxes(src: BinaryIO, end: int) -> list[tuple[bytes, int, int]]:
 
 
 def media_ms(path: Path) -> int | None:
-    """The video's duration in ms (first fragment's decode time to the last sample's end)."""
+    """The video's duration in ms (first fragment's decode time to the last sample's end); None
+    for anything else — a file this does not understand, a damaged or hostile one, an I/O error."""
     try:
         with path.open("rb") as src:
             src.seek(0, 2)
             total = src.tell()
             src.seek(0)
             state = _Timing()
-            _walk(src, 0, total, state)
-    except (OSError, struct.error, ValueError):
+            _walk(src, 0, total, state, 0)
+    except Exception:
         return None
     if not state.timescale or state.first is None or state.last_end is None:
         return None
@@ -64,11 +67,13 @@ class _Timing:
         self.base = 0
 
 
-def _walk(src: BinaryIO, start: int, end: int, state: _Timing) -> None:
+def _walk(src: BinaryIO, start: int, end: int, state: _Timing, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise ValueError("boxes nested too deep")
     src.seek(start)
     for kind, body, stop in _boxes(src, end):
         if kind in _CONTAINERS:
-            _walk(src, body, stop, state)
+            _walk(src, body, stop, state, depth + 1)
         elif kind in _READ:
             if stop - body > MAX_BOX:
                 raise ValueError(f"{kind!r} box too large")
@@ -77,6 +82,8 @@ def _walk(src: BinaryIO, start: int, end: int, state: _Timing) -> None:
 
 
 def _timing(kind: bytes, data: bytes, state: _Timing) -> None:
+    if len(data) < 8:
+        raise ValueError(f"{kind!r} box too short")
     version, flags = data[0], int.from_bytes(data[1:4], "big")
     if kind == b"mdhd" and not state.timescale:
         (state.timescale,) = struct.unpack_from(">I", data, 20 if version == 1 else 12)

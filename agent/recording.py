@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 FFMPEG = "ffmpeg"
 SLACK_MS = 3_000
 """Segments meeting within this are continuous (a file's last write precedes the next file)."""
+HEADER_ONLY_BYTES = 1024
+"""A segment this small with no readable video is a header ffmpeg wrote before it was stopped."""
 MAX_BACKOFF_S = 4.0
 """A camera that went away is tried again at least this often: every second of waiting is a
 second of custody off the record once it is back (ffmpeg's own open timeout adds to it)."""
@@ -213,8 +215,13 @@ class CameraRecorder:
                 self.watch.failed("disk_full", f"less than {self.settings.min_free_bytes // 1024**2} MB free")
                 self._stop.wait(10)
                 continue
-            produced = self._one_run()
-            self._scan(final=True)
+            try:
+                produced = self._one_run()
+                self._scan(final=True)
+            except Exception:  # the recorder must outlive anything odd: logged, ffmpeg stopped, again
+                log.exception("camera %s: recording run failed; starting again", self.camera.id)
+                self._end_process()
+                produced = False
             if self._stop.is_set():
                 break
             self.restarts += 1
@@ -326,7 +333,7 @@ class CameraRecorder:
         for seg in ready:
             self._done.add(seg.name)
             media = media_ms(self.folder / seg.name)
-            if media is None:  # opened and never written (ffmpeg stopped at once): no video, not kept
+            if media is None and seg.size < HEADER_ONLY_BYTES:  # opened, never written: not kept
                 with contextlib.suppress(OSError):
                     (self.folder / seg.name).unlink()
                 continue

@@ -69,8 +69,12 @@ class SegmentClips:
         return len(due)
 
     def _make(self, job: ClipJob, now: int) -> None:
-        found = [s for s in segments(job.camera, listing(self.recordings / job.camera))
-                 if s.start_ms < job.end and s.end_ms > job.start]  # fmt: skip
+        everything = segments(job.camera, listing(self.recordings / job.camera))
+        found = [s for s in everything if s.start_ms < job.end and s.end_ms > job.start]
+        growing = bool(found) and found[-1] is everything[-1] and now - found[-1].end_ms < self.wait_ms
+        if growing and now - job.end < GIVE_UP_MS:  # its last segment may still grow (a long GOP)
+            self.request(job)
+            return
         if not found:
             if now - job.end < GIVE_UP_MS:
                 self.request(job)  # the recorder may be catching up after a restart

@@ -45,13 +45,19 @@ def room_cameras(cameras: Iterable[dict[str, Any]], events: Iterable[dict[str, A
     return {room: sorted(cams) for room, cams in out.items()}
 
 
-def person_coverage(queries: Queries, person: dict[str, Any], now_ms: int) -> Coverage:
-    """The coverage of one person's custody (to the release, or to now); reads only the store."""
+def person_coverage(
+    queries: Queries, person: dict[str, Any], now_ms: int, window: tuple[int, int] | None = None
+) -> Coverage:
+    """The coverage of one person's custody (to the release, or to now), within ``window`` when
+    given (a report's period); reads only the store."""
     trail = read_trail(queries, person)
     until = trail.until if trail.until is not None else now_ms
+    since = trail.since
+    if window is not None:
+        since, until = max(since, window[0]), max(max(since, window[0]), min(until, window[1]))
     events = queries.recording(trail.since, until)
     rooms = room_cameras(queries.projections("camera"), events)
-    return coverage(trail.stays(now_ms), trail.since, until, rooms, camera_records(events, until))
+    return coverage(trail.stays(now_ms), since, until, rooms, camera_records(events, until))
 
 
 class CoverageWatch:

@@ -73,17 +73,20 @@ class PackageBuilder:
         found, missing = parts(pkg.wanted, Answers(pkg.listed), self.present)
         (home / "parts").mkdir(parents=True, exist_ok=True)
         index = [self._join(pkg, part, home) for part in found]
-        doc = self.queries.projection("person", pkg.person) or {"id": pkg.person}
-        person = {**doc, "arrived": pkg.since, "released": pkg.until}
-        trail = read_trail(self.queries, person)
-        cover = person_coverage(self.queries, person, self.clock.now_ms()).as_dict()
+        person = self._pinned_person(pkg)
+        trail = read_trail(self.queries, {**person, "released": pkg.until})  # to the cut-off
+        cover = person_coverage(
+            self.queries, {**person, "released": pkg.until}, self.clock.now_ms()
+        ).as_dict()
         for piece in cover["uncovered"]:
             piece["room_name"] = self.rooms.get(piece["room"], piece["room"]) if piece["room"] else None
         unanswered = [w.as_dict() for w in pkg.wanted if w.id not in pkg.listed]
         self._write(home / "index.json", {"package": pkg.id, "person": pkg.person, "parts": index})
+        later = self._after_release(pkg, person.get("released"))  # belongings handed back afterwards
         self._write(home / "records.json", {
             "person": person, "steps": trail_steps(self.queries, trail, self.rooms, self.alert_view),
-            "belongings": self._belongings(pkg.person, trail.records, home), "log": trail.records,
+            "belongings": self._belongings(pkg.person, [*trail.records, *later], home),
+            "log": [*trail.records, *later], "covered_until": pkg.until,
         })  # fmt: skip
         self._write(home / "coverage.json", {**cover, "missing_segments": missing, "unanswered": unanswered})
         raw = self._seal(pkg, home, trail.since, trail.until)
@@ -127,13 +130,44 @@ class PackageBuilder:
                   "files": len(json.loads(raw)["files"])}  # fmt: skip
         return summary, record
 
+    def _pinned_person(self, pkg: Package) -> dict[str, Any]:
+        """The person as the pinned custody's own intake (and release) records say — not the
+        projection, which a later registration of the same id has overwritten."""
+        rows = self.queries.about_person(pkg.person)
+        intakes = [r for r in rows if r.get("kind") == "person.intake"]
+        pinned = [r for r in intakes if (r.get("data") or {}).get("arrived") == pkg.since] or intakes[-1:]
+        intakes = pinned
+        data = dict((intakes[-1].get("data") or {}) if intakes else {})
+        released = pkg.released
+        if released is None and pkg.trigger != "release":
+            doc = self.queries.projection("person", pkg.person) or {}
+            released = doc.get("released") if doc.get("arrived") == pkg.since else None
+        return {**data, "id": pkg.person, "arrived": pkg.since, "released": released}
+
+    def _after_release(self, pkg: Package, released: int | None) -> list[dict[str, Any]]:
+        """Belongings handed back after the release, up to the person's next intake."""
+        if released is None:
+            return []
+        out = []
+        for row in self.queries.about_person(pkg.person):
+            ts = int(row.get("ts") or 0)
+            if row.get("kind") == "person.intake" and ts > released:
+                break
+            if (
+                ts > released
+                and row.get("kind") == "record"
+                and (row.get("data") or {}).get("type") == ("belongings_returned")
+            ):
+                out.append(row)
+        return out
+
     def _seal(self, pkg: Package, home: Path, since: int, until: int | None) -> bytes:
         """The signed manifest over every file, then the archive of them all."""
         files = {
             p.relative_to(home).as_posix(): digest_file(p)
             for p in sorted(home.rglob("*"))
             if p.is_file() and p.relative_to(home).as_posix() not in ("state.json", MANIFEST)
-            and not p.name.startswith(".")
+            and not p.relative_to(home).as_posix().startswith("listed/") and not p.name.startswith(".")
         }  # fmt: skip
         pos, head = self.head()
         meta = {"package": pkg.id, "kind": pkg.kind, "center": self.center, "person": pkg.person,

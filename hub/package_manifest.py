@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,12 @@ def verify(archive: Path, keys: Sequence[bytes] = ()) -> Verdict:
     """Check a package archive (``.zip``) or an unpacked package folder."""
     verdict = Verdict()
     try:
-        if archive.is_dir():
-            names = {p.relative_to(archive).as_posix() for p in archive.rglob("*") if p.is_file()}
+        if archive.is_dir():  # the hub's own package folder: its state and the agents' answers aside
+            names = {
+                p.relative_to(archive).as_posix() for p in archive.rglob("*")
+                if p.is_file() and p.relative_to(archive).as_posix() != "state.json"
+                and not p.relative_to(archive).as_posix().startswith("listed/") and not p.name.startswith(".")
+            }  # fmt: skip
             _check(verdict, names, lambda name: (archive / name).open("rb"), keys)
         else:
             with zipfile.ZipFile(archive) as zf:
@@ -74,7 +79,7 @@ def verify(archive: Path, keys: Sequence[bytes] = ()) -> Verdict:
                 if len(names) != len(infos):
                     verdict.problems.append("the archive holds a name twice")
                 _check(verdict, names, zf.open, keys)
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+    except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, RuntimeError, EOFError) as exc:
         verdict.problems.append(f"cannot read {archive}: {exc}")
     return verdict
 
@@ -119,7 +124,8 @@ def _check_file(verdict: Verdict, name: str, entry: Any, opener: Any) -> None:
             for block in iter(lambda: source.read(1 << 20), b""):
                 sha.update(block)
                 size += len(block)
-    except (zipfile.BadZipFile, OSError) as exc:  # the zip's own CRC caught the change first
+    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError, zlib.error) as exc:
+        # the zip's own CRC caught the change first, or an entry this cannot read (method, encryption)
         verdict.problems.append(f"{name}: damaged ({exc})")
         return
     verdict.checked_files += 1

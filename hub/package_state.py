@@ -43,9 +43,11 @@ class Package:
     summary: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The state without the agents' answers: each answer is a file of its own (``listed/``),
+        written once, so a long custody's thousands of answers are not rewritten with each one."""
         found = dict(self.__dict__)
         found["wanted"] = [w.as_dict() for w in self.wanted]
-        found["listed"] = {k: list(v) for k, v in self.listed.items()}
+        found.pop("listed")
         return found
 
     @classmethod
@@ -63,16 +65,26 @@ class PackageStates:
         found = []
         for state in sorted(self.folder.glob("*/state.json")):
             try:
-                found.append(Package.from_dict(json.loads(state.read_text(encoding="utf-8"))))
+                pkg = Package.from_dict(json.loads(state.read_text(encoding="utf-8")))
+                for answer in sorted((state.parent / "listed").glob("*.json")):
+                    pkg.listed[answer.stem] = list(json.loads(answer.read_text(encoding="utf-8")))
+                found.append(pkg)
             except (OSError, ValueError, TypeError, KeyError) as exc:
                 log.error("package state %s unreadable: %s", state, exc)
         return found
 
+    def save_listing(self, pkg: Package, request: str) -> None:
+        """One agent's answer (``listed/{range id}.json``)."""
+        with self.lock:
+            self._write(self.folder / pkg.id / "listed" / f"{request}.json", json.dumps(pkg.listed[request]))
+
     def save(self, pkg: Package) -> None:
         with self.lock:
-            raw = json.dumps(pkg.as_dict(), ensure_ascii=False)
-            target = self.folder / pkg.id / "state.json"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f".state.{os.getpid()}.{threading.get_ident()}.part")
-            partial.write_text(raw, encoding="utf-8")
-            partial.replace(target)
+            self._write(self.folder / pkg.id / "state.json", json.dumps(pkg.as_dict(), ensure_ascii=False))
+
+    @staticmethod
+    def _write(target: Path, raw: str) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+        partial.write_text(raw, encoding="utf-8")
+        partial.replace(target)

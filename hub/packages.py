@@ -31,7 +31,7 @@ from hub.coverage import union
 from hub.coverage_watch import room_cameras
 from hub.package_build import PRIVATE_FILES, PackageBuilder
 from hub.package_manifest import MANIFEST, digest_file
-from hub.package_plan import ranges
+from hub.package_plan import Wanted, ranges
 from hub.package_state import Package, PackageStates
 from hub.queries import AlertFilter, Queries
 from hub.store import Stored
@@ -45,6 +45,7 @@ KEEP_AROUND_MS = 5 * 60_000
 """An open alert keeps its room's recording from this long before it opened to this long after now."""
 KEEP_EVERY_S = 60.0
 DIGESTS_KEPT = 200_000
+ALL_AGENTS = "*"
 
 
 class PackageDesk:
@@ -81,6 +82,9 @@ class PackageDesk:
         self._digests: dict[tuple[str, int, int], str] = {}
         self._kept: dict[str, tuple[Keep, ...]] = {}
         self._in_use = False
+        self._dirty: set[str] = set()
+        """Agents whose request must be published again (the desk thread does it)."""
+        self._digest_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="packages", daemon=True)
 
     # lifecycle ------------------------------------------------------------------------------------
@@ -155,8 +159,9 @@ class PackageDesk:
             self._wake.set()
 
     def republish(self) -> None:
-        """Every agent's fetch request as the waiting packages make it (on start and reconnect)."""
-        self._publish({w.agent for p in self._snapshot() for w in p.wanted})
+        """Every agent's fetch request again — a clear that could not be sent included (on start
+        and reconnect)."""
+        self._publish({ALL_AGENTS})
 
     # reading --------------------------------------------------------------------------------------
     def of_person(self, person: str) -> list[dict[str, Any]]:
@@ -184,7 +189,9 @@ class PackageDesk:
             listed = set(json.loads((home / MANIFEST).read_text(encoding="utf-8"))["files"]) | {MANIFEST}
         except (OSError, ValueError, KeyError):
             return None
-        if name not in listed or (not private and (name in PRIVATE_FILES or name.startswith("belongings/"))):
+        parts = name.split("/")
+        personal = parts[-1] in PRIVATE_FILES or "belongings" in parts[:-1]  # persons/{id}/… too
+        if name not in listed or (not private and personal):
             return None
         return home / name
 
@@ -219,22 +226,30 @@ class PackageDesk:
             if self._stop.is_set():
                 return
             try:
-                if time.monotonic() >= next_keep:  # open alerts' evidence: kept while they are open
+                if time.monotonic() >= next_keep:  # open alerts' evidence, refreshed every minute
                     next_keep = time.monotonic() + KEEP_EVERY_S
-                    if self._keeps() != self._kept:
-                        self._publish(set(self._kept))
-                if job is not None and job in self._packages:
-                    self._plan(self._packages[job])
-                self._wake.clear()
-                for pkg in self._snapshot():
-                    if pkg.kind == "case":
-                        self._case_round(pkg)
-                    elif pkg.status == "waiting" and (
-                        self._complete(pkg) or self.clock.now_ms() >= pkg.deadline
-                    ):
-                        self._build(pkg)
+                    self._dirty.add(ALL_AGENTS)
+                _ = job  # a queued package is planned below, as is one whose planning failed
+                self._round()
             except Exception:  # one package's fault must not stop the others
                 log.exception("packages: a round failed; trying again")
+
+    def _round(self) -> None:
+        for pkg in self._snapshot():
+            if pkg.status == "queued" and pkg.kind == "person":
+                try:
+                    self._plan(pkg)
+                except Exception:  # a locked store, an odd record: planned again next round
+                    log.exception("package %s not planned yet; trying again", pkg.id)
+        for pkg in self._snapshot():
+            if pkg.kind == "case":
+                self._case_round(pkg)
+            elif pkg.status == "waiting" and (self._complete(pkg) or self.clock.now_ms() >= pkg.deadline):
+                self._build(pkg)
+        with self.states.lock:
+            dirty, self._dirty = self._dirty, set()
+        if dirty:
+            self._publish(dirty)
 
     def _custody(self, pkg: Package, doc: dict[str, Any]) -> tuple[int, int | None]:
         """The custody a package covers: the one its release ended, or the person's current one."""
@@ -267,7 +282,8 @@ class PackageDesk:
             pkg.deadline = max((w.end for w in wanted), default=now) + self.wait_ms
             pkg.status = "waiting"
             self.states.save(pkg)
-        self._publish({w.agent for w in wanted})
+        with self.states.lock:
+            self._dirty |= {w.agent for w in wanted}
         log.info("package %s of %s: %d ranges asked of %d agents", pkg.id, pkg.person, len(wanted),
                  len({w.agent for w in wanted}))  # fmt: skip
 
@@ -290,9 +306,8 @@ class PackageDesk:
             return
         with self.states.lock:
             pkg.listed[request] = list(data.get("segments") or [])
-            self.states.save(pkg)
-        self._wake.set()
-        self._publish({wanted.agent})  # the next ranges, if some were held back
+            self.states.save_listing(pkg, request)
+            self._dirty.add(wanted.agent)  # the desk thread asks for the next ranges, if held back
 
     def _present(self, agent: str, camera: str, entry: dict[str, Any]) -> bool:
         """The hub holds this segment file from that agent, with the digest the agent listed."""
@@ -301,11 +316,15 @@ class PackageDesk:
             return False
         info = found.stat()
         key = (str(found), info.st_size, info.st_mtime_ns)
-        if key not in self._digests:
-            if len(self._digests) > DIGESTS_KEPT:
-                self._digests.clear()
-            self._digests[key] = str(digest_file(found)["sha256"])
-        return self._digests[key] == entry.get("sha256")
+        with self._digest_lock:
+            digest = self._digests.get(key)
+        if digest is None:
+            digest = str(digest_file(found)["sha256"])
+            with self._digest_lock:
+                if len(self._digests) > DIGESTS_KEPT:
+                    self._digests.clear()
+                self._digests[key] = digest
+        return digest == entry.get("sha256")
 
     def _unfinished(self, pkg: Package) -> list[Any]:
         """Ranges not answered yet, or answered with segments not all here (by name: a segment two
@@ -322,26 +341,40 @@ class PackageDesk:
         return not self._unfinished(pkg)
 
     def _publish(self, agents: set[str]) -> None:
+        """Each agent's request: its unanswered ranges, oldest first, 256 at a time (answered ranges
+        leave the request: their segments are on their way), and as ``keep`` the open alerts' time
+        and the answered ranges whose files have not all come (retention must not take them)."""
         with self._publishing:  # what is published last is what the agent keeps (retained)
-            keeps = self._keeps()
-            self._kept = keeps
             waiting = [p for p in self._snapshot() if p.status == "waiting"]
-            for agent in sorted(agents | set(keeps)):
-                mine = sorted((w for p in waiting for w in self._unfinished(p) if w.agent == agent),
+            unfinished = [w for p in waiting for w in self._unfinished(p)]
+            with self.states.lock:
+                answered = {w.id for p in waiting for w in p.wanted if w.id in p.listed}
+            keeps = self._keeps([w for w in unfinished if w.id in answered])
+            owners = {str(c["agent"]) for c in self.queries.projections("camera") if c.get("agent")}
+            touched = set(keeps) | set(self._kept)  # a keep that ends must be cleared too
+            everyone = owners | {w.agent for p in self._snapshot() for w in p.wanted} | touched
+            for agent in sorted(everyone if ALL_AGENTS in agents else agents | touched):
+                mine = sorted((w for w in unfinished if w.agent == agent and w.id not in answered),
                               key=lambda w: (w.start, w.id))  # fmt: skip
-                if len(mine) > MAX_RANGES:
-                    log.info(
-                        "agent %s: %d ranges wanted, the oldest %d asked now", agent, len(mine), MAX_RANGES
-                    )
+                kept = keeps.get(agent, ())
+                if len(mine) > MAX_RANGES or len(kept) > MAX_RANGES:
+                    log.warning("agent %s: %d ranges and %d keep spans wanted, %d of each sent now",
+                                agent, len(mine), len(kept), MAX_RANGES)  # fmt: skip
                 asked = tuple(Range(w.id, w.camera, w.start, w.end) for w in mine[:MAX_RANGES])
-                self.publish(agent, asked, keeps.get(agent, ())[:MAX_RANGES])
+                if not self.publish(agent, asked, kept[:MAX_RANGES]):
+                    with self.states.lock:
+                        self._dirty.add(agent)  # not sent (the link is down): again next round
+            self._kept = keeps
 
-    def _keeps(self) -> dict[str, tuple[Keep, ...]]:
-        """Per agent, the time around each open alert on the cameras of its room: the agent keeps it
-        from retention while the alert is open (its evidence), without sending it."""
+    def _keeps(self, pending: list[Wanted]) -> dict[str, tuple[Keep, ...]]:
+        """Per agent, the time around each open alert on the cameras of its room (its evidence,
+        kept while the alert is open) and the ``pending`` ranges, merged per camera and cut into
+        spans of at most a day."""
         now = self.clock.now_ms()
         cameras = self.queries.projections("camera")
         spans: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for w in pending:
+            spans.setdefault((w.agent, w.camera), []).append((w.start, w.end))
         for alert in self.queries.alerts(AlertFilter(open_only=True, limit=1000)):
             room, named = alert.context.get("room"), alert.context.get("camera")
             start = alert.opened_ms - KEEP_AROUND_MS
@@ -351,13 +384,17 @@ class PackageDesk:
                     spans.setdefault((str(cam["agent"]), str(cam["id"])), []).append((start, end))
         out: dict[str, list[Keep]] = {}
         for (agent, camera), found in sorted(spans.items()):  # overlapping alerts: one span
-            merged = union(found)
-            out.setdefault(agent, []).extend(Keep(camera, s, min(e, s + MAX_KEEP_MS)) for s, e in merged)
-        return {agent: tuple(keeps) for agent, keeps in out.items()}
+            for start, end in union(found):
+                while start < end:  # a span the agent takes is at most a day long
+                    out.setdefault(agent, []).append(Keep(camera, start, min(end, start + MAX_KEEP_MS)))
+                    start += MAX_KEEP_MS
+        return {agent: tuple(sorted(keeps, key=lambda k: k.start)) for agent, keeps in out.items()}
 
     def _case_round(self, pkg: Package) -> None:
         """A case's package is built once each of its persons' packages is ready or failed."""
-        members = [self._packages[m] for m in pkg.members if m in self._packages]
+        members = [self._packages.get(m) or Package(m, "?", "case", pkg.by, pkg.created, status="failed",
+                                                    error="its state was lost")
+                   for m in pkg.members]  # fmt: skip
         if pkg.status != "waiting" or any(m.status not in ("ready", "failed") for m in members):
             return
         try:
@@ -384,6 +421,7 @@ class PackageDesk:
             with self.states.lock:
                 pkg.status, pkg.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
                 self.states.save(pkg)
+                self._dirty |= {w.agent for w in pkg.wanted}  # its ranges leave the requests
             self.counters["packages_failed"] += 1
             return
         with self.states.lock:
@@ -395,6 +433,7 @@ class PackageDesk:
             self.record("package.built", subject, record, "hub")
         except Exception as exc:  # built and signed; the log row is what is missing: said, not fatal
             log.error("package %s built but not logged: %s", pkg.id, exc)
-        self._publish({w.agent for w in pkg.wanted})
+        with self.states.lock:
+            self._dirty |= {w.agent for w in pkg.wanted}
         log.info("package %s of %s built: %d parts, %.1f %% on camera", pkg.id, pkg.person, summary["parts"],
                  summary["percent"])  # fmt: skip

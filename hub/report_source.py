@@ -101,8 +101,9 @@ def report(service: HubService, period: Period) -> Report:
 
 
 def add_coverage(made: Report, service: HubService, period: Period) -> None:
-    """Recording coverage of every custody that overlaps the period (to its release, or to now),
-    per person and per room — once the centre records with casewatch (docs/recording.md)."""
+    """Recording coverage of the part within the period of every custody that overlaps it (to its
+    release, or to now), per person and per room — once the centre records with casewatch
+    (docs/recording.md). Each person's latest custody (the person read model) is what is seen."""
     from hub.coverage_watch import person_coverage
 
     queries = service.queries
@@ -115,7 +116,7 @@ def add_coverage(made: Report, service: HubService, period: Period) -> None:
         arrived, released = int(person.get("arrived") or 0), person.get("released")
         if arrived >= end or (released is not None and released < start):
             continue
-        found = person_coverage(queries, person, now)
+        found = person_coverage(queries, person, now, (start, end))  # this period's part of it
         off = [u for u in found.uncovered if u.room is not None]
         made.coverage_persons.append({
             "person": person["id"], "percent": found.percent,

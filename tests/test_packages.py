@@ -273,5 +273,11 @@ def check_case_package(hub: ApiHub, tmp_path: Path) -> None:
         zf.extractall(tmp_path / "case")
     assert {"case.json", "persons/p1/manifest.json", "persons/p1/coverage.json"} <= names
     assert any(n.startswith("persons/p1/parts/") for n in names) and case_doc["case"]["id"] == "K1"
+    viewer, files = hub.client("viewer"), f"/api/v1/packages/{case_package['id']}/files"
+    part = next(n for n in names if n.startswith("persons/p1/parts/"))
+    assert viewer.get(f"{files}/{part}").status_code == 200
+    for private in ("persons/p1/records.json", "persons/p1/manifest.json", "manifest.json"):
+        assert viewer.get(f"{files}/{private}").status_code == 404, private  # the person's record
+    assert supervisor.get(f"{files}/persons/p1/records.json").status_code == 200
     alone = verify(tmp_path / "case" / "persons" / "p1", tmp_path / "hub" / "hub.yaml")
     assert alone.returncode == 0 and "signature: valid" in alone.stdout, alone.stdout + alone.stderr

@@ -96,6 +96,14 @@ def test_a_segments_video_length_is_read_from_its_fragments(tmp_path: Path) -> N
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00\x00\x00\x10ftypisom" + bytes(range(256)) * 4)
     assert media_ms(cut) is None and media_ms(junk) is None and media_ms(tmp_path / "none.mp4") is None
+    hostile = tmp_path / "hostile.mp4"  # an empty timing box; boxes nested 2,000 deep: None, no raise
+    hostile.write_bytes(b"\x00\x00\x00\x10moov\x00\x00\x00\x08mdhd")
+    assert media_ms(hostile) is None
+    deep = b""
+    for _ in range(2000):
+        deep = (8 + len(deep)).to_bytes(4, "big") + b"moov" + deep
+    hostile.write_bytes(deep)
+    assert media_ms(hostile) is None
 
 
 def test_a_hole_is_reported_once_with_the_reason_noted_meanwhile() -> None:

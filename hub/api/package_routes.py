@@ -71,13 +71,13 @@ def get_package(package: str, ctx: ApiContext = Ctx, _: Principal = Viewer) -> d
 
 @router.get(
     "/packages/{package}/files/{name:path}", summary="A file of a ready package (parts play in browsers)",
-    response_class=FileResponse, responses=media(binary=("video/mp4", "application/json")),
+    response_class=FileResponse, responses=media(binary=("video/mp4", "image/jpeg", "application/json")),
 )  # fmt: skip
 def package_file(package: str, name: str, ctx: ApiContext = Ctx, who: Principal = Viewer) -> FileResponse:
     path = _desk(ctx).file(package, name, private=who.may("supervisor"))
     if path is None:
         raise not_found("打包文件 package file", name)
-    kind = "video/mp4" if path.suffix == ".mp4" else "application/json"
+    kind = {".mp4": "video/mp4", ".jpg": "image/jpeg"}.get(path.suffix, "application/json")
     return FileResponse(path, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})
 
 
