@@ -46,11 +46,15 @@ def room_cameras(cameras: Iterable[dict[str, Any]], events: Iterable[dict[str, A
 
 
 def person_coverage(
-    queries: Queries, person: dict[str, Any], now_ms: int, window: tuple[int, int] | None = None
+    queries: Queries,
+    person: dict[str, Any],
+    now_ms: int,
+    window: tuple[int, int] | None = None,
+    bindings: list[dict[str, Any]] | None = None,
 ) -> Coverage:
     """The coverage of one person's custody (to the release, or to now), within ``window`` when
-    given (a report's period); reads only the store."""
-    trail = read_trail(queries, person)
+    given (a report's period); reads only the store (``bindings``: hub/trail.py ``read_trail``)."""
+    trail = read_trail(queries, person, bindings)
     until = trail.until if trail.until is not None else now_ms
     since = trail.since
     if window is not None:

@@ -105,18 +105,20 @@ def add_coverage(made: Report, service: HubService, period: Period) -> None:
     release, or to now), per person and per room — once the centre records with casewatch
     (docs/recording.md). Each person's latest custody (the person read model) is what is seen."""
     from hub.coverage_watch import person_coverage
+    from hub.trail import binding_records
 
     queries = service.queries
     if not queries.events(kind="recording.state", limit=1):
         return
     start, end = period.ms()
     now = service.clock.now_ms()
+    bindings = binding_records(queries)  # once for every person of the period
     rooms: dict[str, list[int]] = {}
     for person in sorted(queries.projections("person"), key=lambda p: str(p["id"])):
         arrived, released = int(person.get("arrived") or 0), person.get("released")
         if arrived >= end or (released is not None and released < start):
             continue
-        found = person_coverage(queries, person, now, (start, end))  # this period's part of it
+        found = person_coverage(queries, person, now, (start, end), bindings)  # this period's part
         off = [u for u in found.uncovered if u.room is not None]
         made.coverage_persons.append({
             "person": person["id"], "percent": found.percent,

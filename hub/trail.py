@@ -44,8 +44,11 @@ def binding_records(queries: Queries) -> list[dict[str, Any]]:
     return [doc for _pos, doc in sorted(found, key=lambda item: item[0])]
 
 
-def read_trail(queries: Queries, person: dict[str, Any]) -> Trail:
-    """``person``: the person projection (``id``, ``arrived``, ``released``)."""
+def read_trail(
+    queries: Queries, person: dict[str, Any], bindings: list[dict[str, Any]] | None = None
+) -> Trail:
+    """``person``: the person projection (``id``, ``arrived``, ``released``); ``bindings``: the
+    ``binding_records`` when the caller reads many trails at once (a report)."""
     pid = str(person["id"])
     since, until = int(person.get("arrived") or 0), person.get("released")
     end = until if until is not None else FOREVER
@@ -54,7 +57,7 @@ def read_trail(queries: Queries, person: dict[str, Any]) -> Trail:
         return isinstance(ts, int) and since <= ts <= end
 
     records = [r for r in queries.about_person(pid) if in_stay(r.get("ts"))]
-    bound = holdings(binding_records(queries))
+    bound = holdings(binding_records(queries) if bindings is None else bindings)
     held = [h for h in bound if (h.end is None or h.end > since) and h.start <= end]
     own_held = [h for h in held if h.person == pid]
     own_bands = sorted({h.band for h in own_held})
