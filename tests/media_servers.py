@@ -45,3 +45,18 @@ class RtspServer:
             self._proc.kill()
             self._proc.wait(5)
         self._proc = None
+
+
+def write_segments(folder: Path, *, seconds: int, segment_s: int, size: str = "320x180") -> list[Path]:
+    """H.264 test-pattern segments (10 fps, a keyframe a segment) written by Debian's ffmpeg the
+    way the recorder writes them (fragmented MP4), named ``00.mp4``, ``01.mp4`` …"""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=10",
+         "-t", str(seconds), "-c:v", "libx264", "-g", str(segment_s * 10), "-pix_fmt", "yuv420p",
+         "-f", "segment", "-segment_time", str(segment_s), "-segment_format", "mp4",
+         "-segment_format_options", "movflags=+frag_keyframe+empty_moov+default_base_moof",
+         "-reset_timestamps", "1", str(folder / "%02d.mp4")],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return sorted(folder.glob("*.mp4"))

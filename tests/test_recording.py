@@ -24,7 +24,7 @@ from detectors.config import Camera
 from protocol.clock import ManualClock
 from protocol.data import RecordingGap, RecordingSegments
 from protocol.fetch import FetchRequest, Range
-from tests.media_servers import RtspServer
+from tests.media_servers import RtspServer, write_segments
 from tests.waiting import wait_until
 
 T0 = 1_796_313_600_000  # a whole second
@@ -78,16 +78,7 @@ def test_a_segment_with_less_video_than_wall_time_is_a_stall() -> None:
 def test_a_segments_video_length_is_read_from_its_fragments(tmp_path: Path) -> None:
     """Against ffprobe, on segments ffmpeg writes as the recorder does; a file that is not a
     fragmented MP4 (cut short, or any other bytes) has no length rather than a wrong one."""
-    done = subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=10",
-         "-t", "7", "-c:v", "libx264", "-g", "15", "-pix_fmt", "yuv420p", "-f", "segment",
-         "-segment_time", "3", "-segment_format", "mp4", "-segment_format_options",
-         "movflags=+frag_keyframe+empty_moov+default_base_moof", "-reset_timestamps", "1",
-         str(tmp_path / "%02d.mp4")],
-        check=False, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0
-    files = sorted(tmp_path.glob("*.mp4"))
+    files = write_segments(tmp_path, seconds=7, segment_s=3, size="160x90")
     assert len(files) >= 2
     for path in files:
         assert abs((media_ms(path) or 0) / 1000 - float(probe(path)["format"]["duration"])) < 0.05, path

@@ -16,6 +16,7 @@ import pytest
 from agent.segment_clips import GIVE_UP_MS, ClipJob, SegmentClips
 from detectors.observations import ClipObservation
 from protocol.clock import ManualClock
+from tests.media_servers import write_segments
 
 T0_S = 1_796_313_600
 CLIP = "019b7683-1c80-7a3e-9c4d-5f6a7b8c9d0e"
@@ -26,19 +27,10 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Five 2-s H.264 segments as the recorder names them, made by ffmpeg from a test pattern."""
     assert shutil.which("ffmpeg"), "Debian's ffmpeg is missing: .ci/run installs it"
     root = tmp_path_factory.mktemp("rec")
-    work = root / "work"
-    work.mkdir()
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=10",
-         "-t", "10", "-c:v", "libx264", "-g", "20", "-pix_fmt", "yuv420p", "-f", "segment",
-         "-segment_time", "2", "-segment_format", "mp4", "-segment_format_options",
-         "movflags=+frag_keyframe+empty_moov+default_base_moof", "-reset_timestamps", "1",
-         str(work / "%03d.mp4")],
-        check=True, timeout=60,
-    )  # fmt: skip
+    parts = write_segments(root / "work", seconds=10, segment_s=2)
     camera = root / "cam-1"
     camera.mkdir()
-    for n, part in enumerate(sorted(work.glob("*.mp4"))):
+    for n, part in enumerate(parts):
         start = T0_S + 2 * n
         target = camera / f"{start}.mp4"
         part.rename(target)
