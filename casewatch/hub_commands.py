@@ -69,11 +69,17 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
     api = f", API {service.http.url}/api/v1" if service.http is not None else ""
     click.echo(
         f"✓ 中心枢纽运行中 (hub running): {cfg.center}, {len(service.rules.rules)} rules, "
-        f"store {cfg.store.path}{api}",
+        f"store {_store_name(cfg)}{api}",
         err=True,
     )
     stop.wait()
     service.stop()
+
+
+def _store_name(cfg: Any) -> str:
+    from hub.store_engines import redact
+
+    return redact(cfg.store.dsn) if cfg.store.backend == "postgresql" else str(cfg.store.path)
 
 
 def _config_option(func: Any) -> Any:
@@ -110,14 +116,17 @@ def hub_verify(ctx: click.Context, config_path: Path | None, anchor_files: tuple
 
     Opens the store read-only: a missing, empty or damaged file is an error, never a new store.
     """
-    from hub.verify_file import verify_file
+    from hub.verify_file import verify_file, verify_postgres
 
     cfg = _config(_resolve(ctx, config_path))
     started = time.monotonic()
     try:
         keyring = _verify_keyring(cfg)
         anchors, refused = _read_anchors(anchor_files, keyring, cfg.center)
-        report = verify_file(Path(cfg.store.path), keyring=keyring, anchors=anchors)
+        if cfg.store.backend == "postgresql":
+            report = verify_postgres(cfg.store.dsn, cfg.center, keyring=keyring, anchors=anchors)
+        else:
+            report = verify_file(Path(cfg.store.path), keyring=keyring, anchors=anchors)
     except (CasewatchError, OSError) as exc:
         click.echo(f"✗ {exc}", err=True)
         sys.exit(EXIT_FAILED)

@@ -159,6 +159,10 @@ class AccountStore:
             now = int(time.time() * 1000)
             with self.store.transaction() as db:
                 db.execute("DELETE FROM revoked_sessions WHERE expires_ms < ?", (now,))
-                db.execute("INSERT OR REPLACE INTO revoked_sessions VALUES (?, ?)", (nonce, expires_ms))
+                db.execute(
+                    "INSERT INTO revoked_sessions (nonce, expires_ms) VALUES (?, ?)"
+                    " ON CONFLICT (nonce) DO UPDATE SET expires_ms = excluded.expires_ms",
+                    (nonce, expires_ms),
+                )
 
         self.store.on_writer(write)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.chain_streams import StreamCoverage
+from hub.sql import Sql, stream
 from protocol.errors import ProtocolError
 from protocol.signing import SIG_FIELD, Keyring
 
@@ -117,7 +118,8 @@ _ROW = "pos, prev_hash, hash, body, received_ms, agent, seq, id, kind, ts, epoch
 class _Walk:
     """State carried from row to row."""
 
-    conn: sqlite3.Connection
+    conn: Sql
+    chain: str | None
     first_v2: int
     recorded: tuple[int, str] | None
     keyring: Keyring | None
@@ -130,24 +132,46 @@ class _Walk:
     coverage: StreamCoverage = field(default_factory=StreamCoverage)
 
 
+def _chain_meta(conn: Sql, chain: str | None) -> dict[str, str]:
+    """What the walk needs of the recorded head: SQLite's ``meta`` rows; a PostgreSQL chain's
+    ``chains`` row (v2 links from row 1) in the same shape."""
+    names = ("head_pos", "head_hash", "head_mismatch", V2_META)
+    if chain is None:
+        marks = ",".join("?" * len(names))
+        return dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", names))
+    row = conn.execute(
+        "SELECT head_pos, head_hash, head_mismatch FROM chains WHERE chain = ?", (chain,)
+    ).fetchone()
+    meta = {V2_META: "1"}
+    if row is not None:
+        meta |= {"head_pos": str(row[0]), "head_hash": str(row[1])}
+        meta |= {"head_mismatch": str(row[2])} if row[2] is not None else {}
+    return meta
+
+
+def _in_chain(chain: str | None) -> tuple[str, tuple[str, ...]]:
+    return (" AND chain = ?", (chain,)) if chain is not None else ("", ())
+
+
 def verify_chain(
-    conn: sqlite3.Connection,
+    conn: Sql,
     progress: Callable[[int], None] | None,
     chunk: int,
     *,
     has_v2: bool = True,
     keyring: Keyring | None = None,
     anchors: Sequence[AnchorPoint] = (),
+    chain: str | None = None,
 ) -> VerifyReport:
-    names = ("head_pos", "head_hash", "head_mismatch", V2_META)
-    marks = ",".join("?" * len(names))
-    meta = dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({marks})", names))
+    """Walk one chain (``chain``: a PostgreSQL centre's; None: SQLite's one chain) from row 1."""
+    meta = _chain_meta(conn, chain)
     recorded = recorded_head(meta)
     first_v2, problem = v2_from(meta, has_v2)
     wanted = frozenset(a.pos for a in anchors) | ({recorded[0]} if recorded else set())
-    walk = _Walk(conn, first_v2, recorded, keyring, wanted)
+    walk = _Walk(conn, chain, first_v2, recorded, keyring, wanted)
     seen: dict[int, str] = {}
-    cursor = conn.execute(f"SELECT {_ROW} FROM events ORDER BY pos")
+    where, args = _in_chain(chain)
+    cursor = stream(conn, f"SELECT {_ROW} FROM events WHERE 1 = 1{where} ORDER BY pos", args)
     while problem is None and (batch := cursor.fetchmany(chunk)):
         for row in batch:
             problem = _check_row(walk, row)
@@ -173,12 +197,12 @@ def verify_chain(
     rows, prev = walk.rows, walk.prev
     if rows >= problem[0]:  # a head, anchor or open-time problem inside the walked rows: the prefix
         rows = problem[0] - 1
-        found = conn.execute("SELECT hash FROM events WHERE pos = ?", (rows,)).fetchone()
+        found = conn.execute(f"SELECT hash FROM events WHERE pos = ?{where}", (rows, *args)).fetchone()
         prev = str(found[0]) if found else GENESIS
     return VerifyReport(False, rows, problem[0], problem[1], prev, len(anchors), walk.signatures)
 
 
-def _complete_to(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+def _complete_to(conn: Sql) -> dict[tuple[str, str], int]:
     """Per stream, the number below which the hub recorded everything stored or announced lost."""
     try:
         rows = conn.execute("SELECT agent, epoch, next_expected FROM agent_streams").fetchall()
@@ -244,7 +268,10 @@ def _check_row(walk: _Walk, row: tuple[Any, ...]) -> tuple[int, str] | None:
 
 def _which_changed(walk: _Walk, pos: int, computed: str, hash_: Any) -> str:
     """The next row (or the recorded head) still carries the original hash: which of the two changed?"""
-    found = walk.conn.execute("SELECT prev_hash FROM events WHERE pos = ?", (pos + 1,)).fetchone()
+    where, args = _in_chain(walk.chain)
+    found = walk.conn.execute(
+        f"SELECT prev_hash FROM events WHERE pos = ?{where}", (pos + 1, *args)
+    ).fetchone()
     recorded = walk.recorded
     successor = found[0] if found else (recorded[1] if recorded and recorded[0] == pos else None)
     if successor == computed:

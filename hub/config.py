@@ -6,6 +6,8 @@ JSON Schema for editors.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -51,7 +53,23 @@ class EmbeddedBroker(Settings):
 
 
 class StoreSettings(Settings):
-    path: ConfigPath = Field(..., description="SQLite file (WAL mode).")
+    backend: Literal["sqlite", "postgresql"] = Field(
+        "sqlite",
+        description="sqlite: one file, one hub process (one centre, the demo). postgresql: a server "
+        "shared by several hub workers (a bureau, city or province), one hash chain per centre.",
+    )
+    path: ConfigPath | None = Field(None, description="SQLite file (WAL mode); backend sqlite.")
+    dsn: str | None = Field(
+        None,
+        description="PostgreSQL connection string (libpq), e.g. `postgresql://casewatch@db1/casewatch`; "
+        "backend postgresql. No password here: libpq reads it from a pgpass file "
+        "(`passfile=` in the string, or PGPASSFILE) or PGPASSWORD.",
+    )
+    files: ConfigPath | None = Field(
+        None,
+        description="Folder of the hub's files (evidence, packages, reports, models, plans, agent files); "
+        "default: the SQLite file's folder. Required with postgresql.",
+    )
     synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="FULL survives power loss; NORMAL survives a crash of the hub only."
     )
@@ -62,6 +80,29 @@ class StoreSettings(Settings):
         description="How often the chain's signed head (an anchor) is published, retained, while the "
         'log grows; agents keep what they receive (docs/hub.md "Anchors").',
     )
+
+    @model_validator(mode="after")
+    def _backend_complete(self) -> StoreSettings:
+        if self.backend == "sqlite" and self.path is None:
+            raise ValueError("backend sqlite needs path: (the store's file)")
+        if self.backend == "postgresql":
+            if not self.dsn:
+                raise ValueError("backend postgresql needs dsn: (the server's connection string)")
+            if self.files is None:
+                raise ValueError("backend postgresql needs files: (a folder for evidence, packages, reports)")
+            if re.search(r"://[^/@]*:[^/@]*@|password\s*=", self.dsn):
+                raise ValueError(
+                    "dsn holds a password: put it in a pgpass file (passfile=… in the dsn, or PGPASSFILE) "
+                    "so the hub file can be shared without it"
+                )
+        return self
+
+    @property
+    def folder(self) -> Path:
+        """Where the hub keeps its files beside the store."""
+        if self.files is not None:
+            return Path(self.files)
+        return Path(self.path or ".").parent
 
 
 class IngestSettings(Settings):

@@ -101,26 +101,25 @@ class Queries:
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
+        dialect = self.store.dialect
         if f.room:
-            where.append("json_extract(doc, '$.context.room') = ?")
+            where.append(f"{dialect.json_text('doc', 'context', 'room')} = ?")
             args.append(f.room)
         for path, value in (("person", f.person), ("case", f.case)):
             if value:  # a room condition names all its detainees and cases in `persons`/`cases`
-                where.append(
-                    f"(json_extract(doc, '$.context.{path}') = ? OR EXISTS "
-                    f"(SELECT 1 FROM json_each(doc, '$.context.{path}s') WHERE value = ?))"
-                )
+                one = dialect.json_text("doc", "context", path)
+                many = dialect.json_list_has("doc", "context", path + "s")
+                where.append(f"({one} = ? OR {many})")
                 args += [value, value]
         if f.reached in LEVELS:
             above = LEVELS[LEVELS.index(f.reached) + 1 :]
-            where.append("EXISTS (SELECT 1 FROM json_each(doc, '$.reached') WHERE key = ?)")
+            where.append(dialect.json_keys_have("doc", "reached", 1))
             args.append(f.reached)
             if above:
-                marks = ",".join("?" * len(above))
-                where.append(f"NOT EXISTS (SELECT 1 FROM json_each(doc, '$.reached') WHERE key IN ({marks}))")
+                where.append(f"NOT {dialect.json_keys_have('doc', 'reached', len(above))}")
                 args += list(above)
         if f.item:
-            where.append("json_extract(doc, '$.context.item') = ?")
+            where.append(f"{dialect.json_text('doc', 'context', 'item')} = ?")
             args.append(f.item)
         if f.since_ms is not None:
             where.append("opened_ms >= ?")
@@ -211,10 +210,11 @@ class Queries:
         if not bands:
             return []
         out: list[tuple[str, int, str | None]] = []
+        room = self.store.dialect.json_text("body", "data", "room", blob=True)
         with self.store.reading() as db:
             for band in bands:
                 rows = db.execute(
-                    "SELECT ts, json_extract(CAST(body AS TEXT), '$.data.room') FROM events"
+                    f"SELECT ts, {room} FROM events"
                     " WHERE band = ? AND ts >= ? AND ts <= ? AND kind = 'band.position' ORDER BY ts",
                     (band, since_ms, until_ms if until_ms is not None else 2**62),
                 ).fetchall()

@@ -68,6 +68,15 @@ CUSTODY_TAG = "custody-time"
 SUBSCRIPTIONS = "mqtt_filters"
 
 
+def open_store(cfg: HubConfig) -> HubStore:
+    """The store the hub file names: its SQLite file, or its PostgreSQL server (the centre's chain)."""
+    if cfg.store.backend == "postgresql":
+        return HubStore(dsn=cfg.store.dsn, chain=cfg.center, quarantine_max=cfg.ingest.quarantine_max_rows)
+    return HubStore(
+        cfg.store.path, synchronous=cfg.store.synchronous, quarantine_max=cfg.ingest.quarantine_max_rows
+    )
+
+
 class HubService:
     """The hub's parts, composed: store, admission, judgement, ingest thread, link, HTTP, notifier."""
 
@@ -86,8 +95,8 @@ class HubService:
         self.hub_key = cfg.signing.key_bytes()
         keyring = Keyring({a.id: a.key_bytes() for a in cfg.agents})
         self.agent_keys = keyring
-        self.models = ModelShelf(cfg.models.dir or Path(cfg.store.path).parent / "models")
-        self.agent_files = AgentFiles(Path(cfg.store.path).parent / "agent-files", keyring, self.layout)
+        self.models = ModelShelf(cfg.models.dir or cfg.store.folder / "models")
+        self.agent_files = AgentFiles(cfg.store.folder / "agent-files", keyring, self.layout)
         self.decoder = Decoder(
             keyring,
             now_ms=self.clock.now_ms,
@@ -109,8 +118,8 @@ class HubService:
         self.live = LiveFeed()
         self.reports: ReportScheduler | None = None
         self.snapshots = SnapshotCache(keyring, center=cfg.center)
-        self.evidence = EvidenceFolder(Path(cfg.store.path).parent / "evidence")
-        self.plans = PlanFolder(Path(cfg.store.path).parent / "plans")
+        self.evidence = EvidenceFolder(cfg.store.folder / "evidence")
+        self.plans = PlanFolder(cfg.store.folder / "plans")
         self._snapshot_warned: dict[str, int] = {}
         self.watches = Watches()
         self._watch_lock = threading.Lock()
@@ -148,9 +157,7 @@ class HubService:
     def open(self) -> HubService:
         """Open the store and restore state (no network): what ``start`` and ``rebuild`` share."""
         cfg = self.cfg
-        self.store = HubStore(
-            cfg.store.path, synchronous=cfg.store.synchronous, quarantine_max=cfg.ingest.quarantine_max_rows
-        )
+        self.store = open_store(cfg)
         self.derived = DerivedStore(self.store)
         overrides = load_overrides(self.store.meta_get(OVERRIDES_META))
         rules = apply_overrides(self.file_rules, overrides)
@@ -197,7 +204,7 @@ class HubService:
         self.coverage = CoverageWatch(
             self.queries, lambda: self.core.projections, self._record_later, self.clock
         )
-        folder = cfg.packages.dir or Path(cfg.store.path).parent / "packages"
+        folder = cfg.packages.dir or cfg.store.folder / "packages"
         self.packages = PackageDesk(
             folder, center=cfg.center, queries=self.queries, agent_files=self.agent_files,
             publish=lambda a, r, k: self.outbound.fetch(a, r, k, self.clock.now_ms()),
@@ -331,7 +338,7 @@ class HubService:
 
     @property
     def reports_dir(self) -> Path:
-        return self.cfg.reports.dir or Path(self.cfg.store.path).parent / "reports"
+        return self.cfg.reports.dir or self.cfg.store.folder / "reports"
 
     @property
     def custody_rules(self) -> list[str]:

@@ -10,13 +10,13 @@ hub replays only events past that mark, and alert ids are deterministic: nothing
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from hub.alerts import Alert, Transition
 from hub.core import Changes
 from hub.rules.engine import StateKey
+from hub.sql import Sql, stream
 from hub.store import HubStore
 
 RULES_POS = "rules_pos"
@@ -38,7 +38,7 @@ class DerivedStore:
         Streamed, and the keys of each 2,000 rows parsed as one JSON array (one parse, not one
         per state: a restart with 300,000 open timers spends its time here)."""
         with self.store.reading() as db:
-            cursor = db.execute("SELECT rule, key, state, due_ms FROM rule_state")
+            cursor = stream(db, "SELECT rule, key, state, due_ms FROM rule_state")
             while rows := cursor.fetchmany(2000):
                 keys = json.loads("[" + ",".join(key_json for _rule, key_json, _state, _due in rows) + "]")
                 for (rule, _key_json, state, due), key in zip(rows, keys, strict=True):
@@ -48,7 +48,7 @@ class DerivedStore:
         """Alerts that can still change (not closed): what the alert book holds in memory."""
         out: list[Alert] = []
         with self.store.reading() as db:
-            cursor = db.execute("SELECT doc FROM alerts WHERE state != 'closed'")
+            cursor = stream(db, "SELECT doc FROM alerts WHERE state != 'closed'")
             while rows := cursor.fetchmany(2000):
                 out += [Alert.from_json(doc) for doc in json.loads("[" + ",".join(d for (d,) in rows) + "]")]
         return out
@@ -58,7 +58,7 @@ class DerivedStore:
         parser shares one string per key across them (a person's dozen keys are not repeated
         100,000 times in memory) and no list of all rows is ever held."""
         with self.store.reading() as db:
-            cursor = db.execute("SELECT kind, key, doc FROM projections")
+            cursor = stream(db, "SELECT kind, key, doc FROM projections")
             while rows := cursor.fetchmany(2000):
                 docs = json.loads("[" + ",".join(doc for _kind, _key, doc in rows) + "]")
                 yield from ((kind, key, doc) for (kind, key, _raw), doc in zip(rows, docs, strict=True))
@@ -69,7 +69,7 @@ class DerivedStore:
         changes: Changes,
         due: dict[StateKey, int | None] | None = None,
         *,
-        also: Callable[[sqlite3.Connection], object] | None = None,
+        also: Callable[[Sql], object] | None = None,
     ) -> None:
         """Write one round's changes in one transaction; ``also`` adds to it (notifications)."""
         due = due or {}
@@ -82,12 +82,15 @@ class DerivedStore:
                     db.execute("DELETE FROM rule_state WHERE rule = ? AND key = ?", (rule, key_json))
                 else:
                     db.execute(
-                        "INSERT OR REPLACE INTO rule_state (rule, key, state, due_ms) VALUES (?, ?, ?, ?)",
+                        "INSERT INTO rule_state (rule, key, state, due_ms) VALUES (?, ?, ?, ?) ON CONFLICT"
+                        " (rule, key) DO UPDATE SET state = excluded.state, due_ms = excluded.due_ms",
                         (rule, key_json, json.dumps(state, ensure_ascii=False), due.get((rule, key))),
                     )
             db.executemany(
-                "INSERT OR REPLACE INTO alerts (id, rule, level, state, active, opened_ms, updated_ms, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO alerts (id, rule, level, state, active, opened_ms, updated_ms, doc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET rule = excluded.rule,"
+                " level = excluded.level, state = excluded.state, active = excluded.active,"
+                " opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms, doc = excluded.doc",
                 [
                     (
                         a.id,
@@ -115,12 +118,15 @@ class DerivedStore:
                     db.execute("DELETE FROM projections WHERE kind = ? AND key = ?", (kind, name))
                 else:
                     db.execute(
-                        "INSERT OR REPLACE INTO projections (kind, key, doc) VALUES (?, ?, ?)",
+                        "INSERT INTO projections (kind, key, doc) VALUES (?, ?, ?)"
+                        " ON CONFLICT (kind, key) DO UPDATE SET doc = excluded.doc",
                         (kind, name, json.dumps(doc, ensure_ascii=False)),
                     )
             if changes.pos:
                 db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (RULES_POS, str(changes.pos))
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (RULES_POS, str(changes.pos)),
                 )
 
     def clear(self) -> None:

@@ -1,4 +1,5 @@
-"""The hub's tamper-evident event store: an append-only, hash-chained log in SQLite (WAL).
+"""The hub's tamper-evident event store: an append-only, hash-chained log in SQLite (WAL) or
+PostgreSQL (``hub.store_engines``).
 
 Every admitted event becomes one row of ``events`` at the next chain position ``pos`` (1, 2, 3…,
 no holes). Each row stores the hex sha256 of the previous row's hash, its own body and its
@@ -26,22 +27,23 @@ messages only after that commit, so nothing acknowledged is ever lost. The hot p
 case); sqlite-utils writes the schema (``hub.migrations``) and serves the small queries.
 ``(agent, epoch, seq)`` is unique: a redelivered event is skipped and does not advance the chain.
 
-One ``HubStore`` per file and process; its lock serialises the ingest, HTTP and rule threads.
+On PostgreSQL each centre has a chain of its own (``chain`` = the centre's id, ``pos`` counted in
+it, the head in ``chains``: ``hub.pg_schema``), so workers of different centres never wait on one
+head; a batch moves each head only from the position it built on, so a second writer of one centre
+fails its batch instead of forking the chain. SQLite keeps one chain for the whole file.
+
+One ``HubStore`` per store and process; its lock serialises the ingest, HTTP and rule threads.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
-
-from sqlite_utils import Database
 
 from hub.chain import (
     GENESIS,
@@ -55,8 +57,21 @@ from hub.chain import (
     verify_chain,
 )
 from hub.errors import StoreError
-from hub.migrations import migrate
-from hub.read_connections import ReadConnections
+from hub.sql import Dialect, Sql
+from hub.store_engines import Engine, PostgresEngine, SqliteEngine
+from hub.store_types import (
+    QUARANTINE_MAX,
+    RAW_LIMIT,
+    Batch,
+    Incoming,
+    Quarantined,
+    SeqGap,
+    Stored,
+    Stream,
+    StreamMark,
+    quarantine_row,
+    stored_row,
+)
 from protocol.signing import Keyring
 
 __all__ = [
@@ -75,99 +90,13 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-RAW_LIMIT = 4096
-"""How many bytes of a quarantined payload are kept (its full length is kept in ``size``)."""
 _RESERVED_META = ("head_pos", "head_hash", "head_mismatch", V2_META, "quarantine_pruned")
-TEXT_LIMIT = 512
-"""Characters kept of a quarantined message's topic and reason."""
-QUARANTINE_MAX = 50_000
-"""Refused messages kept (each at most ``RAW_LIMIT`` bytes of payload): about 200 MB at most."""
 _IN_CHUNK = 500  # seqs per ``IN (...)`` lookup, well under SQLite's variable limit
-
-
-Stream = tuple[str, str]
-"""``(agent, epoch)``: one outbox's numbering of an agent's events."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamMark:
-    next_expected: int
-    highest: int
-    last_received_ms: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """An event that passed decoding and signature checks, to be appended to the chain."""
-
-    agent: str
-    seq: int
-    id: str
-    kind: str
-    ts: int
-    received_ms: int
-    body: bytes
-    person: str | None = None
-    """``subject.person`` / ``subject.band`` of the event, indexed for a person's timeline."""
-    band: str | None = None
-    epoch: str = ""
-    """The sending outbox's identity (``""`` for hub records and agents from before epochs)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Quarantined:
-    """A message refused at ingest; ``raw`` may be whole, the store keeps ``RAW_LIMIT`` bytes."""
-
-    received_ms: int
-    topic: str | None
-    code: str
-    reason: str
-    agent: str | None
-    raw: bytes
-    size: int | None = None
-    """The whole payload's length when ``raw`` is already cut (None: ``len(raw)``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SeqGap:
-    """``seq`` numbers ``first..last`` of ``agent`` that never arrived (as seen at ``detected_ms``)."""
-
-    agent: str
-    first: int
-    last: int
-    detected_ms: int
-    epoch: str = ""
-
-
-@dataclass
-class Batch:
-    """What one ingest round commits at once. ``streams``: next expected ``seq`` per (agent, epoch)."""
-
-    events: list[Incoming] = field(default_factory=list)
-    quarantined: list[Quarantined] = field(default_factory=list)
-    gaps: list[SeqGap] = field(default_factory=list)
-    streams: dict[Stream, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    pos: int
-    agent: str
-    seq: int
-    id: str
-    kind: str
-    ts: int
-    received_ms: int
-    body: bytes
-    hash: str
-    epoch: str = ""
-
-
 _COLUMNS = "pos, agent, seq, id, kind, ts, received_ms, body, hash, epoch"
-_INSERT_EVENT = (
-    "INSERT INTO events"
-    " (pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash, person, band, epoch)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_EVENT_COLUMNS = "pos, agent, seq, id, kind, ts, received_ms, body, prev_hash, hash, person, band, epoch"
+_INSERT_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_CHAINED = (
+    f"INSERT INTO events (chain, {_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_QUARANTINE = (
     "INSERT INTO quarantine (received_ms, topic, code, reason, agent, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -176,73 +105,137 @@ _INSERT_GAP = 'INSERT INTO gaps (agent, epoch, "first", "last", detected_ms) VAL
 _UPSERT_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+_MOVE_HEAD = "UPDATE chains SET head_pos = ?, head_hash = ? WHERE chain = ? AND head_pos = ?"
+
+
+def _later(column: str) -> str:
+    """The larger of the stored and the new value, either of which may be NULL (portable SQL)."""
+    old, new = f"agent_streams.{column}", f"excluded.{column}"
+    return f"CASE WHEN {old} IS NULL OR {new} > {old} THEN coalesce({new}, {old}) ELSE {old} END"
+
+
 # highest, last_ts, last_received_ms only move forward, and stay as they were without an event
-_UPSERT_STREAM = """
+_UPSERT_STREAM = f"""
     INSERT INTO agent_streams (agent, epoch, next_expected, highest, last_ts, last_received_ms)
     VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (agent, epoch) DO UPDATE SET
         next_expected = excluded.next_expected,
-        highest = max(highest, excluded.highest),
-        last_ts = max(coalesce(excluded.last_ts, last_ts), coalesce(last_ts, excluded.last_ts)),
-        last_received_ms = max(
-            coalesce(excluded.last_received_ms, last_received_ms),
-            coalesce(last_received_ms, excluded.last_received_ms)
-        )
+        highest = {_later("highest")},
+        last_ts = {_later("last_ts")},
+        last_received_ms = {_later("last_received_ms")}
 """
 
 
 class HubStore:
     def __init__(
         self,
-        path: Path | str,
+        path: Path | str | None = None,
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         quarantine_max: int = QUARANTINE_MAX,
+        dsn: str | None = None,
+        chain: str = "",
     ) -> None:
+        """A SQLite file at ``path``, or the PostgreSQL database at ``dsn`` whose chain ``chain``
+        (the centre's id) takes events that name no centre."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
-        self.path = Path(path)
+        if (path is None) == (dsn is None):
+            raise ValueError("a store is a SQLite path or a PostgreSQL dsn, one of the two")
         self.quarantine_max = quarantine_max
-        self._memory = str(path) == ":memory:"
         self._lock = threading.Lock()
         self.writer: Callable[[Callable[[], Any]], Any] | None = None
         """Runs a write on the store's one writer thread (the hub's ingest); unset: inline."""
-        self._readers = ReadConnections(self.path)
         self._max_seq: dict[Stream, int] = {}  # per stream, loaded on first sight: skips most lookups
+        self.engine: Engine = (
+            PostgresEngine(dsn) if dsn is not None else SqliteEngine(cast(str, path), synchronous)
+        )
+        self.path = Path(path) if path is not None else None
+        self.where = self.engine.where
+        self.chained = self.engine.chains_per_centre
+        self.default_chain = chain if self.chained else ""
+        self._heads: dict[str, tuple[int, str]] = {}
+        """Per chain: the last row's (pos, hash), what the next row links to."""
+        self._recorded: dict[str, int] = {}
+        """Per chain (PostgreSQL): ``chains.head_pos`` as this store last wrote or read it."""
+        self._v2_from = 1
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store {self.path}: cannot create its folder: {exc}") from exc
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: cannot open: {exc}") from exc
-        try:
-            self._db.execute("PRAGMA busy_timeout = 5000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(f"PRAGMA synchronous = {synchronous}")
-            migrate(self._db, where=str(self.path))
-            row = self._db.execute("SELECT pos, hash FROM events ORDER BY pos DESC LIMIT 1").fetchone()
-            self._head: tuple[int, str] = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-            meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key = ?", (V2_META,)))
-            self._v2_from, _ = v2_from(meta, True)  # unreadable: v1 links; verify names the meta row
-            self._keep_head_mismatch()
+            if not self.chained:
+                self._open_sqlite_chain()
         except BaseException as exc:
-            self._db.close()
-            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-                raise StoreError(f"{self.path} is not a casewatch store: {exc}") from exc
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"store {self.path}: {exc}") from exc
+            self.engine.close()
+            if isinstance(exc, self.engine.errors):
+                raise StoreError(f"store {self.where}: {exc}") from exc
             raise
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.engine.dialect
+
+    def _open_sqlite_chain(self) -> None:
+        db = self.engine.writer()
+        row = db.execute("SELECT pos, hash FROM events ORDER BY pos DESC LIMIT 1").fetchone()
+        self._heads[""] = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        meta = dict(db.execute("SELECT key, value FROM meta WHERE key = ?", (V2_META,)))
+        self._v2_from, _ = v2_from(meta, True)  # unreadable: v1 links; verify names the meta row
+        found = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash')"))
+        recorded = recorded_head(found)
+        if recorded is not None:
+            note = self._head_note(db, recorded, self._heads[""][0], "")
+            if note is not None:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('head_mismatch', ?) ON CONFLICT DO NOTHING",
+                    (note,),
+                )
+
+    @staticmethod
+    def _head_note(db: Sql, recorded: tuple[int, str], last_pos: int, chain: str) -> str | None:
+        """A head that disagrees with the table at open, as the note kept for ``verify``: later
+        batches overwrite the head, so the disagreement must be written down now."""
+        where = " AND chain = ?" if chain else ""
+        row = db.execute(
+            f"SELECT hash FROM events WHERE pos = ?{where}", (recorded[0], *([chain] if chain else []))
+        ).fetchone()
+        problem = head_problem(recorded, last_pos, None if row is None else str(row[0]))
+        if problem is None:
+            return None
+        seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        return json.dumps({"first_broken": problem[0], "reason": f"{problem[1]}; seen at open {seen}"})
+
+    def _load_chain(self, db: Sql, chain: str) -> tuple[int, str]:
+        """A PostgreSQL chain's last row and recorded head, read when first written or after a
+        failed batch (another writer may have moved it)."""
+        row = db.execute(
+            "SELECT pos, hash FROM events WHERE chain = ? ORDER BY pos DESC LIMIT 1", (chain,)
+        ).fetchone()
+        head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        db.execute(
+            "INSERT INTO chains (chain, head_pos, head_hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (chain, *head),
+        )
+        recorded = db.execute("SELECT head_pos, head_hash FROM chains WHERE chain = ?", (chain,)).fetchone()
+        note = self._head_note(db, (int(recorded[0]), str(recorded[1])), head[0], chain)
+        if note is not None:
+            db.execute(
+                "UPDATE chains SET head_mismatch = ? WHERE chain = ? AND head_mismatch IS NULL", (note, chain)
+            )
+        self._heads[chain], self._recorded[chain] = head, int(recorded[0])
+        return head
+
+    def forget_chain(self, chain: str) -> None:
+        """Read ``chain``'s head from the database before writing it again (another worker wrote it)."""
+        if self.chained:
+            self._heads.pop(chain, None)
+            self._recorded.pop(chain, None)
 
     # plumbing ---------------------------------------------------------------------------------
     @contextmanager
-    def locked(self) -> Iterator[sqlite3.Connection]:
+    def locked(self) -> Iterator[Any]:
         with self._lock:
             try:
-                yield self._db
-            except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path}: {exc}") from exc
+                yield self.engine.writer()
+            except self.engine.errors as exc:
+                raise StoreError(f"store {self.where}: {exc}") from exc
 
     def on_writer(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (which writes) where the store's writes happen: the hub's ingest thread when
@@ -251,47 +244,31 @@ class HubStore:
         return fn() if runner is None else cast(T, runner(fn))
 
     @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection of the calling thread's own: readers (API, console, reports, the
-        notifier) never wait for the writer's lock (hub/read_connections.py)."""
-        if self._memory:
+    def reading(self) -> Iterator[Any]:
+        """A connection of the calling thread's own: readers (API, console, reports, the notifier)
+        never wait for the writer's lock (hub/read_connections.py)."""
+        if self.engine.memory:
             with self.locked() as db:
                 yield db
             return
-        conn = self._readers.get()
         try:
-            yield conn
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: {exc}") from exc
+            yield self.engine.reader()
+        except self.engine.errors as exc:
+            raise StoreError(f"store {self.where}: {exc}") from exc
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.locked() as db:
-            db.execute("BEGIN IMMEDIATE")
+    def transaction(self) -> Iterator[Any]:
+        with self._lock:
             try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-
-    def _keep_head_mismatch(self) -> None:
-        """Record, once, a head that disagrees with the table at open: later batches overwrite it."""
-        meta = dict(self._db.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash')"))
-        recorded = recorded_head(meta)
-        if recorded is None:
-            return
-        row = self._db.execute("SELECT hash FROM events WHERE pos = ?", (recorded[0],)).fetchone()
-        problem = head_problem(recorded, self._head[0], None if row is None else str(row[0]))
-        if problem is not None:
-            seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-            note = json.dumps({"first_broken": problem[0], "reason": f"{problem[1]}; seen at open {seen}"})
-            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('head_mismatch', ?)", (note,))
+                with self.engine.transaction() as db:
+                    yield db
+            except self.engine.errors as exc:
+                raise StoreError(f"store {self.where}: {exc}") from exc
 
     # writing ----------------------------------------------------------------------------------
     def write(self, batch: Batch) -> list[Stored]:
-        """Commit a whole batch in one transaction; return the events stored, in ``pos`` order.
+        """Commit a whole batch in one transaction; return the events stored, in ``pos`` order
+        (per chain, in the order of the batch).
 
         An event whose ``(agent, epoch, seq)`` is already stored (or earlier in the batch) is
         skipped. ``agent_streams`` is upserted for the streams in ``batch.streams``; its
@@ -299,38 +276,59 @@ class HubStore:
         """
         if not (batch.events or batch.quarantined or batch.gaps or batch.streams):
             return []
-        with self.transaction() as db:
-            stored, max_seq = self._append(db, batch.events)
-            if batch.quarantined:
-                db.executemany(_INSERT_QUARANTINE, [_quarantine_row(q) for q in batch.quarantined])
-                self._cap_quarantine(db)
-            if batch.gaps:
-                db.executemany(
-                    _INSERT_GAP, [(g.agent, g.epoch, g.first, g.last, g.detected_ms) for g in batch.gaps]
-                )
-            if batch.streams:
-                newest: dict[Stream, tuple[int, int]] = {}
-                for s in stored:
-                    ts, received = newest.get((s.agent, s.epoch), (s.ts, s.received_ms))
-                    newest[(s.agent, s.epoch)] = (max(ts, s.ts), max(received, s.received_ms))
-                db.executemany(
-                    _UPSERT_STREAM,
-                    [
-                        (*stream, nxt, max(max_seq.get(stream, 0), 0), *newest.get(stream, (None, None)))
-                        for stream, nxt in batch.streams.items()
-                    ],
-                )
-            if stored:
-                db.executemany(
-                    _UPSERT_META, [("head_pos", str(stored[-1].pos)), ("head_hash", stored[-1].hash)]
-                )
+        heads: dict[str, tuple[int, str]] = {}
+        try:
+            with self.transaction() as db:
+                stored, max_seq, rows = self._append(db, batch.events, heads)
+                self._record_heads(db, heads)  # first: it locks each chain's head row till commit
+                for chained_rows in rows.values():
+                    db.executemany(_INSERT_CHAINED if self.chained else _INSERT_EVENT, chained_rows)
+                self._write_rest(db, batch, stored, max_seq)
+        except BaseException:
+            for chain in heads:
+                self.forget_chain(chain)
+            raise
         # committed: only now does the in-memory state move on
-        if stored:
-            self._head = (stored[-1].pos, stored[-1].hash)
+        self._heads.update(heads)
+        self._recorded.update({chain: pos for chain, (pos, _hash) in heads.items()})
         self._max_seq.update(max_seq)
         return stored
 
-    def _cap_quarantine(self, db: sqlite3.Connection) -> None:
+    def _write_rest(self, db: Sql, batch: Batch, stored: list[Stored], max_seq: dict[Stream, int]) -> None:
+        if batch.quarantined:
+            db.executemany(_INSERT_QUARANTINE, [quarantine_row(q) for q in batch.quarantined])
+            self._cap_quarantine(db)
+        if batch.gaps:
+            db.executemany(
+                _INSERT_GAP, [(g.agent, g.epoch, g.first, g.last, g.detected_ms) for g in batch.gaps]
+            )
+        if batch.streams:
+            newest: dict[Stream, tuple[int, int]] = {}
+            for s in stored:
+                ts, received = newest.get((s.agent, s.epoch), (s.ts, s.received_ms))
+                newest[(s.agent, s.epoch)] = (max(ts, s.ts), max(received, s.received_ms))
+            db.executemany(
+                _UPSERT_STREAM,
+                [
+                    (*stream, nxt, max(max_seq.get(stream, 0), 0), *newest.get(stream, (None, None)))
+                    for stream, nxt in batch.streams.items()
+                ],
+            )
+
+    def _record_heads(self, db: Sql, heads: dict[str, tuple[int, str]]) -> None:
+        """Each chain's new head, in the batch's transaction: SQLite's in ``meta``; PostgreSQL's
+        moved only from the position this batch built on (else another worker wrote: fail)."""
+        for chain, (pos, hash_) in heads.items():
+            if not self.chained:
+                db.executemany(_UPSERT_META, [("head_pos", str(pos)), ("head_hash", hash_)])
+                continue
+            if db.execute(_MOVE_HEAD, (pos, hash_, chain, self._recorded[chain])).rowcount != 1:
+                raise StoreError(
+                    f"store {self.where}: the chain of centre {chain!r} was written by another worker"
+                    " meanwhile (two workers own it?): batch not stored"
+                )
+
+    def _cap_quarantine(self, db: Sql) -> None:
         """Oldest refused messages go first past ``quarantine_max`` rows; how many is counted in
         ``meta.quarantine_pruned`` (a flood of junk must not fill the disk; ids only grow)."""
         pruned = db.execute(
@@ -339,7 +337,7 @@ class HubStore:
         if pruned > 0:
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ('quarantine_pruned', ?) ON CONFLICT (key) DO UPDATE"
-                " SET value = CAST(CAST(value AS INTEGER) + excluded.value AS TEXT)",
+                " SET value = CAST(CAST(meta.value AS BIGINT) + CAST(excluded.value AS BIGINT) AS TEXT)",
                 (str(pruned),),
             )
 
@@ -347,51 +345,55 @@ class HubStore:
         found = self.meta_get("quarantine_pruned")
         return int(found) if found and found.isdigit() else 0
 
+    def _chain_of(self, event: Incoming) -> str:
+        return (event.center or self.default_chain) if self.chained else ""
+
     def _append(
-        self, db: sqlite3.Connection, events: list[Incoming]
-    ) -> tuple[list[Stored], dict[Stream, int]]:
+        self, db: Sql, events: list[Incoming], heads: dict[str, tuple[int, str]]
+    ) -> tuple[list[Stored], dict[Stream, int], dict[str, list[tuple[Any, ...]]]]:
+        """The rows to insert per chain, linked from each chain's head (``heads`` moves on)."""
         if not events:
-            return [], {}
+            return [], {}, {}
         max_seq = {st: self._known_max_seq(db, st) for st in {(e.agent, e.epoch) for e in events}}
         taken = self._already_stored(db, events, max_seq)
-        pos, prev_hex = self._head
-        prev = bytes.fromhex(prev_hex)
-        rows: list[tuple[Any, ...]] = []
+        rows: dict[str, list[tuple[Any, ...]]] = {}
         stored: list[Stored] = []
         for e in events:
             if (e.agent, e.epoch, e.seq) in taken:
                 continue
             taken.add((e.agent, e.epoch, e.seq))
+            chain = self._chain_of(e)
+            if chain not in heads:
+                known = self._heads.get(chain)
+                heads[chain] = known if known is not None else self._load_chain(db, chain)
+            pos, prev_hex = heads[chain]
             pos += 1
-            digest = link(prev, e.body, e.received_ms, pos >= self._v2_from)
-            hexed = digest.hex()
-            rows.append(
-                (
-                    pos,
-                    e.agent,
-                    e.seq,
-                    e.id,
-                    e.kind,
-                    e.ts,
-                    e.received_ms,
-                    e.body,
-                    prev_hex,
-                    hexed,
-                    e.person,
-                    e.band,
-                    e.epoch,
-                )
+            hexed = link(bytes.fromhex(prev_hex), e.body, e.received_ms, pos >= self._v2_from).hex()
+            row = (
+                pos,
+                e.agent,
+                e.seq,
+                e.id,
+                e.kind,
+                e.ts,
+                e.received_ms,
+                e.body,
+                prev_hex,
+                hexed,
+                e.person,
+                e.band,
+                e.epoch,
             )
+            rows.setdefault(chain, []).append((chain, *row) if self.chained else row)
             stored.append(
                 Stored(pos, e.agent, e.seq, e.id, e.kind, e.ts, e.received_ms, e.body, hexed, e.epoch)
             )
-            prev, prev_hex = digest, hexed
+            heads[chain] = (pos, hexed)
             if e.seq > max_seq[(e.agent, e.epoch)]:
                 max_seq[(e.agent, e.epoch)] = e.seq
-        db.executemany(_INSERT_EVENT, rows)
-        return stored, max_seq
+        return stored, max_seq, rows
 
-    def _known_max_seq(self, db: sqlite3.Connection, stream: Stream) -> int:
+    def _known_max_seq(self, db: Sql, stream: Stream) -> int:
         if stream not in self._max_seq:
             row = db.execute("SELECT max(seq) FROM events WHERE agent = ? AND epoch = ?", stream).fetchone()
             self._max_seq[stream] = -1 if row[0] is None else int(row[0])
@@ -399,7 +401,7 @@ class HubStore:
 
     @staticmethod
     def _already_stored(
-        db: sqlite3.Connection, events: list[Incoming], max_seq: dict[Stream, int]
+        db: Sql, events: list[Incoming], max_seq: dict[Stream, int]
     ) -> set[tuple[str, str, int]]:
         """``(agent, epoch, seq)`` of the batch already stored; only seqs <= the stream's max are asked."""
         doubtful: dict[Stream, list[int]] = {}
@@ -422,27 +424,43 @@ class HubStore:
             db.execute(_UPSERT_META, (key, value))
 
     # reading ----------------------------------------------------------------------------------
-    def head(self) -> tuple[int, str]:
-        """``(pos, hash)`` of the last stored event; ``(0, GENESIS)`` when there is none."""
-        return self._head
+    def head(self, chain: str | None = None) -> tuple[int, str]:
+        """``(pos, hash)`` of the last stored event of ``chain`` (default: the store's own chain);
+        ``(0, GENESIS)`` when there is none."""
+        chain = self.default_chain if chain is None or not self.chained else chain
+        known = self._heads.get(chain)
+        if known is not None:
+            return known
+        with self.reading() as db:
+            row = db.execute(
+                "SELECT pos, hash FROM events WHERE chain = ? ORDER BY pos DESC LIMIT 1", (chain,)
+            ).fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def _chain_filter(self, chain: str | None) -> tuple[str, tuple[str, ...]]:
+        if not self.chained:
+            return "", ()
+        return "chain = ? AND ", (self.default_chain if chain is None else chain,)
 
     def count(self) -> int:
         with self.reading() as db:
             return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
-    def read(self, after_pos: int = 0, limit: int = 10_000) -> list[Stored]:
+    def read(self, after_pos: int = 0, limit: int = 10_000, chain: str | None = None) -> list[Stored]:
+        where, args = self._chain_filter(chain)
         with self.reading() as db:
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE pos > ? ORDER BY pos LIMIT ?", (after_pos, limit)
+                f"SELECT {_COLUMNS} FROM events WHERE {where}pos > ? ORDER BY pos LIMIT ?",
+                (*args, after_pos, limit),
             ).fetchall()
-        return [_stored(row) for row in rows]
+        return [stored_row(row) for row in rows]
 
-    def iterate(self, after_pos: int = 0, chunk: int = 10_000) -> Iterator[Stored]:
+    def iterate(self, after_pos: int = 0, chunk: int = 10_000, chain: str | None = None) -> Iterator[Stored]:
         """Every event after ``after_pos`` in ``pos`` order, ``chunk`` rows in memory at a time.
 
         The lock is held per chunk only, so ingest goes on; events appended meanwhile are included.
         """
-        while rows := self.read(after_pos, chunk):
+        while rows := self.read(after_pos, chunk, chain):
             yield from rows
             after_pos = rows[-1].pos
 
@@ -467,11 +485,14 @@ class HubStore:
         """The newest quarantined messages first, as column dicts (``raw`` is bytes)."""
         where, params = ("WHERE code = ?", [code]) if code is not None else ("", [])
         with self.reading() as db:
-            return list(
-                Database(db, recursive_triggers=False, execute_plugins=False).query(
-                    f"SELECT * FROM quarantine {where} ORDER BY id DESC LIMIT ?", [*params, limit]
-                )
+            cursor = db.execute(
+                f"SELECT * FROM quarantine {where} ORDER BY id DESC LIMIT ?", [*params, limit]
             )
+            names = [column[0] for column in cursor.description]
+            return [
+                {**dict(zip(names, row, strict=True)), "raw": bytes(row[names.index("raw")])}
+                for row in cursor
+            ]
 
     def gaps(self, agent: str | None = None) -> list[SeqGap]:
         where, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
@@ -486,6 +507,13 @@ class HubStore:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def chains(self) -> list[str]:
+        """The chains of the store: each centre's on PostgreSQL, ``[""]`` on SQLite."""
+        if not self.chained:
+            return [""]
+        with self.reading() as db:
+            return [str(c) for (c,) in db.execute("SELECT chain FROM chains ORDER BY chain")]
+
     # verification -----------------------------------------------------------------------------
     def verify(
         self,
@@ -494,52 +522,32 @@ class HubStore:
         chunk: int = 10_000,
         keyring: Keyring | None = None,
         anchors: Sequence[AnchorPoint] = (),
+        chain: str | None = None,
     ) -> VerifyReport:
-        """Walk the chain from row 1 and name the first broken row; memory stays at ``chunk`` rows.
+        """Walk a chain from row 1 and name the first broken row; memory stays at ``chunk`` rows.
 
         Runs on a read-only connection of its own inside one read transaction, so it sees one
         consistent snapshot (rows and recorded head together) while ingest goes on writing.
         ``progress`` is called with the number of rows checked after each chunk; with ``keyring``
         every event's signature is checked again; ``anchors`` are heads kept outside the store.
+        ``chain``: the centre's chain on PostgreSQL (default: the store's own).
         """
-        if self._memory:
-            with self.locked() as db:
-                return verify_chain(db, progress, chunk, keyring=keyring, anchors=anchors)
+        name = (self.default_chain if chain is None else chain) if self.chained else None
         try:
-            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: cannot open for verify: {exc}") from exc
-        try:
-            conn.execute("BEGIN")
-            return verify_chain(conn, progress, chunk, keyring=keyring, anchors=anchors)
-        except sqlite3.Error as exc:
-            raise StoreError(f"store {self.path}: {exc}") from exc
-        finally:
-            conn.close()
+            if self.engine.memory:
+                with self.locked() as db:
+                    return verify_chain(db, progress, chunk, keyring=keyring, anchors=anchors)
+            with self.engine.snapshot() as conn:
+                return verify_chain(conn, progress, chunk, keyring=keyring, anchors=anchors, chain=name)
+        except self.engine.errors as exc:
+            raise StoreError(f"store {self.where}: {exc}") from exc
 
     def close(self) -> None:
-        self._readers.close()
         with self._lock:
-            self._db.close()
+            self.engine.close()
 
     def __enter__(self) -> HubStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _quarantine_row(q: Quarantined) -> tuple[Any, ...]:
-    """Every text cut too (a topic may be 64 KB of junk): the cap bounds bytes, not only rows."""
-    topic = q.topic[:TEXT_LIMIT] if q.topic is not None else None
-    agent = q.agent[:64] if q.agent is not None else None
-    size = q.size if q.size is not None else len(q.raw)
-    return (q.received_ms, topic, q.code[:64], q.reason[:TEXT_LIMIT], agent, size, bytes(q.raw[:RAW_LIMIT]))
-
-
-def _stored(row: tuple[Any, ...]) -> Stored:
-    pos, agent, seq, id_, kind, ts, received_ms, body, hash_, epoch = row
-    return Stored(
-        int(pos), str(agent), int(seq), str(id_), str(kind), int(ts), int(received_ms), bytes(body), hash_,
-        str(epoch),
-    )  # fmt: skip

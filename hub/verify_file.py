@@ -53,3 +53,44 @@ def verify_file(
         raise StoreError(f"store {path} cannot be read: {exc} (truncated or damaged?)") from exc
     finally:
         conn.close()
+
+
+def verify_postgres(
+    dsn: str,
+    chain: str,
+    *,
+    keyring: Keyring | None = None,
+    anchors: Sequence[AnchorPoint] = (),
+    progress: Callable[[int], None] | None = None,
+    chunk: int = 10_000,
+) -> VerifyReport:
+    """The same check of one centre's chain on a PostgreSQL store: connected read-only, never
+    migrated, inside one repeatable-read snapshot; a database without the schema is an error."""
+    import psycopg
+
+    from hub.pg_schema import MIGRATIONS
+    from hub.sql import Postgres
+    from hub.store_engines import CONNECT_TIMEOUT_S, redact
+
+    where = redact(dsn)
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        raise StoreError(f"store {where}: cannot connect: {exc}") from exc
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if conn.execute("SELECT to_regclass('schema_version')").fetchone() in (None, (None,)):
+                raise StoreError(f"store {where} has no casewatch schema (not a hub store, or wiped?)")
+            found = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+            if found is not None and int(found[0] or 0) > MIGRATIONS[-1].version:
+                raise StoreError(
+                    f"store {where}: schema v{found[0]} is newer than this casewatch: upgrade it"
+                )
+            return verify_chain(
+                Postgres(conn), progress, chunk, keyring=keyring, anchors=anchors, chain=chain
+            )
+    except psycopg.Error as exc:
+        raise StoreError(f"store {where} cannot be read: {exc}") from exc
+    finally:
+        conn.close()

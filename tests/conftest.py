@@ -78,3 +78,24 @@ def onnx_weights(yolo_weights: Path) -> Path:
     store = ModelStore()
     path = store.onnx_path("yolov8n", 320)
     return path if path.is_file() else store.export_onnx("yolov8n", imgsz=320)
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema of this test's own (tests/pg_helpers.py)."""
+    from tests.pg_helpers import fresh_schema
+
+    with fresh_schema() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_section(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The hub file's ``store:`` section on each backend: the store's contract holds on both."""
+    if request.param == "sqlite":
+        yield {"path": str(tmp_path / "hub.db"), "synchronous": "NORMAL"}
+        return
+    from tests.pg_helpers import fresh_schema
+
+    with fresh_schema() as dsn:
+        yield {"backend": "postgresql", "dsn": dsn, "files": str(tmp_path / "files")}

@@ -6,7 +6,6 @@ inside the transaction that saves them; the ``Dispatcher``'s lanes then deliver 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ from hub.notify.dispatcher import Dispatcher, Lane
 from hub.notify.policy import Directory, NotifyPolicy, Planned, Webhook
 from hub.notify.store import NotificationStore
 from hub.rules.spec import Rule
+from hub.sql import Sql
 from hub.store import HubStore
 from protocol.clock import Clock
 from protocol.topics import TopicLayout
@@ -61,7 +61,7 @@ class Notifier:
             return []
         return self.policy.plan(changes.alerts, changes.transitions, self.rules, directory)
 
-    def persist(self, db: sqlite3.Connection, planned: list[Planned]) -> int:
+    def persist(self, db: Sql, planned: list[Planned]) -> int:
         return self.store.add(db, planned, self.clock.now_ms(), self.cfg.notify.max_per_recipient_per_hour)
 
     def start(self, link: MqttLink | None) -> Notifier:

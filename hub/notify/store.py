@@ -9,11 +9,11 @@ held back by a rate limit is stored as ``suppressed`` with the reason: nothing v
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from hub.notify.policy import Planned, hold_back
+from hub.sql import Sql
 from hub.store import HubStore
 
 HOUR_MS = 3_600_000
@@ -56,7 +56,7 @@ class NotificationStore:
 
     # planning (inside the batch's transaction) --------------------------------------------------
     @staticmethod
-    def add(db: sqlite3.Connection, planned: list[Planned], now_ms: int, per_hour: int) -> int:
+    def add(db: Sql, planned: list[Planned], now_ms: int, per_hour: int) -> int:
         """Store what was planned (rate limits applied); return how many rows are new."""
         if not planned:
             return 0
@@ -70,11 +70,10 @@ class NotificationStore:
                 (recipient, channel, now_ms - HOUR_MS),
             ).fetchone()
             recent[key] = int(n)
-        before = db.total_changes
-        db.executemany(
-            "INSERT OR IGNORE INTO notifications (dedupe, alert, level, reason, channel, recipient, role,"
+        cursor = db.executemany(
+            "INSERT INTO notifications (dedupe, alert, level, reason, channel, recipient, role,"
             " target, body, state, detail, attempts, created_ms, updated_ms, next_ms)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 (
                     p.dedupe, p.alert, p.level, p.reason, p.channel, p.recipient, p.role, p.target, p.body,
@@ -84,7 +83,7 @@ class NotificationStore:
                 for p, why in hold_back(planned, recent, per_hour)
             ],
         )  # fmt: skip
-        return db.total_changes - before
+        return max(int(cursor.rowcount), 0)
 
     # delivering ---------------------------------------------------------------------------------
     def due(self, channel: str, recipient: str | None, now_ms: int, limit: int = 20) -> list[Notification]:
