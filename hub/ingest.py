@@ -334,17 +334,19 @@ class Ingest:
         self._send_receipts(touched)
         by_id = {s.id: s for s in stored}
         later: list[tuple[RecordRequest, Stored]] = []  # rule changes: answered once applied
+        answer: list[tuple[RecordRequest, Stored]] = []
         hub_events = [e for e in batch.events if e.agent == HUB_AGENT]
         for req, ev in zip(requests, hub_events, strict=False):
             if ev.id in by_id:
-                if req.kind == "rule.change":
-                    later.append((req, by_id[ev.id]))
-                else:
-                    req.done.set_result(by_id[ev.id])
+                (later if req.kind == "rule.change" else answer).append((req, by_id[ev.id]))
         now = self.clock.now_ms()
         core = self.judgement.core
-        core.process(stored, now)
-        self._save(_Held(changes=core.take_changes(now), later=later))
+        try:
+            core.process(stored, now)
+            self._save(_Held(changes=core.take_changes(now), later=later))
+        finally:  # answered once the round's changes are saved: the caller's next read sees them
+            for req, done in answer:
+                req.done.set_result(done)
         if self.on_stored is not None and stored:
             try:
                 self.on_stored(stored)

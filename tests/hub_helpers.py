@@ -92,7 +92,7 @@ class AgentFeed:
         return self.layout.snapshot(CENTER, self.agent, camera), payload
 
 
-def running_hub(workdir: Path, port: int, feed: AgentFeed, rules: list[str]) -> Any:
+def running_hub(workdir: Path, port: int, feed: AgentFeed, rules: list[str], **extra: Any) -> Any:
     """A ``HubService`` in this process on the test broker at ``port``, started and connected."""
     from foundation.configfile import load_config
     from hub.config import HubConfig
@@ -100,7 +100,7 @@ def running_hub(workdir: Path, port: int, feed: AgentFeed, rules: list[str]) -> 
     from hub.service import HubService
 
     mqtt = {"host": "127.0.0.1", "port": port, "keepalive_s": 5, "client_id": f"hub-{workdir.name}"}
-    path = hub_config(workdir, port, agent_key=feed.key_text, rules=rules, mqtt=mqtt)
+    path = hub_config(workdir, port, agent_key=feed.key_text, rules=rules, mqtt=mqtt, **extra)
     service = HubService(load_config(path, HubConfig, cross_check=hub_cross_check), workdir).start()
     assert service.ready.wait(15), "hub did not connect"
     return service

@@ -17,8 +17,9 @@ from tests.waiting import wait_until
 
 
 @pytest.fixture
-def hub(tmp_path: Path, mqtt_broker: Any) -> Iterator[ApiHub]:
-    with api_hub(tmp_path, mqtt_broker) as running:
+def hub(tmp_path: Path, mqtt_broker: Any, store_section: dict[str, str]) -> Iterator[ApiHub]:
+    """On each store backend: the API reads and writes the same on SQLite and PostgreSQL."""
+    with api_hub(tmp_path, mqtt_broker, store=store_section) as running:
         yield running
 
 
@@ -182,7 +183,8 @@ def test_alert_walks_its_loop_through_the_api_with_roles_and_history(hub: ApiHub
     )
     assert op.post(path, json={"action": "verify"}).status_code == 403  # supervisors verify
     assert sup.post(path, json={"action": "verify", "comment": "属实"}).status_code == 201
-    assert sup.post(path, json={"action": "close"}).status_code == 201
+    closing = sup.post(path, json={"action": "close"})
+    assert closing.status_code == 201, closing.text
     assert sup.post(path, json={"action": "close"}).status_code == 409
     assert op.post("/api/v1/alerts/no-such/actions", json={"action": "acknowledge"}).status_code == 404
 
