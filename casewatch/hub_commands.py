@@ -124,7 +124,9 @@ def hub_verify(ctx: click.Context, config_path: Path | None, anchor_files: tuple
         keyring = _verify_keyring(cfg)
         anchors, refused = _read_anchors(anchor_files, keyring, cfg.center)
         if cfg.store.backend == "postgresql":
-            report = verify_postgres(cfg.store.dsn, cfg.center, keyring=keyring, anchors=anchors)
+            report = verify_postgres(
+                cfg.store.dsn, cfg.center, schema=cfg.store.db_schema, keyring=keyring, anchors=anchors
+            )
         else:
             report = verify_file(Path(cfg.store.path), keyring=keyring, anchors=anchors)
     except (CasewatchError, OSError) as exc:

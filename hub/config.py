@@ -65,6 +65,13 @@ class StoreSettings(Settings):
         "backend postgresql. No password here: libpq reads it from a pgpass file "
         "(`passfile=` in the string, or PGPASSFILE) or PGPASSWORD.",
     )
+    db_schema: str | None = Field(
+        None,
+        alias="schema",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema of the tables (created when missing); default: the connection's "
+        "search_path. A multi-centre hub keeps each centre in `cw_{centre}` (docs/scaling.md).",
+    )
     files: ConfigPath | None = Field(
         None,
         description="Folder of the hub's files (evidence, packages, reports, models, plans, agent files); "

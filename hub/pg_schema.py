@@ -104,20 +104,28 @@ MIGRATIONS: list[PgMigration] = [
 
 
 def migrate(
-    conn: psycopg.Connection[Any], *, where: str, migrations: Sequence[PgMigration] = MIGRATIONS
+    conn: psycopg.Connection[Any],
+    *,
+    where: str,
+    schema: str | None = None,
+    migrations: Sequence[PgMigration] = MIGRATIONS,
 ) -> list[int]:
     """Bring the schema on ``conn`` (a psycopg connection) up to the newest migration.
 
     Each migration commits with its new version in one transaction, so a failure leaves the
-    schema at the previous version; a schema newer than this casewatch is refused.
+    schema at the previous version; a schema newer than this casewatch is refused. ``schema``
+    (already the connection's search_path) is created first when missing.
     """
     import psycopg
+    from psycopg import sql
 
     latest = migrations[-1].version if migrations else 0
     applied: list[int] = []
     try:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            if schema is not None:  # under the lock: workers opening one centre at once make it once
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
             row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
             found = int(row[0] or 0) if row is not None else 0

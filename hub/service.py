@@ -71,7 +71,12 @@ SUBSCRIPTIONS = "mqtt_filters"
 def open_store(cfg: HubConfig) -> HubStore:
     """The store the hub file names: its SQLite file, or its PostgreSQL server (the centre's chain)."""
     if cfg.store.backend == "postgresql":
-        return HubStore(dsn=cfg.store.dsn, chain=cfg.center, quarantine_max=cfg.ingest.quarantine_max_rows)
+        return HubStore(
+            dsn=cfg.store.dsn,
+            chain=cfg.center,
+            schema=cfg.store.db_schema,
+            quarantine_max=cfg.ingest.quarantine_max_rows,
+        )
     return HubStore(
         cfg.store.path, synchronous=cfg.store.synchronous, quarantine_max=cfg.ingest.quarantine_max_rows
     )

@@ -135,9 +135,10 @@ class HubStore:
         quarantine_max: int = QUARANTINE_MAX,
         dsn: str | None = None,
         chain: str = "",
+        schema: str | None = None,
     ) -> None:
-        """A SQLite file at ``path``, or the PostgreSQL database at ``dsn`` whose chain ``chain``
-        (the centre's id) takes events that name no centre."""
+        """A SQLite file at ``path``, or the PostgreSQL database at ``dsn`` (tables in ``schema``)
+        whose chain ``chain`` (the centre's id) takes events that name no centre."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
         if (path is None) == (dsn is None):
@@ -148,7 +149,7 @@ class HubStore:
         """Runs a write on the store's one writer thread (the hub's ingest); unset: inline."""
         self._max_seq: dict[Stream, int] = {}  # per stream, loaded on first sight: skips most lookups
         self.engine: Engine = (
-            PostgresEngine(dsn) if dsn is not None else SqliteEngine(cast(str, path), synchronous)
+            PostgresEngine(dsn, schema) if dsn is not None else SqliteEngine(cast(str, path), synchronous)
         )
         self.path = Path(path) if path is not None else None
         self.where = self.engine.where

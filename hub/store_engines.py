@@ -120,31 +120,38 @@ class PostgresEngine:
     chains_per_centre = True
     memory = False
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, schema: str | None = None) -> None:
         import psycopg
 
         from hub.pg_schema import migrate as migrate_pg
 
         self.dsn = dsn
-        self.where = redact(dsn)
+        self.schema = schema
+        """The PostgreSQL schema the tables live in (a worker's centre: ``cw_{centre}``); None: the
+        connection's own search_path (``public``)."""
+        self.where = redact(dsn) + (f" schema {schema}" if schema else "")
         self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self._local = threading.local()
         self._closers: list[weakref.finalize[Any, Any]] = []
         self._lock = threading.Lock()
         self._conn = self._connect()
         try:
-            migrate_pg(self._conn, where=self.where)
+            migrate_pg(self._conn, where=self.where, schema=schema)
         except BaseException:
             self._conn.close()
             raise
 
     def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
+        from psycopg import sql
 
         try:
-            return psycopg.connect(
+            conn = psycopg.connect(
                 self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name=APPLICATION
             )
+            if self.schema is not None:
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            return conn
         except psycopg.Error as exc:
             raise StoreError(f"store {self.where}: cannot connect: {exc}") from exc
 

@@ -59,6 +59,7 @@ def verify_postgres(
     dsn: str,
     chain: str,
     *,
+    schema: str | None = None,
     keyring: Keyring | None = None,
     anchors: Sequence[AnchorPoint] = (),
     progress: Callable[[int], None] | None = None,
@@ -67,14 +68,17 @@ def verify_postgres(
     """The same check of one centre's chain on a PostgreSQL store: connected read-only, never
     migrated, inside one repeatable-read snapshot; a database without the schema is an error."""
     import psycopg
+    from psycopg import sql
 
     from hub.pg_schema import MIGRATIONS
     from hub.sql import Postgres
     from hub.store_engines import CONNECT_TIMEOUT_S, redact
 
-    where = redact(dsn)
+    where = redact(dsn) + (f" schema {schema}" if schema else "")
     try:
         conn = psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        if schema is not None:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
     except psycopg.Error as exc:
         raise StoreError(f"store {where}: cannot connect: {exc}") from exc
     try:

@@ -36,8 +36,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def unattended(feed: AgentFeed, kind: str, ts: int, cid: str) -> Any:
     data: dict[str, Any] = {"condition": "unattended", "condition_id": cid}
-    data |= {"facts": {"detainees": 1, "officers": 0}} if kind == "condition.start" else {"started": ts - 1500,
-                                                                                          "duration_ms": 1500}  # fmt: skip
+    if kind == "condition.start":
+        data["facts"] = {"detainees": 1, "officers": 0}
+    else:
+        data |= {"started": ts - 1500, "duration_ms": 1500}
     return feed.event(kind, ts, {"room": "wait-1"}, data)
 
 
