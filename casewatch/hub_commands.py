@@ -41,9 +41,14 @@ def _service(config_path: Path) -> Any:
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="hub-*.yaml")
 @click.option("--log-format", type=click.Choice(["auto", "json", "text"]), default="auto", show_default=True,
               help="json: one object per line (default when not on a terminal).")  # fmt: skip
+@click.option("--worker-id", default=None,
+              help="A multi-centre hub's worker name (default: host-pid), unique among them.")  # fmt: skip
 @click.pass_context
-def hub(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
-    """运行中心枢纽，直到收到 SIGTERM/SIGINT；及其管理命令 (run the hub; hub maintenance commands)."""
+def hub(ctx: click.Context, config_path: Path | None, log_format: str, worker_id: str | None) -> None:
+    """运行中心枢纽，直到收到 SIGTERM/SIGINT；及其管理命令 (run the hub; hub maintenance commands).
+
+    A hub file with ``centers:`` runs as one worker of a multi-centre hub (docs/scaling.md).
+    """
     if ctx.invoked_subcommand is not None:
         ctx.obj = config_path
         return
@@ -55,6 +60,10 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
 
     from foundation.logs import setup_logging
 
+    if _config(config_path).centers:
+        setup_logging(log_format)
+        _run_worker(config_path, worker_id)
+        return
     service = _service(config_path)
     setup_logging(log_format)
     stop = threading.Event()
@@ -74,6 +83,30 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str) -> None:
     )
     stop.wait()
     service.stop()
+
+
+def _run_worker(config_path: Path, worker_id: str | None) -> None:
+    import os
+    import signal
+    import socket
+
+    from hub.worker import HubWorker
+
+    cfg = _config(config_path)
+    name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    try:
+        worker = HubWorker(cfg, config_path.resolve().parent, name)
+    except CasewatchError as exc:
+        click.echo(f"✗ 中心枢纽无法启动 (hub worker cannot start): {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: worker.stop())
+    click.echo(
+        f"✓ 中心枢纽工作进程运行中 (hub worker {name} running): {len(cfg.centers)} centres by lease "
+        f"({cfg.workers.lease_s} s), store {_store_name(cfg)}",
+        err=True,
+    )
+    worker.run()
 
 
 def _store_name(cfg: Any) -> str:

@@ -321,7 +321,29 @@ class User(Settings):
     password_hash: Annotated[str, AfterValidator(_password_hash)]
 
 
+class CentreSettings(Settings):
+    """One centre of a multi-centre hub: owned by one worker at a time (docs/scaling.md)."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,59}$")] = Field(
+        ..., description="The centre's key in topics and its PostgreSQL schema cw_{id}."
+    )
+    name: str | None = Field(None, max_length=64)
+    units: list[Key] = Field(
+        default_factory=list, description="The units (派出所, 大队) whose cases this centre handles."
+    )
+    rooms: list[RoomInfo] = Field(default_factory=list)
+    agents: list[AgentKey] = Field(default_factory=list)
+    retired_agents: list[AgentKey] = Field(default_factory=list)
+
+
 class WorkerSettings(Settings):
+    lease_s: int = Field(
+        15,
+        ge=3,
+        le=300,
+        description="A worker renews its centres' leases every lease_s/3; a worker silent for lease_s "
+        "loses them to the others (multi-centre hubs).",
+    )
     agents: list[AgentId] = Field(
         default_factory=list,
         description="The agents this worker owns (subscribes to); empty: every agent of the centre.",
@@ -360,11 +382,38 @@ class HubConfig(Settings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     users: list[User] = Field(default_factory=list)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    centers: list[CentreSettings] = Field(
+        default_factory=list,
+        description="A multi-centre hub's centres, shared out among its workers by lease (PostgreSQL "
+        "store, external broker); empty: this file's one centre (center, rooms, agents).",
+    )
+
+    @model_validator(mode="after")
+    def _centres_deployable(self) -> HubConfig:
+        if not self.centers:
+            return self
+        if self.store.backend != "postgresql":
+            raise ValueError("centers: needs store backend postgresql (workers share the store)")
+        if self.mqtt is None:
+            raise ValueError("centers: needs mqtt: (an external broker; the embedded one serves one hub)")
+        if self.agents or self.rooms:
+            raise ValueError("with centers:, list agents and rooms under each centre, not at the top")
+        if self.workers.agents or self.workers.share_group:
+            raise ValueError(
+                "with centers:, workers own whole centres: workers.agents and share_group do not apply"
+            )
+        return self
+
+    def centre_files(self) -> list[tuple[str, list[AgentKey]]]:
+        """Every agent key of the file by centre (both layouts)."""
+        if not self.centers:
+            return [(self.center, [*self.agents, *self.retired_agents])]
+        return [(c.id, [*c.agents, *c.retired_agents]) for c in self.centers]
 
     @model_validator(mode="after")
     def _secrets_handled(self, info: ValidationInfo) -> HubConfig:
         keys = [("signing", self.signing.verify_keys())]
-        keys += [(f"agents: {a.id}", a.verify_keys()) for a in (*self.agents, *self.retired_agents)]
+        keys += [(f"agents: {a.id}", a.verify_keys()) for _c, agents in self.centre_files() for a in agents]
         problems = deployment_problems(
             self.center,
             (info.context or {}).get(SECRET_FILES, []),
@@ -382,6 +431,8 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
         duplicate_ids(data, "agents")
         + duplicate_ids(data, "users", "username")
         + duplicate_ids(data, "rooms")
+        + duplicate_ids(data, "centers")
+        + _agents_in_two_centres(data)
     )
     notify = data.get("notify")
     if isinstance(notify, dict):
@@ -402,4 +453,25 @@ def cross_check(data: dict[str, Any]) -> list[Problem]:
         and not any(isinstance(u, dict) and u.get("role") == "admin" for u in users)
     ):
         problems.append((("users",), "at least one user needs role admin", None))
+    return problems
+
+
+def _agents_in_two_centres(data: dict[str, Any]) -> list[Problem]:
+    """An agent belongs to one centre: its events join that centre's chain and owner."""
+    centres = data.get("centers")
+    if not isinstance(centres, list):
+        return []
+    seen: dict[str, int] = {}
+    problems: list[Problem] = []
+    for i, centre in enumerate(centres):
+        agents = centre.get("agents") if isinstance(centre, dict) else None
+        for j, agent in enumerate(agents if isinstance(agents, list) else []):
+            agent_id = agent.get("id") if isinstance(agent, dict) else None
+            if not isinstance(agent_id, str):
+                continue
+            if agent_id in seen:
+                problems.append(
+                    (("centers", i, "agents", j, "id"), f"also in centers[{seen[agent_id]}]", agent_id)
+                )
+            seen.setdefault(agent_id, i)
     return problems

@@ -1,0 +1,154 @@
+"""A worker of a multi-centre hub: it runs one centre hub for each centre whose lease it holds.
+
+A hub file with ``centers:`` is run by several ``casewatch hub`` processes (on one box or many)
+sharing one PostgreSQL store and one broker. Each process is a ``HubWorker``: every ``lease_s/3``
+it renews its leases and its heartbeat, reads the lease table, and takes or hands back centres by
+``hub.lease_plan``. For a centre it holds it runs an ordinary ``HubService`` configured for that
+centre alone (``centre_config``):
+
+- its tables in the PostgreSQL schema ``cw_{centre}`` (its own hash chain, rule states, alerts,
+  notifications): a new owner loads them as a restarted hub would, so timers fire once, late if
+  they came due during the hand-over, and alert ids and notification keys stay the same;
+- its MQTT client id ``{mqtt.client_id or casewatch-hub}-{centre}`` whatever the worker: the
+  broker's persistent session (and the QoS 1 events queued in it while nobody held the centre)
+  follows the centre to its new owner; events delivered to a dead owner but never acknowledged
+  (acknowledged only after the commit) are delivered again, and the store skips those it has;
+- its files (evidence, packages, reports) under ``store.files/{centre}``: shared storage when
+  workers run on several boxes.
+
+A worker that cannot renew stops its centres before their leases can expire (two thirds of the
+lease time after its last renewal), so a new owner never runs beside an old one that merely lost
+the database; a store write by an old owner that did not notice fails on the chain head
+(``hub.store``). A clean stop hands every lease back at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from hub.config import CentreSettings, HubConfig
+from hub.errors import StoreError
+from hub.lease_plan import Lease, plan_leases
+from hub.lease_table import LeaseTable
+from hub.service import HubService
+
+log = logging.getLogger(__name__)
+
+
+def centre_config(cfg: HubConfig, centre: CentreSettings) -> HubConfig:
+    """The hub file as one centre's hub sees it: that centre's rooms, agents, schema and session."""
+    store = cfg.store.model_copy(
+        update={"db_schema": f"cw_{centre.id}", "files": cfg.store.folder / centre.id}
+    )
+    update: dict[str, object] = {
+        "center": centre.id,
+        "name": centre.name,
+        "rooms": centre.rooms,
+        "agents": centre.agents,
+        "retired_agents": centre.retired_agents,
+        "centers": [],
+        "store": store,
+    }
+    if cfg.mqtt is not None:
+        update["mqtt"] = cfg.mqtt.model_copy(
+            update={"client_id": f"{cfg.mqtt.client_id or 'casewatch-hub'}-{centre.id}"}
+        )
+    return cfg.model_copy(update=update)
+
+
+class HubWorker:
+    def __init__(
+        self, cfg: HubConfig, base: Path, worker_id: str, *, table: LeaseTable | None = None
+    ) -> None:
+        if not cfg.centers or cfg.store.dsn is None:
+            raise ValueError("a hub worker needs centers: and a PostgreSQL store")
+        self.cfg = cfg
+        self.base = base
+        self.id = worker_id
+        self.lease_s = cfg.workers.lease_s
+        self.table = table or LeaseTable(cfg.store.dsn, self.lease_s)
+        self.centres = {c.id: c for c in cfg.centers}
+        self.running: dict[str, HubService] = {}
+        self.renewed_at = time.monotonic()
+        self.stopping = threading.Event()
+        self.taken: list[tuple[str, str | None]] = []
+        """(centre, previous owner) of every take, for the log and tests."""
+
+    # one round ----------------------------------------------------------------------------------
+    def round(self) -> None:
+        try:
+            held = self.table.renew(self.id, list(self.running))
+            self.table.heartbeat(self.id, len(held))
+            now, leases, live = self.table.read()
+        except StoreError as exc:
+            log.error("worker %s: leases not renewed: %s", self.id, exc)
+            if time.monotonic() - self.renewed_at > self.lease_s * 2 / 3 and self.running:
+                log.error(
+                    "worker %s: stopping its %d centres before their leases run out",
+                    self.id,
+                    len(self.running),
+                )
+                for centre in list(self.running):
+                    self._stop(centre)
+            return
+        self.renewed_at = time.monotonic()
+        for lost in sorted(set(self.running) - held):
+            log.warning("worker %s: lost centre %s to another worker", self.id, lost)
+            self._stop(lost)
+        plan = plan_leases(self.id, self.centres, leases, live, now)
+        for centre in plan.release:
+            self._stop(centre)
+            self.table.release(centre, self.id)
+            log.info("worker %s: handed centre %s back (fair share %d)", self.id, centre, plan.fair_share)
+        for centre in plan.take:
+            if centre not in self.running and not self.stopping.is_set() and self.table.take(centre, self.id):
+                self._start(centre, leases.get(centre))
+
+    def _start(self, centre: str, previous: Lease | None) -> None:
+        was = previous.owner if previous is not None and previous.owner != self.id else None
+        try:
+            service = HubService(centre_config(self.cfg, self.centres[centre]), self.base).start(http=False)
+        except Exception:
+            log.exception("worker %s: centre %s would not start; lease handed back", self.id, centre)
+            self.table.release(centre, self.id)
+            return
+        self.running[centre] = service
+        self.taken.append((centre, was))
+        log.warning(
+            "worker %s: owns centre %s%s", self.id, centre, f" (taken over from {was})" if was else ""
+        )
+
+    def _stop(self, centre: str) -> None:
+        service = self.running.pop(centre, None)
+        if service is not None:
+            try:
+                service.stop()
+            except Exception:
+                log.exception("worker %s: centre %s did not stop cleanly", self.id, centre)
+
+    # running ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Rounds every lease_s/3 until ``stop``; then every centre stops and its lease is handed back."""
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self.round()
+                except Exception:  # a round's fault must not end the worker: the next one retries
+                    log.exception("worker %s: round failed", self.id)
+                self.stopping.wait(self.lease_s / 3)
+        finally:
+            for centre in list(self.running):
+                self._stop(centre)
+            try:
+                self.table.leave(self.id)
+            except StoreError as exc:
+                log.error(
+                    "worker %s: leases not handed back (they expire in %d s): %s", self.id, self.lease_s, exc
+                )
+            self.table.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
