@@ -4,8 +4,8 @@ lease table (``hub.lease_table``) and the workers seen alive, at the database's 
 Each centre is owned by at most one worker, through a lease that expires ``lease_s`` after its last
 renewal. A worker takes centres nobody holds (new, or their owner went silent) up to its fair
 share, ``ceil(centres / live workers)``, so three workers starting one after another end with
-10 + 10 + 10 of 30 rather than 30 + 0 + 0; a worker holding more than its fair share hands one
-back per round (a worker that joins gets work without anyone dying). Taking is fenced in the
+10 + 10 + 10 of 30 rather than 30 + 0 + 0; a worker holding more than its fair share hands some
+back per round, a few at a time (a worker that joins gets work without anyone dying). Taking is fenced in the
 database (``UPDATE … WHERE expired``), so two workers deciding the same take cannot both win.
 """
 
@@ -15,6 +15,10 @@ import math
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+
+RELEASE_PER_ROUND = 5
+"""Centres a worker over its fair share hands back per round (a worker that joins gets work soon)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,6 @@ def plan_leases(
     room = max(share - len(mine), 0)
     take = tuple(free[:room])  # tried in order; one another worker took first is skipped
     release: tuple[str, ...] = ()
-    if not free and len(mine) > share:  # hand back one a round: the others take it at their pace
-        release = (mine[-1],)
+    if not free and len(mine) > share:  # a few a round: each is a short hand-over, not all at once
+        release = tuple(mine[-min(len(mine) - share, RELEASE_PER_ROUND) :])
     return LeasePlan(take, release, share)

@@ -63,3 +63,17 @@ def sql(dsn: str, statement: str, *args: object) -> list[tuple[object, ...]]:
     with psycopg.connect(dsn, autocommit=True) as conn:
         cursor = conn.execute(statement, args or None)
         return list(cursor.fetchall()) if cursor.description else []
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A DSN of a new, empty database (a multi-centre hub names its own schemas); dropped after,
+    whoever is still connected to it."""
+    name = f"cwt_{uuid.uuid4().hex[:16]}"
+    conn = _admin()
+    conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{SERVER}/{name}"
+    finally:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        conn.close()
