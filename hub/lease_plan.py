@@ -16,7 +16,6 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-
 RELEASE_PER_ROUND = 5
 """Centres a worker over its fair share hands back per round (a worker that joins gets work soon)."""
 

@@ -70,6 +70,7 @@ class Postgres:
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self._streams: list[Any] = []
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
         cursor = self.conn.cursor()
@@ -88,7 +89,16 @@ class Postgres:
         may run on the connection between chunks (``WITH HOLD``: also outside a transaction)."""
         cursor = self.conn.cursor(name=f"casewatch_{next(_CURSORS)}", withhold=True)
         cursor.execute(to_format_marks(sql), tuple(parameters) or None)
+        self._streams.append(cursor)
         return cursor
+
+    def close_cursors(self) -> None:
+        """Close the server-side cursors opened here (a ``WITH HOLD`` cursor outlives its statement:
+        on a pooled connection it would stay open for the next user)."""
+        for cursor in self._streams:
+            if not cursor.closed and not self.conn.closed:
+                cursor.close()
+        self._streams.clear()
 
 
 _CURSORS = itertools.count(1)

@@ -253,7 +253,8 @@ class HubStore:
                 yield db
             return
         try:
-            yield self.engine.reader()
+            with self.engine.reading() as db:
+                yield db
         except self.engine.errors as exc:
             raise StoreError(f"store {self.where}: {exc}") from exc
 

@@ -3,10 +3,11 @@
 ``SqliteEngine``: one file in WAL mode — the embedded default for one centre and the demo; its
 schema is migrated by ``hub.migrations``; readers get a read-only connection per thread
 (``hub.read_connections``). ``PostgresEngine``: a server shared by several hub workers
-(``store.backend: postgresql``); its schema is ``hub.pg_schema``; readers get an autocommit
-connection per thread. A connection the server dropped (a restart, a failover, an administrator's
-``pg_terminate_backend``) is opened again on the next use: the batch that failed is retried by
-the ingest, which acknowledged none of it.
+(``store.backend: postgresql``); its schema is ``hub.pg_schema``; its writer has a connection of
+its own, and readers borrow one of the process's small reader pool for each read. A writer
+connection the server dropped (a restart, a failover, an administrator's ``pg_terminate_backend``)
+is opened again on the next use: the batch that failed is retried by the ingest, which
+acknowledged none of it; a dropped reader connection is replaced as it leaves the pool.
 
 Both hand out ``hub.sql.Sql`` connections, so the store's code above is one.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,8 +87,9 @@ class SqliteEngine:
                 db.execute("ROLLBACK")
             raise
 
-    def reader(self) -> Sql:
-        return self._readers.get()
+    @contextmanager
+    def reading(self) -> Iterator[Sql]:
+        yield self._readers.get()
 
     @contextmanager
     def snapshot(self) -> Iterator[Sql]:
@@ -108,11 +109,46 @@ class SqliteEngine:
         self.conn.close()
 
 
-class _PgHolder:
-    __slots__ = ("__weakref__", "conn")
+class _ReaderPools:
+    """One small pool of reader connections per server (dsn) and process, shared by every store on
+    it: a worker running ten centres holds ten writer connections and a few readers, not ten times
+    each of its threads (PostgreSQL's ``max_connections`` is 100 by default)."""
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[str, tuple[Any, int]] = {}
+
+    def get(self, dsn: str) -> Any:
+        from psycopg_pool import ConnectionPool
+
+        with self._lock:
+            found = self._pools.get(dsn)
+            if found is None:
+                options = {
+                    "autocommit": True,
+                    "connect_timeout": CONNECT_TIMEOUT_S,
+                    "application_name": APPLICATION,
+                }
+                pool = ConnectionPool(
+                    dsn, min_size=1, max_size=READERS_PER_PROCESS, timeout=READER_WAIT_S, open=True,
+                    kwargs=options, check=ConnectionPool.check_connection, name="casewatch-readers",
+                )  # fmt: skip
+                found = (pool, 0)
+            self._pools[dsn] = (found[0], found[1] + 1)
+            return found[0]
+
+    def release(self, dsn: str) -> None:
+        with self._lock:
+            pool, users = self._pools.pop(dsn, (None, 0))
+            if users > 1:
+                self._pools[dsn] = (pool, users - 1)
+            elif pool is not None:
+                pool.close()
+
+
+READER_POOLS = _ReaderPools()
+READERS_PER_PROCESS = 8
+READER_WAIT_S = 15.0
 
 
 class PostgresEngine:
@@ -130,13 +166,13 @@ class PostgresEngine:
         """The PostgreSQL schema the tables live in (a worker's centre: ``cw_{centre}``); None: the
         connection's own search_path (``public``)."""
         self.where = redact(dsn) + (f" schema {schema}" if schema else "")
-        self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
-        self._local = threading.local()
-        self._closers: list[weakref.finalize[Any, Any]] = []
-        self._lock = threading.Lock()
+        from psycopg_pool import PoolTimeout
+
+        self.errors: tuple[type[BaseException], ...] = (psycopg.Error, PoolTimeout)
         self._conn = self._connect()
         try:
             migrate_pg(self._conn, where=self.where, schema=schema)
+            self._pool = READER_POOLS.get(dsn)
         except BaseException:
             self._conn.close()
             raise
@@ -171,19 +207,23 @@ class PostgresEngine:
         with conn.transaction():
             yield Postgres(conn)
 
-    def reader(self) -> Sql:
-        """This thread's autocommit connection, opened on first use and after a drop."""
-        holder: _PgHolder | None = getattr(self._local, "holder", None)
-        if holder is not None and (holder.conn.closed or holder.conn.broken):
-            holder.conn.close()
-            holder = None
-        if holder is None:
-            holder = self._local.holder = _PgHolder(self._connect())
-            closer = weakref.finalize(holder, holder.conn.close)
-            with self._lock:
-                self._closers = [c for c in self._closers if c.alive]
-                self._closers.append(closer)
-        return Postgres(holder.conn)
+    @contextmanager
+    def reading(self) -> Iterator[Sql]:
+        """A connection of the process's reader pool, on this store's schema, for one read (checked
+        on the way out of the pool: one the server dropped is replaced, not handed over)."""
+        from psycopg import sql
+
+        pool = self._pool
+        with pool.connection() as conn:
+            if self.schema is not None:
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            else:
+                conn.execute("RESET search_path")
+            db = Postgres(conn)
+            try:
+                yield db
+            finally:
+                db.close_cursors()
 
     @contextmanager
     def snapshot(self) -> Iterator[Sql]:
@@ -197,10 +237,7 @@ class PostgresEngine:
             conn.close()
 
     def close(self) -> None:
-        with self._lock:
-            closers, self._closers = self._closers, []
-        for closer in closers:
-            closer()
+        READER_POOLS.release(self.dsn)
         self._conn.close()
 
 

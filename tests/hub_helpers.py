@@ -53,9 +53,16 @@ class AgentFeed:
     """Builds an agent's signed events with gapless seq numbers, as an agent's outbox would."""
 
     def __init__(
-        self, key: str | None = None, *, agent: str = AGENT, start_seq: int = 1, epoch: str | None = None
+        self,
+        key: str | None = None,
+        *,
+        agent: str = AGENT,
+        start_seq: int = 1,
+        epoch: str | None = None,
+        center: str = CENTER,
     ) -> None:
         self.key_text = key or new_key()
+        self.center = center
         self.key = key_from_text(self.key_text)
         self.agent = agent
         self.epoch = epoch
@@ -69,7 +76,7 @@ class AgentFeed:
             key=self.key,
             seq=next(self._seq),
             ts=ts,
-            center=CENTER,
+            center=self.center,
             agent=self.agent,
             source=source,
             kind=kind,

@@ -21,7 +21,7 @@ def test_a_worker_takes_free_and_expired_centres_up_to_its_fair_share() -> None:
         "c03": Lease("c03", "w1", 2_000),  # mine
     }
     plan = plan_leases("w1", ["c01", "c02", "c03", "c04"], leases, ["w1", "w2"], now_ms=1_000)
-    assert plan.fair_share == 2 and plan.take == ("c02",) or plan.take == ("c04",)
+    assert (plan.fair_share == 2 and plan.take == ("c02",)) or plan.take == ("c04",)
     assert len(plan.take) == 1 and plan.release == ()
     alone = plan_leases("w1", ["c01", "c02", "c03", "c04"], leases, [], now_ms=1_000)
     assert sorted(alone.take) == ["c02", "c04"]  # alone: share 4, but c01 is still w2's lease

@@ -180,7 +180,8 @@ def test_a_second_writer_of_one_centre_fails_its_batch_whole(dsn: str) -> None:
 
 def test_a_dropped_connection_fails_one_batch_then_the_store_goes_on(dsn: str) -> None:
     """The server ends every session of the store (an administrator, a failover): the batch in
-    flight fails (the ingest acknowledged none of it and sends it again); the next one reconnects."""
+    flight fails (the ingest acknowledged none of it and sends it again); the next one reconnects;
+    readers never see the dropped connections."""
     store = HubStore(dsn=dsn, chain="c1")
     store.write(Batch(events=events("a", 1, 2)))
     assert store.count() == 2  # a reader connection too
@@ -189,9 +190,7 @@ def test_a_dropped_connection_fails_one_batch_then_the_store_goes_on(dsn: str) -
     with pytest.raises(StoreError):
         store.write(Batch(events=events("a", 3, 3)))
     assert [s.seq for s in store.write(Batch(events=events("a", 3, 4)))] == [3, 4]
-    with pytest.raises(StoreError, match="terminating connection"):  # a reader too: said once,
-        store.count()
-    assert store.count() == 4 and store.verify().ok  # then opened again
+    assert store.count() == 4 and store.verify().ok  # readers: a dropped one is replaced in the pool
     store.close()
 
 
