@@ -43,8 +43,16 @@ def _service(config_path: Path) -> Any:
               help="json: one object per line (default when not on a terminal).")  # fmt: skip
 @click.option("--worker-id", default=None,
               help="A multi-centre hub's worker name (default: host-pid), unique among them.")  # fmt: skip
+@click.option("--http-port", type=int, default=None,
+              help="A worker's bureau console port (default: http.port; 0: any free one).")  # fmt: skip
 @click.pass_context
-def hub(ctx: click.Context, config_path: Path | None, log_format: str, worker_id: str | None) -> None:
+def hub(
+    ctx: click.Context,
+    config_path: Path | None,
+    log_format: str,
+    worker_id: str | None,
+    http_port: int | None,
+) -> None:
     """运行中心枢纽，直到收到 SIGTERM/SIGINT；及其管理命令 (run the hub; hub maintenance commands).
 
     A hub file with ``centers:`` runs as one worker of a multi-centre hub (docs/scaling.md).
@@ -62,7 +70,7 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str, worker_id
 
     if _config(config_path).centers:
         setup_logging(log_format)
-        _run_worker(config_path, worker_id)
+        _run_worker(config_path, worker_id, http_port)
         return
     service = _service(config_path)
     setup_logging(log_format)
@@ -85,7 +93,7 @@ def hub(ctx: click.Context, config_path: Path | None, log_format: str, worker_id
     service.stop()
 
 
-def _run_worker(config_path: Path, worker_id: str | None) -> None:
+def _run_worker(config_path: Path, worker_id: str | None, http_port: int | None) -> None:
     import os
     import signal
     import socket
@@ -95,7 +103,7 @@ def _run_worker(config_path: Path, worker_id: str | None) -> None:
     cfg = _config(config_path)
     name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
     try:
-        worker = HubWorker(cfg, config_path.resolve().parent, name)
+        worker = HubWorker(cfg, config_path.resolve().parent, name, http_port=http_port)
     except CasewatchError as exc:
         click.echo(f"✗ 中心枢纽无法启动 (hub worker cannot start): {exc}", err=True)
         sys.exit(EXIT_FAILED)

@@ -319,6 +319,11 @@ class User(Settings):
     display_name: str | None = Field(None, max_length=32)
     role: Role
     password_hash: Annotated[str, AfterValidator(_password_hash)]
+    centers: list[Key] = Field(
+        default_factory=list,
+        description="A multi-centre hub: the centres this user sees (a station's officer: their own); "
+        "empty: all (the bureau's legal unit).",
+    )
 
 
 class CentreSettings(Settings):

@@ -23,7 +23,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS casewatch.leases (center TEXT PRIMARY KEY, owner TEXT NOT NULL,"
     " expires_ms BIGINT NOT NULL, taken_ms BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS casewatch.workers (id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL,"
-    " started_ms BIGINT NOT NULL, centres BIGINT NOT NULL DEFAULT 0)",
+    " started_ms BIGINT NOT NULL, centres BIGINT NOT NULL DEFAULT 0, url TEXT)",
 )
 LOCK_KEY = 0x6361_7365_6C65_6173  # "caselease": creating the tables once
 
@@ -61,11 +61,13 @@ class LeaseTable:
         except self._errors as exc:
             raise StoreError(f"leases {self.where}: {exc}") from exc
 
-    def heartbeat(self, worker: str, centres: int) -> None:
+    def heartbeat(self, worker: str, centres: int, url: str | None = None) -> None:
+        """``worker`` is alive, holds ``centres`` centres and serves the bureau console at ``url``."""
         self._run(
-            f"INSERT INTO casewatch.workers (id, seen_ms, started_ms, centres) VALUES (%s, {NOW}, {NOW}, %s)"
-            " ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms, centres = excluded.centres",
-            (worker, centres),
+            "INSERT INTO casewatch.workers (id, seen_ms, started_ms, centres, url)"
+            f" VALUES (%s, {NOW}, {NOW}, %s, %s) ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms,"
+            " centres = excluded.centres, url = excluded.url",
+            (worker, centres, url),
         )
 
     def read(self) -> tuple[int, dict[str, Lease], list[str]]:

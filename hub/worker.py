@@ -29,11 +29,16 @@ import threading
 import time
 from pathlib import Path
 
+from hub.bureau import BureauReads
+from hub.bureau_http import bureau_app
 from hub.config import CentreSettings, HubConfig
 from hub.errors import StoreError
+from hub.http_server import HttpServer
 from hub.lease_plan import Lease, plan_leases
 from hub.lease_table import LeaseTable
+from hub.rules.engine import load_rule_files, rule_file_paths
 from hub.service import HubService
+from protocol.clock import SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +66,16 @@ def centre_config(cfg: HubConfig, centre: CentreSettings) -> HubConfig:
 
 class HubWorker:
     def __init__(
-        self, cfg: HubConfig, base: Path, worker_id: str, *, table: LeaseTable | None = None
+        self,
+        cfg: HubConfig,
+        base: Path,
+        worker_id: str,
+        *,
+        table: LeaseTable | None = None,
+        http_port: int | None = None,
     ) -> None:
+        """``http_port``: where this worker serves the bureau console (default ``http.port``;
+        workers on one box need one each; ``-1``: none)."""
         if not cfg.centers or cfg.store.dsn is None:
             raise ValueError("a hub worker needs centers: and a PostgreSQL store")
         self.cfg = cfg
@@ -76,12 +89,20 @@ class HubWorker:
         self.stopping = threading.Event()
         self.taken: list[tuple[str, str | None]] = []
         """(centre, previous owner) of every take, for the log and tests."""
+        self.http: HttpServer | None = None
+        self.reads: BureauReads | None = None
+        if http_port != -1:
+            rules = load_rule_files(rule_file_paths(cfg.rules, base))
+            self.reads = BureauReads(cfg.store.dsn, cfg.centers, {r.id: r for r in rules.rules})
+            app = bureau_app(cfg, self.reads, SystemClock())
+            port = cfg.http.port if http_port is None else http_port
+            self.http = HttpServer(app, cfg.http.host, port, tls=_tls(cfg))
 
     # one round ----------------------------------------------------------------------------------
     def round(self) -> None:
         try:
             held = self.table.renew(self.id, list(self.running))
-            self.table.heartbeat(self.id, len(held))
+            self.table.heartbeat(self.id, len(held), None if self.http is None else self.http.url + "/bureau")
             now, leases, live = self.table.read()
         except StoreError as exc:
             log.error("worker %s: leases not renewed: %s", self.id, exc)
@@ -132,6 +153,9 @@ class HubWorker:
     # running ------------------------------------------------------------------------------------
     def run(self) -> None:
         """Rounds every lease_s/3 until ``stop``; then every centre stops and its lease is handed back."""
+        if self.http is not None:
+            self.http.start()
+            log.warning("worker %s: bureau console on %s/bureau", self.id, self.http.url)
         try:
             while not self.stopping.is_set():
                 try:
@@ -149,6 +173,15 @@ class HubWorker:
                     "worker %s: leases not handed back (they expire in %d s): %s", self.id, self.lease_s, exc
                 )
             self.table.close()
+            if self.http is not None:
+                self.http.stop()
+            if self.reads is not None:
+                self.reads.close()
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def _tls(cfg: HubConfig) -> tuple[Path, Path] | None:
+    cert, key = cfg.http.tls_cert_file, cfg.http.tls_key_file
+    return (Path(cert), Path(key)) if cert is not None and key is not None else None

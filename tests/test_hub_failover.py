@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 
+from hub.passwords import hash_password
 from protocol.ids import uuid7
 from protocol.signing import new_key
 from tests.brokers import Mosquitto, mosquitto_binary
@@ -35,6 +36,8 @@ CENTRES = [f"c{n:02d}" for n in range(1, 31)]
 EVENTS = 120  # per agent, the deadline's start first
 DUE_S = 50
 LEASE_S = 6
+PASSWORD = "bureau-pass-2026"
+HASH = hash_password(PASSWORD)
 RULES = f"""
 rules:
   - id: T-DUE
@@ -47,6 +50,8 @@ rules:
     limit: {DUE_S}s
     levels: [{{level: yellow, after: {DUE_S}s}}]
 """
+
+SHOWN = "Array.from(document.querySelectorAll('#alerts tbody tr')).map(r => r.dataset.centre)"
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +78,11 @@ def hub_file(tmp_path: Path, dsn: str, port: int, feeds: dict[str, AgentFeed]) -
             "agents": [{"id": feed.agent, "key_file": f"{feed.agent}.key"}],
         })  # fmt: skip
     (tmp_path / "rules.yaml").write_text(RULES)
+    users = [
+        {"username": "legal", "display_name": "法制大队", "role": "admin", "password_hash": HASH},
+        {"username": "station05", "display_name": "c05所", "role": "operator", "password_hash": HASH,
+         "centers": ["c05"]},
+    ]  # fmt: skip
     config = {
         "center": "county",
         "name": "县局执法办案监督",
@@ -83,7 +93,8 @@ def hub_file(tmp_path: Path, dsn: str, port: int, feeds: dict[str, AgentFeed]) -
         "workers": {"lease_s": LEASE_S},
         "centers": centres,
         "reports": {"scheduled": False},
-        "http": {"port": 0},
+        "http": {"port": 0, "session_secret": "s" * 32},
+        "users": users,
     }
     path = tmp_path / "hub.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
@@ -208,3 +219,31 @@ def run_scenario(
     said = "".join((tmp_path / f"{w}.log").read_text() for w in survivors)
     for c in orphans:
         assert f"owns centre {c} (taken over from {victim_name})" in said, c
+    console_shows_every_centre_and_scopes_a_station(dsn, survivors[0], tmp_path)
+
+
+def console_shows_every_centre_and_scopes_a_station(dsn: str, worker: str, tmp_path: Path) -> None:
+    """Any live worker's bureau console: the legal unit sees the 30 centres' alerts, a station its own."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_helpers import ARTEFACTS, CHROMIUM, CHROMIUM_ARGS
+
+    ((url,),) = sql(dsn, "SELECT url FROM casewatch.workers WHERE id = %s", worker)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for username, centres in (("legal", CENTRES), ("station05", ["c05"])):
+            page = browser.new_context(locale="zh-CN").new_page()
+            page.goto(str(url))
+            page.fill("input[name=username]", username)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            seen = lambda p=page, want=centres: sorted(p.evaluate(SHOWN)) == want  # noqa: E731
+            assert wait_until(seen, 15), (username, page.evaluate(SHOWN))
+            rows = page.evaluate(
+                "Array.from(document.querySelectorAll('#centres tbody tr')).map(r => r.dataset.centre)"
+            )
+            assert sorted(rows) == centres
+            assert page.locator("#alerts tbody tr").first.inner_text().count("黄") == 1
+            ARTEFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTEFACTS / f"bureau-{username}.png"), full_page=True)
+        browser.close()

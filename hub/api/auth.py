@@ -51,9 +51,14 @@ class Principal:
     username: str
     role: Role
     display_name: str
+    centers: tuple[str, ...] = ()
+    """A multi-centre hub's centres this user sees; empty: all."""
 
     def may(self, role: Role) -> bool:
         return RANK[self.role] >= RANK[role]
+
+    def sees(self, centre: str) -> bool:
+        return not self.centers or centre in self.centers
 
 
 def _b64(raw: bytes) -> str:
@@ -233,4 +238,4 @@ class Authenticator:
 
 
 def _principal(user: User) -> Principal:
-    return Principal(user.username, user.role, user.display_name or user.username)
+    return Principal(user.username, user.role, user.display_name or user.username, tuple(user.centers))
