@@ -100,10 +100,29 @@ class HubWorker:
 
     # one round ----------------------------------------------------------------------------------
     def round(self) -> None:
+        reading = self._renew()
+        if reading is None:
+            return
+        now, leases, live = reading
+        # its own live leases not running (a restart under the same id) come back at once
+        own = [c for c, lease in sorted(leases.items()) if lease.owner == self.id and lease.expires_ms > now]
+        plan = plan_leases(self.id, self.centres, leases, live, now)
+        for centre in plan.release:
+            self._stop(centre)
+            self.table.release(centre, self.id)
+            log.info("worker %s: handed centre %s back (fair share %d)", self.id, centre, plan.fair_share)
+        for centre in [*own, *plan.take]:
+            idle = centre in self.centres and centre not in self.running and not self.stopping.is_set()
+            if idle and self.table.take(centre, self.id):
+                self._start(centre, leases.get(centre))
+
+    def _renew(self) -> tuple[int, dict[str, Lease], list[str]] | None:
+        """Renew, beat, read the table; stop centres taken by others. None: the table is out of
+        reach (its centres are stopped once their leases could run out)."""
         try:
             held = self.table.renew(self.id, list(self.running))
             self.table.heartbeat(self.id, len(held), None if self.http is None else self.http.url + "/bureau")
-            now, leases, live = self.table.read()
+            reading = self.table.read()
         except StoreError as exc:
             log.error("worker %s: leases not renewed: %s", self.id, exc)
             if time.monotonic() - self.renewed_at > self.lease_s * 2 / 3 and self.running:
@@ -114,19 +133,12 @@ class HubWorker:
                 )
                 for centre in list(self.running):
                     self._stop(centre)
-            return
+            return None
         self.renewed_at = time.monotonic()
         for lost in sorted(set(self.running) - held):
             log.warning("worker %s: lost centre %s to another worker", self.id, lost)
             self._stop(lost)
-        plan = plan_leases(self.id, self.centres, leases, live, now)
-        for centre in plan.release:
-            self._stop(centre)
-            self.table.release(centre, self.id)
-            log.info("worker %s: handed centre %s back (fair share %d)", self.id, centre, plan.fair_share)
-        for centre in plan.take:
-            if centre not in self.running and not self.stopping.is_set() and self.table.take(centre, self.id):
-                self._start(centre, leases.get(centre))
+        return reading
 
     def _start(self, centre: str, previous: Lease | None) -> None:
         was = previous.owner if previous is not None and previous.owner != self.id else None
