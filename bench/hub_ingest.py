@@ -66,11 +66,14 @@ def session(broker: Any, client_id: str, on_message: Any = None) -> mqtt.Client:
     return client
 
 
-def register_sessions(broker: Any, client_ids: list[str]) -> None:
+def register_sessions(broker: Any, client_ids: list[str], filters: dict[str, str] | None = None) -> None:
+    """Persistent sessions that queue what is published from now on (``filters``: by client id's
+    end, e.g. a centre's; default: centre c1's events)."""
     for cid in client_ids:
         client = session(broker, cid)
         client.loop_start()
-        client.subscribe(EVENTS_FILTER, qos=1)
+        wanted = next((f for end, f in (filters or {}).items() if cid.endswith(end)), EVENTS_FILTER)
+        client.subscribe(wanted, qos=1)
         time.sleep(0.3)
         client.disconnect()
         client.loop_stop()
@@ -230,6 +233,25 @@ def bench_config(
     )  # fmt: skip
 
 
+def postgresql_runs(work: Path, broker: Any, config: Path, rules: list[str], events: int) -> dict[str, Any]:
+    """(5) and (6) of bench/hub_ingest_pg.py, beside the SQLite figures of the same run."""
+    from hub_ingest_pg import CENTRES, pg_drain, workers_drain
+
+    pg = pg_drain(work / "drain", config, events, start_hub=start_hub)
+    print(f"hub on PostgreSQL, receipts off: {pg:,.0f} events/s", file=sys.stderr)
+    now = int(time.time() * 1000)
+    feeds = {c: AgentFeed(agent=f"box-{c}", center=c, epoch="be4c4be4c4be4c4b") for c in CENTRES}
+    streams = {c: mixed_stream(feeds[c], events // 2, now) for c in CENTRES}
+    one = workers_drain(work / "w1", broker, feeds, streams, dict.fromkeys(CENTRES, "w1"), rules,
+                        register=register_sessions, publish=publish_all)  # fmt: skip
+    print(f"2 centres, 1 worker process: {one:,.0f} events/s", file=sys.stderr)
+    two = workers_drain(work / "w2", broker, feeds, streams, {"k1": "w1", "k2": "w2"}, rules,
+                        register=register_sessions, publish=publish_all)  # fmt: skip
+    print(f"2 centres, 2 worker processes: {two:,.0f} events/s ({two / one:.2f} of 1)", file=sys.stderr)
+    return {"hub_eps_pg": round(pg), "workers_1_eps": round(one), "workers_2_eps": round(two),
+            "workers_2_gain": round(two / one, 2)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=40_000)
@@ -240,6 +262,9 @@ def main() -> None:
     parser.add_argument(
         "--rules", default=str(REPO / "configs" / "rules" / "*.yaml"), help="rule files (glob)"
     )
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="postgresql: also the drain on PostgreSQL, and 1 worker against 2")  # fmt: skip
+    parser.add_argument("--skip-restart", action="store_true", help="leave out (3) and (4)")
     args = parser.parse_args()
     binary = mosquitto_binary()
     if binary is None:
@@ -253,7 +278,7 @@ def main() -> None:
             port = broker.port
             config = bench_config(work / "drain", feed, rules, port, "hub-bench", receipts=False)
             config_r = bench_config(work / "drain-r", feed, rules, port, "hub-bench-r", receipts=True)
-            register_sessions(broker, ["bare-bench", "hub-bench", "hub-bench-r"])
+            register_sessions(broker, ["bare-bench", "hub-bench", "hub-bench-r", "hub-bench-pg"])
             print(f"preparing {args.events} signed events …", file=sys.stderr)
             now = int(time.time() * 1000)
             stream = mixed_stream(feed, args.events, now)
@@ -274,6 +299,14 @@ def main() -> None:
             p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
             print(f"alert latency: {len(lat)} alerts, p50 {p50:.1f} ms, p99 {p99:.1f} ms", file=sys.stderr)
 
+            figures = {}
+            if args.store == "postgresql":
+                figures = postgresql_runs(work, broker, config, rules, args.events)
+            if args.skip_restart:
+                short = {"bare_eps": round(bare), "hub_eps": round(hub), "ratio": round(hub / bare, 3),
+                         "hub_eps_receipts": round(hub_r), "alert_p99_ms": round(p99, 1)}  # fmt: skip
+                print(json.dumps({**short, **figures, "events": args.events, "cpus": os.cpu_count()}))
+                return
             empty_cfg = bench_config(work / "empty", feed, rules, port, "hub-empty")
             proc, _ = start_hub(empty_cfg, work / "empty" / "hub.log")
             time.sleep(1)
@@ -311,6 +344,7 @@ def main() -> None:
                 "timers_100k_rss_mb": round(rss),
                 "hub_rss_empty_mb": round(empty_rss),
                 "restart_s_1m": round(restart_s, 2),
+                **figures,
                 "events": args.events,
                 "stored": args.stored,
                 "timers": args.timers,
