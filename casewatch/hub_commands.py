@@ -160,6 +160,9 @@ def hub_verify(ctx: click.Context, config_path: Path | None, anchor_files: tuple
     from hub.verify_file import verify_file, verify_postgres
 
     cfg = _config(_resolve(ctx, config_path))
+    if cfg.centers:
+        _verify_centres(cfg, allow_empty)
+        return
     started = time.monotonic()
     try:
         keyring = _verify_keyring(cfg)
@@ -198,6 +201,36 @@ def hub_verify(ctx: click.Context, config_path: Path | None, anchor_files: tuple
         err=True,
     )
     sys.exit(EXIT_FAILED)
+
+
+def _verify_centres(cfg: Any, allow_empty: bool) -> None:
+    """A multi-centre hub: each centre's chain in its own schema, with its own agents' keys."""
+    from hub.verify_file import verify_postgres
+    from hub.worker import centre_config
+
+    broken = 0
+    for centre in cfg.centers:
+        one = centre_config(cfg, centre)
+        try:
+            report = verify_postgres(
+                cfg.store.dsn, centre.id, schema=one.store.db_schema, keyring=_verify_keyring(one)
+            )
+        except CasewatchError as exc:
+            if allow_empty and "no casewatch schema" in str(exc):
+                click.echo(f"· {centre.id}: never owned yet (no schema)")
+                continue
+            click.echo(f"✗ {centre.id}: {exc}", err=True)
+            broken += 1
+            continue
+        if report.ok:
+            said = f"{report.rows} events, {report.signatures_checked} signatures"
+            click.echo(f"✓ {centre.id}: 哈希链完整 (chain intact): {said}")
+        else:
+            broken += 1
+            click.echo(f"✗ {centre.id}: 哈希链在第 {report.first_broken} 条断开 (chain broken at row "
+                       f"{report.first_broken}): {report.reason}", err=True)  # fmt: skip
+    if broken:
+        sys.exit(EXIT_FAILED)
 
 
 def _verify_keyring(cfg: Any) -> Any:
@@ -255,14 +288,19 @@ def hub_registry_key(ctx: click.Context, config_path: Path | None, output: Path 
 
 @hub.command("rebuild")
 @_config_option
+@click.option("--center", default=None, help="A multi-centre hub: only this centre (default: every one).")
 @click.pass_context
-def hub_rebuild(ctx: click.Context, config_path: Path | None) -> None:
+def hub_rebuild(ctx: click.Context, config_path: Path | None, center: str | None) -> None:
     """从事件日志重建人员、手环、规则计时和告警 (recompute projections, timers and alerts from the log).
 
     Run it with the hub stopped. Rules replay in event time; alert actions are records in the log,
     so the closed loop is rebuilt too.
     """
-    service = _service(_resolve(ctx, config_path))
+    path = _resolve(ctx, config_path)
+    if _config(path).centers:
+        _rebuild_centres(path, center)
+        return
+    service = _service(path)
     started = time.monotonic()
     try:
         count = service.rebuild()
@@ -270,6 +308,34 @@ def hub_rebuild(ctx: click.Context, config_path: Path | None) -> None:
         click.echo(f"✗ {exc}", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(f"✓ 已重建 (rebuilt) from {count} events in {time.monotonic() - started:.1f} s")
+
+
+def _rebuild_centres(path: Path, only: str | None) -> None:
+    """A multi-centre hub: each centre (or ``only``) rebuilt in its schema, if no worker owns it now."""
+    from hub.lease_table import LeaseTable
+    from hub.service import HubService
+    from hub.worker import centre_config
+
+    cfg = _config(path)
+    table = LeaseTable(cfg.store.dsn, cfg.workers.lease_s)
+    _now, leases, _live = table.read()
+    table.close()
+    for centre in cfg.centers:
+        if only is not None and centre.id != only:
+            continue
+        lease = leases.get(centre.id)
+        if lease is not None and lease.expires_ms > _now:
+            click.echo(f"✗ {centre.id}: owned by worker {lease.owner}: stop the workers first", err=True)
+            sys.exit(EXIT_FAILED)
+        started = time.monotonic()
+        try:
+            count = HubService(centre_config(cfg, centre), path.resolve().parent).rebuild()
+        except CasewatchError as exc:
+            click.echo(f"✗ {centre.id}: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        click.echo(
+            f"✓ {centre.id}: 已重建 (rebuilt) from {count} events in {time.monotonic() - started:.1f} s"
+        )
 
 
 @hub.command("hash-password")
@@ -286,13 +352,20 @@ def hub_hash_password(password: str) -> None:
 @click.option(
     "--output", type=click.Path(path_type=Path), help="Write the acl_file here (default: print it)."
 )
+@click.option(
+    "--broker",
+    type=click.Choice(["mosquitto", "rabbitmq", "emqx"]),
+    default="mosquitto",
+    show_default=True,
+    help="mosquitto: acl_file; rabbitmq: a rabbitmqctl script; emqx: acl.conf",
+)
 @click.pass_context
-def hub_acl(ctx: click.Context, config_path: Path | None, output: Path | None) -> None:
-    """生成 Mosquitto 访问控制文件：每个边缘代理只能发布到自己的主题 (a Mosquitto acl_file per agent)."""
-    from hub.acl import acl_text
+def hub_acl(ctx: click.Context, config_path: Path | None, output: Path | None, broker: str) -> None:
+    """生成代理服务器访问控制：每个边缘代理只能发布到自己的主题 (broker access rules per agent)."""
+    from hub.acl import broker_rules
 
     cfg = _config(_resolve(ctx, config_path))
-    text = acl_text(cfg)
+    text = broker_rules(cfg, broker)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -301,4 +374,10 @@ def hub_acl(ctx: click.Context, config_path: Path | None, output: Path | None) -
     except OSError as exc:
         click.echo(f"✗ 无法写入 (cannot write) {output}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_FAILED)
-    click.echo(f"✓ {output}: {len(cfg.agents)} agents; point Mosquitto's acl_file at it and reload", err=True)
+    agents = sum(len(c.agents) for c in cfg.centers) if cfg.centers else len(cfg.agents)
+    then = {
+        "mosquitto": "point Mosquitto's acl_file at it and reload",
+        "rabbitmq": "run it where rabbitmqctl works",
+        "emqx": "make it EMQX's file authorizer (acl.conf) and reload",
+    }[broker]
+    click.echo(f"✓ {output}: {agents} agents; {then}", err=True)
