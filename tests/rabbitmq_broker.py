@@ -3,6 +3,7 @@ ports in a temporary folder (the machine's own node, if any, is left alone), sto
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -81,10 +82,8 @@ class RabbitMq:
         subprocess.run(["sh", str(script)], env=self.env(), check=True, timeout=120, capture_output=True)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             subprocess.run([CTL, "-n", self.node, "stop"], env=self.env(), timeout=60, capture_output=True)
-        except subprocess.TimeoutExpired:
-            pass
         if self._proc is not None:
             try:
                 self._proc.wait(20)

@@ -107,7 +107,7 @@ def test_two_workers_on_rabbitmq_store_everything_once_and_the_acl_holds(
                 ],
                 stdout=(tmp_path / f"{w}.log").open("w"),
                 stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
             for w in ("w1", "w2")
         }
         try:
