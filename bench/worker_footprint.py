@@ -114,8 +114,9 @@ def main() -> None:
         table.close()
         broker.stop()
     n = args.centres
-    print(f"worker: {empty_mb:.0f} MB, {empty_threads} threads empty; {full_mb:.0f} MB, {full_threads} threads with "
-          f"{n} centres (started in {took:.1f} s); PostgreSQL connections {conns_empty} -> {conns_full}", file=sys.stderr)  # fmt: skip
+    empty = f"{empty_mb:.0f} MB, {empty_threads} threads empty"
+    full = f"{full_mb:.0f} MB, {full_threads} threads with {n} centres (started in {took:.1f} s)"
+    print(f"worker: {empty}; {full}; PostgreSQL connections {conns_empty} -> {conns_full}", file=sys.stderr)
     print(json.dumps({
         "centres": n, "rss_mb_empty": round(empty_mb), "rss_mb_full": round(full_mb),
         "rss_mb_per_centre": round((full_mb - empty_mb) / n, 1), "threads_empty": empty_threads,
