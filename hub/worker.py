@@ -111,7 +111,7 @@ class HubWorker:
             self._stop(centre)
             self.table.release(centre, self.id)
             log.info("worker %s: handed centre %s back (fair share %d)", self.id, centre, plan.fair_share)
-        for centre in [*own, *plan.take]:
+        for centre in [*(c for c in own if c not in plan.release), *plan.take]:
             idle = centre in self.centres and centre not in self.running and not self.stopping.is_set()
             if idle and self.table.take(centre, self.id):
                 self._start(centre, leases.get(centre))

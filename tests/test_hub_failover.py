@@ -219,6 +219,11 @@ def run_scenario(
     said = "".join((tmp_path / f"{w}.log").read_text() for w in survivors)
     for c in orphans:
         assert f"owns centre {c} (taken over from {victim_name})" in said, c
+    # every centre's chain intact across the hand-over, with its agents' signatures
+    verified = subprocess.run([CASEWATCH, "hub", "verify", "--config", str(tmp_path / "hub.yaml")],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    assert verified.stdout.count("chain intact") == 30, verified.stdout
     console_shows_every_centre_and_scopes_a_station(dsn, survivors[0], tmp_path)
 
 

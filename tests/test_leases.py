@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from hub.config import HubConfig
 from hub.lease_plan import Lease, fair_share, plan_leases
 from hub.lease_table import LeaseTable
+from hub.worker import HubWorker
+from protocol.signing import new_key
 from tests.pg_helpers import fresh_database, sql
 
 CENTRES = [f"c{n:02d}" for n in range(1, 31)]
@@ -111,3 +115,48 @@ def test_racing_takes_have_one_winner_and_a_taken_lease_cannot_be_renewed(dsn: s
     assert all(lease.owner == "w2" for lease in leases.values()) and live == []
     one.close()
     two.close()
+
+
+# the worker's rounds over the real table (centre hubs replaced by a record of starts and stops) --
+class Recording(HubWorker):
+    """A worker whose centres are recorded, not run: the rounds' decisions are what is tested."""
+
+    def _start(self, centre: str, previous: Lease | None) -> None:
+        self.running[centre] = None  # type: ignore[assignment]
+        self.starts.append(centre)
+
+    def _stop(self, centre: str) -> None:
+        if self.running.pop(centre, "absent") != "absent":
+            self.stops.append(centre)
+
+
+def worker(cfg: HubConfig, name: str) -> Recording:
+    made = Recording(cfg, Path("."), name, http_port=-1)
+    made.starts, made.stops = [], []
+    return made
+
+
+def multi_centre(dsn: str) -> HubConfig:
+    return HubConfig.model_validate({
+        "center": "county", "signing": {"key": new_key()},
+        "store": {"backend": "postgresql", "dsn": dsn, "files": "/tmp"},
+        "mqtt": {"host": "127.0.0.1", "port": 1883}, "workers": {"lease_s": 30},
+        "centers": [{"id": c} for c in CENTRES],
+    })  # fmt: skip
+
+
+def test_workers_share_out_without_churn_and_a_restart_takes_its_own_back(dsn: str) -> None:
+    cfg = multi_centre(dsn)
+    w1 = worker(cfg, "w1")
+    w1.round()
+    assert len(w1.running) == 30  # alone: everything
+    w2, w3 = worker(cfg, "w2"), worker(cfg, "w3")
+    for _ in range(8):
+        for w in (w1, w2, w3):
+            w.round()
+    assert sorted(len(w.running) for w in (w1, w2, w3)) == [10, 10, 10]
+    assert len(w1.starts) == 30 and len(w1.stops) == 20  # handed back once each, never taken back
+    assert set(w1.stops).isdisjoint(w1.running) and len(w2.starts) + len(w3.starts) == 20
+    again = worker(cfg, "w2")  # w2's process restarted under the same name, its leases still live
+    again.round()
+    assert sorted(again.running) == sorted(w2.running) and len(again.starts) == 10
