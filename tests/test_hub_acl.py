@@ -110,3 +110,29 @@ def test_each_agent_may_publish_only_under_its_own_topic(tmp_path: Path) -> None
         for client in clients:
             client.loop_stop()
         broker.stop()
+
+
+def test_a_multi_centre_file_grants_each_agent_its_own_centre_on_every_broker() -> None:
+    """The three formats from one multi-centre file: an agent's rights name its centre and itself."""
+    from hub.acl import broker_rules
+    from hub.config import HubConfig
+    from protocol.signing import new_key
+
+    cfg = HubConfig.model_validate({
+        "center": "county", "signing": {"key": new_key()},
+        "store": {"backend": "postgresql", "dsn": "postgresql://db/cw", "files": "/srv/cw"},
+        "mqtt": {"host": "mqtt1", "username": "hubuser", "client_id": "cw-hub"},
+        "centers": [{"id": "c01", "agents": [{"id": "box-a", "key": new_key()}]},
+                    {"id": "c02", "agents": [{"id": "box-b", "key": new_key()}]}],
+    })  # fmt: skip
+    mosquitto = broker_rules(cfg, "mosquitto")
+    assert "user hubuser\ntopic readwrite casewatch/#" in mosquitto
+    assert "user box-a\ntopic write casewatch/c01/box-a/#" in mosquitto
+    assert "topic read casewatch/c02/box-b/receipt" in mosquitto and "casewatch/c02/box-a" not in mosquitto
+    emqx = broker_rules(cfg, "emqx")
+    assert '{allow, {username, "box-b"}, publish, ["casewatch/c02/box-b/#"]}.' in emqx
+    assert emqx.rstrip().endswith("{deny, all}.")
+    rabbit = broker_rules(cfg, "rabbitmq")
+    assert "'box-a' amq.topic '^(casewatch\\.c01\\.box\\-a(\\..*)?)$'" in rabbit
+    assert "mqtt-subscription-cw\\-hub-[a-z0-9_]+qos[01]" in rabbit  # each centre's session queue
+    assert "mqtt-subscription-casewatch\\-c02\\-box\\-bqos[01]" in rabbit
