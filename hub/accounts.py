@@ -53,9 +53,13 @@ class Account:
 
 
 class AccountStore:
-    def __init__(self, store: HubStore, file_users: list[User]) -> None:
+    def __init__(self, store: HubStore, file_users: list[User], center: str | None = None) -> None:
+        """``center``: a multi-centre hub's centre; users of the file scoped to other centres
+        (``users[].centers``) may not log in to this one."""
         self.store = store
-        self.file_users = {u.username: u for u in file_users}
+        self.file_users = {
+            u.username: u for u in file_users if not u.centers or center is None or center in u.centers
+        }
 
     def all(self) -> list[Account]:
         with self.store.reading() as db:

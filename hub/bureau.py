@@ -60,10 +60,9 @@ class BureauReads:
         """Each centre in ``scope``: name, units, owner (None between owners), open alerts by level."""
         from psycopg import sql
 
-        owners = {
-            str(c): str(o)
-            for c, o in self._query(f"SELECT center, owner FROM casewatch.leases WHERE expires_ms > {NOW}")
-        }
+        rows = self._query(f"SELECT center, owner, url FROM casewatch.leases WHERE expires_ms > {NOW}")
+        owners = {str(c): str(o) for c, o, _url in rows}
+        consoles = {str(c): str(u) + "/console/" for c, _o, u in rows if u}
         counts: dict[str, dict[str, int]] = {}
         present = self._existing(scope)
         if present:
@@ -78,7 +77,8 @@ class BureauReads:
         return [
             {
                 "id": c, "name": self.centres[c].name or c, "units": list(self.centres[c].units),
-                "owner": owners.get(c), "open_alerts": {lv: counts.get(c, {}).get(lv, 0) for lv in LEVELS},
+                "owner": owners.get(c), "console": consoles.get(c),
+                "open_alerts": {lv: counts.get(c, {}).get(lv, 0) for lv in LEVELS},
             }
             for c in scope if c in self.centres
         ]  # fmt: skip

@@ -39,6 +39,8 @@ class CentreView(BaseModel):
     name: str
     units: list[str]
     owner: str | None
+    console: str | None
+    """The centre's own console on its owner (intake, bands, alert actions); None between owners."""
     open_alerts: dict[str, int]
 
 

@@ -21,7 +21,7 @@ NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 _SCHEMA = (
     "CREATE SCHEMA IF NOT EXISTS casewatch",
     "CREATE TABLE IF NOT EXISTS casewatch.leases (center TEXT PRIMARY KEY, owner TEXT NOT NULL,"
-    " expires_ms BIGINT NOT NULL, taken_ms BIGINT NOT NULL)",
+    " expires_ms BIGINT NOT NULL, taken_ms BIGINT NOT NULL, url TEXT)",
     "CREATE TABLE IF NOT EXISTS casewatch.workers (id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL,"
     " started_ms BIGINT NOT NULL, centres BIGINT NOT NULL DEFAULT 0, url TEXT)",
 )
@@ -90,7 +90,8 @@ class LeaseTable:
             "INSERT INTO casewatch.leases (center, owner, expires_ms, taken_ms)"
             f" VALUES (%s, %s, {NOW} + %s, {NOW})"
             " ON CONFLICT (center) DO UPDATE SET owner = excluded.owner, expires_ms = excluded.expires_ms,"
-            " taken_ms = excluded.taken_ms"
+            " taken_ms = excluded.taken_ms, url = CASE WHEN casewatch.leases.owner = excluded.owner"
+            " THEN casewatch.leases.url END"
             f" WHERE casewatch.leases.expires_ms <= {NOW} OR casewatch.leases.owner = excluded.owner"
             " RETURNING owner",
             (centre, worker, self.lease_ms),
@@ -107,6 +108,12 @@ class LeaseTable:
             (self.lease_ms, worker, centres),
         )
         return {str(c) for (c,) in rows}
+
+    def set_url(self, centre: str, worker: str, url: str | None) -> None:
+        """Where the owner serves the centre's own console (None: nowhere)."""
+        self._run(
+            "UPDATE casewatch.leases SET url = %s WHERE center = %s AND owner = %s", (url, centre, worker)
+        )
 
     def release(self, centre: str, worker: str) -> None:
         self._run("DELETE FROM casewatch.leases WHERE center = %s AND owner = %s", (centre, worker))

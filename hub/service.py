@@ -186,7 +186,7 @@ class HubService:
         self.admission.restore(streams)
         hub_mark = streams.get((HUB_AGENT, ""))
         self.queries = Queries(self.store)
-        self.accounts = AccountStore(self.store, cfg.users)
+        self.accounts = AccountStore(self.store, cfg.users, cfg.center)
         self.notifier = Notifier(
             cfg, self.store, self.layout, self.outbound.rules, self.clock, self.alert_doc
         )

@@ -25,6 +25,7 @@ the database; a store write by an old owner that did not notice fails on the cha
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from pathlib import Path
@@ -56,6 +57,7 @@ def centre_config(cfg: HubConfig, centre: CentreSettings) -> HubConfig:
         "retired_agents": centre.retired_agents,
         "centers": [],
         "store": store,
+        "http": cfg.http.model_copy(update={"port": 0}),  # a free port per centre: the lease table says which
     }
     if cfg.mqtt is not None:
         update["mqtt"] = cfg.mqtt.model_copy(
@@ -143,7 +145,10 @@ class HubWorker:
     def _start(self, centre: str, previous: Lease | None) -> None:
         was = previous.owner if previous is not None and previous.owner != self.id else None
         try:
-            service = HubService(centre_config(self.cfg, self.centres[centre]), self.base).start(http=False)
+            service = HubService(centre_config(self.cfg, self.centres[centre]), self.base)
+            service.start(http=self.http is not None)
+            if service.http is not None:  # the centre's own console and API, on a port of its own
+                self.table.set_url(centre, self.id, _reachable(service.http.url))
         except Exception:
             log.exception("worker %s: centre %s would not start; lease handed back", self.id, centre)
             self.table.release(centre, self.id)
@@ -197,3 +202,11 @@ class HubWorker:
 def _tls(cfg: HubConfig) -> tuple[Path, Path] | None:
     cert, key = cfg.http.tls_cert_file, cfg.http.tls_key_file
     return (Path(cert), Path(key)) if cert is not None and key is not None else None
+
+
+def _reachable(url: str) -> str:
+    """A server bound to every interface is reached by the box's name, not by 0.0.0.0."""
+    for wildcard in ("//0.0.0.0:", "//[::]:", "//:::"):
+        if wildcard in url:
+            return url.replace(wildcard, f"//{socket.getfqdn()}:")
+    return url

@@ -252,3 +252,25 @@ def console_shows_every_centre_and_scopes_a_station(dsn: str, worker: str, tmp_p
             ARTEFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTEFACTS / f"bureau-{username}.png"), full_page=True)
         browser.close()
+    centre_consoles_admit_only_their_users(str(url))
+
+
+def centre_consoles_admit_only_their_users(bureau: str) -> None:
+    """Each centre's own console (intake, alert actions) on its owner: linked from the bureau
+    page; a station's account logs in to its own centre's and to no other."""
+    import httpx
+
+    base = bureau.removesuffix("/bureau")
+    token = httpx.post(f"{base}/api/v1/login", json={"username": "legal", "password": PASSWORD}).json()[
+        "token"
+    ]
+    centres = httpx.get(f"{base}/api/v1/bureau/centres", headers={"Authorization": f"Bearer {token}"}).json()
+    consoles = {c["id"]: c["console"] for c in centres}
+    assert all(consoles.values()) and len(consoles) == 30
+    for centre, expected in (("c05", 200), ("c06", 401)):
+        api = consoles[centre].removesuffix("/console/") + "/api/v1/login"
+        reply = httpx.post(api, json={"username": "station05", "password": PASSWORD})
+        assert reply.status_code == expected, (centre, reply.text)
+    legal = httpx.post(consoles["c06"].removesuffix("/console/") + "/api/v1/login",
+                       json={"username": "legal", "password": PASSWORD})  # fmt: skip
+    assert legal.status_code == 200

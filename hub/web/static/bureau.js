@@ -36,7 +36,15 @@
     document.getElementById("alert-count").textContent = String(alerts.length);
     fill("centres", centres, function (tr, c) {
       tr.dataset.centre = c.id;
-      cell(tr, c.name);
+      const name = cell(tr, "");
+      if (c.console && /^https?:\/\//.test(c.console)) {
+        const link = document.createElement("a");
+        link.href = c.console;
+        link.textContent = c.name;
+        name.appendChild(link);
+      } else {
+        name.textContent = c.name;
+      }
       cell(tr, c.owner || "（接管中）");
       for (const level of ["red", "orange", "yellow", "blue", "green"]) cell(tr, c.open_alerts[level] || 0);
     });
