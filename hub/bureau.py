@@ -11,7 +11,8 @@ before the query is built: a station's account never reads another station's sch
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from hub.alerts import Alert
@@ -19,11 +20,42 @@ from hub.config import CentreSettings
 from hub.errors import StoreError
 from hub.lease_table import NOW
 from hub.outbound import alert_payload
+from hub.queries import Queries
+from hub.report_source import alert_rows
+from hub.reports import AlertRow, Period, Scoring, build
 from hub.rules.levels import LEVELS
 from hub.rules.spec import Rule
+from hub.sql import POSTGRESQL, Dialect, Postgres
 from hub.store_engines import READER_POOLS, redact
 
 MAX_ALERTS = 500
+
+
+class CentreSchema:
+    """One centre's tables read from the bureau (``hub.queries.Readable``): a pooled connection
+    with the centre's schema as its search_path, for the length of one read."""
+
+    def __init__(self, pool: Any, schema: str, where: str) -> None:
+        self._pool = pool
+        self.schema = schema
+        self.where = where
+
+    @property
+    def dialect(self) -> Dialect:
+        return POSTGRESQL
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        import psycopg
+        from psycopg import sql
+        from psycopg_pool import PoolTimeout
+
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+                yield Postgres(conn)
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise StoreError(f"bureau reads {self.where} schema {self.schema}: {exc}") from exc
 
 
 class BureauReads:
@@ -108,6 +140,30 @@ class BureauReads:
             alert["center_name"] = self.centres[str(centre)].name or str(centre)
             out.append(alert)
         return out
+
+    def report(self, scope: Sequence[str], period: Period, now_ms: int, scoring: Scoring) -> dict[str, Any]:
+        """The period's report over the centres in ``scope``: units ranked across all of them (a
+        unit's alerts in every centre count together: a station's officers work in the central
+        centre too), with each centre's count beside it."""
+        rows: list[AlertRow] = []
+        by_centre: list[dict[str, Any]] = []
+        units: set[str] = set()
+        for centre in self._existing(scope):
+            settings = self.centres[centre]
+            reader = Queries(CentreSchema(self._pool, f"cw_{centre}", self.where))
+            found = alert_rows(reader, period, {r.id: r.name for r in settings.rooms}, self.rules)
+            rows += found
+            units |= {
+                str(o["unit"])
+                for o in reader.projections("officer")
+                if o.get("unit") and o.get("active", True)
+            }
+            by_centre.append({"center": centre, "name": settings.name or centre, "count": len(found)})
+        units |= {u for c in scope if c in self.centres for u in self.centres[c].units}
+        made = build(period, rows, now_ms, scoring, sorted(units)).to_json()
+        made["by_centre"] = sorted(by_centre, key=lambda c: (-c["count"], c["center"]))
+        made["centres"] = [c for c in scope if c in self.centres]
+        return made
 
     def close(self) -> None:
         READER_POOLS.release(self.dsn)

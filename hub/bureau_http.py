@@ -13,8 +13,10 @@ docs/scaling.md.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
@@ -28,6 +30,7 @@ from hub.api.schemas import LoginBody, LoginReply
 from hub.bureau import BureauReads
 from hub.config import HubConfig
 from hub.errors import StoreError
+from hub.reports import PeriodKind, Scoring, period_of
 from protocol.clock import Clock
 
 HERE = Path(__file__).parent / "web"
@@ -102,6 +105,21 @@ def bureau_app(cfg: HubConfig, reads: BureauReads, clock: Clock) -> FastAPI:
         limit: int = Query(200, ge=1, le=500),
     ) -> list[dict[str, Any]]:
         return reads.alerts(scope(who), open_only=open_only, limit=limit)
+
+    @app.get(
+        "/api/v1/bureau/report", summary="A period's report over the centres this user sees: units ranked"
+    )
+    def report(
+        who: Principal = Depends(caller),  # noqa: B008
+        period: PeriodKind = "monthly",
+        day: date | None = None,
+    ) -> dict[str, Any]:
+        """``day``: a day of the period (default: today, in the hub's zone)."""
+        today = datetime.now(ZoneInfo(cfg.timezone)).date()
+        rules = cfg.reports.evaluation
+        scoring = Scoring(rules.base, tuple(rules.deduct.items()), rules.late)
+        chosen = period_of(period, day or today, cfg.timezone)
+        return reads.report(scope(who), chosen, clock.now_ms(), scoring)
 
     @app.get("/bureau", include_in_schema=False)
     def page() -> HTMLResponse:

@@ -9,12 +9,23 @@ applied.
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from hub.alerts import Alert
 from hub.rules.levels import LEVELS
-from hub.store import HubStore
+from hub.sql import Dialect
+
+
+class Readable(Protocol):
+    """What queries need of a store: a reading connection and its SQL dialect (``HubStore``; a
+    centre's schema read by the bureau, ``hub.bureau``)."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def reading(self) -> AbstractContextManager[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ class AlertFilter:
 
 
 class Queries:
-    def __init__(self, store: HubStore) -> None:
+    def __init__(self, store: Readable) -> None:
         self.store = store
 
     # projections --------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from hub.reports import PERIODS, AlertRow, Period, Report, Scoring, build, previ
 from hub.rules.levels import rank
 
 if TYPE_CHECKING:
+    from hub.queries import Queries
+    from hub.rules.spec import Rule
     from hub.service import HubService
 
 log = logging.getLogger(__name__)
@@ -55,13 +57,18 @@ def attribute(
 
 
 def rows_for(service: HubService, period: Period) -> list[AlertRow]:
+    rooms = {r.id: r.name for r in service.cfg.rooms}
+    return alert_rows(service.queries, period, rooms, {r.id: r for r in service.rules.rules})
+
+
+def alert_rows(
+    queries: Queries, period: Period, rooms: Mapping[str, str], rules: Mapping[str, Rule]
+) -> list[AlertRow]:
+    """The period's alerts of one centre's tables as report rows (also the bureau's, per centre)."""
     start, end = period.ms()
-    queries = service.queries
     officers = queries.projection_map("officer")
     cases = queries.projection_map("case")
     persons = queries.projection_map("person")
-    rooms = {r.id: r.name for r in service.cfg.rooms}
-    rules = {r.id: r for r in service.rules.rules}
     out: list[AlertRow] = []
     for alert, acknowledged, rectified in queries.report_alerts(start, end):
         ctx = alert.context

@@ -25,15 +25,23 @@ from tests.pg_helpers import fresh_database
 PASSWORD = "bureau-pass-2026"
 
 
-def alert(centre: str, n: int, level: str = "yellow", state: str = "open") -> Alert:
-    return Alert(f"T-DUE-{centre}-{n}", "T-DUE", [str(n)], level, state, 1_000 * n, 1_000 * n)  # type: ignore[arg-type]
+DAY_MS = 1_767_225_600_000  # 2026-01-01 00:00 UTC: reports are asked for this day
+
+
+def alert(centre: str, n: int, level: str = "yellow", state: str = "open", unit: str = "") -> Alert:
+    made = Alert(
+        f"T-DUE-{centre}-{n}", "T-DUE", [str(n)], level, state, DAY_MS + 1_000 * n, DAY_MS + 1_000 * n
+    )  # type: ignore[arg-type]
+    made.reached = {level: DAY_MS + 1_000 * n}  # type: ignore[dict-item]
+    made.context = {"unit": unit} if unit else {}
+    return made
 
 
 @pytest.fixture
 def bureau(tmp_path: Any) -> Iterator[Client]:
     with fresh_database() as dsn:
-        for centre, alerts in (("c01", [alert("c01", 1), alert("c01", 4, "red")]),
-                               ("c02", [alert("c02", 2), alert("c02", 3, state="closed")])):  # fmt: skip
+        for centre, alerts in (("c01", [alert("c01", 1, unit="cg"), alert("c01", 4, "red", unit="dg")]),
+                               ("c02", [alert("c02", 2, unit="dg"), alert("c02", 3, state="closed")])):  # fmt: skip
             store = HubStore(dsn=dsn, chain=centre, schema=f"cw_{centre}")
             DerivedStore(store).save(Changes(alerts=alerts))
             store.close()
@@ -43,7 +51,9 @@ def bureau(tmp_path: Any) -> Iterator[Client]:
             "center": "county", "signing": {"key": new_key()},
             "store": {"backend": "postgresql", "dsn": dsn, "files": str(tmp_path)},
             "mqtt": {"host": "127.0.0.1", "port": 1883},
-            "centers": [{"id": "c01", "name": "城关所"}, {"id": "c02", "name": "东关所"}, {"id": "c03"}],
+            "timezone": "UTC",
+            "centers": [{"id": "c01", "name": "城关所", "units": ["cg"]}, {"id": "c02", "name": "东关所", "units": ["dg"]},
+                        {"id": "c03", "units": ["xg"]}],
             "users": [
                 {"username": "legal", "role": "admin", "password_hash": digest},
                 {"username": "st02", "role": "operator", "password_hash": digest, "centers": ["c02"]},
@@ -89,3 +99,20 @@ def test_refusals(bureau: Client) -> None:
     page = bureau.get("/bureau")
     assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
     assert '<script src="/bureau.js"' in page.text and "{{" not in page.text
+
+
+def test_units_are_ranked_across_centres_within_the_users_scope(bureau: Client) -> None:
+    """A unit's alerts in every centre count together (dg: red in c01, yellow in c02)."""
+    legal = login(bureau, "legal")
+    made = bureau.get(
+        "/api/v1/bureau/report", params={"period": "daily", "day": "2026-01-01"}, headers=legal
+    ).json()
+    ranked = [(u["unit"], u["count"], u["rank"]) for u in made["by_unit"]]
+    assert ranked[:3] == [("xg", 0, 1), ("cg", 1, 2), ("dg", 2, 3)]  # 100, 99, 100 - 4 - 1 = 95
+    assert made["total"] == 4 and [c["center"] for c in made["by_centre"]] == ["c01", "c02"]
+    station = login(bureau, "st02")
+    own = bureau.get(
+        "/api/v1/bureau/report", params={"period": "daily", "day": "2026-01-01"}, headers=station
+    ).json()
+    assert own["total"] == 2 and own["centres"] == ["c02"]  # c01's red for dg is not in its scope
+    assert [(u["unit"], u["count"]) for u in own["by_unit"] if u["unit"] == "dg"] == [("dg", 1)]

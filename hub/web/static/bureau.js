@@ -31,7 +31,17 @@
   }
 
   async function refresh() {
-    const [centres, alerts] = await Promise.all([get("/api/v1/bureau/centres"), get("/api/v1/bureau/alerts?open=true&limit=500")]);
+    const [centres, alerts, report] = await Promise.all([
+      get("/api/v1/bureau/centres"), get("/api/v1/bureau/alerts?open=true&limit=500"), get("/api/v1/bureau/report?period=monthly"),
+    ]);
+    fill("units", report.by_unit || [], function (tr, u) {
+      tr.dataset.unit = u.unit;
+      cell(tr, u.rank === null ? "—" : u.rank);
+      cell(tr, u.unit);
+      cell(tr, u.score);
+      cell(tr, u.count);
+      cell(tr, u.late);
+    });
     document.getElementById("centre-count").textContent = String(centres.length);
     document.getElementById("alert-count").textContent = String(alerts.length);
     fill("centres", centres, function (tr, c) {
