@@ -40,8 +40,11 @@ def alert(centre: str, n: int, level: str = "yellow", state: str = "open", unit:
 @pytest.fixture
 def bureau(tmp_path: Any) -> Iterator[Client]:
     with fresh_database() as dsn:
-        for centre, alerts in (("c01", [alert("c01", 1, unit="cg"), alert("c01", 4, "red", unit="dg")]),
-                               ("c02", [alert("c02", 2, unit="dg"), alert("c02", 3, state="closed")])):  # fmt: skip
+        made = {
+            "c01": [alert("c01", 1, unit="cg"), alert("c01", 4, "red", unit="dg")],
+            "c02": [alert("c02", 2, unit="dg"), alert("c02", 3, state="closed")],
+        }
+        for centre, alerts in made.items():
             store = HubStore(dsn=dsn, chain=centre, schema=f"cw_{centre}")
             DerivedStore(store).save(Changes(alerts=alerts))
             store.close()
@@ -52,8 +55,10 @@ def bureau(tmp_path: Any) -> Iterator[Client]:
             "store": {"backend": "postgresql", "dsn": dsn, "files": str(tmp_path)},
             "mqtt": {"host": "127.0.0.1", "port": 1883},
             "timezone": "UTC",
-            "centers": [{"id": "c01", "name": "城关所", "units": ["cg"]}, {"id": "c02", "name": "东关所", "units": ["dg"]},
-                        {"id": "c03", "units": ["xg"]}],
+            "centers": [
+                {"id": "c01", "name": "城关所", "units": ["cg"]}, {"id": "c02", "name": "东关所", "units": ["dg"]},
+                {"id": "c03", "units": ["xg"]},
+            ],
             "users": [
                 {"username": "legal", "role": "admin", "password_hash": digest},
                 {"username": "st02", "role": "operator", "password_hash": digest, "centers": ["c02"]},
