@@ -56,7 +56,8 @@ def bureau(tmp_path: Any) -> Iterator[Client]:
             "mqtt": {"host": "127.0.0.1", "port": 1883},
             "timezone": "UTC",
             "centers": [
-                {"id": "c01", "name": "城关所", "units": ["cg"]}, {"id": "c02", "name": "东关所", "units": ["dg"]},
+                {"id": "c01", "name": "城关所", "units": ["cg"]},
+                {"id": "c02", "name": "东关所", "units": ["dg"]},
                 {"id": "c03", "units": ["xg"]},
             ],
             "users": [
