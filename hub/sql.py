@@ -74,7 +74,10 @@ class Postgres:
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
         cursor = self.conn.cursor()
-        cursor.execute(to_format_marks(sql), tuple(parameters) or None, prepare=False)
+        if parameters:
+            cursor.execute(to_format_marks(sql), tuple(parameters), prepare=False)
+        else:  # psycopg passes a statement without parameters as it is: no mark to rewrite
+            cursor.execute(sql, prepare=False)
         return cursor
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
@@ -86,9 +89,11 @@ class Postgres:
 
     def stream(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
         """A server-side cursor: ``fetchmany`` brings rows a chunk at a time, and other statements
-        may run on the connection between chunks (``WITH HOLD``: also outside a transaction)."""
+        may run on the connection between chunks (``WITH HOLD``: also outside a transaction, the
+        server then keeps the whole result until the cursor closes — constant memory here, not
+        there)."""
         cursor = self.conn.cursor(name=f"casewatch_{next(_CURSORS)}", withhold=True)
-        cursor.execute(to_format_marks(sql), tuple(parameters) or None)
+        cursor.execute(to_format_marks(sql) if parameters else sql, tuple(parameters) or None)
         self._streams.append(cursor)
         return cursor
 

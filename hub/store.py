@@ -204,8 +204,12 @@ class HubStore:
         return json.dumps({"first_broken": problem[0], "reason": f"{problem[1]}; seen at open {seen}"})
 
     def _load_chain(self, db: Sql, chain: str) -> tuple[int, str]:
-        """A PostgreSQL chain's last row and recorded head, read when first written or after a
-        failed batch (another writer may have moved it)."""
+        """A chain's last row (and on PostgreSQL its recorded head), read when first written or
+        after a failed batch (which may have committed after all, or another writer moved it)."""
+        if not self.chained:
+            row = db.execute("SELECT pos, hash FROM events ORDER BY pos DESC LIMIT 1").fetchone()
+            self._heads[""] = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+            return self._heads[""]
         row = db.execute(
             "SELECT pos, hash FROM events WHERE chain = ? ORDER BY pos DESC LIMIT 1", (chain,)
         ).fetchone()
@@ -224,10 +228,9 @@ class HubStore:
         return head
 
     def forget_chain(self, chain: str) -> None:
-        """Read ``chain``'s head from the database before writing it again (another worker wrote it)."""
-        if self.chained:
-            self._heads.pop(chain, None)
-            self._recorded.pop(chain, None)
+        """Read ``chain``'s head from the database before writing it again."""
+        self._heads.pop(chain, None)
+        self._recorded.pop(chain, None)
 
     # plumbing ---------------------------------------------------------------------------------
     @contextmanager
@@ -287,8 +290,13 @@ class HubStore:
                     db.executemany(_INSERT_CHAINED if self.chained else _INSERT_EVENT, chained_rows)
                 self._write_rest(db, batch, stored, max_seq)
         except BaseException:
+            # a batch that failed may still have committed (a connection lost during COMMIT), and
+            # another writer may have stored more: what this store knew of the chains and of each
+            # stream's highest seq is read again from the database before the retry
             for chain in heads:
                 self.forget_chain(chain)
+            for event in batch.events:
+                self._max_seq.pop((event.agent, event.epoch), None)
             raise
         # committed: only now does the in-memory state move on
         self._heads.update(heads)
@@ -433,9 +441,10 @@ class HubStore:
         known = self._heads.get(chain)
         if known is not None:
             return known
+        where, args = self._chain_filter(chain)
         with self.reading() as db:
             row = db.execute(
-                "SELECT pos, hash FROM events WHERE chain = ? ORDER BY pos DESC LIMIT 1", (chain,)
+                f"SELECT pos, hash FROM events WHERE {where}1 = 1 ORDER BY pos DESC LIMIT 1", args
             ).fetchone()
         return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 

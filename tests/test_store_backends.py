@@ -204,3 +204,30 @@ def test_a_tail_cut_while_the_hub_was_down_is_named_at_open_and_by_verify(dsn: s
     report = again.verify()
     assert not report.ok and report.first_broken == 4 and "missing" in (report.reason or "")
     again.close()
+
+
+def test_a_commit_that_went_through_but_reported_failure_is_retried_without_duplicates(
+    opener: Opener,
+) -> None:
+    """The connection drops during COMMIT: the rows are in, the caller heard an error and sends the
+    batch again (the ingest acknowledged nothing). The retry must skip them, not fail forever on the
+    unique index because the store still believed those seqs new."""
+    from contextlib import contextmanager
+
+    store = opener()
+    store.write(Batch(events=events("a", 1, 2)))
+    real = store.engine.transaction
+
+    @contextmanager
+    def lost_after_commit():  # type: ignore[no-untyped-def]
+        with real() as db:
+            yield db
+        raise store.engine.errors[0]("server closed the connection unexpectedly (during COMMIT)")
+
+    store.engine.transaction = lost_after_commit  # type: ignore[method-assign]
+    with pytest.raises(StoreError, match="during COMMIT"):
+        store.write(Batch(events=events("a", 3, 5)))
+    store.engine.transaction = real  # type: ignore[method-assign]
+    assert store.write(Batch(events=events("a", 3, 5))) == []  # all three were stored: skipped
+    assert [s.seq for s in store.write(Batch(events=events("a", 5, 7)))] == [6, 7]
+    assert store.count() == 7 and store.verify().ok
