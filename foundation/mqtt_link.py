@@ -112,13 +112,14 @@ class MqttLink:
                 self._switch_to_311()
                 return
 
-    def stop(self, *, timeout_s: float = 5.0) -> None:
-        """Say ``offline`` (retained) if connected, then disconnect."""
+    def stop(self, *, timeout_s: float = 5.0, say_offline: bool = True) -> None:
+        """Say ``offline`` (retained) if connected, then disconnect. ``say_offline=False``: the
+        status is someone else's now (a centre handed over to another hub worker)."""
         self._stopping = True
         client = self._client
         if client is None:
             return
-        if self.connected.is_set() and self.status_topic is not None:
+        if say_offline and self.connected.is_set() and self.status_topic is not None:
             try:
                 client.publish(self.status_topic, b"offline", qos=1, retain=True).wait_for_publish(timeout_s)
             except (RuntimeError, ValueError) as exc:
@@ -241,8 +242,11 @@ class MqttLink:
         if self.on_ack is not None:
             self.on_ack(mid)
 
-    def set_status(self, payload: bytes) -> None:
-        """Change the retained status (now, if connected; and on every later connect)."""
+    def set_status(self, payload: bytes | None = None) -> None:
+        """Change the retained status (now, if connected; and on every later connect); None: say
+        the current one again (a status someone else overwrote is put right)."""
+        if payload is None:
+            payload = self.status_payload
         self.status_payload = payload
         client = self._client
         if client is not None and self.connected.is_set() and self.status_topic is not None:

@@ -17,5 +17,9 @@ class StoreError(CasewatchError):
     """
 
 
+class LeaseLost(StoreError):
+    """A worker of a multi-centre hub wrote a centre whose lease it no longer holds: refused whole."""
+
+
 class HttpError(CasewatchError):
     """The hub's HTTP API cannot serve: its port is taken or not allowed."""

@@ -47,9 +47,14 @@ class LeaseTable:
 
         if self._conn is None or self._conn.closed or self._conn.broken:
             try:
+                # a database that stops answering must fail a round well within a lease, so the
+                # worker stops its centres before anyone may take them (hub/worker.py)
+                wait_s = max(1, min(CONNECT_TIMEOUT_S, self.lease_ms // 4000))
                 self._conn = psycopg.connect(
-                    self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name=APPLICATION
-                )
+                    self.dsn, autocommit=True, connect_timeout=wait_s, application_name=APPLICATION,
+                    options=f"-c statement_timeout={wait_s * 1000}", keepalives_idle=wait_s,
+                    keepalives_interval=1, keepalives_count=2,
+                )  # fmt: skip
             except psycopg.Error as exc:
                 raise StoreError(f"leases {self.where}: cannot connect: {exc}") from exc
         return self._conn

@@ -68,7 +68,7 @@ CUSTODY_TAG = "custody-time"
 SUBSCRIPTIONS = "mqtt_filters"
 
 
-def open_store(cfg: HubConfig) -> HubStore:
+def open_store(cfg: HubConfig, lease: tuple[str, str] | None = None) -> HubStore:
     """The store the hub file names: its SQLite file, or its PostgreSQL server (the centre's chain)."""
     if cfg.store.backend == "postgresql":
         return HubStore(
@@ -76,6 +76,7 @@ def open_store(cfg: HubConfig) -> HubStore:
             chain=cfg.center,
             schema=cfg.store.db_schema,
             quarantine_max=cfg.ingest.quarantine_max_rows,
+            lease=lease,
         )
     return HubStore(
         cfg.store.path, synchronous=cfg.store.synchronous, quarantine_max=cfg.ingest.quarantine_max_rows
@@ -91,9 +92,13 @@ class HubService:
         base: Path,
         *,
         clock: Clock | None = None,
+        lease: tuple[str, str] | None = None,
     ) -> None:
+        """``lease``: ``(centre, worker)`` when a multi-centre hub's worker runs this centre: the
+        store writes only while that lease holds (``hub.worker``)."""
         self.cfg = cfg
         self.base = base
+        self.lease = lease
         self.clock = clock or SystemClock()
         prefix = cfg.mqtt.topic_prefix if cfg.mqtt else "casewatch"
         self.layout = TopicLayout(prefix)
@@ -162,7 +167,7 @@ class HubService:
     def open(self) -> HubService:
         """Open the store and restore state (no network): what ``start`` and ``rebuild`` share."""
         cfg = self.cfg
-        self.store = open_store(cfg)
+        self.store = open_store(cfg, self.lease)
         self.derived = DerivedStore(self.store)
         overrides = load_overrides(self.store.meta_get(OVERRIDES_META))
         rules = apply_overrides(self.file_rules, overrides)
@@ -365,7 +370,9 @@ class HubService:
         doc: dict[str, Any] = json.loads(alert_payload(alert, self.outbound.rules.get(alert.rule)))
         return doc
 
-    def stop(self) -> None:
+    def stop(self, *, handing_over: bool = False) -> None:
+        """``handing_over``: another hub worker owns the centre now; its retained status is left
+        to the new owner (no ``offline`` from here)."""
         if self.http is not None:
             self.http.stop()
         if self.coverage is not None:
@@ -378,7 +385,7 @@ class HubService:
         if self.reports is not None:
             self.reports.stop()
         if self.link is not None:
-            self.link.stop()
+            self.link.stop(say_offline=not handing_over)
         if self.broker is not None:
             self.broker.stop()
         self.store.close()

@@ -56,7 +56,7 @@ from hub.chain import (
     v2_from,
     verify_chain,
 )
-from hub.errors import StoreError
+from hub.errors import LeaseLost, StoreError
 from hub.sql import Dialect, Sql
 from hub.store_engines import Engine, PostgresEngine, SqliteEngine
 from hub.store_types import (
@@ -136,6 +136,7 @@ class HubStore:
         dsn: str | None = None,
         chain: str = "",
         schema: str | None = None,
+        lease: tuple[str, str] | None = None,
     ) -> None:
         """A SQLite file at ``path``, or the PostgreSQL database at ``dsn`` (tables in ``schema``)
         whose chain ``chain`` (the centre's id) takes events that name no centre."""
@@ -160,6 +161,10 @@ class HubStore:
         self._recorded: dict[str, int] = {}
         """Per chain (PostgreSQL): ``chains.head_pos`` as this store last wrote or read it."""
         self._v2_from = 1
+        self.lease = lease if self.chained else None
+        """``(centre, worker)``: every batch first checks, in its transaction, that the worker still
+        holds the centre's lease (``hub.lease_table``) and holds the lease row until it commits, so
+        a worker that lost the centre writes nothing more, and a take waits for its last batch."""
         try:
             if not self.chained:
                 self._open_sqlite_chain()
@@ -284,6 +289,7 @@ class HubStore:
         heads: dict[str, tuple[int, str]] = {}
         try:
             with self.transaction() as db:
+                self._check_lease(db)
                 stored, max_seq, rows = self._append(db, batch.events, heads)
                 self._record_heads(db, heads)  # first: it locks each chain's head row till commit
                 for chained_rows in rows.values():
@@ -303,6 +309,20 @@ class HubStore:
         self._recorded.update({chain: pos for chain, (pos, _hash) in heads.items()})
         self._max_seq.update(max_seq)
         return stored
+
+    def _check_lease(self, db: Sql) -> None:
+        if self.lease is None:
+            return
+        centre, worker = self.lease
+        held = db.execute(
+            "SELECT 1 FROM casewatch.leases WHERE center = ? AND owner = ?"
+            " AND expires_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint FOR SHARE",
+            (centre, worker),
+        ).fetchone()
+        if held is None:
+            raise LeaseLost(
+                f"store {self.where}: worker {worker} no longer holds centre {centre}: batch not stored"
+            )
 
     def _write_rest(self, db: Sql, batch: Batch, stored: list[Stored], max_seq: dict[Stream, int]) -> None:
         if batch.quarantined:

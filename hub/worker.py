@@ -117,10 +117,21 @@ class HubWorker:
             idle = centre in self.centres and centre not in self.running and not self.stopping.is_set()
             if idle and self.table.take(centre, self.id):
                 self._start(centre, leases.get(centre))
+                self._keep()  # starting many centres takes longer than a lease: renew as it goes
+
+    def _keep(self) -> None:
+        """Renew what it holds between starts (a failure is the next round's to handle)."""
+        asked = time.monotonic()
+        try:
+            self.table.renew(self.id, list(self.running))
+        except StoreError:
+            return
+        self.renewed_at = asked
 
     def _renew(self) -> tuple[int, dict[str, Lease], list[str]] | None:
         """Renew, beat, read the table; stop centres taken by others. None: the table is out of
         reach (its centres are stopped once their leases could run out)."""
+        asked = time.monotonic()  # the lease runs from when the renewal was asked, not answered
         try:
             held = self.table.renew(self.id, list(self.running))
             self.table.heartbeat(self.id, len(held), None if self.http is None else self.http.url + "/bureau")
@@ -136,16 +147,21 @@ class HubWorker:
                 for centre in list(self.running):
                     self._stop(centre)
             return None
-        self.renewed_at = time.monotonic()
+        self.renewed_at = asked
         for lost in sorted(set(self.running) - held):
             log.warning("worker %s: lost centre %s to another worker", self.id, lost)
-            self._stop(lost)
+            self._stop(lost, lost=True)
+        for service in self.running.values():  # a status an old owner's will overwrote is put right
+            if service.link is not None:
+                service.link.set_status()
         return reading
 
     def _start(self, centre: str, previous: Lease | None) -> None:
         was = previous.owner if previous is not None and previous.owner != self.id else None
         try:
-            service = HubService(centre_config(self.cfg, self.centres[centre]), self.base)
+            service = HubService(
+                centre_config(self.cfg, self.centres[centre]), self.base, lease=(centre, self.id)
+            )
             service.start(http=self.http is not None)
             if service.http is not None:  # the centre's own console and API, on a port of its own
                 self.table.set_url(centre, self.id, _reachable(service.http.url))
@@ -159,11 +175,12 @@ class HubWorker:
             "worker %s: owns centre %s%s", self.id, centre, f" (taken over from {was})" if was else ""
         )
 
-    def _stop(self, centre: str) -> None:
+    def _stop(self, centre: str, *, lost: bool = False) -> None:
+        """``lost``: another worker owns it already; its status topic is the new owner's to say."""
         service = self.running.pop(centre, None)
         if service is not None:
             try:
-                service.stop()
+                service.stop(handing_over=lost)
             except Exception:
                 log.exception("worker %s: centre %s did not stop cleanly", self.id, centre)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -122,10 +123,10 @@ class Recording(HubWorker):
     """A worker whose centres are recorded, not run: the rounds' decisions are what is tested."""
 
     def _start(self, centre: str, previous: Lease | None) -> None:
-        self.running[centre] = None  # type: ignore[assignment]
+        self.running[centre] = SimpleNamespace(link=None)  # type: ignore[assignment]
         self.starts.append(centre)
 
-    def _stop(self, centre: str) -> None:
+    def _stop(self, centre: str, *, lost: bool = False) -> None:
         if self.running.pop(centre, "absent") != "absent":
             self.stops.append(centre)
 

@@ -231,3 +231,31 @@ def test_a_commit_that_went_through_but_reported_failure_is_retried_without_dupl
     assert store.write(Batch(events=events("a", 3, 5))) == []  # all three were stored: skipped
     assert [s.seq for s in store.write(Batch(events=events("a", 5, 7)))] == [6, 7]
     assert store.count() == 7 and store.verify().ok
+
+
+def test_a_worker_that_lost_its_lease_writes_nothing_more() -> None:
+    """The fence is the lease, not the chain head: the old owner's retries must not take turns with
+    the new owner's batches (a second writer that merely re-read the head would)."""
+    from hub.errors import LeaseLost
+    from hub.lease_table import LeaseTable
+    from tests.pg_helpers import fresh_database
+
+    with fresh_database() as dsn:
+        table = LeaseTable(dsn, lease_s=30)
+        assert table.take("c1", "w1")
+        old = HubStore(dsn=dsn, chain="c1", schema="cw_c1", lease=("c1", "w1"))
+        new = HubStore(dsn=dsn, chain="c1", schema="cw_c1", lease=("c1", "w2"))
+        old.write(Batch(events=events("a", 1, 2)))
+        with pytest.raises(LeaseLost):
+            new.write(Batch(events=events("b", 1, 1)))  # not its centre yet
+        sql(dsn, "UPDATE casewatch.leases SET expires_ms = 0")  # w1 went silent
+        assert table.take("c1", "w2")
+        new.write(Batch(events=events("b", 1, 2)))
+        for _ in range(3):  # w1 retries, as its ingest would: refused every time
+            with pytest.raises(LeaseLost, match="no longer holds centre c1"):
+                old.write(Batch(events=events("a", 3, 3)))
+        assert [(s.agent, s.seq) for s in new.read()] == [("a", 1), ("a", 2), ("b", 1), ("b", 2)]
+        assert new.verify().ok
+        for closing in (old, new):
+            closing.close()
+        table.close()
