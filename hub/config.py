@@ -407,6 +407,19 @@ class HubConfig(Settings):
             raise ValueError(
                 "with centers:, workers own whole centres: workers.agents and share_group do not apply"
             )
+        if self.retired_agents or self.store.db_schema:
+            raise ValueError(
+                "with centers:, retired_agents go under their centre, and each centre has its schema"
+            )
+        if self.notify.sms is not None:  # every centre's hub would open the one modem
+            raise ValueError(
+                "with centers:, notify.sms is not supported yet (one modem per worker): use webhooks"
+            )
+        known = {c.id for c in self.centers}
+        for user in self.users:
+            unknown = [c for c in user.centers if c not in known]
+            if unknown:
+                raise ValueError(f"user {user.username}: centers {unknown} are not in centers:")
         return self
 
     def centre_files(self) -> list[tuple[str, list[AgentKey]]]:

@@ -23,7 +23,7 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS casewatch.leases (center TEXT PRIMARY KEY, owner TEXT NOT NULL,"
     " expires_ms BIGINT NOT NULL, taken_ms BIGINT NOT NULL, url TEXT)",
     "CREATE TABLE IF NOT EXISTS casewatch.workers (id TEXT PRIMARY KEY, seen_ms BIGINT NOT NULL,"
-    " started_ms BIGINT NOT NULL, centres BIGINT NOT NULL DEFAULT 0, url TEXT)",
+    " started_ms BIGINT NOT NULL, centres BIGINT NOT NULL DEFAULT 0, url TEXT, instance TEXT)",
 )
 LOCK_KEY = 0x6361_7365_6C65_6173  # "caselease": creating the tables once
 
@@ -66,14 +66,22 @@ class LeaseTable:
         except self._errors as exc:
             raise StoreError(f"leases {self.where}: {exc}") from exc
 
-    def heartbeat(self, worker: str, centres: int, url: str | None = None) -> None:
-        """``worker`` is alive, holds ``centres`` centres and serves the bureau console at ``url``."""
-        self._run(
-            "INSERT INTO casewatch.workers (id, seen_ms, started_ms, centres, url)"
-            f" VALUES (%s, {NOW}, {NOW}, %s, %s) ON CONFLICT (id) DO UPDATE SET seen_ms = excluded.seen_ms,"
-            " centres = excluded.centres, url = excluded.url",
-            (worker, centres, url),
+    def heartbeat(self, worker: str, instance: str, centres: int, url: str | None = None) -> bool:
+        """``worker`` (this process: ``instance``) is alive, holds ``centres`` centres and serves the
+        bureau console at ``url``. False: another live process already goes by that name — two
+        processes under one name would both think every lease of it theirs."""
+        rows = self._run(
+            "INSERT INTO casewatch.workers (id, seen_ms, started_ms, centres, url, instance)"
+            f" VALUES (%s, {NOW}, {NOW}, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+            " seen_ms = excluded.seen_ms, centres = excluded.centres, url = excluded.url,"
+            " instance = excluded.instance,"
+            " started_ms = CASE WHEN casewatch.workers.instance = excluded.instance"
+            " THEN casewatch.workers.started_ms ELSE excluded.started_ms END"
+            " WHERE casewatch.workers.instance IS NOT DISTINCT FROM excluded.instance"
+            f" OR casewatch.workers.seen_ms <= {NOW} - %s RETURNING id",
+            (worker, centres, url, instance, self.lease_ms),
         )
+        return bool(rows)
 
     def read(self) -> tuple[int, dict[str, Lease], list[str]]:
         """The database's now, every lease, and the workers heard from within a lease time."""

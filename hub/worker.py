@@ -28,6 +28,7 @@ import logging
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from hub.bureau import BureauReads
@@ -88,6 +89,8 @@ class HubWorker:
         self.centres = {c.id: c for c in cfg.centers}
         self.running: dict[str, HubService] = {}
         self.renewed_at = time.monotonic()
+        self.instance = uuid.uuid4().hex
+        """This process, among any that go by the same worker name."""
         self.stopping = threading.Event()
         self.taken: list[tuple[str, str | None]] = []
         """(centre, previous owner) of every take, for the log and tests."""
@@ -133,8 +136,13 @@ class HubWorker:
         reach (its centres are stopped once their leases could run out)."""
         asked = time.monotonic()  # the lease runs from when the renewal was asked, not answered
         try:
+            url = None if self.http is None else self.http.url + "/bureau"
+            if not self.table.heartbeat(self.id, self.instance, len(self.running), url):
+                log.error("worker %s: another live process goes by this name: holding nothing", self.id)
+                for centre in list(self.running):
+                    self._stop(centre, lost=True)
+                return None
             held = self.table.renew(self.id, list(self.running))
-            self.table.heartbeat(self.id, len(held), None if self.http is None else self.http.url + "/bureau")
             reading = self.table.read()
         except StoreError as exc:
             log.error("worker %s: leases not renewed: %s", self.id, exc)

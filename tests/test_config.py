@@ -221,3 +221,35 @@ def test_unquoted_anchor_ids_are_refused_with_the_fix() -> None:
         "center.yaml:16:16: devices[0].options.anchors: anchor ids are text: write each id exactly as"
     )
     assert "'4'" not in found  # never a converted number as the fix (010 would read as 8)
+
+
+def test_a_multi_centre_file_refuses_what_would_run_wrongly() -> None:
+    """Each refusal names a way a bureau's file would silently misbehave with several workers."""
+    from pydantic import ValidationError
+
+    from hub.config import HubConfig
+    from protocol.signing import new_key
+
+    base = {
+        "center": "county", "signing": {"key": new_key()},
+        "store": {"backend": "postgresql", "dsn": "postgresql://db1/cw", "files": "/srv/cw"},
+        "mqtt": {"host": "mqtt1"}, "centers": [{"id": "c01"}, {"id": "c02"}],
+    }  # fmt: skip
+    HubConfig.model_validate(base)
+    from hub.passwords import hash_password
+
+    digest = hash_password("x" * 12, iterations=1000)
+    user = {"username": "st", "role": "admin", "password_hash": digest, "centers": ["c9"]}
+    wrong = {
+        "postgresql": {"store": {"path": "hub.db"}},
+        "external broker": {"mqtt": None},
+        "not at the top": {"agents": [{"id": "box-1", "key": new_key()}]},
+        "share_group do not apply": {"workers": {"share_group": "g"}},
+        "each centre has its schema": {"store": {**base["store"], "schema": "x"}},  # type: ignore[dict-item]
+        "one modem": {"notify": {"sms": {"port": "/dev/ttyUSB0"}}},
+        "are not in centers": {"users": [user]},
+        "pgpass": {"store": {"backend": "postgresql", "dsn": "postgresql://u:secret@db1/cw", "files": "/x"}},
+    }
+    for said, change in wrong.items():
+        with pytest.raises(ValidationError, match=said):
+            HubConfig.model_validate({**base, **change})

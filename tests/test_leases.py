@@ -108,7 +108,7 @@ def test_racing_takes_have_one_winner_and_a_taken_lease_cannot_be_renewed(dsn: s
     sql(dsn, "UPDATE casewatch.leases SET expires_ms = 0 WHERE center = %s", mine[0])  # w1 went silent
     assert two.take(mine[0], "w2")
     assert one.renew("w1", mine) == set(mine[1:])  # the taken one is not w1's any more
-    one.heartbeat("w1", 14)
+    assert one.heartbeat("w1", "i1", 14) and not two.heartbeat("w1", "i2", 0)  # one process per name
     _now, _leases, live = two.read()
     assert live == ["w1"]
     one.leave("w1")
@@ -146,7 +146,7 @@ def multi_centre(dsn: str) -> HubConfig:
     })  # fmt: skip
 
 
-def test_workers_share_out_without_churn_and_a_restart_takes_its_own_back(dsn: str) -> None:
+def test_workers_share_out_without_churn_and_one_name_is_one_process(dsn: str) -> None:
     cfg = multi_centre(dsn)
     w1 = worker(cfg, "w1")
     w1.round()
@@ -158,6 +158,8 @@ def test_workers_share_out_without_churn_and_a_restart_takes_its_own_back(dsn: s
     assert sorted(len(w.running) for w in (w1, w2, w3)) == [10, 10, 10]
     assert len(w1.starts) == 30 and len(w1.stops) == 20  # handed back once each, never taken back
     assert set(w1.stops).isdisjoint(w1.running) and len(w2.starts) + len(w3.starts) == 20
-    again = worker(cfg, "w2")  # w2's process restarted under the same name, its leases still live
-    again.round()
-    assert sorted(again.running) == sorted(w2.running) and len(again.starts) == 10
+    twin = worker(cfg, "w2")  # a second live process under w2's name (a copied unit file)
+    twin.round()
+    assert twin.running == {} and twin.starts == []  # refused: it would think w2's leases its own
+    w2.round()
+    assert len(w2.running) == 10
