@@ -58,7 +58,6 @@ def bureau_app(cfg: HubConfig, reads: BureauReads, clock: Clock) -> FastAPI:
     auth = Authenticator.from_users(
         cfg.users, secret.encode() if secret else None, cfg.http.session_ttl_min, clock
     )
-    order = [c.id for c in cfg.centers]
     app = FastAPI(title="casewatch bureau", version=foundation.__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/bureau/openapi.json")  # fmt: skip
 
@@ -71,6 +70,14 @@ def bureau_app(cfg: HubConfig, reads: BureauReads, clock: Clock) -> FastAPI:
         return JSONResponse(
             {"error": "store", "detail": f"存储不可用 (store unavailable): {exc}"}, status_code=503
         )
+
+    _api(app, cfg, reads, clock, auth)
+    _pages(app, cfg)
+    return app
+
+
+def _api(app: FastAPI, cfg: HubConfig, reads: BureauReads, clock: Clock, auth: Authenticator) -> None:
+    order = [c.id for c in cfg.centers]
 
     def caller(request: Request) -> Principal:
         scheme, _sep, token = request.headers.get("authorization", "").partition(" ")
@@ -121,6 +128,8 @@ def bureau_app(cfg: HubConfig, reads: BureauReads, clock: Clock) -> FastAPI:
         chosen = period_of(period, day or today, cfg.timezone)
         return reads.report(scope(who), chosen, clock.now_ms(), scoring)
 
+
+def _pages(app: FastAPI, cfg: HubConfig) -> None:
     @app.get("/bureau", include_in_schema=False)
     def page() -> HTMLResponse:
         html = (HERE / "templates" / "bureau.html").read_text(encoding="utf-8")
@@ -135,8 +144,6 @@ def bureau_app(cfg: HubConfig, reads: BureauReads, clock: Clock) -> FastAPI:
     @app.get("/bureau.css", include_in_schema=False)
     def style() -> FileResponse:
         return FileResponse(HERE / "static" / "bureau.css", media_type="text/css", headers=_headers())
-
-    return app
 
 
 def _headers() -> dict[str, str]:

@@ -86,25 +86,7 @@ class DerivedStore:
                         " (rule, key) DO UPDATE SET state = excluded.state, due_ms = excluded.due_ms",
                         (rule, key_json, json.dumps(state, ensure_ascii=False), due.get((rule, key))),
                     )
-            db.executemany(
-                "INSERT INTO alerts (id, rule, level, state, active, opened_ms, updated_ms, doc)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET rule = excluded.rule,"
-                " level = excluded.level, state = excluded.state, active = excluded.active,"
-                " opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms, doc = excluded.doc",
-                [
-                    (
-                        a.id,
-                        a.rule,
-                        a.level,
-                        a.state,
-                        int(a.active),
-                        a.opened_ms,
-                        a.updated_ms,
-                        json.dumps(a.to_json(), ensure_ascii=False),
-                    )
-                    for a in changes.alerts
-                ],
-            )
+            _save_alerts(db, changes)
             db.executemany(
                 "INSERT INTO alert_log (alert, at_ms, by, action, state, level, comment, late)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -164,3 +146,25 @@ class DerivedStore:
             Transition(a, at, by, act, st, lv, c or "", bool(late))
             for a, at, by, act, st, lv, c, late in rows
         ]
+
+
+def _save_alerts(db: Sql, changes: Changes) -> None:
+    db.executemany(
+        "INSERT INTO alerts (id, rule, level, state, active, opened_ms, updated_ms, doc)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET rule = excluded.rule,"
+        " level = excluded.level, state = excluded.state, active = excluded.active,"
+        " opened_ms = excluded.opened_ms, updated_ms = excluded.updated_ms, doc = excluded.doc",
+        [
+            (
+                a.id,
+                a.rule,
+                a.level,
+                a.state,
+                int(a.active),
+                a.opened_ms,
+                a.updated_ms,
+                json.dumps(a.to_json(), ensure_ascii=False),
+            )
+            for a in changes.alerts
+        ],
+    )
