@@ -29,8 +29,9 @@ case); sqlite-utils writes the schema (``hub.migrations``) and serves the small 
 
 On PostgreSQL each centre has a chain of its own (``chain`` = the centre's id, ``pos`` counted in
 it, the head in ``chains``: ``hub.pg_schema``), so workers of different centres never wait on one
-head; a batch moves each head only from the position it built on, so a second writer of one centre
-fails its batch instead of forking the chain. SQLite keeps one chain for the whole file.
+head; a batch of a multi-centre worker first checks that the worker still holds the centre's lease
+(``lease``), and moves each head only from the position it built on, so a worker that lost a centre
+writes nothing more to it. SQLite keeps one chain for the whole file.
 
 One ``HubStore`` per store and process; its lock serialises the ingest, HTTP and rule threads.
 """
