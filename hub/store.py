@@ -38,9 +38,7 @@ One ``HubStore`` per store and process; its lock serialises the ingest, HTTP and
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,15 +49,14 @@ from hub.chain import (
     V2_META,
     AnchorPoint,
     VerifyReport,
-    head_problem,
     link,
-    recorded_head,
-    v2_from,
     verify_chain,
 )
+from hub.chain_heads import ChainHeads
 from hub.errors import LeaseLost, StoreError
 from hub.sql import Dialect, Sql
 from hub.store_engines import Engine, PostgresEngine, SqliteEngine
+from hub.store_reads import StoreReads
 from hub.store_types import (
     QUARANTINE_MAX,
     RAW_LIMIT,
@@ -71,7 +68,6 @@ from hub.store_types import (
     Stream,
     StreamMark,
     quarantine_row,
-    stored_row,
 )
 from protocol.signing import Keyring
 
@@ -106,7 +102,6 @@ _INSERT_GAP = 'INSERT INTO gaps (agent, epoch, "first", "last", detected_ms) VAL
 _UPSERT_META = (
     "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
-_MOVE_HEAD = "UPDATE chains SET head_pos = ?, head_hash = ? WHERE chain = ? AND head_pos = ?"
 
 
 def _later(column: str) -> str:
@@ -127,7 +122,7 @@ _UPSERT_STREAM = f"""
 """
 
 
-class HubStore:
+class HubStore(StoreReads):
     def __init__(
         self,
         path: Path | str | None = None,
@@ -157,18 +152,14 @@ class HubStore:
         self.where = self.engine.where
         self.chained = self.engine.chains_per_centre
         self.default_chain = chain if self.chained else ""
-        self._heads: dict[str, tuple[int, str]] = {}
-        """Per chain: the last row's (pos, hash), what the next row links to."""
-        self._recorded: dict[str, int] = {}
-        """Per chain (PostgreSQL): ``chains.head_pos`` as this store last wrote or read it."""
-        self._v2_from = 1
+        self.heads = ChainHeads(self.chained, self.where)
         self.lease = lease if self.chained else None
         """``(centre, worker)``: every batch first checks, in its transaction, that the worker still
         holds the centre's lease (``hub.lease_table``) and holds the lease row until it commits, so
         a worker that lost the centre writes nothing more, and a take waits for its last batch."""
         try:
             if not self.chained:
-                self._open_sqlite_chain()
+                self.heads.open_sqlite(self.engine.writer())
         except BaseException as exc:
             self.engine.close()
             if isinstance(exc, self.engine.errors):
@@ -179,64 +170,9 @@ class HubStore:
     def dialect(self) -> Dialect:
         return self.engine.dialect
 
-    def _open_sqlite_chain(self) -> None:
-        db = self.engine.writer()
-        row = db.execute("SELECT pos, hash FROM events ORDER BY pos DESC LIMIT 1").fetchone()
-        self._heads[""] = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-        meta = dict(db.execute("SELECT key, value FROM meta WHERE key = ?", (V2_META,)))
-        self._v2_from, _ = v2_from(meta, True)  # unreadable: v1 links; verify names the meta row
-        found = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('head_pos', 'head_hash')"))
-        recorded = recorded_head(found)
-        if recorded is not None:
-            note = self._head_note(db, recorded, self._heads[""][0], "")
-            if note is not None:
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('head_mismatch', ?) ON CONFLICT DO NOTHING",
-                    (note,),
-                )
-
-    @staticmethod
-    def _head_note(db: Sql, recorded: tuple[int, str], last_pos: int, chain: str) -> str | None:
-        """A head that disagrees with the table at open, as the note kept for ``verify``: later
-        batches overwrite the head, so the disagreement must be written down now."""
-        where = " AND chain = ?" if chain else ""
-        row = db.execute(
-            f"SELECT hash FROM events WHERE pos = ?{where}", (recorded[0], *([chain] if chain else []))
-        ).fetchone()
-        problem = head_problem(recorded, last_pos, None if row is None else str(row[0]))
-        if problem is None:
-            return None
-        seen = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
-        return json.dumps({"first_broken": problem[0], "reason": f"{problem[1]}; seen at open {seen}"})
-
-    def _load_chain(self, db: Sql, chain: str) -> tuple[int, str]:
-        """A chain's last row (and on PostgreSQL its recorded head), read when first written or
-        after a failed batch (which may have committed after all, or another writer moved it)."""
-        if not self.chained:
-            row = db.execute("SELECT pos, hash FROM events ORDER BY pos DESC LIMIT 1").fetchone()
-            self._heads[""] = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-            return self._heads[""]
-        row = db.execute(
-            "SELECT pos, hash FROM events WHERE chain = ? ORDER BY pos DESC LIMIT 1", (chain,)
-        ).fetchone()
-        head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
-        db.execute(
-            "INSERT INTO chains (chain, head_pos, head_hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (chain, *head),
-        )
-        recorded = db.execute("SELECT head_pos, head_hash FROM chains WHERE chain = ?", (chain,)).fetchone()
-        note = self._head_note(db, (int(recorded[0]), str(recorded[1])), head[0], chain)
-        if note is not None:
-            db.execute(
-                "UPDATE chains SET head_mismatch = ? WHERE chain = ? AND head_mismatch IS NULL", (note, chain)
-            )
-        self._heads[chain], self._recorded[chain] = head, int(recorded[0])
-        return head
-
     def forget_chain(self, chain: str) -> None:
         """Read ``chain``'s head from the database before writing it again."""
-        self._heads.pop(chain, None)
-        self._recorded.pop(chain, None)
+        self.heads.forget(chain)
 
     # plumbing ---------------------------------------------------------------------------------
     @contextmanager
@@ -292,7 +228,7 @@ class HubStore:
             with self.transaction() as db:
                 self._check_lease(db)
                 stored, max_seq, rows = self._append(db, batch.events, heads)
-                self._record_heads(db, heads)  # first: it locks each chain's head row till commit
+                self.heads.record(db, heads)  # first: it locks each chain's head row till commit
                 for chained_rows in rows.values():
                     db.executemany(_INSERT_CHAINED if self.chained else _INSERT_EVENT, chained_rows)
                 self._write_rest(db, batch, stored, max_seq)
@@ -306,8 +242,7 @@ class HubStore:
                 self._max_seq.pop((event.agent, event.epoch), None)
             raise
         # committed: only now does the in-memory state move on
-        self._heads.update(heads)
-        self._recorded.update({chain: pos for chain, (pos, _hash) in heads.items()})
+        self.heads.committed(heads)
         self._max_seq.update(max_seq)
         return stored
 
@@ -346,19 +281,6 @@ class HubStore:
                 ],
             )
 
-    def _record_heads(self, db: Sql, heads: dict[str, tuple[int, str]]) -> None:
-        """Each chain's new head, in the batch's transaction: SQLite's in ``meta``; PostgreSQL's
-        moved only from the position this batch built on (else another worker wrote: fail)."""
-        for chain, (pos, hash_) in heads.items():
-            if not self.chained:
-                db.executemany(_UPSERT_META, [("head_pos", str(pos)), ("head_hash", hash_)])
-                continue
-            if db.execute(_MOVE_HEAD, (pos, hash_, chain, self._recorded[chain])).rowcount != 1:
-                raise StoreError(
-                    f"store {self.where}: the chain of centre {chain!r} was written by another worker"
-                    " meanwhile (two workers own it?): batch not stored"
-                )
-
     def _cap_quarantine(self, db: Sql) -> None:
         """Oldest refused messages go first past ``quarantine_max`` rows; how many is counted in
         ``meta.quarantine_pruned`` (a flood of junk must not fill the disk; ids only grow)."""
@@ -395,11 +317,10 @@ class HubStore:
             taken.add((e.agent, e.epoch, e.seq))
             chain = self._chain_of(e)
             if chain not in heads:
-                known = self._heads.get(chain)
-                heads[chain] = known if known is not None else self._load_chain(db, chain)
+                heads[chain] = self.heads.of(db, chain)
             pos, prev_hex = heads[chain]
             pos += 1
-            hexed = link(bytes.fromhex(prev_hex), e.body, e.received_ms, pos >= self._v2_from).hex()
+            hexed = link(bytes.fromhex(prev_hex), e.body, e.received_ms, pos >= self.heads.v2_from).hex()
             row = (
                 pos,
                 e.agent,
@@ -453,98 +374,6 @@ class HubStore:
             raise ValueError(f"meta key {key!r} is kept by the store itself")
         with self.locked() as db:
             db.execute(_UPSERT_META, (key, value))
-
-    # reading ----------------------------------------------------------------------------------
-    def head(self, chain: str | None = None) -> tuple[int, str]:
-        """``(pos, hash)`` of the last stored event of ``chain`` (default: the store's own chain);
-        ``(0, GENESIS)`` when there is none."""
-        chain = self.default_chain if chain is None or not self.chained else chain
-        known = self._heads.get(chain)
-        if known is not None:
-            return known
-        where, args = self._chain_filter(chain)
-        with self.reading() as db:
-            row = db.execute(
-                f"SELECT pos, hash FROM events WHERE {where}1 = 1 ORDER BY pos DESC LIMIT 1", args
-            ).fetchone()
-        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
-
-    def _chain_filter(self, chain: str | None) -> tuple[str, tuple[str, ...]]:
-        if not self.chained:
-            return "", ()
-        return "chain = ? AND ", (self.default_chain if chain is None else chain,)
-
-    def count(self) -> int:
-        with self.reading() as db:
-            return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
-
-    def read(self, after_pos: int = 0, limit: int = 10_000, chain: str | None = None) -> list[Stored]:
-        where, args = self._chain_filter(chain)
-        with self.reading() as db:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE {where}pos > ? ORDER BY pos LIMIT ?",
-                (*args, after_pos, limit),
-            ).fetchall()
-        return [stored_row(row) for row in rows]
-
-    def iterate(self, after_pos: int = 0, chunk: int = 10_000, chain: str | None = None) -> Iterator[Stored]:
-        """Every event after ``after_pos`` in ``pos`` order, ``chunk`` rows in memory at a time.
-
-        The lock is held per chunk only, so ingest goes on; events appended meanwhile are included.
-        """
-        while rows := self.read(after_pos, chunk, chain):
-            yield from rows
-            after_pos = rows[-1].pos
-
-    def streams(self) -> dict[Stream, StreamMark]:
-        """Every (agent, epoch) stream with its next expected and highest stored seq."""
-        with self.reading() as db:
-            rows = db.execute(
-                "SELECT agent, epoch, next_expected, highest, last_received_ms FROM agent_streams"
-            ).fetchall()
-        return {(str(a), str(e)): StreamMark(int(n), int(h), r) for a, e, n, h, r in rows}
-
-    def stream_next(self) -> dict[Stream, int]:
-        return {stream: mark.next_expected for stream, mark in self.streams().items()}
-
-    def quarantine_counts(self) -> dict[str, int]:
-        with self.reading() as db:
-            return {
-                str(c): int(n) for c, n in db.execute("SELECT code, count(*) FROM quarantine GROUP BY code")
-            }
-
-    def quarantine_rows(self, limit: int = 100, code: str | None = None) -> list[dict[str, Any]]:
-        """The newest quarantined messages first, as column dicts (``raw`` is bytes)."""
-        where, params = ("WHERE code = ?", [code]) if code is not None else ("", [])
-        with self.reading() as db:
-            cursor = db.execute(
-                f"SELECT * FROM quarantine {where} ORDER BY id DESC LIMIT ?", [*params, limit]
-            )
-            names = [column[0] for column in cursor.description]
-            return [
-                {**dict(zip(names, row, strict=True)), "raw": bytes(row[names.index("raw")])}
-                for row in cursor
-            ]
-
-    def gaps(self, agent: str | None = None) -> list[SeqGap]:
-        where, params = ("WHERE agent = ?", (agent,)) if agent is not None else ("", ())
-        with self.reading() as db:
-            rows = db.execute(
-                f'SELECT agent, "first", "last", detected_ms, epoch FROM gaps {where} ORDER BY id', params
-            ).fetchall()
-        return [SeqGap(str(a), int(f), int(la), int(d), str(e)) for a, f, la, d, e in rows]
-
-    def meta_get(self, key: str) -> str | None:
-        with self.reading() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def chains(self) -> list[str]:
-        """The chains of the store: each centre's on PostgreSQL, ``[""]`` on SQLite."""
-        if not self.chained:
-            return [""]
-        with self.reading() as db:
-            return [str(c) for (c,) in db.execute("SELECT chain FROM chains ORDER BY chain")]
 
     # verification -----------------------------------------------------------------------------
     def verify(
