@@ -396,6 +396,11 @@ class HubConfig(Settings):
     @model_validator(mode="after")
     def _centres_deployable(self) -> HubConfig:
         if not self.centers:
+            for user in self.users:  # one centre: a scope naming another would lock the user out
+                if any(c != self.center for c in user.centers):
+                    raise ValueError(
+                        f"user {user.username}: centers may only name {self.center} (no centers: listed)"
+                    )
             return self
         if self.store.backend != "postgresql":
             raise ValueError("centers: needs store backend postgresql (workers share the store)")
